@@ -1,0 +1,48 @@
+import { Command, CommanderError } from 'commander';
+import { OnnxModelError } from '../onnx/index.js';
+import { UsageError } from './errors.js';
+
+/** Each command lives in its own file and registers itself here. */
+const registrations: ((program: Command) => void)[] = [];
+
+export function buildProgram(): Command {
+  const program = new Command('veltair')
+    .description(
+      'Multi-tenant deep-learning inference on CPUs: adaptive layer blocks and adaptive compilation',
+    )
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError();
+  for (const register of registrations) register(program);
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. Known errors print one line, never a stack trace. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Commander already printed help or the usage error.
+    return err.exitCode === 0 ? 0 : 2;
+  }
+  if (err instanceof UsageError) {
+    console.error(`veltair: ${err.message}`);
+    return 2;
+  }
+  if (err instanceof OnnxModelError) {
+    console.error(`veltair: error: ${err.message}`);
+    return 1;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`veltair: error: ${message.split('\n')[0]}`);
+  if (process.env.VELTAIR_DEBUG) console.error(err);
+  return 1;
+}

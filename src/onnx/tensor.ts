@@ -1,0 +1,108 @@
+import { readFile } from 'node:fs/promises';
+import { create, fromBinary } from '@bufbuild/protobuf';
+import { TensorProtoSchema, TensorProto_DataType as DataType, type TensorProto } from 'onnx-buf';
+import { OnnxModelError } from './errors.js';
+
+export { DataType };
+
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array
+  | string[];
+
+/** ONNX data type code -> the ORT tensor type name it maps to. */
+export const ORT_TYPE_NAME: Readonly<Record<number, string>> = {
+  [DataType.FLOAT]: 'float32',
+  [DataType.DOUBLE]: 'float64',
+  [DataType.FLOAT16]: 'float16',
+  [DataType.INT8]: 'int8',
+  [DataType.UINT8]: 'uint8',
+  [DataType.INT16]: 'int16',
+  [DataType.UINT16]: 'uint16',
+  [DataType.INT32]: 'int32',
+  [DataType.UINT32]: 'uint32',
+  [DataType.INT64]: 'int64',
+  [DataType.UINT64]: 'uint64',
+  [DataType.BOOL]: 'bool',
+  [DataType.STRING]: 'string',
+};
+
+export function float32Tensor(
+  name: string,
+  dims: readonly number[],
+  data: Float32Array<ArrayBuffer>,
+): TensorProto {
+  return create(TensorProtoSchema, {
+    name,
+    dims: dims.map(BigInt),
+    dataType: DataType.FLOAT,
+    rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  });
+}
+
+export function int64Tensor(name: string, dims: readonly number[], values: readonly number[]): TensorProto {
+  const data = BigInt64Array.from(values.map(BigInt));
+  return create(TensorProtoSchema, {
+    name,
+    dims: dims.map(BigInt),
+    dataType: DataType.INT64,
+    rawData: new Uint8Array(data.buffer),
+  });
+}
+
+function fromRaw<T>(raw: Uint8Array, Ctor: { new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number }): T {
+  // Copy: raw_data may sit at any offset inside the decode buffer and typed arrays need alignment.
+  const copy = raw.slice();
+  return new Ctor(copy.buffer);
+}
+
+/** The values a TensorProto holds, in the typed array ORT expects for its type. */
+export function tensorValues(t: TensorProto): TensorData {
+  const raw = t.rawData.length > 0 ? t.rawData : undefined;
+  switch (t.dataType) {
+    case DataType.FLOAT:
+      return raw ? fromRaw(raw, Float32Array) : Float32Array.from(t.floatData);
+    case DataType.DOUBLE:
+      return raw ? fromRaw(raw, Float64Array) : Float64Array.from(t.doubleData);
+    case DataType.INT64:
+      return raw ? fromRaw(raw, BigInt64Array) : BigInt64Array.from(t.int64Data);
+    case DataType.UINT64:
+      return raw ? fromRaw(raw, BigUint64Array) : BigUint64Array.from(t.uint64Data);
+    case DataType.INT32:
+      return raw ? fromRaw(raw, Int32Array) : Int32Array.from(t.int32Data);
+    case DataType.UINT32:
+      return raw ? fromRaw(raw, Uint32Array) : Uint32Array.from(t.uint64Data.map(Number));
+    case DataType.INT16:
+      return raw ? fromRaw(raw, Int16Array) : Int16Array.from(t.int32Data);
+    case DataType.UINT16:
+    case DataType.FLOAT16:
+      return raw ? fromRaw(raw, Uint16Array) : Uint16Array.from(t.int32Data);
+    case DataType.INT8:
+      return raw ? fromRaw(raw, Int8Array) : Int8Array.from(t.int32Data);
+    case DataType.UINT8:
+    case DataType.BOOL:
+      return raw ? raw.slice() : Uint8Array.from(t.int32Data);
+    case DataType.STRING:
+      return t.stringData.map((s) => new TextDecoder().decode(s));
+    default:
+      throw new Error(`tensor ${t.name}: data type ${t.dataType} is not supported`);
+  }
+}
+
+/** Reads a serialized TensorProto (the `.pb` files of ONNX's test data). */
+export async function loadTensor(path: string): Promise<TensorProto> {
+  const bytes = await readFile(path);
+  try {
+    return fromBinary(TensorProtoSchema, bytes);
+  } catch (err) {
+    throw new OnnxModelError(path, `not a TensorProto (${(err as Error).message})`);
+  }
+}

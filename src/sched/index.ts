@@ -1,0 +1,1 @@
+export type { Query, Running, EngineView, Decision, RejectReason, Policy } from './types.js';

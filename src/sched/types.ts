@@ -1,0 +1,74 @@
+/**
+ * The policy interface: the contract between policies, the simulator and the live runtime.
+ * An engine owns time, cores and execution; a policy reads one frozen view and decides.
+ * All times are in milliseconds on the engine's clock.
+ */
+import type { ProfilePredictor } from '../compile/index.js';
+
+export interface Query {
+  readonly id: string;
+  readonly model: string;
+  readonly arrivalMs: number;
+  /** Absolute time by which the query must finish to meet its QoS target. */
+  readonly deadlineMs: number;
+  /** First layer not yet started; the next block must start here. */
+  readonly nextLayer: number;
+  /** Cores and version of the block this query ran last, if any (model-wise policies keep them). */
+  readonly lastCores?: number;
+  readonly lastVersion?: string;
+}
+
+export interface Running {
+  readonly query: string;
+  readonly model: string;
+  readonly block: readonly [number, number];
+  readonly cores: number;
+  readonly version: string;
+  readonly startMs: number;
+  /** When the engine expects it to end (from the profile; the real end may differ). */
+  readonly expectedEndMs: number;
+}
+
+export interface EngineView {
+  readonly nowMs: number;
+  readonly totalCores: number;
+  readonly freeCores: number;
+  /** Queries whose next block has not started, in arrival order. */
+  readonly waiting: readonly Query[];
+  readonly running: readonly Running[];
+  /** Current interference estimate in the profiles' level unit; 0 = none. */
+  readonly interference: number;
+  /** Fraction of recent dispatch attempts that could not get the cores they wanted (0..1). */
+  readonly recentConflictRate: number;
+  /** Offered load relative to capacity over the recent window (0 = idle, 1 = saturated). */
+  readonly recentLoad: number;
+  profile(model: string): ProfilePredictor;
+}
+
+/**
+ * What a policy may ask of the engine.
+ * - `dispatch`: start layers [block[0], block[1]) of the query now on `cores` cores with
+ *   `version`; the query leaves `waiting` until the block ends.
+ * - `reject`: drop the query; it counts as a QoS miss (the live server answers 429 / 503).
+ */
+export type Decision =
+  | {
+      readonly kind: 'dispatch';
+      readonly query: string;
+      readonly block: readonly [number, number];
+      readonly cores: number;
+      readonly version: string;
+    }
+  | { readonly kind: 'reject'; readonly query: string; readonly reason: RejectReason };
+
+/**
+ * - `deadline_unreachable`: even on every free core the query cannot finish in time.
+ * - `queue_full`: the model's queue is at its limit.
+ */
+export type RejectReason = 'deadline_unreachable' | 'queue_full';
+
+export interface Policy {
+  readonly name: string;
+  /** Pure: the same view gives the same decisions; no timers, no I/O, no state between calls. */
+  decide(view: EngineView): Decision[];
+}
