@@ -1,1 +1,11 @@
-export type { Query, Running, EngineView, Decision, RejectReason, Policy } from './types.js';
+export type {
+  Query,
+  Running,
+  EngineView,
+  Decision,
+  RejectReason,
+  Policy,
+  PolicyContext,
+  PolicyParams,
+  PolicySpec,
+} from './types.js';

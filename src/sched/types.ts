@@ -72,3 +72,30 @@ export interface Policy {
   /** Pure: the same view gives the same decisions; no timers, no I/O, no state between calls. */
   decide(view: EngineView): Decision[];
 }
+
+/** What a policy may know when it is created: the machine and the workload it will serve. */
+export interface PolicyContext {
+  readonly totalCores: number;
+  /** Models served, with their share of arriving queries (sums to 1). */
+  readonly modelWeights: Readonly<Record<string, number>>;
+  /** QoS target per model, in ms. */
+  readonly qosTargetMs: Readonly<Record<string, number>>;
+  profile(model: string): ProfilePredictor;
+}
+
+export type PolicyParams = Readonly<Record<string, number>>;
+
+/**
+ * A registered policy: a factory plus the grid of its own parameters. Evaluations tune every
+ * policy, baselines included, by the same search over its grid, so no win comes from a weak
+ * baseline setting.
+ */
+export interface PolicySpec {
+  readonly name: string;
+  /** One line: what it does and which system it stands for. */
+  readonly summary: string;
+  readonly paramGrid: Readonly<Record<string, readonly number[]>>;
+  /** Default parameters (used where no tuning is run, e.g. the live server). */
+  readonly defaults: PolicyParams;
+  create(params: PolicyParams, ctx: PolicyContext): Policy;
+}
