@@ -118,6 +118,11 @@ export class GraphBuilder {
     return this.addInitializer(float32Tensor(this.uniqueName(prefix), dims, data), count);
   }
 
+  /** Float weights with the given values (row-major); counted as parameters. */
+  tensor(prefix: string, dims: readonly number[], data: Float32Array<ArrayBuffer>): string {
+    return this.addInitializer(float32Tensor(this.uniqueName(prefix), dims, data), data.length);
+  }
+
   /** A float constant filled with one value (BatchNorm's var, LayerNorm's gamma, ...); counted. */
   filled(prefix: string, dims: readonly number[], value: number): string {
     const count = dims.reduce((a, b) => a * b, 1);

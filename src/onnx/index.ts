@@ -39,3 +39,12 @@ export {
   type TensorData,
 } from './tensor.js';
 export { GraphBuilder, makeAttribute, valueInfo, seededRandom, type AttrValue } from './builder.js';
+export {
+  countMacs,
+  countParameters,
+  analyzeMacs,
+  nodeMacs,
+  MAC_OPS,
+  type MacReport,
+  type NodeMacs,
+} from './macs.js';

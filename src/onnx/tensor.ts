@@ -60,7 +60,8 @@ export function int64Tensor(name: string, dims: readonly number[], values: reado
 
 function fromRaw<T>(raw: Uint8Array, Ctor: { new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number }): T {
   // Copy: raw_data may sit at any offset inside the decode buffer and typed arrays need alignment.
-  const copy = raw.slice();
+  // (new Uint8Array(raw), not raw.slice(): a Node Buffer's slice is a view of its pool.)
+  const copy = new Uint8Array(raw);
   return new Ctor(copy.buffer);
 }
 
@@ -89,7 +90,7 @@ export function tensorValues(t: TensorProto): TensorData {
       return raw ? fromRaw(raw, Int8Array) : Int8Array.from(t.int32Data);
     case DataType.UINT8:
     case DataType.BOOL:
-      return raw ? raw.slice() : Uint8Array.from(t.int32Data);
+      return raw ? new Uint8Array(raw) : Uint8Array.from(t.int32Data);
     case DataType.STRING:
       return t.stringData.map((s) => new TextDecoder().decode(s));
     default:
