@@ -1,0 +1,218 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
+import { discoverLayers, planBlocks, type BlockRange } from '../partition/index.js';
+import { allFixtures, initializerInputModel, residualModel, symbolicModel } from '../partition/fixtures.js';
+import {
+  BlockExecutor,
+  compareOutputs,
+  openModelSession,
+  seededInputs,
+  type SessionConfig,
+  type TensorMap,
+} from './index.js';
+
+const CONFIG: SessionConfig = { threads: 1, optimization: 'all', spinning: false };
+
+/** Every way to cut `n` layers into consecutive blocks (2^(n-1) plans), or a sample when large. */
+function allPlans(n: number): BlockRange[][] {
+  if (n > 7) return [planBlocks(n, 'layer'), planBlocks(n, 2), planBlocks(n, 3), planBlocks(n, 'whole')];
+  const plans: BlockRange[][] = [];
+  for (let mask = 0; mask < 1 << (n - 1); mask++) {
+    const plan: BlockRange[] = [];
+    let from = 0;
+    for (let i = 1; i <= n; i++) {
+      if (i === n || mask & (1 << (i - 1))) {
+        plan.push([from, i]);
+        from = i;
+      }
+    }
+    plans.push(plan);
+  }
+  return plans;
+}
+
+async function runWhole(fixtureModel: Parameters<typeof openModelSession>[0], feeds: TensorMap) {
+  const session = await openModelSession(fixtureModel, CONFIG);
+  try {
+    return (await session.run(feeds)) as TensorMap;
+  } finally {
+    await session.release();
+  }
+}
+
+for (const fixture of allFixtures()) {
+  for (const preoptimize of [false, true]) {
+    const cut = preoptimize ? "ORT's optimized graph" : 'the original graph';
+    test(`${fixture.name}: every block plan cut from ${cut} gives the whole model's outputs`, async () => {
+      const layers = discoverLayers(fixture.model);
+      const feeds = seededInputs(fixture.model, { seed: 7, shapes: new Map(Object.entries(fixture.shapes)) });
+      if (fixture.name === 'if') feeds.cond = new ort.Tensor('bool', Uint8Array.from([1]), []);
+      const expected = await runWhole(fixture.model, feeds);
+      for (const plan of allPlans(layers.length)) {
+        const executor = await BlockExecutor.create(fixture.model, layers, plan, CONFIG, fixture.name, {
+          preoptimize,
+        });
+        try {
+          const got = await executor.run(feeds);
+          const cmp = compareOutputs(expected, got);
+          assert.ok(cmp.ok, `plan ${JSON.stringify(plan)}: ${JSON.stringify(cmp.outputs)}`);
+          assert.deepEqual(Object.keys(got).sort(), Object.keys(expected).sort());
+          if (!preoptimize) assert.equal(executor.preoptimized, false);
+        } finally {
+          await executor.release();
+        }
+      }
+    });
+  }
+}
+
+test("a ResNet-style model is cut from ORT's optimized graph at optimization all, not at extended", async () => {
+  const { model } = residualModel();
+  const layers = discoverLayers(model);
+  const all = await BlockExecutor.create(model, layers, planBlocks(layers, 'layer'), CONFIG);
+  const extended = await BlockExecutor.create(model, layers, planBlocks(layers, 'layer'), {
+    ...CONFIG,
+    optimization: 'extended',
+  });
+  try {
+    assert.equal(all.preoptimized, true);
+    assert.equal(extended.preoptimized, false);
+  } finally {
+    await all.release();
+    await extended.release();
+  }
+});
+
+test('an initializer that is also a graph input acts as in the whole model, read by every block', async () => {
+  const { model } = initializerInputModel();
+  const layers = discoverLayers(model);
+  const feeds = seededInputs(model, { seed: 3 });
+  const executor = await BlockExecutor.create(model, layers, planBlocks(layers, 'layer'), CONFIG);
+  try {
+    const withDefault = await executor.run(feeds);
+    assert.ok(compareOutputs(await runWhole(model, feeds), withDefault).ok);
+    const overridden = { ...feeds, bias: new ort.Tensor('float32', new Float32Array([5, 5, 5, 5]), [4]) };
+    const got = await executor.run(overridden);
+    // onnxruntime-node does not expose initializer-inputs as inputs: a feed for one is ignored,
+    // whole or in blocks alike.
+    assert.ok(compareOutputs(await runWhole(model, overridden), got).ok);
+    assert.deepEqual(
+      executor.blocks.map((b) => b.inputs.includes('bias')),
+      [true, true],
+    );
+  } finally {
+    await executor.release();
+  }
+});
+
+test('a block plan with per-block configs runs each block with its own session settings', async () => {
+  const { model } = residualModel();
+  const layers = discoverLayers(model);
+  const configs: SessionConfig[] = [
+    { threads: 1, optimization: 'all', spinning: false },
+    { threads: 2, optimization: 'extended', spinning: false },
+    { threads: 1, optimization: 'disabled', spinning: true },
+  ];
+  const plan: BlockRange[] = [
+    [0, 1],
+    [1, 3],
+    [3, 4],
+  ];
+  const executor = await BlockExecutor.create(model, layers, plan, configs);
+  try {
+    assert.deepEqual(
+      executor.blocks.map((b) => b.config.optimization),
+      ['all', 'extended', 'disabled'],
+    );
+    const feeds = seededInputs(model);
+    assert.ok(compareOutputs(await runWhole(model, feeds), await executor.run(feeds)).ok);
+  } finally {
+    await executor.release();
+  }
+});
+
+test('intermediate values are released after their last reader', async () => {
+  const { model } = residualModel();
+  const layers = discoverLayers(model);
+  const executor = await BlockExecutor.create(model, layers, planBlocks(layers, 'layer'), CONFIG);
+  try {
+    // Block 1 is the last to read the first block's output (its conv) and the input x (its
+    // skip Add); block 3 writes the graph output, which is never released.
+    assert.deepEqual(
+      [...executor.blocks[1].releaseAfter].sort(),
+      [...executor.blocks[0].outputs, 'x'].sort(),
+    );
+    const last = executor.blocks[3];
+    assert.ok(last.outputs.every((o) => !last.releaseAfter.includes(o)));
+    assert.deepEqual([...last.releaseAfter].sort(), [...last.inputs].sort());
+  } finally {
+    await executor.release();
+  }
+});
+
+test('blocks that do not tile the layers are refused', async () => {
+  const { model } = residualModel();
+  const layers = discoverLayers(model);
+  await assert.rejects(
+    BlockExecutor.create(
+      model,
+      layers,
+      [
+        [0, 2],
+        [3, 4],
+      ],
+      CONFIG,
+    ),
+    /do not cover layers \[0, 4\)/,
+  );
+});
+
+test('seeded inputs are the same for the same seed and differ for another', () => {
+  const { model } = residualModel();
+  const a = seededInputs(model, { seed: 1 }).x.data as Float32Array;
+  const b = seededInputs(model, { seed: 1 }).x.data as Float32Array;
+  const c = seededInputs(model, { seed: 2 }).x.data as Float32Array;
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a, c);
+  assert.ok(a.every((v) => v >= -1 && v < 1));
+});
+
+test('repeated runs with new inputs and new symbolic sizes each match the whole model', async () => {
+  const { model } = symbolicModel();
+  const layers = discoverLayers(model);
+  const executor = await BlockExecutor.create(model, layers, planBlocks(layers, 'layer'), CONFIG);
+  try {
+    const outputs: TensorMap[] = [];
+    for (const [seed, n] of [
+      [1, 3],
+      [2, 3],
+      [3, 5],
+      [1, 3],
+    ]) {
+      const feeds = seededInputs(model, { seed, shapes: new Map([['x', [n, 8]]]) });
+      const got = await executor.run(feeds);
+      assert.deepEqual(got.softmax.dims, [n, 3]);
+      assert.ok(compareOutputs(await runWhole(model, feeds), got).ok, `seed ${seed}, N ${n}`);
+      outputs.push(got);
+    }
+    // Outputs handed to the caller are never overwritten by later runs.
+    assert.ok(!compareOutputs(outputs[0], outputs[1]).ok);
+    assert.ok(compareOutputs(outputs[0], outputs[3]).ok);
+  } finally {
+    await executor.release();
+  }
+});
+
+test('concurrent runs of one executor each get their own answer', async () => {
+  const { model } = residualModel();
+  const layers = discoverLayers(model);
+  const executor = await BlockExecutor.create(model, layers, planBlocks(layers, 'layer'), CONFIG);
+  try {
+    const feeds = [1, 2, 3].map((seed) => seededInputs(model, { seed }));
+    const got = await Promise.all(feeds.map((f) => executor.run(f)));
+    for (const [i, f] of feeds.entries()) assert.ok(compareOutputs(await runWhole(model, f), got[i]).ok);
+  } finally {
+    await executor.release();
+  }
+});

@@ -1,0 +1,60 @@
+/**
+ * Live runtime, first part: ORT sessions per block and the block executor.
+ *
+ * - `SessionConfig { threads, optimization, spinning }` is one version of a block;
+ *   `openBlockSession(bytes, config, source)` opens it with every ORT knob explicit
+ *   (intraOpNumThreads = threads, interOpNumThreads 1, sequential, allow_spinning '0'/'1').
+ *   A model ORT rejects throws OnnxModelError("<source>: ONNX Runtime cannot load it: ...").
+ * - `BlockExecutor.create(model, layers, ranges, config | configs, source, { preoptimize })`
+ *   opens one session per block; `run(feeds)` hands ORT tensors from block to block and
+ *   returns the outputs. When every block runs at
+ *   optimization `all`, blocks are cut from ORT's own optimized graph (NCHWc layout, fusions
+ *   done once), so boundaries add no layout conversions; `executor.preoptimized` says whether
+ *   that happened (it falls back to the original graph when ORT's fusions cross layers).
+ *   Blocks of the two cuts do not interoperate: the optimized cut's boundary tensors are in
+ *   ORT's NCHWc layout. A plan mixing optimization levels therefore cuts the original graph.
+ * - `verifyModel(model, source, { granularity, config, shapes, seed })`: `veltair verify`.
+ * - `measureOverhead(models, { runs, warmupRuns, threads, coarseBlocks })`: `bench-overhead`.
+ * - `seededInputs(model, { seed, shapes })`, `parseShapeOverrides(['x:1,3,224,224'])`.
+ * - `compareOutputs(expected, actual)`: max abs / rel diff against DEFAULT_TOLERANCE.
+ *
+ * Note: src/runtime sits above src/compile in the layer order; code below it that needs a
+ * session should take an `openBlockSession`-shaped function as a parameter.
+ */
+export {
+  openBlockSession,
+  sessionOptions,
+  ortReason,
+  DEFAULT_SESSION_CONFIG,
+  type SessionConfig,
+} from './session.js';
+export {
+  BlockExecutor,
+  openModelSession,
+  type ExecutorBlock,
+  type ExecutorOptions,
+  type TensorMap,
+} from './executor.js';
+export {
+  seededInputs,
+  parseShapeOverrides,
+  ShapeOverrideError,
+  type ShapeOverrides,
+  type SeededInputOptions,
+} from './inputs.js';
+export {
+  compareOutputs,
+  DEFAULT_TOLERANCE,
+  type Comparison,
+  type OutputDiff,
+  type Tolerance,
+} from './compare.js';
+export { verifyModel, type CutCheck, type VerifyOptions, type VerifyReport } from './verify.js';
+export {
+  measureOverhead,
+  quantile,
+  type OverheadOptions,
+  type OverheadReport,
+  type OverheadRow,
+  type OverheadVariant,
+} from './overhead.js';

@@ -1,0 +1,53 @@
+import * as ort from 'onnxruntime-node';
+import { OnnxModelError } from '../onnx/index.js';
+
+/** One ORT configuration: the resources and kernels a block runs with (a "version"). */
+export interface SessionConfig {
+  /** intraOpNumThreads: the cores the block's kernels use (>= 1; never ORT's "all cores" 0). */
+  readonly threads: number;
+  /** ORT graph optimization level; `all` adds the NCHWc layout, `extended` keeps plain NCHW. */
+  readonly optimization: 'all' | 'extended' | 'basic' | 'disabled';
+  /** Whether idle intra-op threads spin (lower latency, but burns cores co-runners need). */
+  readonly spinning: boolean;
+}
+
+export const DEFAULT_SESSION_CONFIG: SessionConfig = { threads: 1, optimization: 'all', spinning: false };
+
+/** ORT options for a config: every knob that matters set explicitly, never ORT's defaults. */
+export function sessionOptions(config: SessionConfig): ort.InferenceSession.SessionOptions {
+  if (!Number.isInteger(config.threads) || config.threads < 1) {
+    throw new RangeError(`threads must be a positive integer, got ${config.threads}`);
+  }
+  return {
+    intraOpNumThreads: config.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: config.optimization,
+    // Warnings (old opsets, optimizer notes) would flood stderr, one per block session.
+    logSeverityLevel: 3,
+    extra: { session: { intra_op: { allow_spinning: config.spinning ? '1' : '0' } } },
+  };
+}
+
+/**
+ * Opens an ORT session on serialized model bytes. A model ORT rejects becomes an
+ * OnnxModelError naming `source` and ORT's one-line reason.
+ */
+export async function openBlockSession(
+  bytes: Uint8Array,
+  config: SessionConfig,
+  source = '<block>',
+): Promise<ort.InferenceSession> {
+  const options = sessionOptions(config);
+  try {
+    return await ort.InferenceSession.create(bytes, options);
+  } catch (err) {
+    throw new OnnxModelError(source, `ONNX Runtime cannot load it: ${ortReason(err)}`);
+  }
+}
+
+/** ORT's messages carry a source location prefix and several lines; keep the reason. */
+export function ortReason(err: unknown): string {
+  const text = (err instanceof Error ? err.message : String(err)).split('\n')[0].trim();
+  return text.replace(/^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*[A-Z_]+\s*:\s*/, '');
+}
