@@ -8,4 +8,7 @@ export type {
   PolicyContext,
   PolicyParams,
   PolicySpec,
+  PolicyRole,
 } from './types.js';
+export { POLICIES, BASELINES, ABLATIONS, policySpec, policyNames, UnknownPolicyError } from './registry.js';
+export { validateDecisions, PolicyViolation, type DecisionRule } from './validate.js';

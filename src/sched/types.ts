@@ -38,7 +38,12 @@ export interface EngineView {
   readonly running: readonly Running[];
   /** Current interference estimate in the profiles' level unit; 0 = none. */
   readonly interference: number;
-  /** Fraction of recent dispatch attempts that could not get the cores they wanted (0..1). */
+  /**
+   * Fraction of recent dispatch attempts that could not get the cores they wanted (0..1).
+   * An attempt is a query becoming ready (arrival, or end of its previous block); it is a
+   * conflict when its next block does not start at that instant, or starts with fewer cores
+   * than the dispatch's `wantedCores`. Engines average over the last 64 attempts.
+   */
   readonly recentConflictRate: number;
   /** Offered load relative to capacity over the recent window (0 = idle, 1 = saturated). */
   readonly recentLoad: number;
@@ -58,6 +63,11 @@ export type Decision =
       readonly block: readonly [number, number];
       readonly cores: number;
       readonly version: string;
+      /**
+       * Cores the policy would have used had they been free, when more than `cores`. The
+       * engine counts such a dispatch as a scheduling conflict (see EngineView.recentConflictRate).
+       */
+      readonly wantedCores?: number;
     }
   | { readonly kind: 'reject'; readonly query: string; readonly reason: RejectReason };
 
@@ -83,6 +93,8 @@ export interface PolicyContext {
   profile(model: string): ProfilePredictor;
 }
 
+export type PolicyRole = 'proposed' | 'baseline' | 'ablation';
+
 export type PolicyParams = Readonly<Record<string, number>>;
 
 /**
@@ -94,6 +106,11 @@ export interface PolicySpec {
   readonly name: string;
   /** One line: what it does and which system it stands for. */
   readonly summary: string;
+  /**
+   * What the policy is in a comparison: `proposed` (veltair), `baseline` (a prior system it is
+   * compared against) or `ablation` (veltair with one mechanism taken out).
+   */
+  readonly role: PolicyRole;
   readonly paramGrid: Readonly<Record<string, readonly number[]>>;
   /** Default parameters (used where no tuning is run, e.g. the live server). */
   readonly defaults: PolicyParams;

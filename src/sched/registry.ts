@@ -1,0 +1,54 @@
+/**
+ * Every policy by name. Engines look policies up here and never branch on a name.
+ */
+import { layerWise } from './policies/layer-wise.js';
+import { modelFcfs } from './policies/model-fcfs.js';
+import { planaria } from './policies/planaria.js';
+import { prema } from './policies/prema.js';
+import { staticPartition } from './policies/static-partition.js';
+import { veltair, veltair1v, veltairFixed } from './policies/veltair.js';
+import type { PolicySpec } from './types.js';
+
+const ALL: readonly PolicySpec[] = [
+  veltair,
+  staticPartition,
+  modelFcfs,
+  layerWise,
+  planaria,
+  prema,
+  veltairFixed,
+  veltair1v,
+];
+
+export const POLICIES: Readonly<Record<string, PolicySpec>> = Object.freeze(
+  Object.fromEntries(ALL.map((spec) => [spec.name, spec])),
+);
+
+export class UnknownPolicyError extends Error {
+  constructor(readonly policy: string) {
+    super(`unknown policy '${policy}' (known: ${Object.keys(POLICIES).join(', ')})`);
+    this.name = 'UnknownPolicyError';
+  }
+}
+
+/** The spec registered under `name`; throws UnknownPolicyError listing the known names. */
+export function policySpec(name: string): PolicySpec {
+  const spec = Object.hasOwn(POLICIES, name) ? POLICIES[name] : undefined;
+  if (!spec) throw new UnknownPolicyError(name);
+  return spec;
+}
+
+/** Every registered policy name: veltair first, then baselines, then ablations. */
+export function policyNames(): string[] {
+  return Object.keys(POLICIES);
+}
+
+/** Baselines and ablations that `veltair` is compared against. */
+export const BASELINES: readonly string[] = [
+  'static-partition',
+  'model-fcfs',
+  'layer-wise',
+  'planaria',
+  'prema',
+];
+export const ABLATIONS: readonly string[] = ['veltair-fixed', 'veltair-1v'];

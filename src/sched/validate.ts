@@ -1,0 +1,76 @@
+/**
+ * The one check every engine runs on a policy's decisions before starting anything.
+ * A violation is a bug in the policy: it throws, naming the policy, the rule and the query.
+ */
+import type { Decision, EngineView } from './types.js';
+
+/** The rules a decision list must keep; the names appear in error messages. */
+export type DecisionRule =
+  | 'unknown_query'
+  | 'query_twice'
+  | 'cores_not_positive_integer'
+  | 'cores_exceed_free'
+  | 'block_not_at_next_layer'
+  | 'block_outside_model'
+  | 'unknown_version'
+  | 'wanted_cores_invalid';
+
+export class PolicyViolation extends Error {
+  override readonly name = 'PolicyViolation';
+  constructor(
+    readonly policy: string,
+    readonly rule: DecisionRule,
+    detail: string,
+  ) {
+    super(`policy '${policy}' broke rule ${rule}: ${detail}`);
+  }
+}
+
+/**
+ * Checks decisions against the view they were made from: each names a waiting query at most
+ * once; a dispatch uses a whole number of cores >= 1, all dispatches together use at most
+ * the free cores, its block is [nextLayer, j) with nextLayer < j <= layer count, and its
+ * version is one the model's profile has.
+ */
+export function validateDecisions(policy: string, view: EngineView, decisions: readonly Decision[]): void {
+  // Few decisions against a short queue (the common case): a scan beats building a map.
+  const small = decisions.length * view.waiting.length <= 256;
+  const index = small ? undefined : new Map(view.waiting.map((q) => [q.id, q]));
+  const waitingQuery = (id: string) => (index ? index.get(id) : view.waiting.find((q) => q.id === id));
+  const seen = new Set<string>();
+  let cores = 0;
+  const fail = (rule: DecisionRule, detail: string): never => {
+    throw new PolicyViolation(policy, rule, detail);
+  };
+  for (const d of decisions) {
+    const q = waitingQuery(d.query);
+    if (!q) fail('unknown_query', `query '${d.query}' is not waiting`);
+    if (seen.has(d.query)) fail('query_twice', `query '${d.query}' appears twice`);
+    seen.add(d.query);
+    if (d.kind !== 'dispatch' || !q) continue;
+    if (!Number.isInteger(d.cores) || d.cores < 1)
+      fail('cores_not_positive_integer', `query '${d.query}' asks for ${d.cores} cores`);
+    if (d.wantedCores !== undefined && !(Number.isInteger(d.wantedCores) && d.wantedCores >= 1))
+      fail('wanted_cores_invalid', `query '${d.query}' declares wantedCores ${d.wantedCores}`);
+    cores += d.cores;
+    if (cores > view.freeCores)
+      fail('cores_exceed_free', `dispatches ask for ${cores} cores but ${view.freeCores} are free`);
+    const [i, j] = d.block;
+    if (i !== q.nextLayer)
+      fail(
+        'block_not_at_next_layer',
+        `query '${d.query}' block starts at ${i}, next layer is ${q.nextLayer}`,
+      );
+    const pred = view.profile(q.model);
+    if (!Number.isInteger(j) || j <= i || j > pred.layerCount)
+      fail(
+        'block_outside_model',
+        `query '${d.query}' block [${i}, ${j}) outside ${q.model}'s ${pred.layerCount} layers`,
+      );
+    if (!pred.versions.includes(d.version))
+      fail(
+        'unknown_version',
+        `query '${d.query}' version '${d.version}' not in ${q.model} (${pred.versions.join(', ')})`,
+      );
+  }
+}
