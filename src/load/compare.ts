@@ -1,0 +1,177 @@
+/**
+ * The side-by-side comparison `veltair simulate --find-peak` prints: per workload, every
+ * policy tuned by the same search, its peak, ratios to the best baseline and to the
+ * physical limit, and how each policy behaves at the best baseline's peak rate.
+ */
+import type { PolicyParams, PolicyRole, PolicySpec } from '../sched/index.js';
+import type { SimResult } from '../sim/index.js';
+import { physicalLimitQps, runPoint, tunePolicy, type Scenario } from './evaluate.js';
+import type { PeakPoint } from './peak.js';
+
+export interface PolicyRow {
+  policy: string;
+  role: PolicyRole;
+  params: PolicyParams;
+  peakQps: number;
+  /** null when the comparison has no baseline. */
+  ratioToBestBaseline: number | null;
+  ratioToPhysicalLimit: number;
+  /** Measured at the best baseline's peak rate (each policy's own peak when there is no baseline). */
+  atReference: PointSummary;
+  searchPoints: PeakPoint[];
+}
+
+export interface PointSummary {
+  qps: number;
+  satisfaction: number;
+  p99LatencyMs: number;
+  meanLatencyMs: number;
+  throughputQps: number;
+  utilization: number;
+  conflictRate: number;
+  blocksPerQuery: number;
+  decideCallsPerSecond: number;
+  perModel: SimResult['perModel'];
+}
+
+export interface WorkloadReport {
+  workload: string;
+  weights: Record<string, number>;
+  qosTargetMs: Record<string, number>;
+  physicalLimitQps: number;
+  bestBaseline: string | null;
+  referenceQps: number | null;
+  rows: PolicyRow[];
+}
+
+export function compareWorkload(
+  scn: Scenario,
+  specs: readonly PolicySpec[],
+  onProgress?: () => void,
+): WorkloadReport {
+  const limit = physicalLimitQps(scn);
+  const tuned = specs.map((spec) => {
+    const t = tunePolicy(scn, spec);
+    onProgress?.();
+    return { spec, role: spec.role, ...t };
+  });
+  const baselines = tuned.filter((t) => t.role === 'baseline');
+  const best = baselines.reduce<(typeof tuned)[number] | undefined>(
+    (b, t) => (!b || t.peakQps > b.peakQps ? t : b),
+    undefined,
+  );
+  const reference = best?.peakQps ?? null;
+  const rows = tuned.map((t): PolicyRow => {
+    const qps = reference ?? t.peakQps;
+    return {
+      policy: t.spec.name,
+      role: t.role,
+      params: t.params,
+      peakQps: round(t.peakQps, 1),
+      ratioToBestBaseline: reference ? round(t.peakQps / reference, 3) : null,
+      ratioToPhysicalLimit: round(t.peakQps / limit, 3),
+      atReference: summarise(qps > 0 ? runPoint(scn, t.spec, t.params, qps) : undefined, qps),
+      searchPoints: t.points.map((p) => ({
+        ...p,
+        qps: round(p.qps, 2),
+        satisfaction: round(p.satisfaction, 4),
+      })),
+    };
+  });
+  return {
+    workload: scn.workload,
+    weights: { ...scn.weights },
+    qosTargetMs: { ...scn.qosTargetMs },
+    physicalLimitQps: round(limit, 1),
+    bestBaseline: best?.spec.name ?? null,
+    referenceQps: reference === null ? null : round(reference, 1),
+    rows,
+  };
+}
+
+export function summarise(r: SimResult | undefined, qps: number): PointSummary {
+  if (!r)
+    return {
+      qps,
+      satisfaction: 0,
+      p99LatencyMs: 0,
+      meanLatencyMs: 0,
+      throughputQps: 0,
+      utilization: 0,
+      conflictRate: 0,
+      blocksPerQuery: 0,
+      decideCallsPerSecond: 0,
+      perModel: [],
+    };
+  return {
+    qps: round(qps, 1),
+    satisfaction: round(r.satisfaction, 4),
+    p99LatencyMs: round(r.p99LatencyMs, 3),
+    meanLatencyMs: round(r.meanLatencyMs, 3),
+    throughputQps: round(r.throughputQps, 2),
+    utilization: round(r.utilization, 4),
+    conflictRate: round(r.conflictRate, 4),
+    blocksPerQuery: round(r.blocksPerQuery, 2),
+    decideCallsPerSecond: round(r.decideCallsPerSecond, 1),
+    perModel: r.perModel.map((m) => ({
+      ...m,
+      meanMs: round(m.meanMs, 3),
+      p50Ms: round(m.p50Ms, 3),
+      p99Ms: round(m.p99Ms, 3),
+    })),
+  };
+}
+
+export function round(x: number, digits: number): number {
+  if (!Number.isFinite(x)) return x;
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** The human table: one row per (workload, policy). */
+export function formatComparison(reports: readonly WorkloadReport[]): string {
+  const header = [
+    'workload',
+    'policy',
+    'peak QPS',
+    'x best base',
+    'x phys limit',
+    'p99 ms',
+    'mean ms',
+    'util',
+    'conflict',
+    'blocks/q',
+    'params',
+  ];
+  const rows: string[][] = [];
+  for (const w of reports) {
+    for (const r of w.rows) {
+      rows.push([
+        w.workload,
+        r.policy + (r.policy === w.bestBaseline ? ' *' : ''),
+        r.peakQps.toFixed(1),
+        r.ratioToBestBaseline === null ? '-' : r.ratioToBestBaseline.toFixed(2),
+        r.ratioToPhysicalLimit.toFixed(2),
+        r.atReference.p99LatencyMs.toFixed(2),
+        r.atReference.meanLatencyMs.toFixed(2),
+        r.atReference.utilization.toFixed(2),
+        r.atReference.conflictRate.toFixed(2),
+        r.atReference.blocksPerQuery.toFixed(1),
+        Object.entries(r.params)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' '),
+      ]);
+    }
+  }
+  return table(header, rows);
+}
+
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}

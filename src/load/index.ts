@@ -1,0 +1,40 @@
+export {
+  WORKLOADS,
+  WORKLOAD_NAMES,
+  MLPERF_QOS_MS,
+  QOS_MULTIPLE,
+  WorkloadError,
+  parseWorkloads,
+  resolveMix,
+  isolatedLatencyMs,
+  qosTargets,
+  type Workload,
+  type WorkloadName,
+  type QosTarget,
+} from './workloads.js';
+export { poissonArrivals } from './arrivals.js';
+export { findPeak, findPeakAsync, type PeakOptions, type PeakPoint, type PeakResult } from './peak.js';
+export {
+  SATISFACTION_TARGET,
+  runPoint,
+  peakOf,
+  tunePolicy,
+  gridPoints,
+  physicalLimitQps,
+  policyContext,
+  type Scenario,
+  type Tuned,
+} from './evaluate.js';
+export {
+  compareWorkload,
+  formatComparison,
+  summarise,
+  table,
+  round,
+  type PolicyRow,
+  type PointSummary,
+  type WorkloadReport,
+} from './compare.js';
+export { satisfactionPlotSvg, PLOT_FLOOR, type CurvePoint } from './plot.js';
+export { prepareScenarios, type ScenarioOptions, type PreparedScenario } from './setup.js';
+export { runComparisonJobs, runComparisonJob, defaultJobs, type ComparisonJob } from './parallel.js';

@@ -1,0 +1,60 @@
+/**
+ * The satisfaction-vs-offered-QPS plot, drawn headless with vega-lite + vega (SVG renderer,
+ * no canvas): one panel per workload, one line per policy, a rule at the target.
+ */
+import { parse, View } from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+export interface CurvePoint {
+  workload: string;
+  policy: string;
+  qps: number;
+  satisfaction: number;
+}
+
+/** Satisfaction below this is drawn at the floor (runs there stop early: only an upper bound is known). */
+export const PLOT_FLOOR = 0.5;
+
+export async function satisfactionPlotSvg(points: readonly CurvePoint[], target: number): Promise<string> {
+  const data = points.map((p) => ({ ...p, satisfaction: Math.max(PLOT_FLOOR, p.satisfaction), target }));
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    data: { values: data },
+    facet: {
+      column: {
+        field: 'workload',
+        type: 'nominal',
+        title: null,
+        sort: [...new Set(points.map((p) => p.workload))],
+      },
+    },
+    resolve: { scale: { x: 'independent' } },
+    spec: {
+      width: 260,
+      height: 200,
+      layer: [
+        {
+          mark: { type: 'line', point: true },
+          encoding: {
+            x: { field: 'qps', type: 'quantitative', title: 'offered load (QPS)' },
+            y: {
+              field: 'satisfaction',
+              type: 'quantitative',
+              title: 'QoS satisfaction',
+              scale: { domain: [PLOT_FLOOR, 1] },
+            },
+            color: { field: 'policy', type: 'nominal' },
+          },
+        },
+        {
+          mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' },
+          encoding: { y: { field: 'target', type: 'quantitative' } },
+        },
+      ],
+    },
+  };
+  const view = new View(parse(compile(spec).spec), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
+}

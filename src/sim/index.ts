@@ -1,0 +1,34 @@
+export {
+  simulate,
+  leastCoreTimeUs,
+  invertCurve,
+  DEFAULT_NOISE,
+  DEFAULT_DISPATCH_OVERHEAD_US,
+  type Arrival,
+  type NoiseModel,
+  type SimOptions,
+  type SimResult,
+  type ModelStats,
+} from './engine.js';
+export {
+  loadProfileSource,
+  calibrationProfiles,
+  readProfileFile,
+  readRepositoryProfiles,
+  versionRulesFromLocal,
+  ProfileSourceError,
+  DEFAULT_VERSION_RULES,
+  DERIVED_LEVELS,
+  type ProfileSource,
+  type VersionRule,
+} from './sources.js';
+export { readCalibration, CALIBRATION_NAME, CALIBRATION_CORES, type MeasuredLayer } from './calibration.js';
+export {
+  fitScalingModel,
+  predictLayerUs,
+  heldOutErrors,
+  type ScalingModel,
+  type FitError,
+} from './scaling.js';
+export { architectureShapes, FITTED_MODELS } from './architectures.js';
+export { Rng, streamSeed } from './rng.js';
