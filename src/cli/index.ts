@@ -1,9 +1,20 @@
 import { Command, CommanderError } from 'commander';
 import { OnnxModelError } from '../onnx/index.js';
 import { UsageError } from './errors.js';
+import { register as registerCompile } from './compile.js';
+import { register as registerVerify } from './verify.js';
+import { register as registerBenchOverhead } from './bench-overhead.js';
+import { register as registerZoo } from './zoo.js';
+import { register as registerSimulate } from './simulate.js';
 
 /** Each command lives in its own file and registers itself here. */
-const registrations: ((program: Command) => void)[] = [];
+const registrations: ((program: Command) => void)[] = [
+  registerCompile,
+  registerVerify,
+  registerBenchOverhead,
+  registerZoo,
+  registerSimulate,
+];
 
 export function buildProgram(): Command {
   const program = new Command('veltair')

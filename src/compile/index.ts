@@ -6,5 +6,61 @@ export {
   type BlockProfile,
   type ModelProfileData,
   type Prediction,
+  type CompileInfo,
+  type QualityReport,
+  type QualitySample,
+  type ErrorStats,
 } from './profile.js';
 export { ProfilePredictor, soloAt, slowdownAt } from './predictor.js';
+export {
+  machineFingerprint,
+  machineKey,
+  usableCores,
+  cacheSizes,
+  parseCpuList,
+  type SysRoot,
+} from './fingerprint.js';
+export { VERSION_SPECS, versionSpec, type VersionSpec } from './versions.js';
+export { paretoPrune, type ParetoOptions } from './pareto.js';
+export {
+  startGenerator,
+  calibrateLevels,
+  PressureProbe,
+  probeBufferBytes,
+  type InterferenceGenerator,
+} from './interference.js';
+export { makeProbe } from './interference-shared.js';
+export { levelFromSlowdown } from './level.js';
+export {
+  OrtMeasurer,
+  ortVersion,
+  seededFeeds,
+  type Measurer,
+  type ModelUnderTest,
+  type MeasurePlan,
+  type BlockSamples,
+  type VersionSamples,
+  type LayerInfo,
+  type SessionOpener,
+  type SessionSettings,
+} from './measure.js';
+export {
+  settingsFor,
+  coreCountsFor,
+  sensitivityCoresFor,
+  generatorThreadsFor,
+  type CompileSettings,
+} from './settings.js';
+export {
+  compileModel,
+  modelNameFor,
+  versionProfiles,
+  type CompileOptions,
+  type CompileResult,
+  type CompileProgress,
+  type CompilePhase,
+} from './compiler.js';
+export { profilePathFor, partialPathFor, staleReason, type CompileMode, type ProfileKey } from './store.js';
+export { findModels, readProfileFor } from './repository.js';
+export { summarize, formatSummary, type ProfileSummary } from './summary.js';
+export { ForeignLoadMeter, raiseMeasurementPriority, parseBusyMs } from './load.js';

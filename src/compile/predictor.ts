@@ -1,4 +1,4 @@
-import type { ModelProfileData, Prediction, VersionProfile } from './profile.js';
+import type { ModelProfileData, Prediction, TensorEdge, VersionProfile } from './profile.js';
 
 /**
  * Answers "latency of layers [i, j) on c cores at interference level x" from a profile in
@@ -22,6 +22,7 @@ export class ProfilePredictor {
   /** prefix[v][c][l][i]: sum over layers < i of latency (us) of version v on c cores at level index l. */
   private readonly prefix: Float64Array[][][];
   private readonly blockOverrides = new Map<string, Map<string, VersionProfile>>();
+  private readonly skipMemo = new Map<number, number>();
   /** Solo latency at 1 core, fastest version, per layer: the "work" a query's budget is split by. */
   readonly layerWorkUs: readonly number[];
 
@@ -87,7 +88,12 @@ export class ProfilePredictor {
     );
   }
 
-  /** Latency of layers [i, j) with one version on `cores` cores at interference `level`. */
+  /**
+   * Latency of layers [i, j) with one version on `cores` cores at interference `level`: the
+   * layers' in-block latencies scaled by their slowdown, plus what the block pays at its end
+   * (the last layer's `boundaryUs`) less what it saves on residual values that stay inside,
+   * scaled by the layers' mean slowdown.
+   */
   blockUs(i: number, j: number, version: string, cores: number, level: number): number {
     const c = this.clampCores(cores);
     const override = this.blockOverrides.get(`${i}:${j}`)?.get(version);
@@ -99,7 +105,44 @@ export class ProfilePredictor {
     const { lo, hi, t } = bracket(this.levels, level);
     const sumLo = perLevel[lo][j] - perLevel[lo][i];
     const sumHi = perLevel[hi][j] - perLevel[hi][i];
-    return sumLo + (sumHi - sumLo) * t;
+    const layersUs = sumLo + (sumHi - sumLo) * t;
+    if (j <= i) return layersUs;
+    // Run costs slow as the block's layers do, on average.
+    const quietUs = perLevel[0][j] - perLevel[0][i];
+    const endUs = this.boundaryUs(j - 1, version, c) - this.skipSavedUs(i, j, version, c);
+    return layersUs + Math.max(0, endUs) * (quietUs > 0 ? layersUs / quietUs : 1);
+  }
+
+  /** What a block ending with `layer` pays at its end (VersionProfile.boundaryUs). */
+  boundaryUs(layer: number, version: string, cores: number): number {
+    const vp = this.versionOf(layer, version);
+    if (!vp.boundaryUs) return 0;
+    return soloAt({ ...vp, soloUs: vp.boundaryUs }, this.data.coreCounts, this.clampCores(cores));
+  }
+
+  /**
+   * What a block saves on values that skip layers (residuals) and stay inside it: every layer's
+   * in-block latency still includes their cost, since no pair of layers holds both ends.
+   */
+  skipSavedUs(i: number, j: number, version: string, cores: number): number {
+    const cost = this.data.runCost?.[version];
+    if (!cost) return 0;
+    const perMiB = soloAt(
+      { version, soloUs: cost.usPerMiB, slowdown: [1], pressure: 0 },
+      this.data.coreCounts,
+      cores,
+    );
+    return (perMiB * this.skipBytes(i, j)) / MIB;
+  }
+
+  /** Bytes of skipping values whose moves a block [i, j) saves (memoized: asked often). */
+  skipBytes(i: number, j: number): number {
+    const key = i * (this.layerCount + 1) + j;
+    const known = this.skipMemo.get(key);
+    if (known !== undefined) return known;
+    const bytes = skipSavedBytes(this.data.tensors ?? [], i, j);
+    this.skipMemo.set(key, bytes);
+    return bytes;
   }
 
   /** The best version for [i, j) on `cores` at `level`, and its latency. */
@@ -125,6 +168,41 @@ export class ProfilePredictor {
     }
     return undefined;
   }
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * Bytes of the values block [i, j) is fed (produced before i, read inside) and hands on
+ * (produced inside, read at or after j, or a graph output).
+ */
+export function blockIoBytes(tensors: readonly TensorEdge[], i: number, j: number): number {
+  let bytes = 0;
+  for (const t of tensors) {
+    if (t.producer < i) {
+      if (t.consumers.some((c) => c >= i && c < j)) bytes += t.bytes;
+    } else if (t.producer < j && t.consumers.some((c) => c >= j)) {
+      bytes += t.bytes;
+    }
+  }
+  return bytes;
+}
+
+/**
+ * Moves of skipping values a block [i, j) saves, in bytes: a value produced inside and read
+ * two or more layers later inside is neither handed on (if nothing after j reads it) nor fed
+ * to those readers. Pairs of layers never see these savings, so boundary costs miss them.
+ */
+export function skipSavedBytes(tensors: readonly TensorEdge[], i: number, j: number): number {
+  let bytes = 0;
+  for (const t of tensors) {
+    if (t.producer < i || t.producer >= j) continue;
+    const far = t.consumers.filter((c) => c >= t.producer + 2 && c < j).length;
+    if (far === 0) continue;
+    const staysInside = t.consumers.every((c) => c < j);
+    bytes += t.bytes * (far + (staysInside ? 1 : 0));
+  }
+  return bytes;
 }
 
 /** Solo latency at `cores` from measured columns (see the class comment for the rule). */

@@ -5,6 +5,13 @@
 
 export const PROFILE_SCHEMA = 'veltair.profile/1';
 
+/*
+ * Interference unit (used by `levels`, `pressure` and EngineView.interference): the
+ * slowdown of the reference probe minus 1. The probe (compile/interference-shared.ts) copies a
+ * working set as large as the last-level cache; level 0.5 means it takes 1.5x its quiet time
+ * because co-runners evict its lines or take memory bandwidth. 0 = no interference.
+ */
+
 /** What a profile was measured on; a profile is reused only where the fingerprint matches. */
 export interface MachineFingerprint {
   cpuModel: string;
@@ -18,8 +25,23 @@ export interface MachineFingerprint {
 export interface VersionProfile {
   /** Version id, stable across layers: e.g. `all`, `extended`, `all+spin`. */
   version: string;
-  /** Median solo latency in microseconds, one entry per `coreCounts` entry. */
+  /**
+   * Typical solo latency in microseconds, one entry per `coreCounts` entry: the lower quartile
+   * of the timed runs (other processes only ever add time, so it is the robust estimate on a
+   * shared machine; on a quiet one it is within a few percent of the median). For a layer this is
+   * its latency *inside* a block (one that continues after it): what a block pays at its end
+   * is apart, in `boundaryUs`.
+   */
   soloUs: number[];
+  /**
+   * Layers only: what a block ending with this layer pays on top of its layers' `soloUs`, per
+   * `coreCounts` entry (us): the session call, materializing outputs for JavaScript and, with
+   * `all`, converting back from NCHWc. Measured as S(k) = L(k) + L(k+1) - L([k, k+2)) from runs
+   * of single layers and pairs. Absent = 0.
+   */
+  boundaryUs?: number[];
+  /** Median solo latency in microseconds, one per `coreCounts` entry, where measured. */
+  soloMedianUs?: number[];
   /** 90th percentile solo latency in microseconds, one per `coreCounts` entry, where measured. */
   soloP90Us?: number[];
   /** Latency multiplier (>= 1) at each of the profile's `levels`; `slowdown[0]` is for level 0 and is 1. */
@@ -39,6 +61,20 @@ export interface LayerProfile {
   /** Multiply-accumulates, where known (0 when not). */
   macs: number;
   versions: VersionProfile[];
+}
+
+export interface RunCost {
+  callUs: number[];
+  usPerMiB: number[];
+}
+
+/** A value produced by one layer (or a graph input) and read by later layers (or a graph output). */
+export interface TensorEdge {
+  bytes: number;
+  /** Producing layer; -1 for a graph input. */
+  producer: number;
+  /** Reading layers, ascending; the layer count stands for "graph output". */
+  consumers: number[];
 }
 
 /** A coarse block whose latency differs from the sum of its layers (fusion, cache reuse). */
@@ -61,7 +97,62 @@ export interface ModelProfileData {
   levels: number[];
   layers: LayerProfile[];
   blocks?: BlockProfile[];
+  /**
+   * Per version, per `coreCounts` entry: the fitted cost of a session run, `callUs` per run
+   * plus `usPerMiB` per MiB of values a block is fed or hands on (from `tensors`). The predictor
+   * uses `usPerMiB` for residual values a block keeps inside (which pairs of layers never see).
+   * Absent = 0.
+   */
+  runCost?: Record<string, RunCost>;
+  /** Values that cross layers (see `runCost`). */
+  tensors?: TensorEdge[];
   createdAt?: string;
+  /** How the compiler measured this profile, and how well it predicts (compiled profiles only). */
+  compile?: CompileInfo;
+}
+
+/** Prediction error over a set of blocks, in percent of the measured latency. */
+export interface ErrorStats {
+  n: number;
+  medianPct: number;
+  p90Pct: number;
+}
+
+/** One held-out check: a random block at a random level, predicted and then run. */
+export interface QualitySample {
+  range: [number, number];
+  cores: number;
+  level: number;
+  version: string;
+  predictedUs: number;
+  measuredUs: number;
+  errorPct: number;
+}
+
+export interface QualityReport {
+  /** Blocks measured alone (level 0). */
+  alone: ErrorStats;
+  /** Blocks measured under the generator (level > 0). */
+  interfered: ErrorStats;
+  samples: QualitySample[];
+}
+
+export interface CompileInfo {
+  mode: 'quick' | 'full';
+  /** Hash of the machine fingerprint and ORT version (the cache key's machine half). */
+  machineKey: string;
+  /** Generator intensity (fraction of time each co-runner streams) behind each of `levels`. */
+  intensities: number[];
+  /** Cores the measured version held while slowdown was measured; the generator had the rest. */
+  sensitivityCores: number;
+  generatorThreads: number;
+  /** Timed runs per (version, cores, level) after warmup. */
+  repetitions: number;
+  /** Wall-clock time the compile took. */
+  compileMs: number;
+  /** Measurement rounds redone because other processes used the CPU meanwhile. */
+  disturbedRounds?: number;
+  quality?: QualityReport;
 }
 
 /** A prediction: latency and the version that gives it. */

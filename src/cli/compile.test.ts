@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { tinyConvModel } from '../compile/testing.js';
+import { PROFILE_SCHEMA, type ModelProfileData } from '../compile/index.js';
+
+const run = promisify(execFile);
+const BIN = new URL('../../bin/veltair.js', import.meta.url).pathname;
+
+async function veltair(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const repo = await mkdtemp(join(tmpdir(), 'veltair-compile-cli-'));
+await mkdir(join(repo, 'tiny', '1'), { recursive: true });
+await writeFile(join(repo, 'tiny', '1', 'model.onnx'), tinyConvModel(3));
+
+test('compile --quick --json on a repository measures every layer with ORT and stores a profile', async () => {
+  const r = await veltair('compile', repo, '--quick', '--json', '--no-priority');
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  assert.equal(doc.models.length, 1);
+  const m = doc.models[0];
+  assert.equal(m.model, 'tiny');
+  assert.equal(m.layers, 3);
+  assert.equal(m.reused, false);
+  const cores = Array.from({ length: doc.machine.usableCores }, (_, k) => String(k + 1));
+  assert.deepEqual(Object.keys(m.soloUs), cores);
+  assert.equal(m.quality.alone.n + m.quality.interfered.n > 0, true);
+  const profile = JSON.parse(
+    await readFile(join(repo, 'tiny', '1', 'profile.json'), 'utf8'),
+  ) as ModelProfileData;
+  assert.equal(profile.schema, PROFILE_SCHEMA);
+  assert.equal(profile.layers.length, 3);
+  assert.equal(profile.levels[0], 0);
+  for (const layer of profile.layers) {
+    assert.ok(layer.versions.length >= 1);
+    for (const v of layer.versions) {
+      assert.equal(v.soloUs.length, profile.coreCounts.length);
+      assert.ok(v.soloUs.every((us) => us > 0));
+      assert.ok(v.why);
+    }
+  }
+  const again = await veltair('compile', repo, '--quick', '--json', '--no-priority');
+  assert.equal(JSON.parse(again.stdout).models[0].reused, true);
+});
+
+test('compile on a missing path or with a bad flag value is a one-line error', async () => {
+  const missing = await veltair('compile', join(repo, 'nope.onnx'));
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^veltair: error: .*nope\.onnx: no such file or directory\n$/);
+  const badSeed = await veltair('compile', repo, '--seed', 'x');
+  assert.equal(badSeed.code, 2);
+  assert.match(badSeed.stderr, /--seed must be an integer/);
+});

@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { describe, it, beforeEach } from 'node:test';
+import { mkdtemp, mkdir, writeFile, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileModel, modelNameFor } from './compiler.js';
+import { ProfilePredictor } from './predictor.js';
+import type { ModelProfileData } from './profile.js';
+import { settingsFor } from './settings.js';
+import { partialPathFor } from './store.js';
+import { FakeMeasurer, tinyConvModel } from './testing.js';
+import { findModels } from './repository.js';
+
+let dir: string;
+let modelPath: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'veltair-compile-'));
+  modelPath = join(dir, 'tiny', '1', 'model.onnx');
+  await mkdir(join(dir, 'tiny', '1'), { recursive: true });
+  await writeFile(modelPath, tinyConvModel(3));
+});
+
+const quick = (measurer: FakeMeasurer, extra: object = {}) => ({
+  mode: 'quick' as const,
+  measurer,
+  ...extra,
+});
+
+describe('profile cache', () => {
+  it('a second compile with the same model, machine and ORT reuses the stored profile', async () => {
+    const first = new FakeMeasurer();
+    const built = await compileModel(modelPath, quick(first));
+    assert.equal(built.reused, false);
+    assert.equal(built.profilePath, join(dir, 'tiny', '1', 'profile.json'));
+    const again = new FakeMeasurer();
+    const reused = await compileModel(modelPath, quick(again));
+    assert.equal(reused.reused, true);
+    assert.deepEqual(again.calls, { calibrate: 0, measure: 0, measureOne: 0 });
+    assert.equal(reused.profile.modelHash, built.profile.modelHash);
+  });
+
+  it('a changed model is rebuilt', async () => {
+    await compileModel(modelPath, quick(new FakeMeasurer()));
+    await writeFile(modelPath, tinyConvModel(3, 2));
+    const m = new FakeMeasurer();
+    const result = await compileModel(modelPath, quick(m));
+    assert.equal(result.reused, false);
+    assert.equal(result.rebuiltBecause, 'model changed');
+    assert.ok(m.calls.measure > 0);
+  });
+
+  it('a changed machine (core count, CPU, caches) is rebuilt', async () => {
+    await compileModel(modelPath, quick(new FakeMeasurer()));
+    for (const machine of [{ usableCores: 4 }, { cpuModel: 'Other CPU' }, { cacheBytes: { L3: 1 << 20 } }]) {
+      const result = await compileModel(modelPath, quick(new FakeMeasurer({ machine })));
+      assert.equal(result.rebuiltBecause, 'machine changed', JSON.stringify(machine));
+    }
+  });
+
+  it('a changed ONNX Runtime version is rebuilt', async () => {
+    await compileModel(modelPath, quick(new FakeMeasurer()));
+    const result = await compileModel(modelPath, quick(new FakeMeasurer({ ortVersion: '1.31.0' })));
+    assert.match(result.rebuiltBecause ?? '', /ONNX Runtime changed/);
+  });
+
+  it('a quick profile does not satisfy a full compile, but a full one satisfies --quick', async () => {
+    await compileModel(modelPath, quick(new FakeMeasurer()));
+    const full = await compileModel(modelPath, { mode: 'full', measurer: new FakeMeasurer() });
+    assert.equal(full.rebuiltBecause, 'stored profile is a --quick one');
+    assert.equal(full.profile.compile?.mode, 'full');
+    const q = await compileModel(modelPath, quick(new FakeMeasurer()));
+    assert.equal(q.reused, true);
+  });
+
+  it('--force rebuilds a matching profile', async () => {
+    await compileModel(modelPath, quick(new FakeMeasurer()));
+    const result = await compileModel(modelPath, quick(new FakeMeasurer(), { force: true }));
+    assert.equal(result.rebuiltBecause, 'forced');
+  });
+
+  it('a corrupt profile file is rebuilt, not fatal', async () => {
+    await writeFile(join(dir, 'tiny', '1', 'profile.json'), '{ not json');
+    const result = await compileModel(modelPath, quick(new FakeMeasurer()));
+    assert.equal(result.rebuiltBecause, 'no profile yet');
+  });
+});
+
+describe('resuming', () => {
+  it('an interrupted compile resumes from the layers it had finished', async () => {
+    const broken = new FakeMeasurer({ layers: 4, failAtLayer: 2 });
+    await assert.rejects(compileModel(modelPath, quick(broken)), /interrupted/);
+    const partial = JSON.parse(
+      await readFile(partialPathFor(join(dir, 'tiny', '1', 'profile.json')), 'utf8'),
+    );
+    assert.equal(partial.layers.filter((l: unknown) => l !== null).length, 2);
+    const m = new FakeMeasurer({ layers: 4 });
+    const result = await compileModel(modelPath, quick(m));
+    assert.equal(result.resumedLayers, 2);
+    assert.equal(m.calls.calibrate, 0, 'levels come from the partial results');
+    // Layers 2 and 3: a single-layer run each, and a pair run for layer 2.
+    assert.equal(m.calls.measure, 3);
+    assert.equal(result.profile.layers.length, 4);
+    await assert.rejects(stat(partialPathFor(result.profilePath)), /ENOENT/);
+  });
+
+  it('partial results under another key are not resumed', async () => {
+    await assert.rejects(compileModel(modelPath, quick(new FakeMeasurer({ layers: 4, failAtLayer: 2 }))));
+    const m = new FakeMeasurer({ layers: 4, machine: { usableCores: 4 } });
+    const result = await compileModel(modelPath, quick(m));
+    assert.equal(result.resumedLayers, 0);
+  });
+});
+
+describe('compiled profile', () => {
+  it('splits each layer into in-block latency and the cost of running a block as a session', async () => {
+    const result = await compileModel(modelPath, quick(new FakeMeasurer({ layers: 5 })));
+    const p = new ProfilePredictor(result.profile);
+    // The fake: layer k costs 100 (k + 1) us on one core with `all`; a run costs 30 us plus
+    // 100 us per MiB crossing the block's boundary (k + 1 MiB into layer k; 2 MiB from 0 to 2).
+    const near = (actual: number, expected: number) =>
+      assert.ok(Math.abs(actual - expected) < 0.03 * expected, `${actual} vs ${expected}`);
+    near(p.blockUs(0, 5, 'all', 1, 0), 100 + 200 + 300 + 400 + 500 + 30 + 100 * (1 + 6));
+    near(p.blockUs(1, 3, 'all', 1, 0), 200 + 300 + 30 + 100 * (2 + 2 + 4));
+    near(p.blockUs(3, 4, 'all', 1, 0), 400 + 30 + 100 * (4 + 5));
+    assert.ok(Math.abs(result.profile.runCost!.all.callUs[0] - 30) < 3);
+  });
+
+  it('keeps the version robust to interference where the fastest alone is fragile, and says why', async () => {
+    const result = await compileModel(modelPath, quick(new FakeMeasurer({ layers: 2 })));
+    const versions = result.profile.layers[0].versions.map((v) => v.version);
+    assert.ok(versions.includes('all'), versions.join());
+    assert.ok(versions.includes('extended'), versions.join());
+    for (const v of result.profile.layers[0].versions) assert.ok(v.why && v.why.length > 0);
+    const top = result.profile.levels[result.profile.levels.length - 1];
+    const p = new ProfilePredictor(result.profile);
+    assert.equal(p.predict(0, 2, 1, 0).version, 'all');
+    assert.equal(p.predict(0, 2, 1, top).version, 'extended');
+  });
+
+  it('reports prediction quality on held-out blocks, alone and under interference', async () => {
+    const result = await compileModel(modelPath, quick(new FakeMeasurer({ layers: 6 })));
+    const q = result.profile.compile?.quality;
+    assert.ok(q);
+    assert.equal(q.alone.n, settingsFor('quick', 2).qualityBlocks);
+    assert.equal(q.interfered.n, settingsFor('quick', 2).qualityBlocks);
+    for (const s of q.samples) {
+      assert.ok(s.range[1] - s.range[0] >= 2, 'held-out blocks span several layers');
+      assert.ok(s.errorPct < 10, JSON.stringify(s));
+    }
+    assert.ok(q.samples.some((s) => s.level > 0));
+  });
+
+  it('is valid profile JSON with levels starting at 0 and one slowdown per level', async () => {
+    const result = await compileModel(modelPath, quick(new FakeMeasurer()));
+    const data = JSON.parse(await readFile(result.profilePath, 'utf8')) as ModelProfileData;
+    assert.equal(data.schema, 'veltair.profile/1');
+    assert.equal(data.model, 'tiny');
+    assert.equal(data.levels[0], 0);
+    for (const l of data.layers)
+      for (const v of l.versions) assert.equal(v.slowdown.length, data.levels.length);
+  });
+});
+
+describe('model paths', () => {
+  it('names a repository model by its folder and a loose file by its stem', () => {
+    assert.equal(modelNameFor('/r/resnet50/1/model.onnx'), 'resnet50');
+    assert.equal(modelNameFor('/x/mobilenet.onnx'), 'mobilenet');
+  });
+
+  it('finds the highest version of every model in a repository', async () => {
+    await mkdir(join(dir, 'tiny', '3'), { recursive: true });
+    await writeFile(join(dir, 'tiny', '3', 'model.onnx'), tinyConvModel(2));
+    await mkdir(join(dir, 'other', '1'), { recursive: true });
+    await writeFile(join(dir, 'other', '1', 'model.onnx'), tinyConvModel(2));
+    assert.deepEqual(await findModels(dir), [
+      join(dir, 'other', '1', 'model.onnx'),
+      join(dir, 'tiny', '3', 'model.onnx'),
+    ]);
+  });
+
+  it('a folder without models is a one-line error', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'veltair-empty-'));
+    await assert.rejects(findModels(empty), /not a model repository/);
+    await assert.rejects(findModels(join(empty, 'nope')), /no such file or directory/);
+  });
+});

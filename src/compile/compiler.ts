@@ -1,0 +1,444 @@
+/**
+ * The adaptive compiler: for every layer of a model, measure every version (ORT configuration)
+ * alone on each core count and under calibrated interference, keep the Pareto-optimal ones,
+ * check coarse blocks for non-additive latency, check its own predictions on held-out blocks,
+ * and store the profile beside the model under its cache key.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { OnnxModelError, decodeModel, modelHash } from '../onnx/index.js';
+import { machineKey } from './fingerprint.js';
+import { median, quantile, typicalUs } from './interference.js';
+import type { BlockSamples, MeasurePlan, Measurer, ModelUnderTest } from './measure.js';
+import { paretoPrune } from './pareto.js';
+import { ProfilePredictor } from './predictor.js';
+import {
+  PROFILE_SCHEMA,
+  type BlockProfile,
+  type LayerProfile,
+  type ModelProfileData,
+  type RunCost,
+  type VersionProfile,
+} from './profile.js';
+import { checkQuality } from './quality.js';
+import { applyScale, fitRunCost, savingScale, scaleRunCost, splitBoundary } from './runcost.js';
+import { generatorThreadsFor, settingsFor, type CompileSettings } from './settings.js';
+import {
+  partialPathFor,
+  profilePathFor,
+  readJson,
+  readPartial,
+  removeFile,
+  staleReason,
+  writeJsonAtomic,
+  type CompileMode,
+  type PartialProfile,
+  type ProfileKey,
+  type RawLayer,
+} from './store.js';
+
+export type CompilePhase = 'calibrate' | 'layers' | 'blocks' | 'quality';
+
+/** Progress of one model's compile: `done` of `total` steps, across all phases. */
+export interface CompileProgress {
+  model: string;
+  phase: CompilePhase;
+  done: number;
+  total: number;
+}
+
+export interface CompileOptions {
+  mode: CompileMode;
+  /** Rebuild even when a matching profile exists. */
+  force?: boolean;
+  measurer: Measurer;
+  /** Overrides the mode's settings (tests, experiments). */
+  settings?: CompileSettings;
+  onProgress?: (p: CompileProgress) => void;
+  /** Seed of the held-out block choice. */
+  seed?: number;
+  /** Clock for compile time (ms); injectable so tests need no real time. */
+  now?: () => number;
+}
+
+export interface CompileResult {
+  model: string;
+  profilePath: string;
+  profile: ModelProfileData;
+  /** True when a stored profile matched the key and nothing was measured. */
+  reused: boolean;
+  /** Why it was (re)built, when it was. */
+  rebuiltBecause?: string;
+  /** Layers taken from an interrupted compile's partial results. */
+  resumedLayers: number;
+}
+
+/** `<repo>/<model>/<v>/model.onnx` names the model `<model>`; other files by their stem. */
+export function modelNameFor(modelPath: string): string {
+  if (basename(modelPath) === 'model.onnx') return basename(dirname(dirname(modelPath)));
+  return basename(modelPath).replace(/\.onnx$/i, '');
+}
+
+export async function compileModel(modelPath: string, options: CompileOptions): Promise<CompileResult> {
+  const now = options.now ?? (() => performance.now());
+  const started = now();
+  const bytes = await readModelBytes(modelPath);
+  const model = decodeModel(bytes, modelPath);
+  const name = modelNameFor(modelPath);
+  const { measurer } = options;
+  const settings = options.settings ?? settingsFor(options.mode, measurer.machine.usableCores);
+  const key: ProfileKey = {
+    modelHash: modelHash(bytes),
+    machineKey: machineKey(measurer.machine, measurer.ortVersion),
+    ortVersion: measurer.ortVersion,
+    mode: settings.mode,
+  };
+  const profilePath = profilePathFor(modelPath);
+  const stored = await readJson<ModelProfileData>(profilePath);
+  const stale = options.force ? 'forced' : staleReason(stored, key);
+  if (!stale && stored) return { model: name, profilePath, profile: stored, reused: true, resumedLayers: 0 };
+
+  const mut = await measurer.open(model, modelPath);
+  try {
+    const run = new ModelCompile(name, mut, settings, key, partialPathFor(profilePath), options, now);
+    const { profile, resumedLayers } = await run.execute(started);
+    await writeJsonAtomic(profilePath, profile);
+    await removeFile(partialPathFor(profilePath));
+    return { model: name, profilePath, profile, reused: false, rebuiltBecause: stale, resumedLayers };
+  } finally {
+    await mut.release();
+  }
+}
+
+async function readModelBytes(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new OnnxModelError(path, code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? 'error'})`);
+  }
+}
+
+/** One model's compile, resumable: state lives in `partial`, saved after every step. */
+class ModelCompile {
+  private partial!: PartialProfile;
+  private done = 0;
+  private total: number;
+  private readonly redoneAtStart: number;
+
+  constructor(
+    private readonly name: string,
+    private readonly mut: ModelUnderTest,
+    private settings: CompileSettings,
+    private readonly key: ProfileKey,
+    private readonly partialPath: string,
+    private readonly options: CompileOptions,
+    private readonly now: () => number,
+  ) {
+    this.redoneAtStart = options.measurer.redoneRounds;
+    this.total = this.totalSteps();
+  }
+
+  private totalSteps(): number {
+    const { settings } = this;
+    const quality = settings.qualityBlocks * (settings.plan.intensities.length > 1 ? 2 : 1);
+    return 1 + this.mut.layers.length + this.coarseRanges().length + quality;
+  }
+
+  private step(phase: CompilePhase, by = 1): void {
+    this.done += by;
+    this.options.onProgress?.({ model: this.name, phase, done: this.done, total: this.total });
+  }
+
+  private async save(startedMs: number): Promise<void> {
+    await writeJsonAtomic(this.partialPath, { ...this.partial, elapsedMs: this.elapsedMs(startedMs) });
+  }
+
+  private elapsedMs(startedMs: number): number {
+    return (this.partial?.elapsedMs ?? 0) + (this.now() - startedMs);
+  }
+
+  async execute(startedMs: number): Promise<{ profile: ModelProfileData; resumedLayers: number }> {
+    const n = this.mut.layers.length;
+    const { plan } = this.settings;
+    const planKey = JSON.stringify([
+      plan.versions.map((v) => v.id),
+      plan.coreCounts,
+      plan.intensities,
+      plan.repetitions,
+    ]);
+    const resumed = await readPartial(this.partialPath, this.key, planKey, n);
+    this.partial = resumed ?? {
+      schema: 'veltair.partial/1',
+      key: this.key,
+      plan: planKey,
+      ...(await this.calibrate()),
+      layers: new Array<RawLayer | null>(n).fill(null),
+      coarse: [],
+      elapsedMs: 0,
+    };
+    // Measure at the intensities that gave distinct levels (the calibrated ones, when resuming).
+    this.settings = {
+      ...this.settings,
+      plan: { ...this.settings.plan, intensities: this.partial.intensities },
+    };
+    this.total = this.totalSteps();
+    const resumedLayers = this.partial.layers.filter((l) => l !== null).length;
+    this.step('calibrate', 1 + resumedLayers);
+    await this.measureLayers(startedMs);
+    await this.measureCoarseBlocks(startedMs);
+    const profile = this.assemble(0);
+    const quality = await checkQuality({
+      mut: this.mut,
+      predictor: new ProfilePredictor(profile),
+      settings: this.settings,
+      levels: this.partial.levels,
+      stored: this.partial.coarse.map((b) => b.range),
+      seed: this.options.seed ?? 1,
+      onBlock: () => this.step('quality'),
+    });
+    const final = this.assemble(this.elapsedMs(startedMs));
+    final.compile!.quality = quality;
+    final.compile!.disturbedRounds = this.options.measurer.redoneRounds - this.redoneAtStart;
+    return { profile: final, resumedLayers };
+  }
+
+  /**
+   * Levels for the planned intensities. A top level the probe barely sees (other load hides
+   * it) would make every slowdown look steep: calibration is retried a few times first.
+   */
+  private async calibrate(): Promise<{ intensities: number[]; levels: number[] }> {
+    const { plan, calibrationRounds } = this.settings;
+    let best = { intensities: [0], levels: [0] };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const found = distinctLevels(
+        plan.intensities,
+        await this.options.measurer.calibrate(plan.intensities, calibrationRounds),
+      );
+      const top = (l: number[]) => l[l.length - 1];
+      if (top(found.levels) > top(best.levels)) best = found;
+      if (top(best.levels) >= MIN_TOP_LEVEL || plan.intensities.length < 2) break;
+    }
+    return best;
+  }
+
+  private async measureLayers(startedMs: number): Promise<void> {
+    const { plan } = this.settings;
+    const n = this.mut.layers.length;
+    // Pairs are measured alone only: they split each layer's run into in-block latency and end cost.
+    const pairPlan = this.alonePlan();
+    for (let i = 0; i < n; i++) {
+      if (this.partial.layers[i]) continue;
+      const single = await this.mut.measure([i, i + 1], plan);
+      const pair = i + 1 < n ? await this.mut.measure([i, i + 2], pairPlan) : undefined;
+      const info = this.mut.layers[i];
+      this.partial.layers[i] = {
+        index: i,
+        name: info.name,
+        ops: info.ops,
+        macs: info.macs,
+        single: versionProfiles(single, this.partial.levels),
+        ...(pair
+          ? { pairUs: Object.fromEntries(pair.versions.map((v) => [v.version, v.soloUs.map(typicalUs)])) }
+          : {}),
+      };
+      await this.save(startedMs);
+      this.step('layers');
+    }
+  }
+
+  /** In-block layer profiles, pruned to the Pareto-optimal versions. */
+  private layerProfiles(
+    raw: readonly RawLayer[],
+    fitted: Record<string, RunCost>,
+    scale: Record<string, number[]>,
+  ): LayerProfile[] {
+    return raw.map((layer, k) => {
+      const candidates = layer.single.map((v) =>
+        applyScale(
+          splitBoundary(v, layer, raw[k + 1], this.mut.tensors, fitted[v.version]),
+          scale[v.version],
+        ),
+      );
+      const versions = paretoPrune(candidates, {
+        coreCounts: this.settings.plan.coreCounts,
+        levels: this.partial.levels,
+        latencyTolerance: this.settings.latencyTolerance,
+        pressureTolerance: this.settings.pressureTolerance,
+      });
+      return { index: layer.index, name: layer.name, ops: layer.ops, macs: layer.macs, versions };
+    });
+  }
+
+  /** Alone only, no pressure, half the rounds: for pairs and coarse blocks. */
+  private alonePlan(): MeasurePlan {
+    const { plan } = this.settings;
+    return {
+      ...plan,
+      intensities: [0],
+      pressureRounds: 0,
+      repetitions: Math.max(3, Math.ceil(plan.repetitions / 2)),
+    };
+  }
+
+  /** Even coarse blocks of `coarseBlockLayers` layers, at most `coarseBlocks` of them. */
+  private coarseRanges(): [number, number][] {
+    const n = this.mut.layers.length;
+    const size = this.settings.coarseBlockLayers;
+    const ranges: [number, number][] = [];
+    if (n < 2 * size) return ranges;
+    const stride = Math.floor(n / Math.min(this.settings.coarseBlocks, Math.floor(n / size)));
+    for (let i = 0; ranges.length < this.settings.coarseBlocks && i + size <= n; i += stride) {
+      ranges.push([i, i + size]);
+    }
+    return ranges;
+  }
+
+  /** Stores a coarse block whose latency is not the sum of its layers' (beyond tolerance). */
+  /** Measures coarse blocks whole, alone, every version: they calibrate savingScale. */
+  private async measureCoarseBlocks(startedMs: number): Promise<void> {
+    const done = new Set(this.partial.coarse.map(({ range }) => `${range[0]}:${range[1]}`));
+    for (const [i, j] of this.coarseRanges()) {
+      if (done.has(`${i}:${j}`)) continue;
+      const samples = await this.mut.measure([i, j], this.alonePlan());
+      this.partial.coarse.push({ range: [i, j], versions: versionProfiles(samples, [0]) });
+      await this.save(startedMs);
+      this.step('blocks');
+    }
+  }
+
+  /**
+   * Coarse blocks whose measured latency is still off the prediction by more than the
+   * tolerance: stored whole. Under interference they slow as their layers do.
+   */
+  private blockOverrides(profile: ModelProfileData): BlockProfile[] {
+    const predictor = new ProfilePredictor(profile);
+    const kept = new Set(predictor.versions);
+    const blocks: BlockProfile[] = [];
+    for (const { range, versions } of this.partial.coarse) {
+      const [i, j] = range;
+      const mine = versions.filter((v) => kept.has(v.version));
+      const off = mine.some((v) =>
+        profile.coreCounts.some((c, k) => {
+          const predicted = predictor.blockUs(i, j, v.version, c, 0);
+          return Math.abs(predicted - v.soloUs[k]) / v.soloUs[k] > this.settings.blockTolerance;
+        }),
+      );
+      if (!off) continue;
+      blocks.push({
+        range: [i, j],
+        versions: mine.map((v) => ({
+          ...v,
+          slowdown: profile.levels.map((l) =>
+            round3(predictor.blockUs(i, j, v.version, 1, l) / predictor.blockUs(i, j, v.version, 1, 0)),
+          ),
+          pressure: meanPressure(i, j, v.version, predictor),
+          why: 'block latency is not the sum of its layers',
+        })),
+      });
+    }
+    return blocks;
+  }
+
+  private skeleton(): Pick<
+    ModelProfileData,
+    'schema' | 'model' | 'modelHash' | 'machine' | 'ortVersion' | 'source'
+  > {
+    return {
+      schema: PROFILE_SCHEMA,
+      model: this.name,
+      modelHash: this.key.modelHash,
+      machine: this.options.measurer.machine,
+      ortVersion: this.key.ortVersion,
+      source: 'compiled',
+    };
+  }
+
+  private assemble(compileMs: number): ModelProfileData {
+    const { plan, mode } = this.settings;
+    const raw = this.partial.layers.filter((l): l is RawLayer => l !== null);
+    const ids = plan.versions.map((v) => v.id);
+    const fitted = fitRunCost(raw, this.mut.tensors, ids, plan.coreCounts);
+    const scale = savingScale(raw, this.mut.tensors, fitted, this.partial.coarse, plan.coreCounts.length);
+    const runCost = scaleRunCost(fitted, scale);
+    const layers = this.layerProfiles(raw, fitted, scale);
+    const base = { coreCounts: [...plan.coreCounts], levels: [...this.partial.levels], layers, runCost };
+    const blocks = this.blockOverrides({ ...this.skeleton(), ...base, tensors: [...this.mut.tensors] });
+    return {
+      ...this.skeleton(),
+      ...base,
+      ...(blocks.length > 0 ? { blocks } : {}),
+      tensors: [...this.mut.tensors],
+      createdAt: new Date().toISOString(),
+      compile: {
+        mode,
+        machineKey: this.key.machineKey,
+        intensities: [...plan.intensities],
+        sensitivityCores: plan.sensitivityCores,
+        generatorThreads: generatorThreadsFor(this.options.measurer.machine.usableCores),
+        repetitions: plan.repetitions,
+        compileMs: Math.round(compileMs),
+      },
+    };
+  }
+}
+
+/** A top level below this is recalibrated (up to 3 times): slopes from it would be noise. */
+const MIN_TOP_LEVEL = 0.1;
+
+/** Levels closer than this are one level measured twice (the probe cannot tell them apart). */
+const MIN_LEVEL_GAP = 0.02;
+
+/**
+ * Keeps the intensities whose calibrated levels are distinct: where two are closer than
+ * MIN_LEVEL_GAP, the higher intensity stays. The quiet level (intensity 0) always stays.
+ */
+export function distinctLevels(
+  intensities: readonly number[],
+  levels: readonly number[],
+): { intensities: number[]; levels: number[] } {
+  const keep: number[] = [0];
+  for (let k = 1; k < levels.length; k++) {
+    const last = keep[keep.length - 1];
+    if (levels[k] - levels[last] >= MIN_LEVEL_GAP) keep.push(k);
+    else if (last !== 0) keep[keep.length - 1] = k;
+  }
+  return { intensities: keep.map((k) => intensities[k]), levels: keep.map((k) => levels[k]) };
+}
+
+/**
+ * Turns raw run times into version profiles: typical (lower quartile), median and 90th
+ * percentile alone, and the slowdown, the ratio of typical times under the generator and
+ * alone, at least 1 (a faster run under load is noise).
+ */
+export function versionProfiles(samples: BlockSamples, levels: readonly number[]): VersionProfile[] {
+  return samples.versions.map((v) => {
+    const alone = typicalUs(v.levelUs[0]);
+    return {
+      version: v.version,
+      soloUs: v.soloUs.map((s) => round1(typicalUs(s))),
+      soloMedianUs: v.soloUs.map((s) => round1(median(s))),
+      soloP90Us: v.soloUs.map((s) => round1(quantile(s, 0.9))),
+      slowdown: levels.map((_, k) => (k === 0 ? 1 : Math.max(1, round3(typicalUs(v.levelUs[k]) / alone)))),
+      pressure: v.pressure,
+    };
+  });
+}
+
+/** Mean pressure of a block's layers with `version` (or their stand-in where pruned). */
+function meanPressure(i: number, j: number, version: string, p: ProfilePredictor): number {
+  let sum = 0;
+  for (let k = i; k < j; k++) {
+    const vs = p.data.layers[k].versions;
+    sum += (vs.find((v) => v.version === version) ?? vs[0]).pressure;
+  }
+  return round3(sum / (j - i));
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

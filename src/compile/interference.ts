@@ -1,0 +1,211 @@
+/**
+ * The interference generator and the probe that defines the interference unit.
+ *
+ * Unit ("probe slowdown"): level x means the reference probe (makeProbe: copying a
+ * last-level-cache-sized working set) runs (1 + x) times as long as it does alone. 0 = no
+ * interference. The compiler measures the level each generator setting produces, the pressure
+ * each version exerts, and the run-time monitor can observe the same quantity, either by
+ * running the probe or by inverting a profile's slowdown curves (levelFromSlowdown).
+ */
+import { Worker } from 'node:worker_threads';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CONTROL, CONTROL_SLOTS, makeProbe, whenReady, type WorkerData } from './interference-shared.js';
+
+const WORKER_URL = new URL('./interference-worker.js', import.meta.url);
+
+/** Probe buffers: each half the LLC, so the probe's working set is the LLC. */
+export function probeBufferBytes(llcBytes: number): number {
+  return Math.max(1 << 20, Math.floor(llcBytes / 2));
+}
+
+export interface InterferenceGenerator {
+  readonly threads: number;
+  /** Current intensity: fraction of time (0..1) each co-runner thread streams. */
+  readonly intensity: number;
+  /** Changes the intensity and waits a few periods for it to take effect. */
+  setIntensity(intensity: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `threads` streaming co-runners (worker threads) over buffers of 2x the LLC, idle
+ * until setIntensity. They are meant for the cores the measured version does not use; the OS
+ * places them there because the measured version keeps its own cores busy.
+ */
+export async function startGenerator(threads: number, llcBytes: number): Promise<InterferenceGenerator> {
+  const control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
+  const slots = new Int32Array(control);
+  const workers = Array.from({ length: threads }, () => {
+    const data: WorkerData = { role: 'stream', control, bufferBytes: 2 * llcBytes };
+    return new Worker(WORKER_URL, { workerData: data });
+  });
+  await whenReady(slots, threads);
+  let intensity = 0;
+  return {
+    threads,
+    get intensity() {
+      return intensity;
+    },
+    async setIntensity(next: number) {
+      intensity = Math.max(0, Math.min(1, next));
+      Atomics.store(slots, CONTROL.duty, Math.round(intensity * 1000));
+      Atomics.notify(slots, CONTROL.duty);
+      await sleep(intensity > 0 ? 2 : 1);
+    },
+    async close() {
+      Atomics.store(slots, CONTROL.stop, 1);
+      Atomics.store(slots, CONTROL.duty, 0);
+      Atomics.notify(slots, CONTROL.duty);
+      Atomics.notify(slots, CONTROL.sleep);
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}
+
+/** Probe passes per intensity and round when calibrating. */
+const PROBES_PER_ROUND = 5;
+
+/** Runs a round `count` times (the measurer's version redoes disturbed rounds). */
+export type RoundRunner = <T>(count: number, round: () => Promise<T>) => Promise<{ results: T[] }>;
+
+const plainRounds: RoundRunner = async (count, round) => {
+  const results = [];
+  for (let r = 0; r < count; r++) results.push(await round());
+  return { results };
+};
+
+/**
+ * The typical run time: the lower quartile. Other processes on a shared machine only ever add
+ * time to a run, so the lower quartile tracks a block's own latency where the median drifts
+ * with their load; on a quiet machine the two are within a few percent (both are stored).
+ */
+export function typicalUs(samples: readonly number[]): number {
+  return quantile(samples, 0.25);
+}
+
+export function median(xs: readonly number[]): number {
+  return quantile(xs, 0.5);
+}
+
+/** Nearest-rank-interpolated quantile; NaN for no samples. */
+export function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.min(s.length - 1, lo + 1);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+}
+
+/**
+ * Measures the level each intensity produces, on the main thread's probe. Rounds interleave
+ * the intensities (quiet first each round) so drift from other load hits all alike.
+ * Returned levels are made strictly ascending (a noisy inversion is raised just above its
+ * neighbour) because profiles index slowdown columns by ascending level.
+ */
+export async function calibrateLevels(
+  generator: InterferenceGenerator,
+  intensities: readonly number[],
+  llcBytes: number,
+  rounds: number,
+  runRounds: RoundRunner = plainRounds,
+): Promise<number[]> {
+  const probe = makeProbe(probeBufferBytes(llcBytes));
+  for (let i = 0; i < 3; i++) probe();
+  // Each round times the probe at every intensity, quiet first; a level is the median over
+  // rounds of the within-round ratio, so slow drift in other load cancels out.
+  const { results } = await runRounds(rounds, async () => {
+    const round: number[] = [];
+    for (let k = 0; k < intensities.length; k++) {
+      await generator.setIntensity(intensities[k]);
+      round.push(median(Array.from({ length: PROBES_PER_ROUND }, () => probe())));
+    }
+    await generator.setIntensity(0);
+    return round;
+  });
+  const raw = intensities.map((x, k) =>
+    x === 0 ? 0 : Math.max(0, median(results.map((round) => round[k] / round[0])) - 1),
+  );
+  return ascending(raw);
+}
+
+/** Rounds to 3 decimals and forces strict ascent (by 0.001 steps). */
+export function ascending(levels: readonly number[]): number[] {
+  const out: number[] = [];
+  for (const l of levels) {
+    const v = Math.round(l * 1000) / 1000;
+    out.push(out.length === 0 ? v : Math.max(v, out[out.length - 1] + 0.001));
+  }
+  return out.map((v) => Math.round(v * 1000) / 1000);
+}
+
+/**
+ * Observes pressure: a probe thread runs continuously; `pressureOf` compares its pass times
+ * while the main thread is idle with those while `work` runs back to back. The result is in
+ * the interference unit, so a version's pressure and a generator level mean the same thing.
+ */
+export class PressureProbe {
+  private constructor(
+    private readonly worker: Worker,
+    private readonly slots: Int32Array,
+    private readonly times: Float64Array,
+  ) {}
+
+  static async start(llcBytes: number): Promise<PressureProbe> {
+    const control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
+    const results = new SharedArrayBuffer(8 * 4096);
+    const data: WorkerData = { role: 'probe', control, bufferBytes: probeBufferBytes(llcBytes), results };
+    const worker = new Worker(WORKER_URL, { workerData: data });
+    const slots = new Int32Array(control);
+    await whenReady(slots, 1);
+    return new PressureProbe(worker, slots, new Float64Array(results));
+  }
+
+  private since(count: number): number[] {
+    const now = Atomics.load(this.slots, CONTROL.count);
+    const out: number[] = [];
+    for (let k = Math.max(count, now - this.times.length); k < now; k++)
+      out.push(this.times[k % this.times.length]);
+    return out;
+  }
+
+  /** Pressure `work` exerts: median probe slowdown while it runs, minus 1, at least 0. */
+  async pressureOf(work: () => Promise<unknown>, windowMs: number, rounds: number): Promise<number> {
+    const quiet: number[] = [];
+    const loaded: number[] = [];
+    Atomics.store(this.slots, CONTROL.duty, 1);
+    Atomics.notify(this.slots, CONTROL.duty);
+    try {
+      await this.measureRounds(work, windowMs, rounds, quiet, loaded);
+    } finally {
+      Atomics.store(this.slots, CONTROL.duty, 0);
+    }
+    if (quiet.length === 0 || loaded.length === 0) return 0;
+    return Math.max(0, Math.round((median(loaded) / median(quiet) - 1) * 1000) / 1000);
+  }
+
+  private async measureRounds(
+    work: () => Promise<unknown>,
+    windowMs: number,
+    rounds: number,
+    quiet: number[],
+    loaded: number[],
+  ): Promise<void> {
+    for (let r = 0; r < rounds; r++) {
+      let mark = Atomics.load(this.slots, CONTROL.count);
+      await sleep(windowMs);
+      quiet.push(...this.since(mark));
+      mark = Atomics.load(this.slots, CONTROL.count);
+      const end = performance.now() + windowMs;
+      while (performance.now() < end) await work();
+      // A probe pass that straddled the boundary counts as loaded: the first one is dropped.
+      loaded.push(...this.since(mark + 1));
+    }
+  }
+
+  async close(): Promise<void> {
+    Atomics.store(this.slots, CONTROL.stop, 1);
+    Atomics.notify(this.slots, CONTROL.duty);
+    await this.worker.terminate();
+  }
+}

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { levelFromSlowdown } from './level.js';
+import { ProfilePredictor } from './predictor.js';
+import { PROFILE_SCHEMA, type ModelProfileData, type VersionProfile } from './profile.js';
+
+function version(id: string, soloUs: number[], slowdownTop: number, boundaryUs?: number[]): VersionProfile {
+  return {
+    version: id,
+    soloUs,
+    slowdown: [1, slowdownTop],
+    pressure: 0,
+    ...(boundaryUs ? { boundaryUs } : {}),
+  };
+}
+
+/** Three layers; `all` is fast alone but fragile, `extended` slower but robust. */
+function profile(): ModelProfileData {
+  return {
+    schema: PROFILE_SCHEMA,
+    model: 'm',
+    modelHash: 'h',
+    machine: { cpuModel: 'x', usableCores: 2, cacheBytes: {} },
+    ortVersion: '1.30.0',
+    source: 'synthetic',
+    coreCounts: [1, 2],
+    levels: [0, 1],
+    layers: [0, 1, 2].map((k) => ({
+      index: k,
+      name: `l${k}`,
+      ops: ['Conv'],
+      macs: 0,
+      versions: [version('all', [100, 60], 2, [20, 10]), version('extended', [130, 80], 1.1, [5, 5])],
+    })),
+  };
+}
+
+describe('ProfilePredictor', () => {
+  it('a block pays its layers in-block latency plus the end cost of its last layer, once', () => {
+    const p = new ProfilePredictor(profile());
+    assert.equal(p.blockUs(0, 3, 'all', 1, 0), 3 * 100 + 20);
+    assert.equal(p.blockUs(1, 2, 'all', 2, 0), 60 + 10);
+  });
+
+  it('predicts the fastest version alone and the robust one under heavy interference', () => {
+    const p = new ProfilePredictor(profile());
+    assert.deepEqual(p.predict(0, 3, 1, 0), { latencyUs: 320, version: 'all' });
+    const under = p.predict(0, 3, 1, 1);
+    assert.equal(under.version, 'extended');
+    assert.ok(Math.abs(under.latencyUs - (3 * 130 + 5) * 1.1) < 1e-9);
+  });
+
+  it('interpolates between measured levels', () => {
+    const p = new ProfilePredictor(profile());
+    assert.ok(Math.abs(p.blockUs(0, 1, 'all', 1, 0.5) - 120 * 1.5) < 1e-9);
+  });
+
+  it('a stored coarse block overrides the sum of its layers', () => {
+    const data = profile();
+    data.blocks = [{ range: [0, 3], versions: [version('all', [250, 150], 2)] }];
+    const p = new ProfilePredictor(data);
+    assert.equal(p.blockUs(0, 3, 'all', 1, 0), 250);
+    assert.equal(p.blockUs(0, 2, 'all', 1, 0), 220);
+  });
+
+  it('the fewest cores meeting a budget', () => {
+    const p = new ProfilePredictor(profile());
+    assert.equal(p.fewestCoresWithin(0, 3, 0, 320), 1);
+    assert.equal(p.fewestCoresWithin(0, 3, 0, 200), 2);
+    assert.equal(p.fewestCoresWithin(0, 3, 0, 100), undefined);
+  });
+});
+
+describe('levelFromSlowdown', () => {
+  it('inverts the slowdown curve: the level at which the profile predicts what was observed', () => {
+    const p = new ProfilePredictor(profile());
+    assert.equal(levelFromSlowdown(p, 0, 3, 'all', 1, 320), 0);
+    assert.ok(Math.abs((levelFromSlowdown(p, 0, 3, 'all', 1, 480) ?? NaN) - 0.5) < 1e-9);
+    assert.ok(Math.abs((levelFromSlowdown(p, 0, 3, 'all', 1, 960) ?? NaN) - 2) < 1e-9);
+  });
+
+  it('an insensitive block tells nothing about the level', () => {
+    const data = profile();
+    for (const l of data.layers) l.versions = [version('all', [100, 60], 1)];
+    assert.equal(levelFromSlowdown(new ProfilePredictor(data), 0, 3, 'all', 1, 500), undefined);
+  });
+});

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { blockIoBytes, skipSavedBytes } from './predictor.js';
+import type { TensorEdge } from './profile.js';
+import { applyScale, splitBoundary, theilSen } from './runcost.js';
+import type { RawLayer } from './store.js';
+
+/** x -> 0 -> 1 -> 2 -> 3 -> out, and a residual 0 -> 2 (read by 1 too). */
+const tensors: TensorEdge[] = [
+  { bytes: 10, producer: -1, consumers: [0] },
+  { bytes: 20, producer: 0, consumers: [1, 2] },
+  { bytes: 30, producer: 1, consumers: [2] },
+  { bytes: 40, producer: 2, consumers: [3] },
+  { bytes: 50, producer: 3, consumers: [4] },
+];
+
+function raw(index: number, us: number, pairUs?: number): RawLayer {
+  return {
+    index,
+    name: `l${index}`,
+    ops: ['Conv'],
+    macs: 0,
+    single: [{ version: 'all', soloUs: [us], slowdown: [1], pressure: 0 }],
+    ...(pairUs === undefined ? {} : { pairUs: { all: [pairUs] } }),
+  };
+}
+
+describe('run cost model', () => {
+  it('a block is fed what earlier layers produced and hands on what later layers read', () => {
+    assert.equal(blockIoBytes(tensors, 0, 1), 10 + 20);
+    assert.equal(blockIoBytes(tensors, 1, 3), 20 + 40);
+    assert.equal(blockIoBytes(tensors, 0, 4), 10 + 50);
+  });
+
+  it('a block holding both ends of a residual saves moving it to the far reader', () => {
+    assert.equal(skipSavedBytes(tensors, 0, 2), 0, 'the far reader is outside');
+    assert.equal(skipSavedBytes(tensors, 0, 3), 20 + 20, 'neither handed on nor fed to layer 2');
+    assert.equal(skipSavedBytes(tensors, 1, 4), 0, 'produced outside');
+  });
+
+  it('fits a line through noisy junction costs without being swayed by an outlier', () => {
+    const points = [1, 2, 3, 4, 5, 6].map((x) => ({ x, y: 10 + 5 * x }));
+    points.push({ x: 3.5, y: 500 });
+    const fit = theilSen(points);
+    assert.ok(Math.abs(fit.slope - 5) < 1e-9);
+    assert.ok(Math.abs(fit.intercept - 10) < 1e-9);
+  });
+
+  it('a junction cost is what the pair saves, within 90 % of either layer', () => {
+    const v = raw(0, 100, 150).single[0];
+    const split = splitBoundary(v, raw(0, 100, 150), raw(1, 80), tensors, undefined);
+    assert.deepEqual(split.boundaryUs, [30]);
+    assert.deepEqual(split.soloUs, [70]);
+    const noisy = splitBoundary(v, raw(0, 100, 10), raw(1, 80), tensors, undefined);
+    assert.deepEqual(noisy.boundaryUs, [72]);
+  });
+
+  it('scaling junction savings keeps a one-layer block exact', () => {
+    const v = { version: 'all', soloUs: [70], boundaryUs: [30], slowdown: [1], pressure: 0 };
+    const scaled = applyScale(v, [1.5]);
+    assert.equal(scaled.soloUs[0] + scaled.boundaryUs![0], 100);
+    assert.deepEqual(scaled.boundaryUs, [45]);
+  });
+});

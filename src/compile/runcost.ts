@@ -1,0 +1,168 @@
+/**
+ * Separating what a layer costs inside a block from what running a block as its own session
+ * costs. Runs of single layers L(k) and of consecutive pairs L([k, k+2)) give, per junction,
+ * the end cost S(k) = L(k) + L(k+1) - L([k, k+2)) a block saves by not ending at k (the
+ * call, materializing outputs for JavaScript, NCHWc conversions). Measured per junction,
+ * because it is far from proportional to bytes (allocation paths change with tensor size).
+ * A line S = call + a * x (x: bytes the pair no longer moves) fitted over all junctions
+ * (Theil-Sen, robust to noisy junctions) prices what pairs cannot see: residual values that
+ * a longer block keeps inside, and the last layer's end cost.
+ */
+import { median } from './interference.js';
+import { blockIoBytes, skipSavedBytes } from './predictor.js';
+import type { RunCost, TensorEdge, VersionProfile } from './profile.js';
+import type { RawLayer } from './store.js';
+
+const MIB = 1024 * 1024;
+
+/** A robust line fit y = intercept + slope * x, both at least 0. */
+export function theilSen(points: readonly { x: number; y: number }[]): { intercept: number; slope: number } {
+  if (points.length === 0) return { intercept: 0, slope: 0 };
+  const slopes: number[] = [];
+  for (let a = 0; a < points.length; a++) {
+    for (let b = a + 1; b < points.length; b++) {
+      const dx = points[b].x - points[a].x;
+      if (Math.abs(dx) > 1e-9) slopes.push((points[b].y - points[a].y) / dx);
+    }
+  }
+  const slope = slopes.length > 0 ? Math.max(0, median(slopes)) : 0;
+  const intercept = Math.max(0, median(points.map((p) => p.y - slope * p.x)));
+  return { intercept, slope };
+}
+
+/** Fits (call, per-MiB) per version and core count from the single and pair runs of `layers`. */
+export function fitRunCost(
+  layers: readonly RawLayer[],
+  tensors: readonly TensorEdge[],
+  versions: readonly string[],
+  coreCounts: readonly number[],
+): Record<string, RunCost> {
+  const io = (i: number, j: number) => blockIoBytes(tensors, i, j) / MIB;
+  const fits: Record<string, RunCost> = {};
+  for (const version of versions) {
+    const callUs: number[] = [];
+    const usPerMiB: number[] = [];
+    coreCounts.forEach((_, c) => {
+      const points: { x: number; y: number }[] = [];
+      for (let k = 0; k + 1 < layers.length; k++) {
+        const l0 = layers[k].single.find((v) => v.version === version)?.soloUs[c];
+        const l1 = layers[k + 1].single.find((v) => v.version === version)?.soloUs[c];
+        const pair = layers[k].pairUs?.[version]?.[c];
+        if (l0 === undefined || l1 === undefined || pair === undefined) continue;
+        points.push({ x: io(k, k + 1) + io(k + 1, k + 2) - io(k, k + 2), y: l0 + l1 - pair });
+      }
+      const fit = theilSen(points);
+      callUs.push(round1(fit.intercept));
+      usPerMiB.push(round1(fit.slope));
+    });
+    fits[version] = { callUs, usPerMiB };
+  }
+  return fits;
+}
+
+/**
+ * Splits a layer's one-layer-block latency L(k) into in-block latency and end cost
+ * S(k) = L(k) + L(k+1) - L([k, k+2)), what a block saves by running k and k+1 together (kept
+ * within [0, 90 %] of either layer: noise can push it out). The last layer has no successor:
+ * its end cost is the fitted run cost of its own boundary, at most half its run.
+ */
+export function splitBoundary(
+  v: VersionProfile,
+  layer: RawLayer,
+  next: RawLayer | undefined,
+  tensors: readonly TensorEdge[],
+  cost: RunCost | undefined,
+): VersionProfile {
+  const nextV = next?.single.find((w) => w.version === v.version);
+  const pair = layer.pairUs?.[v.version];
+  const ioMiB = blockIoBytes(tensors, layer.index, layer.index + 1) / MIB;
+  const boundaryUs = v.soloUs.map((l, c) => {
+    if (!nextV || !pair) return Math.min(0.5 * l, cost ? cost.callUs[c] + cost.usPerMiB[c] * ioMiB : 0);
+    const saved = l + nextV.soloUs[c] - pair[c];
+    return Math.max(0, Math.min(saved, 0.9 * l, 0.9 * nextV.soloUs[c]));
+  });
+  return {
+    ...v,
+    soloUs: v.soloUs.map((l, c) => round1(l - boundaryUs[c])),
+    ...(v.soloMedianUs
+      ? { soloMedianUs: v.soloMedianUs.map((l, c) => round1(Math.max(0, l - boundaryUs[c]))) }
+      : {}),
+    ...(v.soloP90Us ? { soloP90Us: v.soloP90Us.map((l, c) => round1(Math.max(0, l - boundaryUs[c]))) } : {}),
+    boundaryUs: boundaryUs.map(round1),
+  };
+}
+
+/** Coarse blocks measured whole (raw medians per version, per core count). */
+export interface MeasuredBlock {
+  range: [number, number];
+  versions: VersionProfile[];
+}
+
+/**
+ * How much more a long block saves than its junctions measured in pairs say: per version and
+ * core count, g such that measured = sum of L(k) - g * (sum of internal S(k) + residual
+ * savings), the median over the coarse blocks (one unusual block must not swing it). 1
+ * without blocks; kept within [0.5, 3].
+ */
+export function savingScale(
+  layers: readonly RawLayer[],
+  tensors: readonly TensorEdge[],
+  fitted: Record<string, RunCost>,
+  coarse: readonly MeasuredBlock[],
+  coreCountLength: number,
+): Record<string, number[]> {
+  const scale: Record<string, number[]> = {};
+  for (const version of Object.keys(fitted)) {
+    scale[version] = Array.from({ length: coreCountLength }, (_, c) => {
+      const ratios: number[] = [];
+      for (const block of coarse) {
+        const measured = block.versions.find((v) => v.version === version)?.soloUs[c];
+        const [i, j] = block.range;
+        if (measured === undefined || j > layers.length) continue;
+        let sumL = 0;
+        let saved = (fitted[version].usPerMiB[c] * skipSavedBytes(tensors, i, j)) / MIB;
+        for (let k = i; k < j; k++) {
+          const v = layers[k].single.find((w) => w.version === version);
+          if (!v) return 1;
+          sumL += v.soloUs[c];
+          if (k < j - 1)
+            saved += splitBoundary(v, layers[k], layers[k + 1], tensors, fitted[version]).boundaryUs![c];
+        }
+        if (saved > 0) ratios.push((sumL - measured) / saved);
+      }
+      return ratios.length > 0 ? Math.round(Math.min(3, Math.max(0.5, median(ratios))) * 1000) / 1000 : 1;
+    });
+  }
+  return scale;
+}
+
+/** A layer version with its end cost scaled by g: in-block latency L - g S, end cost g S. */
+export function applyScale(v: VersionProfile, g: readonly number[] | undefined): VersionProfile {
+  if (!g || !v.boundaryUs) return v;
+  const boundary = v.boundaryUs;
+  const shift = (us: number, c: number) =>
+    round1(Math.max(0.05 * (us + boundary[c]), us - (g[c] - 1) * boundary[c]));
+  return {
+    ...v,
+    soloUs: v.soloUs.map(shift),
+    ...(v.soloMedianUs ? { soloMedianUs: v.soloMedianUs.map(shift) } : {}),
+    ...(v.soloP90Us ? { soloP90Us: v.soloP90Us.map(shift) } : {}),
+    boundaryUs: boundary.map((b, c) => round1(b * g[c])),
+  };
+}
+
+export function scaleRunCost(
+  fitted: Record<string, RunCost>,
+  scale: Record<string, number[]>,
+): Record<string, RunCost> {
+  const out: Record<string, RunCost> = {};
+  for (const [version, cost] of Object.entries(fitted)) {
+    const g = scale[version];
+    out[version] = { callUs: cost.callUs, usPerMiB: cost.usPerMiB.map((a, c) => round1(a * (g?.[c] ?? 1))) };
+  }
+  return out;
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}

@@ -1,0 +1,72 @@
+import type { MeasurePlan } from './measure.js';
+import type { CompileMode } from './store.js';
+import { VERSION_SPECS } from './versions.js';
+
+/** Everything that sets how thorough a compile is. */
+export interface CompileSettings {
+  mode: CompileMode;
+  plan: MeasurePlan;
+  /** Rounds of the probe per intensity when calibrating levels. */
+  calibrationRounds: number;
+  /** Coarse blocks checked for non-additive latency (stored in `blocks` when they are). */
+  coarseBlocks: number;
+  /** Layers per coarse block. */
+  coarseBlockLayers: number;
+  /** A coarse block is stored when its measured latency differs from the sum by more than this. */
+  blockTolerance: number;
+  /** Held-out blocks for the quality report, alone and under interference each. */
+  qualityBlocks: number;
+  /** Longest held-out block, in layers. */
+  qualityMaxLayers: number;
+  /** Relative noise margin of Pareto pruning. */
+  latencyTolerance: number;
+  pressureTolerance: number;
+}
+
+/** 1, 2, 4, ... up to `usable`, and `usable` itself. */
+export function coreCountsFor(usable: number): number[] {
+  const counts: number[] = [];
+  for (let c = 1; c < usable; c *= 2) counts.push(c);
+  counts.push(usable);
+  return counts;
+}
+
+/**
+ * The cores a version holds while its slowdown is measured: half the machine, so the
+ * generator gets the other half. On a 2-core machine that is 1 + 1; a 1-core machine has no
+ * free core, and there the generator time-shares the version's core (documented in the profile).
+ */
+export function sensitivityCoresFor(usable: number): number {
+  return Math.max(1, Math.floor(usable / 2));
+}
+
+export function generatorThreadsFor(usable: number): number {
+  return Math.max(1, usable - sensitivityCoresFor(usable));
+}
+
+export function settingsFor(mode: CompileMode, usableCores: number): CompileSettings {
+  const coreCounts = coreCountsFor(usableCores);
+  const sensitivityCores = sensitivityCoresFor(usableCores);
+  const quick = mode === 'quick';
+  return {
+    mode,
+    plan: {
+      versions: VERSION_SPECS,
+      coreCounts,
+      intensities: quick ? [0, 1] : [0, 0.1, 0.3, 1],
+      sensitivityCores,
+      warmup: quick ? 1 : 2,
+      repetitions: quick ? 5 : 9,
+      pressureWindowMs: quick ? 10 : 15,
+      pressureRounds: 1,
+    },
+    calibrationRounds: quick ? 10 : 20,
+    coarseBlocks: quick ? 2 : 4,
+    coarseBlockLayers: 6,
+    blockTolerance: 0.1,
+    qualityBlocks: quick ? 3 : 8,
+    qualityMaxLayers: 8,
+    latencyTolerance: 0.05,
+    pressureTolerance: 0.03,
+  };
+}

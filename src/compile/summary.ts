@@ -1,0 +1,105 @@
+import { ProfilePredictor } from './predictor.js';
+import type { ModelProfileData, QualityReport } from './profile.js';
+
+/** What `veltair compile` reports per model. */
+export interface ProfileSummary {
+  model: string;
+  layers: number;
+  /** Layers that kept each version. */
+  versionsKept: Record<string, number>;
+  meanVersionsPerLayer: number;
+  /** Whole-model latency alone, best version per layer, by core count (us). */
+  soloUs: Record<string, number>;
+  levels: number[];
+  /** Mean over layers of the slowdown (best version alone) at the highest level. */
+  meanSlowdownAtTop: number;
+  /**
+   * Layers where the version fastest alone (1 core) is not the fastest at the highest level:
+   * the trade-off adaptive compilation exists for.
+   */
+  tradeoffLayers: { index: number; name: string; fastestAlone: string; fastestAtTop: string }[];
+  coarseBlocksStored: number;
+  compileMs: number;
+  /** Measurement rounds redone because other processes disturbed them. */
+  disturbedRounds: number;
+  quality?: QualityReport;
+}
+
+export function summarize(profile: ModelProfileData): ProfileSummary {
+  const predictor = new ProfilePredictor(profile);
+  const versionsKept: Record<string, number> = {};
+  let kept = 0;
+  let slowdownSum = 0;
+  const tradeoffLayers: ProfileSummary['tradeoffLayers'] = [];
+  for (const [i, layer] of profile.layers.entries()) {
+    for (const v of layer.versions) versionsKept[v.version] = (versionsKept[v.version] ?? 0) + 1;
+    kept += layer.versions.length;
+    const alone = fastest(layer.versions, (v) => v.soloUs[0]);
+    const atTop = fastest(layer.versions, (v) => v.soloUs[0] * v.slowdown[v.slowdown.length - 1]);
+    slowdownSum += alone.slowdown[alone.slowdown.length - 1];
+    if (alone.version !== atTop.version) {
+      tradeoffLayers.push({
+        index: i,
+        name: layer.name,
+        fastestAlone: alone.version,
+        fastestAtTop: atTop.version,
+      });
+    }
+  }
+  const n = profile.layers.length;
+  const soloUs: Record<string, number> = {};
+  for (let c = 1; c <= predictor.maxCores; c++) {
+    soloUs[String(c)] = Math.round(predictor.predict(0, n, c, 0).latencyUs);
+  }
+  return {
+    model: profile.model,
+    layers: n,
+    versionsKept,
+    meanVersionsPerLayer: n > 0 ? Math.round((kept / n) * 100) / 100 : 0,
+    soloUs,
+    levels: profile.levels,
+    meanSlowdownAtTop: n > 0 ? Math.round((slowdownSum / n) * 1000) / 1000 : 1,
+    tradeoffLayers,
+    coarseBlocksStored: profile.blocks?.length ?? 0,
+    compileMs: profile.compile?.compileMs ?? 0,
+    disturbedRounds: profile.compile?.disturbedRounds ?? 0,
+    ...(profile.compile?.quality ? { quality: profile.compile.quality } : {}),
+  };
+}
+
+function fastest<T>(items: readonly T[], cost: (t: T) => number): T {
+  let best = items[0];
+  for (const t of items) if (cost(t) < cost(best)) best = t;
+  return best;
+}
+
+/** Human-readable lines for one model. */
+export function formatSummary(s: ProfileSummary, reused: boolean): string[] {
+  const ms = (us: number) => `${(us / 1000).toFixed(2)} ms`;
+  const kept = Object.entries(s.versionsKept)
+    .map(([v, k]) => `${v} ${k}`)
+    .join(', ');
+  const solo = Object.entries(s.soloUs)
+    .map(([c, us]) => `${c} core${c === '1' ? '' : 's'} ${ms(us)}`)
+    .join(', ');
+  const lines = [
+    `${s.model}: ${s.layers} layers${reused ? ' (profile reused)' : ''}, compile ${(s.compileMs / 1000).toFixed(1)} s` +
+      (s.disturbedRounds > 0 ? ` (${s.disturbedRounds} rounds redone: other processes were busy)` : ''),
+    `  versions kept per layer: mean ${s.meanVersionsPerLayer} (${kept})`,
+    `  solo latency: ${solo}`,
+    `  levels ${s.levels.join(', ')}; mean slowdown at ${s.levels[s.levels.length - 1]}: ${s.meanSlowdownAtTop}x`,
+    `  layers whose fastest version alone is not the fastest at the top level: ${s.tradeoffLayers.length}`,
+  ];
+  if (s.coarseBlocksStored > 0) lines.push(`  coarse blocks stored (not additive): ${s.coarseBlocksStored}`);
+  const q = s.quality;
+  if (q) {
+    const under =
+      q.interfered.n > 0
+        ? `under interference median ${q.interfered.medianPct}% p90 ${q.interfered.p90Pct}% (n=${q.interfered.n})`
+        : 'no interference level to check (the probe saw none)';
+    lines.push(
+      `  prediction error on held-out blocks: alone median ${q.alone.medianPct}% p90 ${q.alone.p90Pct}% (n=${q.alone.n}); ${under}`,
+    );
+  }
+  return lines;
+}
