@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Launcher: size libuv's pool to the usable cores before any pool starts (ORT's async run
-// executes there), then hand over to the compiled CLI.
+// Launcher. onnxruntime-node 1.30 runs a session synchronously on the calling thread (inside a
+// setImmediate), so ORT's compute threads are only its own intra-op pools, which veltair sizes
+// per session. libuv's pool still serves file and crypto work: size it to the usable cores
+// before anything starts it.
 import os from 'node:os';
 
 if (!process.env.UV_THREADPOOL_SIZE) {
