@@ -1,12 +1,33 @@
 #!/usr/bin/env node
-// Launcher. onnxruntime-node 1.30 runs a session synchronously on the calling thread (inside a
-// setImmediate), so ORT's compute threads are only its own intra-op pools, which veltair sizes
-// per session. libuv's pool still serves file and crypto work: size it to the usable cores
-// before anything starts it.
+// Launcher: sets up the process before any veltair code runs.
+//
+// - V8's parallel garbage collector runs on background threads that veltair's core ledger
+//   cannot see; block-by-block execution frees many large tensors, and those threads then
+//   compete with ORT for the very cores veltair allocates (ResNet-50 per layer, 1 thread:
+//   ~58 ms of CPU per inference with parallel GC vs ~40 ms single-threaded; whole model 36 ms).
+//   The flag must be given at start-up, so the launcher re-executes node with it once.
+// - onnxruntime-node 1.30 runs a session synchronously on the calling thread (inside a
+//   setImmediate), so ORT's compute threads are only its own intra-op pools, which veltair
+//   sizes per session. libuv's pool still serves file and crypto work: size it to the cores.
 import os from 'node:os';
+import { spawn } from 'node:child_process';
 
-if (!process.env.UV_THREADPOOL_SIZE) {
-  process.env.UV_THREADPOOL_SIZE = String(Math.max(4, os.availableParallelism()));
+const V8_FLAGS = ['--single-threaded-gc'];
+
+if (!V8_FLAGS.every((flag) => process.execArgv.includes(flag))) {
+  const child = spawn(process.execPath, [...process.execArgv, ...V8_FLAGS, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => child.kill(signal));
+  }
+  child.on('exit', (code, signal) => {
+    process.exitCode = code ?? (signal ? 128 + (os.constants.signals[signal] ?? 1) : 1);
+  });
+} else {
+  if (!process.env.UV_THREADPOOL_SIZE) {
+    process.env.UV_THREADPOOL_SIZE = String(Math.max(4, os.availableParallelism()));
+  }
+  const { main } = await import('../dist/cli/index.js');
+  process.exitCode = await main(process.argv);
 }
-const { main } = await import('../dist/cli/index.js');
-process.exitCode = await main(process.argv);
