@@ -48,7 +48,12 @@ describe('veltair simulate', () => {
       light.rows.map((r: { policy: string }) => r.policy),
       ['model-fcfs', 'planaria'],
     );
-    for (const r of light.rows) assert.ok(r.peakQps > 0 && r.ratioToPhysicalLimit < 1, JSON.stringify(r));
+    for (const r of light.rows) {
+      assert.ok(r.peakQps > 0 && r.ratioToPhysicalLimit < 1, JSON.stringify(r));
+      // At its own peak a policy passes, and the JSON says what limited it there.
+      assert.ok(r.atPeak.satisfaction >= 0.99, JSON.stringify(r.atPeak));
+      assert.ok(r.atPeak.utilization > 0 && r.atPeak.meanSlowdown >= 1, JSON.stringify(r.atPeak));
+    }
   });
 
   it('draws the satisfaction curves as an SVG with a human table on stdout', async () => {
@@ -59,6 +64,7 @@ describe('veltair simulate', () => {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /peak QPS/);
       assert.match(r.stdout, /^light +model-fcfs \*/m);
+      assert.match(r.stdout, /At each policy's own peak/);
       const svg = await readFile(file, 'utf8');
       assert.match(svg, /^<svg/);
       assert.match(svg, /model-fcfs/);

@@ -19,6 +19,7 @@ import {
 import { policySpec, UnknownPolicyError, policyNames, type PolicySpec } from '../sched/index.js';
 import {
   defaultJobs,
+  formatAtPeak,
   formatComparison,
   runComparisonJobs,
   parseWorkloads,
@@ -69,7 +70,7 @@ export function register(program: Command): void {
     .option('--find-peak', 'tune every policy and find its peak QPS at 99% satisfaction')
     .option('--qps <q>', 'run every policy once at this offered load (default parameters)')
     .option('--seed <s>', 'seed of arrivals and noise', '1')
-    .option('--queries <n>', 'queries per simulated run', '1000')
+    .option('--queries <n>', 'queries per simulated run', '1500')
     .option(
       '--overhead-us <us>',
       'launch overhead per dispatched block, microseconds',
@@ -250,6 +251,10 @@ function printComparison(header: Header, reports: WorkloadReport[]): void {
   console.log(formatComparison(reports));
   console.log('');
   console.log("* best baseline; p99/mean/util/conflict/blocks measured at the best baseline's peak rate");
+  console.log('');
+  console.log("At each policy's own peak (dropped: rejected early; missed: all misses incl. dropped;");
+  console.log('slowdown: block run time over undisturbed time, mean weighted by core-time):');
+  console.log(formatAtPeak(reports));
 }
 
 function printFixed(

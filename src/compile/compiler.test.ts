@@ -36,7 +36,7 @@ describe('profile cache', () => {
     const again = new FakeMeasurer();
     const reused = await compileModel(modelPath, quick(again));
     assert.equal(reused.reused, true);
-    assert.deepEqual(again.calls, { calibrate: 0, measure: 0, measureOne: 0 });
+    assert.deepEqual(again.calls, { calibrate: 0, measure: 0 });
     assert.equal(reused.profile.modelHash, built.profile.modelHash);
   });
 
@@ -98,8 +98,9 @@ describe('resuming', () => {
     const result = await compileModel(modelPath, quick(m));
     assert.equal(result.resumedLayers, 2);
     assert.equal(m.calls.calibrate, 0, 'levels come from the partial results');
-    // Layers 2 and 3: a single-layer run each, and a pair run for layer 2.
-    assert.equal(m.calls.measure, 3);
+    // Layers 2 and 3: a single-layer run each, and a pair run for layer 2; then one run per
+    // held-out block.
+    assert.equal(m.calls.measure, 3 + settingsFor('quick', 2).qualityBlocks);
     assert.equal(result.profile.layers.length, 4);
     await assert.rejects(stat(partialPathFor(result.profilePath)), /ENOENT/);
   });
@@ -142,8 +143,10 @@ describe('compiled profile', () => {
     const result = await compileModel(modelPath, quick(new FakeMeasurer({ layers: 6 })));
     const q = result.profile.compile?.quality;
     assert.ok(q);
-    assert.equal(q.alone.n, settingsFor('quick', 2).qualityBlocks);
-    assert.equal(q.interfered.n, settingsFor('quick', 2).qualityBlocks);
+    const { qualityBlocks, plan } = settingsFor('quick', 2);
+    // Every held-out block: alone on each measured core count, and at each level above 0.
+    assert.equal(q.alone.n, qualityBlocks * plan.coreCounts.length);
+    assert.equal(q.interfered.n, qualityBlocks * (result.profile.levels.length - 1));
     for (const s of q.samples) {
       assert.ok(s.range[1] - s.range[0] >= 2, 'held-out blocks span several layers');
       assert.ok(s.errorPct < 10, JSON.stringify(s));

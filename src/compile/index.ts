@@ -62,5 +62,5 @@ export {
 } from './compiler.js';
 export { profilePathFor, partialPathFor, staleReason, type CompileMode, type ProfileKey } from './store.js';
 export { findModels, readProfileFor } from './repository.js';
-export { summarize, formatSummary, type ProfileSummary } from './summary.js';
+export { summarize, formatSummary, type ProfileSummary, type TradeoffLayer } from './summary.js';
 export { ForeignLoadMeter, raiseMeasurementPriority, parseBusyMs } from './load.js';

@@ -5,6 +5,8 @@
  * - `probe`: runs the reference probe back to back and publishes each pass's time, so the
  *   main thread can observe how much pressure something else puts on the shared caches.
  */
+import { spawnSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { CONTROL, PERIOD_MS, makeProbe, type WorkerData } from './interference-shared.js';
@@ -13,6 +15,7 @@ const data = workerData as WorkerData;
 const control = new Int32Array(data.control);
 
 function streamLoop(): void {
+  if (data.cpus) pinSelf(data.cpus);
   const n = Math.floor(data.bufferBytes / 8);
   const src = new Float64Array(n).fill(1);
   const dst = new Float64Array(n).fill(0);
@@ -53,6 +56,21 @@ function probeLoop(): void {
     const k = Atomics.load(control, CONTROL.count);
     times[k % times.length] = ms;
     Atomics.store(control, CONTROL.count, k + 1);
+  }
+}
+
+/**
+ * Pins this thread to `cpus`: left to itself the OS now and then puts a co-runner on the
+ * measured version's core, where it time-shares instead of loading the caches, and runs look
+ * up to 2x slower. Pinned, the version's threads are the ones the OS moves away. Best effort:
+ * without taskset (util-linux) the thread stays unpinned. /proc/thread-self names this thread.
+ */
+function pinSelf(cpus: string): void {
+  try {
+    const tid = readlinkSync('/proc/thread-self').split('/').pop() ?? '';
+    spawnSync('taskset', ['-p', '-c', cpus, tid], { stdio: 'ignore' });
+  } catch {
+    // Not Linux, or no /proc: unpinned.
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ForeignLoadMeter, cleanRounds, parseBusyMs } from './load.js';
-import { ascending } from './interference.js';
+import { ascending, expandCpuList, generatorCpus } from './interference.js';
 import { distinctLevels } from './compiler.js';
 
 describe('foreign load', () => {
@@ -26,6 +26,13 @@ describe('foreign load', () => {
 });
 
 describe('interference levels', () => {
+  it('the generator is pinned to the last CPUs of the affinity mask, never to all of them', () => {
+    assert.deepEqual(expandCpuList('0-2,5'), [0, 1, 2, 5]);
+    assert.equal(generatorCpus(1, 'Name:\tnode\nCpus_allowed_list:\t0-1\n'), '1');
+    assert.equal(generatorCpus(2, 'Cpus_allowed_list:\t0-3\n'), '2,3');
+    assert.equal(generatorCpus(1, 'Cpus_allowed_list:\t0\n'), undefined, 'one CPU: time-share');
+  });
+
   it('are made strictly ascending, starting at the quiet level', () => {
     assert.deepEqual(ascending([0, 0.5, 0.4, 1.2]), [0, 0.5, 0.501, 1.2]);
     assert.deepEqual(ascending([0, 0, 0]), [0, 0.001, 0.002]);

@@ -21,6 +21,7 @@ import {
   PressureProbe,
   calibrateLevels,
   startGenerator,
+  withMainThreadOffGenerator,
   type InterferenceGenerator,
 } from './interference.js';
 import { ForeignLoadMeter, cleanRounds } from './load.js';
@@ -68,14 +69,6 @@ export interface ModelUnderTest {
   /** Values crossing layers, with their sizes (what a block's run cost depends on). */
   readonly tensors: readonly TensorEdge[];
   measure(range: BlockRange, plan: MeasurePlan): Promise<BlockSamples>;
-  /** Times one configuration at one intensity, interleaved with nothing (held-out checks). */
-  measureOne(
-    range: BlockRange,
-    version: VersionSpec,
-    cores: number,
-    intensity: number,
-    plan: MeasurePlan,
-  ): Promise<number[]>;
   release(): Promise<void>;
 }
 
@@ -157,8 +150,9 @@ export class OrtMeasurer implements Measurer {
   }
 
   async calibrate(intensities: readonly number[], rounds: number): Promise<number[]> {
-    return calibrateLevels(await this.generatorReady(), intensities, this.llcBytes, rounds, (n, f) =>
-      this.rounds(n, f),
+    const generator = await this.generatorReady();
+    return withMainThreadOffGenerator(this.generatorThreads, () =>
+      calibrateLevels(generator, intensities, this.llcBytes, rounds, (n, f) => this.rounds(n, f)),
     );
   }
 
@@ -279,19 +273,21 @@ class OrtModel implements ModelUnderTest {
       });
       for (const round of alone.results) round.forEach((t, m) => samples.get(sessions[m])![0].push(t));
       if (generator) {
-        const under = await this.measurer.rounds(plan.repetitions, async () => {
-          const round: number[][] = [];
-          for (let k = 1; k < plan.intensities.length; k++) {
-            await generator.setIntensity(plan.intensities[k]);
-            // The wait for the generator leaves the core idle: one untimed run wakes it up.
-            await interfered[0].session.run(feeds);
-            const times: number[] = [];
-            for (const s of interfered) times.push(await timeRun(s.session, feeds));
-            round.push(times);
-          }
-          await generator.setIntensity(0);
-          return round;
-        });
+        const under = await withMainThreadOffGenerator(this.measurer.generatorThreads, () =>
+          this.measurer.rounds(plan.repetitions, async () => {
+            const round: number[][] = [];
+            for (let k = 1; k < plan.intensities.length; k++) {
+              await generator.setIntensity(plan.intensities[k]);
+              // The wait for the generator leaves the core idle: one untimed run wakes it up.
+              await interfered[0].session.run(feeds);
+              const times: number[] = [];
+              for (const s of interfered) times.push(await timeRun(s.session, feeds));
+              round.push(times);
+            }
+            await generator.setIntensity(0);
+            return round;
+          }),
+        );
         for (const round of under.results) {
           round.forEach((times, k) => times.forEach((t, m) => samples.get(interfered[m])![k + 1].push(t)));
         }
@@ -310,32 +306,6 @@ class OrtModel implements ModelUnderTest {
       return out;
     } finally {
       await Promise.all(sessions.map((s) => s.session.release()));
-    }
-  }
-
-  async measureOne(
-    range: BlockRange,
-    version: VersionSpec,
-    cores: number,
-    intensity: number,
-    plan: MeasurePlan,
-  ): Promise<number[]> {
-    const { model, bytes } = this.block(range);
-    const [s] = await this.openAll(bytes, range, [{ version, cores }]);
-    try {
-      const feeds = seededFeeds(model, range[0]);
-      const generator = intensity > 0 ? await this.measurer.generatorReady() : undefined;
-      await generator?.setIntensity(intensity);
-      try {
-        // Warm up under the same conditions as the timed runs.
-        for (let w = 0; w < plan.warmup; w++) await s.session.run(feeds);
-        const { results } = await this.measurer.rounds(plan.repetitions, () => timeRun(s.session, feeds));
-        return results;
-      } finally {
-        await generator?.setIntensity(0);
-      }
-    } finally {
-      await s.session.release();
     }
   }
 

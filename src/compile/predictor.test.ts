@@ -36,6 +36,21 @@ function profile(): ModelProfileData {
 }
 
 describe('ProfilePredictor', () => {
+  it('a block is predicted with a version kept on all its layers, not one pruned on some', () => {
+    const data = profile();
+    // `extended` is pruned on layer 1 (slower there): its stand-in there would be `all`'s
+    // numbers, which would make a mixed `extended` block look fastest under interference.
+    data.layers[1].versions = [version('all', [100, 60], 2, [20, 10])];
+    const p = new ProfilePredictor(data);
+    assert.equal(p.predict(0, 3, 1, 1).version, 'all');
+    assert.equal(p.predict(2, 3, 1, 1).version, 'extended');
+    // No version on every layer: the one kept on most of them competes.
+    data.layers[0].versions = [version('extended', [130, 80], 1.1, [5, 5])];
+    data.layers[2].versions = [version('extended', [130, 80], 1.1, [5, 5])];
+    assert.equal(new ProfilePredictor(data).predict(0, 3, 1, 1).version, 'extended');
+    assert.equal(new ProfilePredictor(data).predict(0, 3, 1, 0).version, 'extended');
+  });
+
   it('a block pays its layers in-block latency plus the end cost of its last layer, once', () => {
     const p = new ProfilePredictor(profile());
     assert.equal(p.blockUs(0, 3, 'all', 1, 0), 3 * 100 + 20);

@@ -11,7 +11,8 @@ import type { ModelProfileData, Prediction, TensorEdge, VersionProfile } from '.
  * - Interference between measured levels is interpolated linearly; above the highest level
  *   the slowdown is extrapolated along the last segment.
  * - A layer that has no profile for version v (the compiler pruned v there as dominated)
- *   counts with its fastest kept version.
+ *   counts with its fastest kept version in `blockUs`; `predict` only lets the versions
+ *   kept on the most layers of the block compete.
  */
 export class ProfilePredictor {
   readonly model: string;
@@ -23,6 +24,8 @@ export class ProfilePredictor {
   private readonly prefix: Float64Array[][][];
   private readonly blockOverrides = new Map<string, Map<string, VersionProfile>>();
   private readonly skipMemo = new Map<number, number>();
+  /** keptCount[v][i]: layers < i that kept version v (prefix counts). */
+  private readonly keptCount: Int32Array[];
   /** Solo latency at 1 core, fastest version, per layer: the "work" a query's budget is split by. */
   readonly layerWorkUs: readonly number[];
 
@@ -35,6 +38,13 @@ export class ProfilePredictor {
     for (const l of data.layers) for (const v of l.versions) ids.add(v.version);
     this.versions = [...ids];
     this.prefix = this.versions.map((v) => this.buildPrefix(v));
+    this.keptCount = this.versions.map((v) => {
+      const count = new Int32Array(this.layerCount + 1);
+      data.layers.forEach((l, i) => {
+        count[i + 1] = count[i] + (l.versions.some((x) => x.version === v) ? 1 : 0);
+      });
+      return count;
+    });
     this.layerWorkUs = data.layers.map((_, i) =>
       this.minOver(this.versions, (v) => this.layerUs(i, v, 1, 0)),
     );
@@ -145,10 +155,21 @@ export class ProfilePredictor {
     return bytes;
   }
 
-  /** The best version for [i, j) on `cores` at `level`, and its latency. */
+  /**
+   * The best version for [i, j) on `cores` at `level`, and its latency. A block runs one
+   * version on all its layers, so only versions kept on every layer of [i, j) compete: where
+   * the compiler pruned a version on a layer it is slower there, and the stand-in numbers
+   * (the fastest kept version) would make it look better than it runs. Where no version is
+   * kept on every layer, those kept on the most layers compete.
+   */
   predict(i: number, j: number, cores: number, level: number): Prediction {
-    let best: Prediction = { latencyUs: Infinity, version: this.versions[0] };
-    for (const v of this.versions) {
+    const hi = Math.max(0, Math.min(j, this.layerCount));
+    const lo = Math.max(0, Math.min(i, hi));
+    const kept = this.keptCount.map((count) => count[hi] - count[lo]);
+    const most = Math.max(...kept);
+    const candidates = this.versions.filter((_, v) => kept[v] === most);
+    let best: Prediction = { latencyUs: Infinity, version: candidates[0] };
+    for (const v of candidates) {
       const us = this.blockUs(i, j, v, cores, level);
       if (us < best.latencyUs) best = { latencyUs: us, version: v };
     }

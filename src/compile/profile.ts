@@ -26,9 +26,9 @@ export interface VersionProfile {
   /** Version id, stable across layers: e.g. `all`, `extended`, `all+spin`. */
   version: string;
   /**
-   * Typical solo latency in microseconds, one entry per `coreCounts` entry: the lower quartile
-   * of the timed runs (other processes only ever add time, so it is the robust estimate on a
-   * shared machine; on a quiet one it is within a few percent of the median). For a layer this is
+   * Typical solo latency in microseconds, one entry per `coreCounts` entry: the median of the
+   * timed runs (blocks are predicted as sums over layers, and the median of a sum is close to
+   * the sum of medians; held-out checks use the median too). For a layer this is
    * its latency *inside* a block (one that continues after it): what a block pays at its end
    * is apart, in `boundaryUs`.
    */
@@ -40,7 +40,7 @@ export interface VersionProfile {
    * of single layers and pairs. Absent = 0.
    */
   boundaryUs?: number[];
-  /** Median solo latency in microseconds, one per `coreCounts` entry, where measured. */
+  /** Median solo latency in microseconds, one per `coreCounts` entry, where measured (= soloUs). */
   soloMedianUs?: number[];
   /** 90th percentile solo latency in microseconds, one per `coreCounts` entry, where measured. */
   soloP90Us?: number[];
@@ -134,6 +134,11 @@ export interface QualityReport {
   alone: ErrorStats;
   /** Blocks measured under the generator (level > 0). */
   interfered: ErrorStats;
+  /**
+   * `alone` split by core count (keys are core counts): multi-core runs depend on the other
+   * cores being free, which a shared machine does not promise, so their error is shown apart.
+   */
+  aloneByCores?: Record<string, ErrorStats>;
   samples: QualitySample[];
 }
 

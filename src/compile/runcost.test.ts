@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { blockIoBytes, skipSavedBytes } from './predictor.js';
 import type { TensorEdge } from './profile.js';
-import { applyScale, splitBoundary, theilSen } from './runcost.js';
+import { applyScale, localSavingScale, savingScale, splitBoundary, theilSen } from './runcost.js';
 import type { RawLayer } from './store.js';
 
 /** x -> 0 -> 1 -> 2 -> 3 -> out, and a residual 0 -> 2 (read by 1 too). */
@@ -60,5 +60,28 @@ describe('run cost model', () => {
     const scaled = applyScale(v, [1.5]);
     assert.equal(scaled.soloUs[0] + scaled.boundaryUs![0], 100);
     assert.deepEqual(scaled.boundaryUs, [45]);
+  });
+
+  it('the saving scale follows where a layer sits, between the coarse blocks that measured it', () => {
+    // Eight layers of 100 us in a chain; every pair runs in 150 us (each junction saves 50).
+    const chain: TensorEdge[] = Array.from({ length: 9 }, (_, k) => ({
+      bytes: 0,
+      producer: k - 1,
+      consumers: [k],
+    }));
+    const layers = Array.from({ length: 8 }, (_, k) => raw(k, 100, k < 7 ? 150 : undefined));
+    const fitted = { all: { callUs: [0], usPerMiB: [0] } };
+    const block = (range: [number, number], us: number) => ({
+      range,
+      versions: [{ version: 'all', soloUs: [us], slowdown: [1], pressure: 0 }],
+    });
+    // [0, 2) saves what its junction says (g = 1); [6, 8) saves twice that (g = 2).
+    const coarse = [block([0, 2], 150), block([6, 8], 100)];
+    const global = savingScale(layers, chain, fitted, coarse, 1);
+    assert.deepEqual(global.all, [1.5]);
+    const local = localSavingScale(layers, chain, fitted, coarse, global).all[0];
+    assert.equal(local[0], 1);
+    assert.equal(local[7], 2);
+    assert.ok(local[3] > 1 && local[3] < 2, String(local[3]));
   });
 });

@@ -99,10 +99,51 @@ export interface MeasuredBlock {
 }
 
 /**
+ * The ratio g each coarse block needs, per version and core count: measured = sum of L(k) -
+ * g * (sum of internal S(k) + residual savings); NaN where it cannot be computed. With the
+ * block's centre (in layers).
+ */
+function blockRatios(
+  layers: readonly RawLayer[],
+  tensors: readonly TensorEdge[],
+  fitted: Record<string, RunCost>,
+  coarse: readonly MeasuredBlock[],
+  coreCountLength: number,
+): { center: number; ratio: Record<string, number[]> }[] {
+  return coarse
+    .filter((b) => b.range[1] <= layers.length)
+    .map((block) => {
+      const [i, j] = block.range;
+      const ratio: Record<string, number[]> = {};
+      for (const version of Object.keys(fitted)) {
+        ratio[version] = Array.from({ length: coreCountLength }, (_, c) => {
+          const measured = block.versions.find((v) => v.version === version)?.soloUs[c];
+          if (measured === undefined) return NaN;
+          let sumL = 0;
+          let saved = (fitted[version].usPerMiB[c] * skipSavedBytes(tensors, i, j)) / MIB;
+          for (let k = i; k < j; k++) {
+            const v = layers[k].single.find((w) => w.version === version);
+            if (!v) return NaN;
+            sumL += v.soloUs[c];
+            if (k < j - 1)
+              saved += splitBoundary(v, layers[k], layers[k + 1], tensors, fitted[version]).boundaryUs![c];
+          }
+          return saved > 0 ? (sumL - measured) / saved : NaN;
+        });
+      }
+      return { center: (i + j - 1) / 2, ratio };
+    });
+}
+
+function clampScale(g: number): number {
+  return Math.round(Math.min(MAX_SCALE, Math.max(0.5, g)) * 1000) / 1000;
+}
+
+/**
  * How much more a long block saves than its junctions measured in pairs say: per version and
- * core count, g such that measured = sum of L(k) - g * (sum of internal S(k) + residual
- * savings), the median over the coarse blocks (one unusual block must not swing it). 1
- * without blocks; kept within [0.5, 3].
+ * core count, the median over the coarse blocks of the ratio g each needs (one unusual block
+ * must not swing it). 1 without blocks; kept within [0.5, MAX_SCALE]. Prices residual savings
+ * (`runCost`), which are not tied to one place in the model.
  */
 export function savingScale(
   layers: readonly RawLayer[],
@@ -111,30 +152,64 @@ export function savingScale(
   coarse: readonly MeasuredBlock[],
   coreCountLength: number,
 ): Record<string, number[]> {
+  const blocks = blockRatios(layers, tensors, fitted, coarse, coreCountLength);
   const scale: Record<string, number[]> = {};
   for (const version of Object.keys(fitted)) {
     scale[version] = Array.from({ length: coreCountLength }, (_, c) => {
-      const ratios: number[] = [];
-      for (const block of coarse) {
-        const measured = block.versions.find((v) => v.version === version)?.soloUs[c];
-        const [i, j] = block.range;
-        if (measured === undefined || j > layers.length) continue;
-        let sumL = 0;
-        let saved = (fitted[version].usPerMiB[c] * skipSavedBytes(tensors, i, j)) / MIB;
-        for (let k = i; k < j; k++) {
-          const v = layers[k].single.find((w) => w.version === version);
-          if (!v) return 1;
-          sumL += v.soloUs[c];
-          if (k < j - 1)
-            saved += splitBoundary(v, layers[k], layers[k + 1], tensors, fitted[version]).boundaryUs![c];
-        }
-        if (saved > 0) ratios.push((sumL - measured) / saved);
-      }
-      return ratios.length > 0 ? Math.round(Math.min(3, Math.max(0.5, median(ratios))) * 1000) / 1000 : 1;
+      const ratios = blocks.map((b) => b.ratio[version][c]).filter((r) => Number.isFinite(r));
+      return ratios.length > 0 ? clampScale(median(ratios)) : 1;
     });
   }
   return scale;
 }
+
+/**
+ * The saving scale where a layer sits, per version, core count and layer ([c][k]): junction
+ * savings are not alike along a model (MobileNetV2's early layers hand on 1-5 MiB activations,
+ * its late ones a few hundred KiB, and a block of either saves a different multiple of what
+ * pairs say), so g is interpolated linearly between the coarse blocks' centres (constant past
+ * the first and last), each block's own ratio clamped like the median. Falls back to `global`.
+ */
+export function localSavingScale(
+  layers: readonly RawLayer[],
+  tensors: readonly TensorEdge[],
+  fitted: Record<string, RunCost>,
+  coarse: readonly MeasuredBlock[],
+  global: Record<string, number[]>,
+): Record<string, number[][]> {
+  const coreCountLength = Object.values(global)[0]?.length ?? 0;
+  const blocks = blockRatios(layers, tensors, fitted, coarse, coreCountLength);
+  const local: Record<string, number[][]> = {};
+  for (const version of Object.keys(fitted)) {
+    local[version] = Array.from({ length: coreCountLength }, (_, c) => {
+      const points = blocks
+        .filter((b) => Number.isFinite(b.ratio[version][c]))
+        .map((b) => ({ x: b.center, g: clampScale(b.ratio[version][c]) }));
+      return layers.map((_, k) => interpolate(points, k) ?? global[version][c]);
+    });
+  }
+  return local;
+}
+
+/** Piecewise-linear through `points` (ascending x), flat past the ends; undefined for none. */
+function interpolate(points: readonly { x: number; g: number }[], x: number): number | undefined {
+  if (points.length === 0) return undefined;
+  if (x <= points[0].x) return points[0].g;
+  for (let p = 1; p < points.length; p++) {
+    if (x <= points[p].x) {
+      const t = (x - points[p - 1].x) / (points[p].x - points[p - 1].x);
+      return Math.round((points[p - 1].g + (points[p].g - points[p - 1].g) * t) * 1000) / 1000;
+    }
+  }
+  return points[points.length - 1].g;
+}
+
+/**
+ * Upper bound of the saving scale g. Where outputs are large (MobileNetV2's early layers move
+ * 1-5 MiB activations), six-layer blocks save ~3.6x what their junctions measured in pairs
+ * say: a bound of 3 left those blocks predicted 50 % too slow.
+ */
+const MAX_SCALE = 6;
 
 /** A layer version with its end cost scaled by g: in-block latency L - g S, end cost g S. */
 export function applyScale(v: VersionProfile, g: readonly number[] | undefined): VersionProfile {

@@ -1,5 +1,18 @@
 import { ProfilePredictor } from './predictor.js';
-import type { ModelProfileData, QualityReport } from './profile.js';
+import type { ModelProfileData, QualityReport, VersionProfile } from './profile.js';
+
+/** A layer whose fastest version alone is not the fastest at the top level, with the numbers. */
+export interface TradeoffLayer {
+  index: number;
+  name: string;
+  ops: string[];
+  fastestAlone: string;
+  fastestAtTop: string;
+  /** 1-core latency alone (us): the version fastest alone, then the one fastest at the top. */
+  aloneUs: [number, number];
+  /** 1-core latency at the top level (us), same two versions. */
+  atTopUs: [number, number];
+}
 
 /** What `veltair compile` reports per model. */
 export interface ProfileSummary {
@@ -17,7 +30,7 @@ export interface ProfileSummary {
    * Layers where the version fastest alone (1 core) is not the fastest at the highest level:
    * the trade-off adaptive compilation exists for.
    */
-  tradeoffLayers: { index: number; name: string; fastestAlone: string; fastestAtTop: string }[];
+  tradeoffLayers: TradeoffLayer[];
   coarseBlocksStored: number;
   compileMs: number;
   /** Measurement rounds redone because other processes disturbed them. */
@@ -38,11 +51,15 @@ export function summarize(profile: ModelProfileData): ProfileSummary {
     const atTop = fastest(layer.versions, (v) => v.soloUs[0] * v.slowdown[v.slowdown.length - 1]);
     slowdownSum += alone.slowdown[alone.slowdown.length - 1];
     if (alone.version !== atTop.version) {
+      const top = (v: VersionProfile) => Math.round(v.soloUs[0] * v.slowdown[v.slowdown.length - 1]);
       tradeoffLayers.push({
         index: i,
         name: layer.name,
+        ops: layer.ops,
         fastestAlone: alone.version,
         fastestAtTop: atTop.version,
+        aloneUs: [Math.round(alone.soloUs[0]), Math.round(atTop.soloUs[0])],
+        atTopUs: [top(alone), top(atTop)],
       });
     }
   }
@@ -90,6 +107,14 @@ export function formatSummary(s: ProfileSummary, reused: boolean): string[] {
     `  levels ${s.levels.join(', ')}; mean slowdown at ${s.levels[s.levels.length - 1]}: ${s.meanSlowdownAtTop}x`,
     `  layers whose fastest version alone is not the fastest at the top level: ${s.tradeoffLayers.length}`,
   ];
+  const t = widestTradeoff(s.tradeoffLayers);
+  if (t) {
+    lines.push(
+      `    e.g. layer ${t.index} ${t.name} (${t.ops.join('+')}) on 1 core: alone ${t.fastestAlone} ${t.aloneUs[0]} us vs ` +
+        `${t.fastestAtTop} ${t.aloneUs[1]} us; at level ${s.levels[s.levels.length - 1]} ${t.fastestAlone} ` +
+        `${t.atTopUs[0]} us vs ${t.fastestAtTop} ${t.atTopUs[1]} us`,
+    );
+  }
   if (s.coarseBlocksStored > 0) lines.push(`  coarse blocks stored (not additive): ${s.coarseBlocksStored}`);
   const q = s.quality;
   if (q) {
@@ -97,9 +122,22 @@ export function formatSummary(s: ProfileSummary, reused: boolean): string[] {
       q.interfered.n > 0
         ? `under interference median ${q.interfered.medianPct}% p90 ${q.interfered.p90Pct}% (n=${q.interfered.n})`
         : 'no interference level to check (the probe saw none)';
+    const byCores = Object.entries(q.aloneByCores ?? {})
+      .map(([c, e]) => `${c} core${c === '1' ? '' : 's'} median ${e.medianPct}% p90 ${e.p90Pct}%`)
+      .join(', ');
     lines.push(
-      `  prediction error on held-out blocks: alone median ${q.alone.medianPct}% p90 ${q.alone.p90Pct}% (n=${q.alone.n}); ${under}`,
+      `  prediction error on held-out blocks: alone median ${q.alone.medianPct}% p90 ${q.alone.p90Pct}% (n=${q.alone.n}` +
+        (byCores ? `: ${byCores}` : '') +
+        `); ${under}`,
     );
   }
   return lines;
+}
+
+/** The trade-off layer where the version fastest alone loses most at the top level. */
+function widestTradeoff(layers: readonly TradeoffLayer[]): TradeoffLayer | undefined {
+  let best: TradeoffLayer | undefined;
+  const gain = (t: TradeoffLayer) => t.atTopUs[0] / t.atTopUs[1];
+  for (const t of layers) if (!best || gain(t) > gain(best)) best = t;
+  return best;
 }

@@ -7,7 +7,6 @@ import type { BlockRange } from '../partition/index.js';
 import type { BlockSamples, LayerInfo, MeasurePlan, Measurer, ModelUnderTest } from './measure.js';
 import type { MachineFingerprint, TensorEdge } from './profile.js';
 import { blockIoBytes } from './predictor.js';
-import type { VersionSpec } from './versions.js';
 
 export interface FakeLatency {
   /** Latency (us) of layer k inside a block on one core with version `all`. */
@@ -43,7 +42,7 @@ export class FakeMeasurer implements Measurer {
   readonly machine: MachineFingerprint;
   readonly ortVersion: string;
   readonly redoneRounds = 0;
-  calls = { calibrate: 0, measure: 0, measureOne: 0 };
+  calls = { calibrate: 0, measure: 0 };
   private readonly latency: FakeLatency;
 
   constructor(private readonly options: FakeMeasurerOptions = {}) {
@@ -119,18 +118,6 @@ class FakeModel implements ModelUnderTest {
         pressure: v.optimization === 'all' ? 0.2 : 0.05,
       })),
     };
-  }
-
-  async measureOne(
-    range: BlockRange,
-    version: VersionSpec,
-    cores: number,
-    intensity: number,
-    plan: MeasurePlan,
-  ): Promise<number[]> {
-    this.owner.calls.measureOne++;
-    const level = fakeLevel(intensity);
-    return Array.from({ length: plan.repetitions }, () => this.blockUs(range, version.id, cores, level));
   }
 
   async release(): Promise<void> {}

@@ -18,6 +18,8 @@ export interface PolicyRow {
   ratioToPhysicalLimit: number;
   /** Measured at the best baseline's peak rate (each policy's own peak when there is no baseline). */
   atReference: PointSummary;
+  /** Measured at this policy's own peak rate: what limits it there. */
+  atPeak: PointSummary;
   searchPoints: PeakPoint[];
 }
 
@@ -31,6 +33,14 @@ export interface PointSummary {
   conflictRate: number;
   blocksPerQuery: number;
   decideCallsPerSecond: number;
+  queries: number;
+  /** Queries the policy dropped (rejected) and queries left waiting at the end. */
+  rejected: number;
+  stranded: number;
+  /** Run time over undisturbed time of completed blocks (see SimResult). */
+  meanSlowdown: number;
+  p90Slowdown: number;
+  maxSlowdown: number;
   perModel: SimResult['perModel'];
 }
 
@@ -63,6 +73,10 @@ export function compareWorkload(
   const reference = best?.peakQps ?? null;
   const rows = tuned.map((t): PolicyRow => {
     const qps = reference ?? t.peakQps;
+    // The tuning kept the complete run at the peak; at the reference rate the best baseline
+    // (or, without baselines, every policy) runs exactly that again.
+    const atPeak = t.peakQps > 0 ? (t.atPeak ?? runPoint(scn, t.spec, t.params, t.peakQps)) : undefined;
+    const atRef = qps === t.peakQps ? atPeak : qps > 0 ? runPoint(scn, t.spec, t.params, qps) : undefined;
     return {
       policy: t.spec.name,
       role: t.role,
@@ -70,7 +84,8 @@ export function compareWorkload(
       peakQps: round(t.peakQps, 1),
       ratioToBestBaseline: reference ? round(t.peakQps / reference, 3) : null,
       ratioToPhysicalLimit: round(t.peakQps / limit, 3),
-      atReference: summarise(qps > 0 ? runPoint(scn, t.spec, t.params, qps) : undefined, qps),
+      atReference: summarise(atRef, qps),
+      atPeak: summarise(atPeak, t.peakQps),
       searchPoints: t.points.map((p) => ({
         ...p,
         qps: round(p.qps, 2),
@@ -101,6 +116,12 @@ export function summarise(r: SimResult | undefined, qps: number): PointSummary {
       conflictRate: 0,
       blocksPerQuery: 0,
       decideCallsPerSecond: 0,
+      queries: 0,
+      rejected: 0,
+      stranded: 0,
+      meanSlowdown: 1,
+      p90Slowdown: 1,
+      maxSlowdown: 1,
       perModel: [],
     };
   return {
@@ -113,6 +134,12 @@ export function summarise(r: SimResult | undefined, qps: number): PointSummary {
     conflictRate: round(r.conflictRate, 4),
     blocksPerQuery: round(r.blocksPerQuery, 2),
     decideCallsPerSecond: round(r.decideCallsPerSecond, 1),
+    queries: r.queries,
+    rejected: r.rejected,
+    stranded: r.stranded,
+    meanSlowdown: round(r.meanSlowdown, 3),
+    p90Slowdown: round(r.p90Slowdown, 3),
+    maxSlowdown: round(r.maxSlowdown, 3),
     perModel: r.perModel.map((m) => ({
       ...m,
       meanMs: round(m.meanMs, 3),
@@ -163,6 +190,44 @@ export function formatComparison(reports: readonly WorkloadReport[]): string {
       ]);
     }
   }
+  return table(header, rows);
+}
+
+/**
+ * What limits each policy at its own peak: how busy the cores were, how often a ready query
+ * could not start, how many queries it dropped, and how much co-runners slowed its blocks.
+ */
+export function formatAtPeak(reports: readonly WorkloadReport[]): string {
+  const header = [
+    'workload',
+    'policy',
+    'peak QPS',
+    'util',
+    'conflict',
+    'dropped',
+    'missed',
+    'slowdown mean',
+    'p90',
+    'max',
+  ];
+  const rows = reports.flatMap((w) =>
+    w.rows.map((r) => {
+      const a = r.atPeak;
+      const missed = a.queries - Math.round(a.satisfaction * a.queries);
+      return [
+        w.workload,
+        r.policy,
+        r.peakQps.toFixed(1),
+        a.utilization.toFixed(2),
+        a.conflictRate.toFixed(2),
+        String(a.rejected),
+        `${missed}/${a.queries}`,
+        a.meanSlowdown.toFixed(2),
+        a.p90Slowdown.toFixed(2),
+        a.maxSlowdown.toFixed(2),
+      ];
+    }),
+  );
   return table(header, rows);
 }
 

@@ -74,21 +74,40 @@ export function physicalLimitQps(scn: Scenario): number {
   return (scn.totalCores * 1e6) / coreUsPerQuery;
 }
 
+/** A peak search's result, with the complete run at the peak rate (undefined when none passed). */
+export interface MeasuredPeak extends PeakResult {
+  atPeak?: SimResult;
+}
+
 export function peakOf(
   scn: Scenario,
   spec: PolicySpec,
   params: PolicyParams,
-  opts: { relTolerance: number; bracket?: readonly [number, number]; startQps?: number; growth?: number },
-): PeakResult {
-  const measure = (qps: number) =>
-    runPoint(scn, spec, params, qps, { stopBelow: SATISFACTION_TARGET }).satisfaction;
-  return findPeak(measure, {
+  opts: {
+    relTolerance: number;
+    bracket?: readonly [number, number];
+    startQps?: number;
+    growth?: number;
+    /** Runs already made at some rates (with stopBelow at the target): not repeated. */
+    known?: ReadonlyMap<number, SimResult>;
+  },
+): MeasuredPeak {
+  // A passing run never stops early, so the run at the peak is the complete run there:
+  // keep it instead of simulating that rate again.
+  const passed = new Map<number, SimResult>();
+  const measure = (qps: number) => {
+    const r = opts.known?.get(qps) ?? runPoint(scn, spec, params, qps, { stopBelow: SATISFACTION_TARGET });
+    if (r.complete && r.satisfaction >= SATISFACTION_TARGET) passed.set(qps, r);
+    return r.satisfaction;
+  };
+  const result = findPeak(measure, {
     target: SATISFACTION_TARGET,
     startQps: opts.startQps ?? physicalLimitQps(scn) / 4,
     relTolerance: opts.relTolerance,
     bracket: opts.bracket,
     growth: opts.growth,
   });
+  return { ...result, atPeak: passed.get(result.peakQps) };
 }
 
 /** Every combination of the grid's values, over the defaults; [defaults] for an empty grid. */
@@ -104,6 +123,8 @@ export interface Tuned {
   params: PolicyParams;
   peakQps: number;
   points: PeakPoint[];
+  /** The complete run at the chosen peak (undefined when nothing passed). */
+  atPeak?: SimResult;
   /** Every grid point: its peak, or null where it failed at `belowQps` (pruned). */
   tried: { params: PolicyParams; peakQps: number | null; belowQps: number }[];
 }
@@ -118,23 +139,25 @@ export interface Tuned {
 export function tunePolicy(scn: Scenario, spec: PolicySpec, relTolerance = 0.02): Tuned {
   const grid = gridPoints(spec);
   const tried: Tuned['tried'] = [];
-  let best: { params: PolicyParams; result: PeakResult } | undefined;
+  let best: { params: PolicyParams; result: MeasuredPeak } | undefined;
   for (const params of grid) {
-    let result: PeakResult;
+    let result: MeasuredPeak;
     if (!best || best.result.peakQps === 0) {
       result = peakOf(scn, spec, params, { relTolerance });
     } else {
       const bar = best.result.peakQps * (1 + relTolerance);
-      const satisfaction = runPoint(scn, spec, params, bar, { stopBelow: SATISFACTION_TARGET }).satisfaction;
-      if (satisfaction < SATISFACTION_TARGET) {
+      const atBar = runPoint(scn, spec, params, bar, { stopBelow: SATISFACTION_TARGET });
+      if (atBar.satisfaction < SATISFACTION_TARGET) {
         tried.push({ params, peakQps: null, belowQps: bar });
         continue;
       }
-      result = peakOf(scn, spec, params, { relTolerance, startQps: bar, growth: 1.25 });
+      const known = new Map([[bar, atBar]]);
+      result = peakOf(scn, spec, params, { relTolerance, startQps: bar, growth: 1.25, known });
     }
     tried.push({ params, peakQps: result.peakQps, belowQps: result.failQps });
     if (!best || result.peakQps > best.result.peakQps) best = { params, result };
   }
   const chosen = best ?? { params: spec.defaults, result: { peakQps: 0, failQps: 0, points: [] } };
-  return { params: chosen.params, peakQps: chosen.result.peakQps, points: chosen.result.points, tried };
+  const { peakQps, points, atPeak } = chosen.result;
+  return { params: chosen.params, peakQps, points, atPeak, tried };
 }

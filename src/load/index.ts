@@ -24,10 +24,12 @@ export {
   policyContext,
   type Scenario,
   type Tuned,
+  type MeasuredPeak,
 } from './evaluate.js';
 export {
   compareWorkload,
   formatComparison,
+  formatAtPeak,
   summarise,
   table,
   round,

@@ -112,6 +112,17 @@ describe('simulate', () => {
     assert.ok(Math.abs(r.meanLatencyMs - 5 / 3) < 1e-9, `mean ${r.meanLatencyMs}`);
   });
 
+  it('reports how much co-runners slowed the blocks: core-time weighted mean, p90 and max', () => {
+    const predictors = predictorsOf(flatProfile('m', 1000, { slowdownAtOne: 3, pressure: 0.5 }));
+    // Two blocks run together at 2x, the third alone at 1x: (2 + 2 + 1) ms over 3 ms.
+    const r = simulate(base({ predictors, arrivals: at(0, 0, 10) }));
+    assert.ok(Math.abs(r.meanSlowdown - 5 / 3) < 1e-9, `mean ${r.meanSlowdown}`);
+    assert.ok(Math.abs(r.p90Slowdown - 2) < 1e-9, `p90 ${r.p90Slowdown}`);
+    assert.ok(Math.abs(r.maxSlowdown - 2) < 1e-9, `max ${r.maxSlowdown}`);
+    const alone = simulate(base({ predictors, arrivals: at(0, 10) }));
+    assert.equal(alone.maxSlowdown, 1);
+  });
+
   it('gives the same result for the same seed and a different one for another seed', () => {
     const predictors = new Map(calibrationProfiles().map((p) => [p.model, new ProfilePredictor(p)]));
     const rng = new Rng(7);

@@ -97,6 +97,14 @@ export interface SimResult {
   p99LatencyMs: number;
   perModel: ModelStats[];
   maxCoresInUse: number;
+  /**
+   * How much co-runners slowed the blocks that completed: each block's run time over its
+   * undisturbed time. `meanSlowdown` weights blocks by their undisturbed core-time (busy
+   * core-time / undisturbed core-time); p90 and max are over blocks (1 when none ran).
+   */
+  meanSlowdown: number;
+  p90Slowdown: number;
+  maxSlowdown: number;
   traceHash?: string;
 }
 
@@ -130,6 +138,8 @@ interface Run {
   sensitivity: number;
   pressure: number;
   predictedSoloUs: number;
+  /** Undisturbed run time: noisy solo work plus launch overhead, in us. */
+  undisturbedUs: number;
   view: Running;
 }
 
@@ -182,6 +192,9 @@ class Simulation {
   private rejected = 0;
   private satisfied = 0;
   private blocks = 0;
+  private readonly blockSlowdowns: number[] = [];
+  private undisturbedCoreUs = 0;
+  private actualCoreUs = 0;
   private readonly latencies = new Map<string, number[]>();
   private readonly modelCounts = new Map<string, { queries: number; satisfied: number; rejected: number }>();
   private hash = 0x811c9dc5;
@@ -287,6 +300,7 @@ class Simulation {
     this.freeCores += run.cores;
     this.pressureTotal -= run.pressure * run.cores;
     this.observe(run);
+    this.recordSlowdown(run);
     const q = run.q;
     const [, end] = run.view.block;
     q.nextLayer = end;
@@ -330,6 +344,13 @@ class Simulation {
       else hi = mid;
     }
     this.waiting.splice(lo, 0, q);
+  }
+
+  private recordSlowdown(run: Run): void {
+    const actualUs = (this.nowMs - run.startMs) * 1000;
+    this.blockSlowdowns.push(actualUs / run.undisturbedUs);
+    this.undisturbedCoreUs += run.undisturbedUs * run.cores;
+    this.actualCoreUs += actualUs * run.cores;
   }
 
   /** The monitor: the level at which the profile would explain the block's measured latency. */
@@ -445,6 +466,7 @@ class Simulation {
       sensitivity: this.noiseRng.lognormal(this.noise.sensitivitySigma),
       pressure: shape.pressure,
       predictedSoloUs: soloUs,
+      undisturbedUs: workUs,
       view: {
         query: q.id,
         model: q.model,
@@ -504,9 +526,20 @@ class Simulation {
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([model, c]) => ({ model, ...c, ...prefixed(latencyStats(this.latencies.get(model) ?? [])) })),
       maxCoresInUse: this.maxCoresInUse,
+      ...this.slowdownStats(),
     };
     if (this.opts.trace) out.traceHash = (this.hash >>> 0).toString(16).padStart(8, '0');
     return out;
+  }
+
+  private slowdownStats(): Pick<SimResult, 'meanSlowdown' | 'p90Slowdown' | 'maxSlowdown'> {
+    const s = Float64Array.from(this.blockSlowdowns).sort();
+    if (s.length === 0) return { meanSlowdown: 1, p90Slowdown: 1, maxSlowdown: 1 };
+    return {
+      meanSlowdown: this.actualCoreUs / this.undisturbedCoreUs,
+      p90Slowdown: s[Math.min(s.length - 1, Math.ceil(0.9 * s.length) - 1)],
+      maxSlowdown: s[s.length - 1],
+    };
   }
 }
 

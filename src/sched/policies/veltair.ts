@@ -342,7 +342,7 @@ export const veltair = {
   paramGrid: {
     budgetFactor: [0.5, 0.65, 0.8],
     blockSpan: [0.05, 0.15, 0.5],
-    conflictSensitivity: [0, 16],
+    conflictSensitivity: [0, 16, 64],
   },
   defaults: {
     threshold: 0.5,
