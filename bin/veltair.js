@@ -5,14 +5,19 @@
 //   cannot see; block-by-block execution frees many large tensors, and those threads then
 //   compete with ORT for the very cores veltair allocates (ResNet-50 per layer, 1 thread:
 //   ~58 ms of CPU per inference with parallel GC vs ~40 ms single-threaded; whole model 36 ms).
-//   The flag must be given at start-up, so the launcher re-executes node with it once.
+//   Each block's outputs come back as fresh ArrayBuffers (onnxruntime-node copies them out
+//   even into preallocated fetches), and that external memory is what drives V8's collections.
+//   Incremental marking then spends more in its many small steps than one atomic mark of
+//   veltair's small heap costs (ResNet-50, 1 thread, median over whole model: per-layer blocks
+//   1.14-1.26 with it, 1.13 without; coarse 1.06-1.08 vs 1.05).
+//   Flags must be given at start-up, so the launcher re-executes node with them once.
 // - onnxruntime-node 1.30 runs a session synchronously on the calling thread (inside a
 //   setImmediate), so ORT's compute threads are only its own intra-op pools, which veltair
 //   sizes per session. libuv's pool still serves file and crypto work: size it to the cores.
 import os from 'node:os';
 import { spawn } from 'node:child_process';
 
-const V8_FLAGS = ['--single-threaded-gc'];
+const V8_FLAGS = ['--single-threaded-gc', '--no-incremental-marking'];
 
 if (!V8_FLAGS.every((flag) => process.execArgv.includes(flag))) {
   const child = spawn(process.execPath, [...process.execArgv, ...V8_FLAGS, ...process.argv.slice(1)], {

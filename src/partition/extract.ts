@@ -1,6 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { GraphProtoSchema, ModelProtoSchema, ValueInfoProtoSchema } from 'onnx-buf';
 import {
+  DataType,
   GraphIndex,
   nodeReads,
   nodeWrites,
@@ -8,6 +9,7 @@ import {
   type ModelProto,
   type NodeProto,
   type TensorProto,
+  type TensorType,
   type ValueInfoProto,
 } from '../onnx/index.js';
 import type { Layer } from './layers.js';
@@ -194,6 +196,18 @@ export class ModelPartition {
     );
   }
 
+  /**
+   * Bytes of the tensors a block boundary before layer `k` hands over (0 < k < layers): every
+   * value produced before k that layer k or a later one reads (graph inputs are the caller's
+   * and cross no boundary). Symbolic
+   * dims count as 1 and values of unknown shape as their element size: a relative measure of
+   * what crossing that boundary costs, to put block boundaries where little crosses.
+   */
+  cutBytes(k: number): number {
+    const crossing = this.boundary([k, this.layers.length]).inputs.filter((n) => !this.graphInputs.has(n));
+    return crossing.reduce((sum, name) => sum + tensorBytes(this.index.typeOf(name)), 0);
+  }
+
   /** Layer that produces `name`, or -1 for graph inputs, initializers and unknown names. */
   producerLayer(name: string): number {
     const p = this.index.producer.get(name);
@@ -205,6 +219,25 @@ export class ModelPartition {
     return this.lastReader.get(name) ?? -1;
   }
 }
+
+function tensorBytes(type: TensorType | undefined): number {
+  if (!type) return 0;
+  const elements = (type.shape ?? []).reduce<number>((n, d) => n * (typeof d === 'number' ? d : 1), 1);
+  return elements * (ELEMENT_BYTES[type.elemType] ?? 4);
+}
+
+const ELEMENT_BYTES: Readonly<Record<number, number>> = {
+  [DataType.DOUBLE]: 8,
+  [DataType.INT64]: 8,
+  [DataType.UINT64]: 8,
+  [DataType.FLOAT16]: 2,
+  [DataType.BFLOAT16]: 2,
+  [DataType.INT16]: 2,
+  [DataType.UINT16]: 2,
+  [DataType.INT8]: 1,
+  [DataType.UINT8]: 1,
+  [DataType.BOOL]: 1,
+};
 
 /** Every name the nodes read, including what their subgraphs read from outer scopes. */
 function usedNames(nodes: readonly NodeProto[]): Set<string> {

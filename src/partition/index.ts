@@ -16,7 +16,8 @@
  *   the graph outputs; only the initializers it uses. Throws `PartitionError` when an input's
  *   type is unknown: call `inferValueTypes` (loads the model once in ORT; runs nothing) first.
  * - `ModelPartition.boundary(range)`: the block's input and output names without cutting.
- * - `planBlocks(layers, 'layer' | n | 'whole')`, `planEvenBlocks(layerCount, blocks)`.
+ * - `planBlocks(layers, 'layer' | n | 'whole')`, `planEvenBlocks(layerCount, blocks)`,
+ *   `planCoarseBlocks(layerCount, blocks, (k) => cut.cutBytes(k))` (cheap boundaries).
  * - `ortOptimizedLayers(model, layers)`: ORT's optimized graph (NCHWc, fusions) with its nodes
  *   mapped onto the same layer indices, or undefined when ORT's fusions cross layers. Cut it
  *   with `new ModelPartition(await inferValueTypes(r.model), r.layers)` to measure or run blocks
@@ -24,6 +25,13 @@
  */
 export { discoverLayers, isAnchor, macsOf, HEAVY_OPS, type Layer } from './layers.js';
 export { extractBlock, ModelPartition, PartitionError, type BlockBoundary } from './extract.js';
-export { planBlocks, planEvenBlocks, parseGranularity, type BlockRange, type Granularity } from './plan.js';
+export {
+  planBlocks,
+  planEvenBlocks,
+  planCoarseBlocks,
+  parseGranularity,
+  type BlockRange,
+  type Granularity,
+} from './plan.js';
 export { inferValueTypes } from './types.js';
 export { ortOptimizedLayers } from './optimized.js';

@@ -11,6 +11,7 @@ import {
   parseGranularity,
   planBlocks,
   planEvenBlocks,
+  planCoarseBlocks,
 } from './index.js';
 import {
   allFixtures,
@@ -160,6 +161,46 @@ test('block plans tile the layers at every granularity', () => {
   assert.throws(() => planBlocks(5, 0), RangeError);
   assert.equal(parseGranularity('3'), 3);
   assert.throws(() => parseGranularity('x'), RangeError);
+});
+
+test('coarse plans put boundaries where the least crosses, evenly when all cost the same', async () => {
+  assert.deepEqual(
+    planCoarseBlocks(10, 2, (k) => (k === 3 ? 1 : 100)),
+    [
+      [0, 3],
+      [3, 10],
+    ],
+  );
+  assert.deepEqual(
+    planCoarseBlocks(10, 2, () => 1),
+    [
+      [0, 5],
+      [5, 10],
+    ],
+  );
+  // Blocks stay within half to one and a half of the even share, however cheap a cut is.
+  const lopsided = planCoarseBlocks(12, 3, (k) => (k === 1 ? 0 : 10));
+  assert.ok(
+    lopsided.every(([a, b]) => b - a >= 2 && b - a <= 6),
+    JSON.stringify(lopsided),
+  );
+  const { model } = residualModel();
+  const typed = await inferValueTypes(model);
+  const layers = discoverLayers(typed);
+  const cut = new ModelPartition(typed, layers);
+  const tensorBytes = 1 * 4 * 6 * 6 * 4;
+  // Inside the second residual block the skip tensor crosses too; between blocks only one does.
+  // (Inside the first, the skip tensor is the graph input: the caller's, never copied out.)
+  assert.equal(cut.cutBytes(2), tensorBytes);
+  assert.equal(cut.cutBytes(3), 2 * tensorBytes);
+  assert.equal(cut.cutBytes(1), tensorBytes);
+  assert.deepEqual(
+    planCoarseBlocks(layers.length, 2, (k) => cut.cutBytes(k)),
+    [
+      [0, 2],
+      [2, 4],
+    ],
+  );
 });
 
 test('layer order is the file order when the file is already topologically sorted', () => {

@@ -2,10 +2,11 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { ModelProto } from '../onnx/index.js';
 import {
+  ModelPartition,
   discoverLayers,
   inferValueTypes,
   planBlocks,
-  planEvenBlocks,
+  planCoarseBlocks,
   type BlockRange,
 } from '../partition/index.js';
 import { BlockExecutor, openModelSession, type TensorMap } from './executor.js';
@@ -78,9 +79,10 @@ async function openRunners(
 ): Promise<Runner[]> {
   const typed = await inferValueTypes(model, name);
   const layers = discoverLayers(typed);
+  const cut = new ModelPartition(typed, layers);
   const whole = await openModelSession(model, config, name);
   const plans: [OverheadVariant, BlockRange[]][] = [
-    ['coarse', planEvenBlocks(layers.length, coarseBlocks)],
+    ['coarse', planCoarseBlocks(layers.length, coarseBlocks, (k) => cut.cutBytes(k))],
     ['layer', planBlocks(layers, 'layer')],
   ];
   const runners: Runner[] = [
