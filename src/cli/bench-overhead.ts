@@ -107,7 +107,7 @@ export function register(program: Command): void {
   program
     .command('bench-overhead')
     .description(
-      'latency of whole-model vs block-by-block runs (per layer and ~8 blocks), interleaved: median, p99, ratios',
+      'latency of whole-model vs block-by-block runs (per layer and ~8 blocks cut where least crosses), interleaved: median, p99, ratios',
     )
     .option('--models <a,b>', 'zoo model names or .onnx paths (default: every zoo model)')
     .option('--threads <1,2>', 'intra-op thread counts to measure', '1,2')

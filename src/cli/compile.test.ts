@@ -1,25 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { tinyConvModel } from '../compile/testing.js';
 import { PROFILE_SCHEMA, type ModelProfileData } from '../compile/index.js';
-
-const run = promisify(execFile);
-const BIN = new URL('../../bin/veltair.js', import.meta.url).pathname;
-
-async function veltair(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { veltair } from './testing.js';
 
 const repo = await mkdtemp(join(tmpdir(), 'veltair-compile-cli-'));
 await mkdir(join(repo, 'tiny', '1'), { recursive: true });

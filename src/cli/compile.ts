@@ -27,7 +27,7 @@ export function register(program: Command): void {
   program
     .command('compile')
     .description(
-      'Build (or reuse) the profiles of a model or of every model in a repository: versions per layer, ' +
+      'build (or reuse) the profiles of a model or of every model in a repository: versions per layer, ' +
         'solo latency per core count, slowdown under calibrated interference, prediction quality',
     )
     .argument('<path>', 'MODEL.onnx or a model repository (<repo>/<model>/<version>/model.onnx)')

@@ -1,31 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { GraphBuilder, encodeModel, makeModel, saveModel } from '../onnx/index.js';
 import { residualModel, symbolicModel } from '../partition/fixtures.js';
-
-const run = promisify(execFile);
-const BIN = new URL('../../bin/veltair.js', import.meta.url).pathname;
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function veltair(...args: string[]): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { veltair } from './testing.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'veltair-verify-'));
 

@@ -1,8 +1,10 @@
 /**
  * Layer shapes of the reference models that the calibration did not measure, derived from
  * their published architectures (one entry per compute-heavy node: Conv, Gemm, MatMul, in
- * execution order). Used only to give the scaling model its inputs.
+ * execution order; the stage tables are the zoo's own). Used only to give the scaling model
+ * its inputs; a test checks them against the zoo graphs layer by layer.
  */
+import { EFFICIENTNET_B0_STAGES, MOBILENETV2_STAGES } from '../zoo/index.js';
 import { conv, matmul, type LayerShape } from './shapes.js';
 
 export const FITTED_MODELS = [
@@ -48,18 +50,9 @@ function invertedResidual(
 }
 
 function mobilenetv2(): LayerShape[] {
-  const cfg = [
-    [1, 16, 1, 1],
-    [6, 24, 2, 2],
-    [6, 32, 3, 2],
-    [6, 64, 4, 2],
-    [6, 96, 3, 1],
-    [6, 160, 3, 2],
-    [6, 320, 1, 1],
-  ];
   const out = [conv(224, 3, 32, 3, 2)];
   let [h, c] = [112, 32];
-  for (const [t, cout, n, s] of cfg) {
+  for (const [t, cout, n, s] of MOBILENETV2_STAGES) {
     for (let i = 0; i < n; i++) {
       const stride = i === 0 ? s : 1;
       out.push(...invertedResidual(h, c, cout, t, 3, stride));
@@ -72,19 +65,9 @@ function mobilenetv2(): LayerShape[] {
 }
 
 function efficientnetB0(): LayerShape[] {
-  // expand ratio, kernel, stride, output channels, repeats
-  const cfg = [
-    [1, 3, 1, 16, 1],
-    [6, 3, 2, 24, 2],
-    [6, 5, 2, 40, 2],
-    [6, 3, 2, 80, 3],
-    [6, 5, 1, 112, 3],
-    [6, 5, 2, 192, 4],
-    [6, 3, 1, 320, 1],
-  ];
   const out = [conv(224, 3, 32, 3, 2)];
   let [h, c] = [112, 32];
-  for (const [t, k, s, cout, n] of cfg) {
+  for (const [t, k, s, cout, n] of EFFICIENTNET_B0_STAGES) {
     for (let i = 0; i < n; i++) {
       const stride = i === 0 ? s : 1;
       out.push(...invertedResidual(h, c, cout, t, k, stride, Math.max(1, Math.floor(c / 4))));

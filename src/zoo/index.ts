@@ -12,4 +12,7 @@ export {
   type BuiltModel,
   type TensorSpec,
 } from './models.js';
+/** Stage tables of the published architectures, for code that needs the shapes without a graph. */
+export { MOBILENETV2_STAGES } from './architectures/mobilenetv2.js';
+export { EFFICIENTNET_B0_STAGES } from './architectures/efficientnet.js';
 export { writeZooRepository, type ModelConfig, type WrittenModel, type ZooProgress } from './repository.js';

@@ -1,7 +1,7 @@
 import type { Net } from '../net.js';
 
 /** Tan & Le 2019, Table 1: expansion, kernel, first stride, output channels, repeats. */
-const STAGES: [number, number, number, number, number][] = [
+export const EFFICIENTNET_B0_STAGES: readonly (readonly [number, number, number, number, number])[] = [
   [1, 3, 1, 16, 1],
   [6, 3, 2, 24, 2],
   [6, 5, 2, 40, 2],
@@ -69,7 +69,7 @@ function mbconv(
 /** EfficientNet-B0: Swish written as x * Sigmoid(x) (not HardSwish). */
 export function efficientnetB0(net: Net, image: string): string {
   let x = net.swish(convBn(net, image, 32, 3, 2));
-  for (const [e, k, s, c, n] of STAGES) {
+  for (const [e, k, s, c, n] of EFFICIENTNET_B0_STAGES) {
     for (let i = 0; i < n; i++) x = mbconv(net, x, e, k, i === 0 ? s : 1, c);
   }
   x = net.swish(convBn(net, x, 1280, 1));

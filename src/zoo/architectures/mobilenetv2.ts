@@ -1,7 +1,7 @@
 import type { Net } from '../net.js';
 
 /** Sandler et al. 2018, Table 2: expansion t, output channels c, repeats n, first stride s. */
-const STAGES: [number, number, number, number][] = [
+export const MOBILENETV2_STAGES: readonly (readonly [number, number, number, number])[] = [
   [1, 16, 1, 1],
   [6, 24, 2, 2],
   [6, 32, 3, 2],
@@ -28,7 +28,7 @@ function invertedResidual(net: Net, x: string, expansion: number, channels: numb
 /** MobileNetV2 (width 1.0) as in torchvision. */
 export function mobilenetv2(net: Net, image: string): string {
   let x = convBnRelu6(net, image, 32, 3, 2);
-  for (const [t, c, n, s] of STAGES) {
+  for (const [t, c, n, s] of MOBILENETV2_STAGES) {
     for (let i = 0; i < n; i++) x = invertedResidual(net, x, t, c, i === 0 ? s : 1);
   }
   x = convBnRelu6(net, x, 1280, 1);
