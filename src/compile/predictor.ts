@@ -163,17 +163,22 @@ export class ProfilePredictor {
    * kept on every layer, those kept on the most layers compete.
    */
   predict(i: number, j: number, cores: number, level: number): Prediction {
+    // Allocation-free: the simulator and the scheduler ask this for every block they consider.
     const hi = Math.max(0, Math.min(j, this.layerCount));
     const lo = Math.max(0, Math.min(i, hi));
-    const kept = this.keptCount.map((count) => count[hi] - count[lo]);
-    const most = Math.max(...kept);
-    const candidates = this.versions.filter((_, v) => kept[v] === most);
-    let best: Prediction = { latencyUs: Infinity, version: candidates[0] };
-    for (const v of candidates) {
-      const us = this.blockUs(i, j, v, cores, level);
-      if (us < best.latencyUs) best = { latencyUs: us, version: v };
+    let most = 0;
+    for (const count of this.keptCount) most = Math.max(most, count[hi] - count[lo]);
+    let bestUs = Infinity;
+    let bestVersion: string | undefined;
+    for (let v = 0; v < this.versions.length; v++) {
+      if (this.keptCount[v][hi] - this.keptCount[v][lo] !== most) continue;
+      const us = this.blockUs(i, j, this.versions[v], cores, level);
+      if (bestVersion === undefined || us < bestUs) {
+        bestUs = us;
+        bestVersion = this.versions[v];
+      }
     }
-    return best;
+    return { latencyUs: bestUs, version: bestVersion ?? this.versions[0] };
   }
 
   /** Fewest cores (up to `maxCores`) whose best-version latency fits `budgetUs`; undefined if none. */
