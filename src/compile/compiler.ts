@@ -301,8 +301,7 @@ class ModelCompile {
     return ranges;
   }
 
-  /** Stores a coarse block whose latency is not the sum of its layers' (beyond tolerance). */
-  /** Measures coarse blocks whole, alone, every version: they calibrate savingScale. */
+  /** Measures coarse blocks whole, every version: they calibrate savingScale and slowdownScale. */
   private async measureCoarseBlocks(startedMs: number): Promise<void> {
     const done = new Set(this.partial.coarse.map(({ range }) => `${range[0]}:${range[1]}`));
     for (const [i, j] of this.coarseRanges()) {

@@ -85,7 +85,7 @@ export interface PartialProfile {
   levels: number[];
   /** One entry per layer; null where not measured yet. */
   layers: (RawLayer | null)[];
-  /** Coarse blocks measured whole, alone: every version, per core count (raw medians). */
+  /** Coarse blocks measured whole, alone and under the generator: every version (raw medians). */
   coarse: { range: [number, number]; versions: VersionProfile[] }[];
   /** Time spent before the interruption, added to the compile time. */
   elapsedMs: number;
