@@ -22,8 +22,13 @@ export class ProfilePredictor {
   readonly levels: readonly number[];
   /** prefix[v][c][l][i]: sum over layers < i of latency (us) of version v on c cores at level index l. */
   private readonly prefix: Float64Array[][][];
-  private readonly blockOverrides = new Map<string, Map<string, VersionProfile>>();
+  /** Coarse blocks stored whole, by blockKey(i, j), then version. */
+  private readonly blockOverrides = new Map<number, Map<string, VersionProfile>>();
   private readonly skipMemo = new Map<number, number>();
+  /** endUs[v][c][k]: what a block ending with layer k pays at its end (boundaryUs), on c cores. */
+  private readonly endUs: Float64Array[][];
+  /** usPerSkipMiB[v][c]: price of a MiB of residual values a block keeps inside (runCost). */
+  private readonly usPerSkipMiB: Float64Array[];
   /** keptCount[v][i]: layers < i that kept version v (prefix counts). */
   private readonly keptCount: Int32Array[];
   /** Solo latency at 1 core, fastest version, per layer: the "work" a query's budget is split by. */
@@ -38,6 +43,8 @@ export class ProfilePredictor {
     for (const l of data.layers) for (const v of l.versions) ids.add(v.version);
     this.versions = [...ids];
     this.prefix = this.versions.map((v) => this.buildPrefix(v));
+    this.endUs = this.versions.map((v) => this.buildEndCosts(v));
+    this.usPerSkipMiB = this.versions.map((v) => this.buildSkipPrice(v));
     this.keptCount = this.versions.map((v) => {
       const count = new Int32Array(this.layerCount + 1);
       data.layers.forEach((l, i) => {
@@ -49,8 +56,15 @@ export class ProfilePredictor {
       this.minOver(this.versions, (v) => this.layerUs(i, v, 1, 0)),
     );
     for (const b of data.blocks ?? []) {
-      this.blockOverrides.set(`${b.range[0]}:${b.range[1]}`, new Map(b.versions.map((v) => [v.version, v])));
+      this.blockOverrides.set(
+        this.blockKey(b.range[0], b.range[1]),
+        new Map(b.versions.map((v) => [v.version, v])),
+      );
     }
+  }
+
+  private blockKey(i: number, j: number): number {
+    return i * (this.layerCount + 1) + j;
   }
 
   private minOver<T>(items: readonly T[], f: (t: T) => number): number {
@@ -75,6 +89,25 @@ export class ProfilePredictor {
       );
     }
     return byCores;
+  }
+
+  private buildEndCosts(version: string): Float64Array[] {
+    return Array.from({ length: this.maxCores + 1 }, (_, c) =>
+      Float64Array.from(this.data.layers, (_, k) => {
+        const vp = this.versionOf(k, version);
+        if (!vp.boundaryUs || c === 0) return 0;
+        return soloAt({ ...vp, soloUs: vp.boundaryUs }, this.data.coreCounts, c);
+      }),
+    );
+  }
+
+  private buildSkipPrice(version: string): Float64Array {
+    const cost = this.data.runCost?.[version];
+    return Float64Array.from({ length: this.maxCores + 1 }, (_, c) =>
+      cost && c > 0
+        ? soloAt({ version, soloUs: cost.usPerMiB, slowdown: [1], pressure: 0 }, this.data.coreCounts, c)
+        : 0,
+    );
   }
 
   private versionOf(layer: number, version: string): VersionProfile {
@@ -105,12 +138,18 @@ export class ProfilePredictor {
    * scaled by the layers' mean slowdown.
    */
   blockUs(i: number, j: number, version: string, cores: number, level: number): number {
-    const c = this.clampCores(cores);
-    const override = this.blockOverrides.get(`${i}:${j}`)?.get(version);
-    if (override)
-      return soloAt(override, this.data.coreCounts, c) * slowdownAt(override.slowdown, this.levels, level);
     const vi = this.versions.indexOf(version);
     if (vi < 0) throw new Error(`${this.model}: no version ${version}`);
+    return this.blockUsOf(i, j, vi, this.clampCores(cores), level);
+  }
+
+  /** blockUs by version index and clamped cores: the hot path, allocation-free. */
+  private blockUsOf(i: number, j: number, vi: number, c: number, level: number): number {
+    if (this.blockOverrides.size > 0) {
+      const override = this.blockOverrides.get(this.blockKey(i, j))?.get(this.versions[vi]);
+      if (override)
+        return soloAt(override, this.data.coreCounts, c) * slowdownAt(override.slowdown, this.levels, level);
+    }
     const perLevel = this.prefix[vi][c];
     const { lo, hi, t } = bracket(this.levels, level);
     const sumLo = perLevel[lo][j] - perLevel[lo][i];
@@ -119,15 +158,15 @@ export class ProfilePredictor {
     if (j <= i) return layersUs;
     // Run costs slow as the block's layers do, on average.
     const quietUs = perLevel[0][j] - perLevel[0][i];
-    const endUs = this.boundaryUs(j - 1, version, c) - this.skipSavedUs(i, j, version, c);
+    const saved = this.usPerSkipMiB[vi][c] > 0 ? (this.usPerSkipMiB[vi][c] * this.skipBytes(i, j)) / MIB : 0;
+    const endUs = this.endUs[vi][c][j - 1] - saved;
     return layersUs + Math.max(0, endUs) * (quietUs > 0 ? layersUs / quietUs : 1);
   }
 
   /** What a block ending with `layer` pays at its end (VersionProfile.boundaryUs). */
   boundaryUs(layer: number, version: string, cores: number): number {
-    const vp = this.versionOf(layer, version);
-    if (!vp.boundaryUs) return 0;
-    return soloAt({ ...vp, soloUs: vp.boundaryUs }, this.data.coreCounts, this.clampCores(cores));
+    const vi = this.versions.indexOf(version);
+    return vi < 0 ? 0 : this.endUs[vi][this.clampCores(cores)][layer];
   }
 
   /**
@@ -135,19 +174,14 @@ export class ProfilePredictor {
    * in-block latency still includes their cost, since no pair of layers holds both ends.
    */
   skipSavedUs(i: number, j: number, version: string, cores: number): number {
-    const cost = this.data.runCost?.[version];
-    if (!cost) return 0;
-    const perMiB = soloAt(
-      { version, soloUs: cost.usPerMiB, slowdown: [1], pressure: 0 },
-      this.data.coreCounts,
-      cores,
-    );
-    return (perMiB * this.skipBytes(i, j)) / MIB;
+    const vi = this.versions.indexOf(version);
+    if (vi < 0) return 0;
+    return (this.usPerSkipMiB[vi][this.clampCores(cores)] * this.skipBytes(i, j)) / MIB;
   }
 
   /** Bytes of skipping values whose moves a block [i, j) saves (memoized: asked often). */
   skipBytes(i: number, j: number): number {
-    const key = i * (this.layerCount + 1) + j;
+    const key = this.blockKey(i, j);
     const known = this.skipMemo.get(key);
     if (known !== undefined) return known;
     const bytes = skipSavedBytes(this.data.tensors ?? [], i, j);
@@ -168,11 +202,12 @@ export class ProfilePredictor {
     const lo = Math.max(0, Math.min(i, hi));
     let most = 0;
     for (const count of this.keptCount) most = Math.max(most, count[hi] - count[lo]);
+    const c = this.clampCores(cores);
     let bestUs = Infinity;
     let bestVersion: string | undefined;
     for (let v = 0; v < this.versions.length; v++) {
       if (this.keptCount[v][hi] - this.keptCount[v][lo] !== most) continue;
-      const us = this.blockUs(i, j, this.versions[v], cores, level);
+      const us = this.blockUsOf(i, j, v, c, level);
       if (bestVersion === undefined || us < bestUs) {
         bestUs = us;
         bestVersion = this.versions[v];
