@@ -1,22 +1,14 @@
 #!/usr/bin/env node
-// Launcher: sets up the process before any veltair code runs.
+// Launcher: sets up the process before any veltair code runs, re-executing node once (V8
+// flags and glibc tunables take effect only at start-up).
 //
-// - V8's parallel garbage collector runs on background threads that veltair's core ledger
-//   cannot see; block-by-block execution frees many large tensors, and those threads then
-//   compete with ORT for the very cores veltair allocates (ResNet-50 per layer, 1 thread:
-//   ~58 ms of CPU per inference with parallel GC vs ~40 ms single-threaded; whole model 36 ms).
-//   Each block's outputs come back as fresh ArrayBuffers (onnxruntime-node copies them out
-//   even into preallocated fetches), and that external memory is what drives V8's collections.
-//   Incremental marking then spends more in its many small steps than one atomic mark of
-//   veltair's small heap costs (ResNet-50, 1 thread, median over whole model: per-layer blocks
-//   1.14-1.26 with it, 1.13 without; coarse 1.06-1.08 vs 1.05).
-//   Flags must be given at start-up, so the launcher re-executes node with them once.
-// - glibc malloc keeps freed memory for reuse instead of handing large buffers back to the
-//   OS (no mmap per buffer, no trimming; decision 0005). Every block output is a fresh
-//   multi-MiB buffer, and with glibc's defaults each one could land on fresh pages: the same
-//   MobileNetV2 block ran 1100 us until the first GC and 575 us after, or 520 us for good
-//   (230 us with these settings) depending on what ran before, which made profiles depend on
-//   the order layers were measured in. RSS stays at its high-water mark instead.
+// - V8 GC single-threaded and non-incremental (decision 0004): its parallel helpers would run
+//   on cores veltair's ledger allocates to ORT, and the fresh ArrayBuffer that every block
+//   output becomes (onnxruntime-node copies outputs out) drives collections whose incremental
+//   steps cost more than an atomic mark of veltair's small heap.
+// - glibc malloc keeps freed memory for reuse (decision 0005): with its defaults a multi-MiB
+//   output could land on fresh pages every run, so the same block ran up to 2x slower
+//   depending on what the process had run before, and profiles depended on measuring order.
 // - onnxruntime-node 1.30 runs a session synchronously on the calling thread (inside a
 //   setImmediate), so ORT's compute threads are only its own intra-op pools, which veltair
 //   sizes per session. libuv's pool still serves file and crypto work: size it to the cores.
