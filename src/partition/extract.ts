@@ -199,9 +199,9 @@ export class ModelPartition {
   /**
    * Bytes of the tensors a block boundary before layer `k` hands over (0 < k < layers): every
    * value produced before k that layer k or a later one reads (graph inputs are the caller's
-   * and cross no boundary). Symbolic
-   * dims count as 1 and values of unknown shape as their element size: a relative measure of
-   * what crossing that boundary costs, to put block boundaries where little crosses.
+   * and cross no boundary). Symbolic dims count as 1 and values of unknown shape as their
+   * element size: a relative measure of what crossing that boundary costs, to put block
+   * boundaries where little crosses.
    */
   cutBytes(k: number): number {
     const crossing = this.boundary([k, this.layers.length]).inputs.filter((n) => !this.graphInputs.has(n));
