@@ -39,23 +39,33 @@ export const hostSys: SysRoot = {
  */
 export function usableCores(sys: SysRoot = hostSys): number {
   let cores = Math.max(1, sys.affinityCores());
-  const allowed = parseCpuList(/Cpus_allowed_list:\s*(\S+)/.exec(sys.read('/proc/self/status') ?? '')?.[1]);
+  const allowed = allowedCpus(sys.read('/proc/self/status') ?? '').length;
   if (allowed > 0) cores = Math.min(cores, allowed);
   const quota = cgroupQuotaCores(sys);
   if (quota !== undefined) cores = Math.min(cores, Math.max(1, Math.floor(quota)));
   return cores;
 }
 
-/** Number of CPUs in a list like `0-3,8,10-11`; 0 when absent or malformed. */
-export function parseCpuList(list: string | undefined): number {
-  if (!list) return 0;
-  let n = 0;
+/** The CPUs this process's affinity mask allows, from `/proc/self/status` text; [] when unknown. */
+export function allowedCpus(status: string): number[] {
+  return expandCpuList(/Cpus_allowed_list:\s*(\S+)/.exec(status)?.[1]);
+}
+
+/** `0-2,5` -> [0, 1, 2, 5]; [] when absent or malformed. */
+export function expandCpuList(list: string | undefined): number[] {
+  if (!list) return [];
+  const cpus: number[] = [];
   for (const part of list.trim().split(',')) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m) return 0;
-    n += m[2] === undefined ? 1 : Number(m[2]) - Number(m[1]) + 1;
+    if (!m) return [];
+    for (let c = Number(m[1]); c <= Number(m[2] ?? m[1]); c++) cpus.push(c);
   }
-  return n;
+  return cpus;
+}
+
+/** Number of CPUs in a list like `0-3,8,10-11`; 0 when absent or malformed. */
+export function parseCpuList(list: string | undefined): number {
+  return expandCpuList(list).length;
 }
 
 /** The CPU quota in cores, or undefined when unlimited or unknown. */

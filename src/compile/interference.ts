@@ -8,9 +8,9 @@
  * running the probe or by inverting a profile's slowdown curves (levelFromSlowdown).
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { allowedCpus, hostSys } from './fingerprint.js';
 import { CONTROL, CONTROL_SLOTS, makeProbe, whenReady, type WorkerData } from './interference-shared.js';
 
 const WORKER_URL = new URL('./interference-worker.js', import.meta.url);
@@ -76,8 +76,7 @@ export async function startGenerator(threads: number, llcBytes: number): Promise
  * CPU of its own (a 1-core machine: there the generator time-shares, as documented).
  */
 export function generatorCpus(threads: number, status = readStatus()): string | undefined {
-  const list = /Cpus_allowed_list:\s*(\S+)/.exec(status)?.[1];
-  const cpus = expandCpuList(list ?? '');
+  const cpus = allowedCpus(status);
   if (cpus.length <= threads) return undefined;
   return cpus.slice(cpus.length - threads).join(',');
 }
@@ -94,7 +93,7 @@ export async function withMainThreadOffGenerator<T>(
   work: () => Promise<T>,
   status = readStatus(),
 ): Promise<T> {
-  const all = expandCpuList(/Cpus_allowed_list:\s*(\S+)/.exec(status)?.[1] ?? '');
+  const all = allowedCpus(status);
   if (all.length <= generatorThreads) return work();
   const mine = all.slice(0, all.length - generatorThreads).join(',');
   const pin = (cpus: string) =>
@@ -107,23 +106,8 @@ export async function withMainThreadOffGenerator<T>(
   }
 }
 
-/** `0-2,5` -> [0, 1, 2, 5]. */
-export function expandCpuList(list: string): number[] {
-  const out: number[] = [];
-  for (const part of list.split(',')) {
-    const [a, b] = part.split('-').map(Number);
-    if (!Number.isInteger(a)) continue;
-    for (let c = a; c <= (Number.isInteger(b) ? b : a); c++) out.push(c);
-  }
-  return out;
-}
-
 function readStatus(): string {
-  try {
-    return readFileSync('/proc/self/status', 'utf8');
-  } catch {
-    return '';
-  }
+  return hostSys.read('/proc/self/status') ?? '';
 }
 
 /** Probe passes per intensity and round when calibrating. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ForeignLoadMeter, cleanRounds, parseBusyMs } from './load.js';
-import { ascending, expandCpuList, generatorCpus } from './interference.js';
+import { expandCpuList } from './fingerprint.js';
+import { ascending, generatorCpus } from './interference.js';
 import { distinctLevels } from './compiler.js';
 
 describe('foreign load', () => {
