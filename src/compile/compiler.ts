@@ -361,9 +361,9 @@ class ModelCompile {
    * blocks, within [0, 1]; every layer's slowdown becomes 1 + h (s - 1).
    */
   private scaleSlowdowns(layers: LayerProfile[], draft: ModelProfileData): LayerProfile[] {
+    if (draft.levels.length < 2) return layers;
     const predictor = new ProfilePredictor(draft);
     const sens = this.settings.plan.sensitivityCores;
-    const top = draft.levels.length;
     const factor = new Map<string, number[]>();
     for (const version of predictor.versions) {
       factor.set(
@@ -382,7 +382,6 @@ class ModelCompile {
         }),
       );
     }
-    if (top < 2) return layers;
     return layers.map((layer) => ({
       ...layer,
       versions: layer.versions.map((v) => {

@@ -126,7 +126,8 @@ const plainRounds: RoundRunner = async (count, round) => {
  * The typical run time: the median. Block latency is predicted as a sum over layers, and the
  * median of a sum is close to the sum of medians, where the lower quartile is not: with
  * layers' lower quartiles, every 2-core held-out block of one ResNet-50 compile was predicted
- * too fast (by 16-49 %), where a run either gets its second thread in time or does not. Held-out blocks use the same statistic.
+ * too fast (by 16-49 %), where a run either gets its second thread in time or does not.
+ * Held-out blocks use the same statistic.
  */
 export function typicalUs(samples: readonly number[]): number {
   return median(samples);

@@ -1,6 +1,6 @@
 import { seededRandom } from '../onnx/index.js';
 import { median, quantile, typicalUs } from './interference.js';
-import type { ModelUnderTest } from './measure.js';
+import type { ModelUnderTest, VersionSamples } from './measure.js';
 import type { ProfilePredictor } from './predictor.js';
 import type { ErrorStats, QualityReport, QualitySample } from './profile.js';
 import type { CompileSettings } from './settings.js';
@@ -48,10 +48,10 @@ export async function checkQuality(ctx: QualityContext): Promise<QualityReport> 
       intensities: interfered ? plan.intensities : [0],
       pressureRounds: 0,
     });
-    const timesOf = (version: string) => measured.versions.find((v) => v.version === version)!;
-    const add = (cores: number, level: number, times: readonly number[]) => {
+    /** One sample: the predicted best version, and its measured runs as `runsOf` picks them. */
+    const add = (cores: number, level: number, runsOf: (v: VersionSamples) => readonly number[]) => {
       const predicted = predictor.predict(i, j, cores, level);
-      const measuredUs = typicalUs(times);
+      const measuredUs = typicalUs(runsOf(measured.versions.find((v) => v.version === predicted.version)!));
       samples.push({
         range: [i, j],
         cores,
@@ -62,16 +62,9 @@ export async function checkQuality(ctx: QualityContext): Promise<QualityReport> 
         errorPct: round1((Math.abs(predicted.latencyUs - measuredUs) / measuredUs) * 100),
       });
     };
-    plan.coreCounts.forEach((cores, c) =>
-      add(cores, 0, timesOf(predictor.predict(i, j, cores, 0).version).soloUs[c]),
-    );
+    plan.coreCounts.forEach((cores, c) => add(cores, 0, (v) => v.soloUs[c]));
     for (let k = 1; interfered && k < ctx.levels.length; k++) {
-      const level = ctx.levels[k];
-      add(
-        plan.sensitivityCores,
-        level,
-        timesOf(predictor.predict(i, j, plan.sensitivityCores, level).version).levelUs[k],
-      );
+      add(plan.sensitivityCores, ctx.levels[k], (v) => v.levelUs[k]);
     }
     ctx.onBlock?.();
   }
