@@ -412,7 +412,13 @@ class ModelCompile {
     const fitted = fitRunCost(raw, this.mut.tensors, ids, plan.coreCounts);
     const scale = savingScale(raw, this.mut.tensors, fitted, this.partial.coarse, plan.coreCounts.length);
     const runCost = scaleRunCost(fitted, scale);
-    const local = localSavingScale(raw, this.mut.tensors, fitted, this.partial.coarse, scale);
+    const local = localSavingScale(
+      raw,
+      this.mut.tensors,
+      fitted,
+      this.partial.coarse,
+      plan.coreCounts.length,
+    );
     const layers = this.layerProfiles(raw, fitted, local);
     const base = {
       coreCounts: [...plan.coreCounts],

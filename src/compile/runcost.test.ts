@@ -79,7 +79,7 @@ describe('run cost model', () => {
     const coarse = [block([0, 2], 150), block([6, 8], 100)];
     const global = savingScale(layers, chain, fitted, coarse, 1);
     assert.deepEqual(global.all, [1.5]);
-    const local = localSavingScale(layers, chain, fitted, coarse, global).all[0];
+    const local = localSavingScale(layers, chain, fitted, coarse, 1).all[0];
     assert.equal(local[0], 1);
     assert.equal(local[7], 2);
     assert.ok(local[3] > 1 && local[3] < 2, String(local[3]));

@@ -168,16 +168,16 @@ export function savingScale(
  * savings are not alike along a model (MobileNetV2's early layers hand on 1-5 MiB activations,
  * its late ones a few hundred KiB, and a block of either saves a different multiple of what
  * pairs say), so g is interpolated linearly between the coarse blocks' centres (constant past
- * the first and last), each block's own ratio clamped like the median. Falls back to `global`.
+ * the first and last), each block's own ratio clamped like the median. 1 without blocks, as
+ * `savingScale`.
  */
 export function localSavingScale(
   layers: readonly RawLayer[],
   tensors: readonly TensorEdge[],
   fitted: Record<string, RunCost>,
   coarse: readonly MeasuredBlock[],
-  global: Record<string, number[]>,
+  coreCountLength: number,
 ): Record<string, number[][]> {
-  const coreCountLength = Object.values(global)[0]?.length ?? 0;
   const blocks = blockRatios(layers, tensors, fitted, coarse, coreCountLength);
   const local: Record<string, number[][]> = {};
   for (const version of Object.keys(fitted)) {
@@ -185,7 +185,7 @@ export function localSavingScale(
       const points = blocks
         .filter((b) => Number.isFinite(b.ratio[version][c]))
         .map((b) => ({ x: b.center, g: clampScale(b.ratio[version][c]) }));
-      return layers.map((_, k) => interpolate(points, k) ?? global[version][c]);
+      return layers.map((_, k) => interpolate(points, k) ?? 1);
     });
   }
   return local;
