@@ -5,7 +5,9 @@
 // - V8 GC single-threaded and non-incremental (decision 0004): its parallel helpers would run
 //   on cores veltair's ledger allocates to ORT, and the fresh ArrayBuffer that every block
 //   output becomes (onnxruntime-node copies outputs out) drives collections whose incremental
-//   steps cost more than an atomic mark of veltair's small heap.
+//   steps cost more than an atomic mark of veltair's small heap. The block executor frees
+//   outputs it no longer needs at once with ES2024 ArrayBuffer.prototype.transfer, which node
+//   20's V8 ships behind --harmony-rab-gsab-transfer (on by default from node 21).
 // - glibc malloc keeps freed memory for reuse (decision 0005): with its defaults a multi-MiB
 //   output could land on fresh pages every run, so the same block ran up to 2x slower
 //   depending on what the process had run before, and profiles depended on measuring order.
@@ -15,7 +17,7 @@
 import os from 'node:os';
 import { spawn } from 'node:child_process';
 
-const V8_FLAGS = ['--single-threaded-gc', '--no-incremental-marking'];
+const V8_FLAGS = ['--single-threaded-gc', '--no-incremental-marking', '--harmony-rab-gsab-transfer'];
 const MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296';
 
 /** The user's GLIBC_TUNABLES with ours added, unless they set malloc's themselves. */

@@ -151,6 +151,43 @@ test('intermediate values are released after their last reader', async () => {
   }
 });
 
+test("intermediate tensors are freed after their last reader; the caller's feeds and the outputs never are", async () => {
+  assert.equal(
+    typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer,
+    'function',
+    "tests run with the launcher's V8 features (--harmony-rab-gsab-transfer)",
+  );
+  const { model } = residualModel();
+  const layers = discoverLayers(model);
+  const executor = await BlockExecutor.create(model, layers, planBlocks(layers, 'layer'), CONFIG);
+  try {
+    const handedOn: ort.Tensor[] = [];
+    for (const block of executor.blocks.slice(0, -1)) {
+      const run = block.session.run.bind(block.session);
+      Object.assign(block.session, {
+        run: async (feeds: TensorMap) => {
+          const results = await run(feeds);
+          handedOn.push(...block.outputs.map((o) => results[o] as ort.Tensor));
+          return results;
+        },
+      });
+    }
+    const feeds = seededInputs(model, { seed: 3 });
+    const first = await executor.run(feeds);
+    assert.equal(handedOn.length, 3);
+    for (const t of handedOn) assert.equal((t.data as Float32Array).byteLength, 0, 'freed');
+    assert.ok((feeds.x.data as Float32Array).byteLength > 0, 'feeds untouched');
+    const again = await executor.run(feeds);
+    for (const name of executor.outputNames) {
+      const kept = first[name].data as Float32Array;
+      assert.ok(kept.byteLength > 0, `output ${name} of the first run untouched`);
+      assert.deepEqual(Array.from(again[name].data as Float32Array), Array.from(kept));
+    }
+  } finally {
+    await executor.release();
+  }
+});
+
 test('blocks that do not tile the layers are refused', async () => {
   const { model } = residualModel();
   const layers = discoverLayers(model);
