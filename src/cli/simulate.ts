@@ -32,8 +32,6 @@ import {
   SATISFACTION_TARGET,
   WorkloadError,
   type ComparisonJob,
-  type CurvePoint,
-  type PreparedScenario,
   type WorkloadReport,
 } from '../load/index.js';
 import { UsageError } from './errors.js';
@@ -173,11 +171,12 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
         workload,
         options: { totalCores, queries, seed, dispatchOverheadUs },
         policies: specs.map((p) => p.name),
+        curve: Boolean(flags.plot),
       })),
       jobs,
       !flags.json,
     );
-    if (flags.plot) await writePlot(flags.plot, scenarios, reports, specs);
+    if (flags.plot) await writePlot(flags.plot, reports);
     if (flags.json)
       console.log(JSON.stringify({ ...header, mode: 'find-peak', workloads: reports }, null, 2));
     else printComparison(header, reports);
@@ -296,32 +295,9 @@ function printFixed(
   );
 }
 
-/** Sweeps each policy (tuned) over 0.4x..1.6x of the workload's highest peak and draws the curves. */
-async function writePlot(
-  file: string,
-  scenarios: PreparedScenario[],
-  reports: WorkloadReport[],
-  specs: PolicySpec[],
-): Promise<void> {
-  const points: CurvePoint[] = [];
-  scenarios.forEach((s, k) => {
-    const report = reports[k];
-    const top = Math.max(...report.rows.map((r) => r.peakQps));
-    if (!(top > 0)) return;
-    for (const row of report.rows) {
-      const spec = specs.find((p) => p.name === row.policy) as PolicySpec;
-      for (let f = 0.4; f <= 1.61; f += 0.15) {
-        const qps = round(top * f, 2);
-        const r = runPoint(s.scenario, spec, row.params, qps, { stopBelow: 0.5 });
-        points.push({
-          workload: report.workload,
-          policy: row.policy,
-          qps,
-          satisfaction: round(r.satisfaction, 4),
-        });
-      }
-    }
-  });
+/** Draws the satisfaction curves the comparison jobs swept (`satisfactionCurve`). */
+async function writePlot(file: string, reports: WorkloadReport[]): Promise<void> {
+  const points = reports.flatMap((r) => r.curve ?? []);
   try {
     writeFileSync(file, await satisfactionPlotSvg(points, SATISFACTION_TARGET));
   } catch (err) {

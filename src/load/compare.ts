@@ -8,6 +8,17 @@ import type { SimResult } from '../sim/index.js';
 import { physicalLimitQps, runPoint, tunePolicy, type Scenario } from './evaluate.js';
 import type { PeakPoint } from './peak.js';
 
+/** One point of a satisfaction curve: a policy's satisfaction at an offered rate. */
+export interface CurvePoint {
+  workload: string;
+  policy: string;
+  qps: number;
+  satisfaction: number;
+}
+
+/** Satisfaction below this is drawn at the floor (runs there stop early: only an upper bound is known). */
+export const PLOT_FLOOR = 0.5;
+
 export interface PolicyRow {
   policy: string;
   role: PolicyRole;
@@ -46,6 +57,8 @@ export interface PointSummary {
 
 export interface WorkloadReport {
   workload: string;
+  /** Satisfaction vs offered QPS per policy (`satisfactionCurve`), when the job asked for it. */
+  curve?: CurvePoint[];
   weights: Record<string, number>;
   qosTargetMs: Record<string, number>;
   physicalLimitQps: number;
@@ -229,6 +242,35 @@ export function formatAtPeak(reports: readonly WorkloadReport[]): string {
     }),
   );
   return table(header, rows);
+}
+
+/**
+ * Each tuned policy swept over 0.4x..1.6x of the workload's highest peak: the satisfaction
+ * curves of the plot. Runs stop once satisfaction falls under PLOT_FLOOR (drawn at the floor).
+ */
+export function satisfactionCurve(
+  scn: Scenario,
+  report: WorkloadReport,
+  specs: readonly PolicySpec[],
+): CurvePoint[] {
+  const top = Math.max(...report.rows.map((r) => r.peakQps));
+  if (!(top > 0)) return [];
+  const points: CurvePoint[] = [];
+  for (const row of report.rows) {
+    const spec = specs.find((p) => p.name === row.policy);
+    if (!spec) continue;
+    for (let f = 0.4; f <= 1.61; f += 0.15) {
+      const qps = round(top * f, 2);
+      const r = runPoint(scn, spec, row.params, qps, { stopBelow: PLOT_FLOOR });
+      points.push({
+        workload: report.workload,
+        policy: row.policy,
+        qps,
+        satisfaction: round(r.satisfaction, 4),
+      });
+    }
+  }
+  return points;
 }
 
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {

@@ -30,6 +30,9 @@ export {
   compareWorkload,
   formatComparison,
   formatAtPeak,
+  satisfactionCurve,
+  PLOT_FLOOR,
+  type CurvePoint,
   summarise,
   table,
   round,
@@ -37,6 +40,6 @@ export {
   type PointSummary,
   type WorkloadReport,
 } from './compare.js';
-export { satisfactionPlotSvg, PLOT_FLOOR, type CurvePoint } from './plot.js';
+export { satisfactionPlotSvg } from './plot.js';
 export { prepareScenarios, type ScenarioOptions, type PreparedScenario } from './setup.js';
 export { runComparisonJobs, runComparisonJob, defaultJobs, type ComparisonJob } from './parallel.js';

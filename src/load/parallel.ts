@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { policySpec } from '../sched/index.js';
 import { loadProfileSource } from '../sim/index.js';
-import { compareWorkload, type WorkloadReport } from './compare.js';
+import { compareWorkload, satisfactionCurve, type WorkloadReport } from './compare.js';
 import { prepareScenarios, type ScenarioOptions } from './setup.js';
 import type { WorkloadName } from './workloads.js';
 
@@ -18,6 +18,8 @@ export interface ComparisonJob {
   workload: WorkloadName;
   options: ScenarioOptions;
   policies: string[];
+  /** Also sweep each tuned policy for the satisfaction plot (`WorkloadReport.curve`). */
+  curve?: boolean;
 }
 
 type WorkerMessage =
@@ -27,11 +29,9 @@ type WorkerMessage =
 export function runComparisonJob(job: ComparisonJob, onProgress?: () => void): WorkloadReport {
   const source = loadProfileSource(job.profiles, job.repository);
   const [prepared] = prepareScenarios(source, [job.workload], job.options);
-  return compareWorkload(
-    prepared.scenario,
-    job.policies.map((p) => policySpec(p)),
-    onProgress,
-  );
+  const specs = job.policies.map((p) => policySpec(p));
+  const report = compareWorkload(prepared.scenario, specs, onProgress);
+  return job.curve ? { ...report, curve: satisfactionCurve(prepared.scenario, report, specs) } : report;
 }
 
 export function defaultJobs(workloads: number): number {

@@ -4,16 +4,7 @@
  */
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-
-export interface CurvePoint {
-  workload: string;
-  policy: string;
-  qps: number;
-  satisfaction: number;
-}
-
-/** Satisfaction below this is drawn at the floor (runs there stop early: only an upper bound is known). */
-export const PLOT_FLOOR = 0.5;
+import { PLOT_FLOOR, type CurvePoint } from './compare.js';
 
 export async function satisfactionPlotSvg(points: readonly CurvePoint[], target: number): Promise<string> {
   const data = points.map((p) => ({ ...p, satisfaction: Math.max(PLOT_FLOOR, p.satisfaction), target }));
