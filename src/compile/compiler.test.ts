@@ -139,6 +139,25 @@ describe('compiled profile', () => {
     assert.equal(p.predict(0, 2, 1, top).version, 'extended');
   });
 
+  it('keeps the numbers of every version it prunes, naming the version that dominates it', async () => {
+    const result = await compileModel(modelPath, quick(new FakeMeasurer({ layers: 3 })));
+    const ids = settingsFor('quick', 2).plan.versions.map((v) => v.id);
+    for (const layer of result.profile.layers) {
+      const kept = layer.versions.map((v) => v.version);
+      const dominated = (layer.dominated ?? []).map((v) => v.version);
+      assert.deepEqual([...kept, ...dominated].sort(), [...ids].sort(), `layer ${layer.index}`);
+      for (const v of layer.dominated ?? []) {
+        const by = /^dominated by (.+)$/.exec(v.why ?? '')?.[1];
+        assert.ok(by && kept.includes(by), `${v.version}: ${v.why}`);
+        assert.equal(v.soloUs.length, result.profile.coreCounts.length);
+      }
+    }
+    assert.ok(
+      result.profile.layers.some((l) => (l.dominated ?? []).length > 0),
+      'the fake has dominated versions',
+    );
+  });
+
   it('reports prediction quality on held-out blocks, alone and under interference', async () => {
     const result = await compileModel(modelPath, quick(new FakeMeasurer({ layers: 6 })));
     const q = result.profile.compile?.quality;

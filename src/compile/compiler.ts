@@ -10,7 +10,7 @@ import { OnnxModelError, decodeModel, modelHash } from '../onnx/index.js';
 import { machineKey } from './fingerprint.js';
 import { median, quantile, typicalUs } from './interference.js';
 import type { BlockSamples, MeasurePlan, Measurer, ModelUnderTest } from './measure.js';
-import { paretoPrune } from './pareto.js';
+import { dominatedBy, paretoPrune } from './pareto.js';
 import { ProfilePredictor } from './predictor.js';
 import {
   PROFILE_SCHEMA,
@@ -267,25 +267,32 @@ class ModelCompile {
           scale[v.version]?.map((perLayer) => perLayer[k]),
         ),
       );
-      const versions = paretoPrune(candidates, {
+      const options = {
         coreCounts: this.settings.plan.coreCounts,
         levels: this.partial.levels,
         latencyTolerance: this.settings.latencyTolerance,
         pressureTolerance: this.settings.pressureTolerance,
-      });
-      return { index: layer.index, name: layer.name, ops: layer.ops, macs: layer.macs, versions };
+      };
+      const versions = paretoPrune(candidates, options);
+      const dominated = dominatedBy(candidates, versions, options);
+      return {
+        index: layer.index,
+        name: layer.name,
+        ops: layer.ops,
+        macs: layer.macs,
+        versions,
+        ...(dominated.length > 0 ? { dominated } : {}),
+      };
     });
   }
 
-  /** Alone only, no pressure, half the rounds: for pairs and coarse blocks. */
+  /**
+   * Alone only, no pressure: for pairs and coarse blocks. As many rounds as layers get: a pair
+   * sets its junction's end cost, S(k) = L(k) + L(k+1) - L([k, k+2)), and with half the rounds
+   * its noise went straight into every block predicted across that junction.
+   */
   private alonePlan(): MeasurePlan {
-    const { plan } = this.settings;
-    return {
-      ...plan,
-      intensities: [0],
-      pressureRounds: 0,
-      repetitions: Math.max(3, Math.ceil(plan.repetitions / 2)),
-    };
+    return { ...this.settings.plan, intensities: [0], pressureRounds: 0 };
   }
 
   /** Even coarse blocks of `coarseBlockLayers` layers, at most `coarseBlocks` of them. */
@@ -495,13 +502,10 @@ export function versionProfiles(samples: BlockSamples, levels: readonly number[]
   });
 }
 
-/** Mean pressure of a block's layers with `version` (or their stand-in where pruned). */
+/** Mean pressure of a block's layers with `version`. */
 function meanPressure(i: number, j: number, version: string, p: ProfilePredictor): number {
   let sum = 0;
-  for (let k = i; k < j; k++) {
-    const vs = p.data.layers[k].versions;
-    sum += (vs.find((v) => v.version === version) ?? vs[0]).pressure;
-  }
+  for (let k = i; k < j; k++) sum += p.layerVersion(k, version).pressure;
   return round3(sum / (j - i));
 }
 

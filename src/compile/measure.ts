@@ -11,6 +11,7 @@ import {
   DataType,
   ORT_TYPE_NAME,
   encodeModel,
+  freeTensorMemory,
   seededRandom,
   tensorTypeOf,
   type ModelProto,
@@ -260,7 +261,8 @@ class OrtModel implements ModelUnderTest {
     try {
       const interfered = sessions.filter((s) => underInterference(s, plan));
       const generator = interfered.length > 0 ? await this.measurer.generatorReady() : undefined;
-      for (const s of sessions) for (let w = 0; w < plan.warmup; w++) await s.session.run(feeds);
+      // Warm up in rounds, as measured: back to back, the last session would start the first round hot.
+      for (let w = 0; w < plan.warmup; w++) for (const s of sessions) await untimedRun(s.session, feeds);
       const samples = new Map<OpenSession, number[][]>(
         sessions.map((s) => [s, plan.intensities.map(() => [])]),
       );
@@ -278,8 +280,6 @@ class OrtModel implements ModelUnderTest {
             const round: number[][] = [];
             for (let k = 1; k < plan.intensities.length; k++) {
               await generator.setIntensity(plan.intensities[k]);
-              // The wait for the generator leaves the core idle: one untimed run wakes it up.
-              await interfered[0].session.run(feeds);
               const times: number[] = [];
               for (const s of interfered) times.push(await timeRun(s.session, feeds));
               round.push(times);
@@ -299,7 +299,7 @@ class OrtModel implements ModelUnderTest {
           underInterference(s, plan) && plan.pressureRounds > 0
             ? await (
                 await this.measurer.probeReady()
-              ).pressureOf(() => s.session.run(feeds), plan.pressureWindowMs, plan.pressureRounds)
+              ).pressureOf(() => untimedRun(s.session, feeds), plan.pressureWindowMs, plan.pressureRounds)
             : 0;
         out.set(configKey(s.version, s.cores), { levelUs, pressure });
       }
@@ -312,10 +312,30 @@ class OrtModel implements ModelUnderTest {
   async release(): Promise<void> {}
 }
 
+/**
+ * Times one run of `session`, right after an untimed one. Why primed: how much of a small
+ * block's weights and activations is still in cache otherwise depends on what ran just before,
+ * which differs between the rounds alone (every version and core count in turn) and under the
+ * generator (only the sensitivity core count): MobileNetV2 [7, 10) on 1 core ran 737 us after
+ * five other sessions, 571 after one, 530 back to back. Primed, every sample sees its own warm
+ * state, whatever the round holds, and the generator's pressure is what slows it.
+ */
 async function timeRun(session: ort.InferenceSession, feeds: Feeds): Promise<number> {
+  await untimedRun(session, feeds);
   const start = performance.now();
-  await session.run(feeds);
-  return (performance.now() - start) * 1000;
+  const results = await session.run(feeds);
+  const us = (performance.now() - start) * 1000;
+  freeResults(results);
+  return us;
+}
+
+async function untimedRun(session: ort.InferenceSession, feeds: Feeds): Promise<void> {
+  freeResults(await session.run(feeds));
+}
+
+/** As the block executor does: results are freed at once, so runs see the same memory state. */
+function freeResults(results: ort.InferenceSession.OnnxValueMapType): void {
+  for (const value of Object.values(results)) freeTensorMemory(value as ort.Tensor);
 }
 
 /** Sessions of one block open at once stay under this many bytes of weights (VGG's FC layers). */

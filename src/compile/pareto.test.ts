@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { paretoPrune, type ParetoOptions } from './pareto.js';
+import { dominatedBy, paretoPrune, type ParetoOptions } from './pareto.js';
 import type { VersionProfile } from './profile.js';
 
 const opts: ParetoOptions = {
@@ -47,6 +47,19 @@ describe('Pareto pruning of versions', () => {
       'all',
       'extended',
     ]);
+  });
+
+  it('each dropped version keeps its numbers and names the kept version that beats it', () => {
+    const candidates = [v('all', [100, 60]), v('extended', [150, 90], 1.2, 0.1), v('all+spin', [99, 59])];
+    const survivors = paretoPrune(candidates, opts);
+    const dropped = dominatedBy(candidates, survivors, opts);
+    assert.deepEqual(
+      dropped.map((x) => [x.version, x.soloUs, x.why]),
+      [
+        ['extended', [150, 90], 'dominated by all'],
+        ['all+spin', [99, 59], 'dominated by all'],
+      ],
+    );
   });
 
   it('never returns nothing', () => {

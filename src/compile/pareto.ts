@@ -88,6 +88,22 @@ export function paretoPrune(candidates: readonly VersionProfile[], opts: ParetoO
   return survivors.map((v) => ({ ...v, why: explain(axes, v, survivors, candidates) }));
 }
 
+/** The candidates `paretoPrune` dropped, each saying which kept version beats it. */
+export function dominatedBy(
+  candidates: readonly VersionProfile[],
+  kept: readonly VersionProfile[],
+  opts: ParetoOptions,
+): VersionProfile[] {
+  const axes = axesFor(opts);
+  const keptIds = new Set(kept.map((v) => v.version));
+  return candidates
+    .filter((v) => !keptIds.has(v.version))
+    .map((v) => {
+      const winner = kept.find((w) => dominates(axes, w, v)) ?? kept[0];
+      return { ...v, why: `dominated by ${winner.version}` };
+    });
+}
+
 function explain(
   axes: readonly Axis[],
   v: VersionProfile,

@@ -51,6 +51,32 @@ describe('ProfilePredictor', () => {
     assert.equal(new ProfilePredictor(data).predict(0, 3, 1, 0).version, 'extended');
   });
 
+  it('a version pruned on a layer counts there with its measured numbers, where the profile has them', () => {
+    const data = profile();
+    // `extended` is dominated on layer 1, and far slower there than `all`.
+    data.layers[1].versions = [version('all', [100, 60], 2, [20, 10])];
+    data.layers[1].dominated = [{ ...version('extended', [400, 250], 2.2, [5, 5]), why: 'dominated by all' }];
+    const p = new ProfilePredictor(data);
+    assert.equal(p.blockUs(0, 3, 'extended', 1, 0), 130 + 400 + 130 + 5);
+    // Both versions are known on every layer, so both compete; `all` wins even under interference.
+    assert.equal(p.predict(0, 3, 1, 1).version, 'all');
+    assert.equal(p.predict(2, 3, 1, 1).version, 'extended');
+  });
+
+  it('a version no layer of the block kept does not compete, however close its numbers', () => {
+    const data = profile();
+    for (const l of data.layers) {
+      l.dominated = [{ ...version('all+spin', [99, 59], 2, [20, 10]), why: 'dominated by all' }];
+    }
+    const p = new ProfilePredictor(data);
+    assert.equal(p.predict(0, 3, 1, 0).version, 'all');
+    assert.equal(p.competes(0, 3, 'all+spin'), false);
+    assert.equal(p.competes(0, 3, 'all'), true);
+    data.layers[1].versions.push({ ...data.layers[1].dominated![0], why: 'fastest alone on 2 cores' });
+    data.layers[1].dominated = [];
+    assert.equal(new ProfilePredictor(data).predict(0, 3, 2, 0).version, 'all+spin');
+  });
+
   it('a block pays its layers in-block latency plus the end cost of its last layer, once', () => {
     const p = new ProfilePredictor(profile());
     assert.equal(p.blockUs(0, 3, 'all', 1, 0), 3 * 100 + 20);

@@ -1,4 +1,4 @@
-import type { ModelProfileData, Prediction, TensorEdge, VersionProfile } from './profile.js';
+import type { LayerProfile, ModelProfileData, Prediction, TensorEdge, VersionProfile } from './profile.js';
 
 /**
  * Answers "latency of layers [i, j) on c cores at interference level x" from a profile in
@@ -10,9 +10,10 @@ import type { ModelProfileData, Prediction, TensorEdge, VersionProfile } from '.
  *   pessimistic for poorly scaling layers); above the largest it stays flat.
  * - Interference between measured levels is interpolated linearly; above the highest level
  *   the slowdown is extrapolated along the last segment.
- * - A layer that has no profile for version v (the compiler pruned v there as dominated)
- *   counts with its fastest kept version in `blockUs`; `predict` only lets the versions
- *   kept on the most layers of the block compete.
+ * - A version the compiler pruned on a layer as dominated counts there with its measured
+ *   numbers (`LayerProfile.dominated`). Profiles without them stand in the layer's fastest
+ *   kept version, and `predict` then only lets the versions known on the most layers of the
+ *   block compete.
  */
 export class ProfilePredictor {
   readonly model: string;
@@ -31,6 +32,8 @@ export class ProfilePredictor {
   private readonly usPerSkipMiB: Float64Array[];
   /** keptCount[v][i]: layers < i that kept version v (prefix counts). */
   private readonly keptCount: Int32Array[];
+  /** knownCount[v][i]: layers < i with numbers for version v, kept or dominated (prefix counts). */
+  private readonly knownCount: Int32Array[];
   /** Solo latency at 1 core, fastest version, per layer: the "work" a query's budget is split by. */
   readonly layerWorkUs: readonly number[];
 
@@ -40,18 +43,17 @@ export class ProfilePredictor {
     this.maxCores = Math.max(...data.coreCounts, data.machine.usableCores);
     this.levels = data.levels;
     const ids = new Set<string>();
-    for (const l of data.layers) for (const v of l.versions) ids.add(v.version);
+    for (const l of data.layers) for (const v of [...l.versions, ...(l.dominated ?? [])]) ids.add(v.version);
     this.versions = [...ids];
     this.prefix = this.versions.map((v) => this.buildPrefix(v));
     this.endUs = this.versions.map((v) => this.buildEndCosts(v));
     this.usPerSkipMiB = this.versions.map((v) => this.buildSkipPrice(v));
-    this.keptCount = this.versions.map((v) => {
-      const count = new Int32Array(this.layerCount + 1);
-      data.layers.forEach((l, i) => {
-        count[i + 1] = count[i] + (l.versions.some((x) => x.version === v) ? 1 : 0);
-      });
-      return count;
-    });
+    this.keptCount = this.versions.map((v) =>
+      prefixCount(data.layers, (l) => l.versions.some((x) => x.version === v)),
+    );
+    this.knownCount = this.versions.map((v) =>
+      prefixCount(data.layers, (l) => measuredVersion(l, v) !== undefined),
+    );
     this.layerWorkUs = data.layers.map((_, i) =>
       this.minOver(this.versions, (v) => this.layerUs(i, v, 1, 0)),
     );
@@ -81,7 +83,7 @@ export class ProfilePredictor {
           const p = new Float64Array(this.layerCount + 1);
           if (c === 0) return p;
           for (let i = 0; i < this.layerCount; i++) {
-            const vp = this.versionOf(i, version);
+            const vp = this.layerVersion(i, version);
             p[i + 1] = p[i] + soloAt(vp, this.data.coreCounts, c) * vp.slowdown[li];
           }
           return p;
@@ -94,7 +96,7 @@ export class ProfilePredictor {
   private buildEndCosts(version: string): Float64Array[] {
     return Array.from({ length: this.maxCores + 1 }, (_, c) =>
       Float64Array.from(this.data.layers, (_, k) => {
-        const vp = this.versionOf(k, version);
+        const vp = this.layerVersion(k, version);
         if (!vp.boundaryUs || c === 0) return 0;
         return soloAt({ ...vp, soloUs: vp.boundaryUs }, this.data.coreCounts, c);
       }),
@@ -110,10 +112,14 @@ export class ProfilePredictor {
     );
   }
 
-  private versionOf(layer: number, version: string): VersionProfile {
-    const versions = this.data.layers[layer].versions;
-    const found = versions.find((v) => v.version === version);
+  /**
+   * A layer's numbers for `version`: kept, or pruned as dominated; in older profiles without
+   * `dominated`, the layer's fastest kept version stands in.
+   */
+  layerVersion(layer: number, version: string): VersionProfile {
+    const found = measuredVersion(this.data.layers[layer], version);
     if (found) return found;
+    const versions = this.data.layers[layer].versions;
     let best = versions[0];
     for (const v of versions) if (v.soloUs[0] < best.soloUs[0]) best = v;
     return best;
@@ -125,7 +131,7 @@ export class ProfilePredictor {
 
   /** Latency of one layer, one version. */
   layerUs(layer: number, version: string, cores: number, level: number): number {
-    const vp = this.versionOf(layer, version);
+    const vp = this.layerVersion(layer, version);
     return (
       soloAt(vp, this.data.coreCounts, this.clampCores(cores)) * slowdownAt(vp.slowdown, this.levels, level)
     );
@@ -191,22 +197,22 @@ export class ProfilePredictor {
 
   /**
    * The best version for [i, j) on `cores` at `level`, and its latency. A block runs one
-   * version on all its layers, so only versions kept on every layer of [i, j) compete: where
-   * the compiler pruned a version on a layer it is slower there, and the stand-in numbers
-   * (the fastest kept version) would make it look better than it runs. Where no version is
-   * kept on every layer, those kept on the most layers compete.
+   * version on all its layers. Versions compete that some layer of the block kept (one pruned
+   * everywhere, say spinning that is nowhere clearly faster, is not worth choosing) and that
+   * have numbers on the most layers: with `dominated` stored, on all of them; in older
+   * profiles, stand-in numbers (the fastest kept version) would make a version pruned on some
+   * layers look better than it runs.
    */
   predict(i: number, j: number, cores: number, level: number): Prediction {
     // Allocation-free: the simulator and the scheduler ask this for every block they consider.
     const hi = Math.max(0, Math.min(j, this.layerCount));
     const lo = Math.max(0, Math.min(i, hi));
-    let most = 0;
-    for (const count of this.keptCount) most = Math.max(most, count[hi] - count[lo]);
+    const most = this.mostKnown(lo, hi);
     const c = this.clampCores(cores);
     let bestUs = Infinity;
     let bestVersion: string | undefined;
     for (let v = 0; v < this.versions.length; v++) {
-      if (this.keptCount[v][hi] - this.keptCount[v][lo] !== most) continue;
+      if (!this.competesAt(lo, hi, v, most)) continue;
       const us = this.blockUsOf(i, j, v, c, level);
       if (bestVersion === undefined || us < bestUs) {
         bestUs = us;
@@ -214,6 +220,25 @@ export class ProfilePredictor {
       }
     }
     return { latencyUs: bestUs, version: bestVersion ?? this.versions[0] };
+  }
+
+  /** Whether `version` is one `predict` would consider for layers [i, j). */
+  competes(i: number, j: number, version: string): boolean {
+    const hi = Math.max(0, Math.min(j, this.layerCount));
+    const lo = Math.max(0, Math.min(i, hi));
+    const v = this.versions.indexOf(version);
+    return v >= 0 && this.competesAt(lo, hi, v, this.mostKnown(lo, hi));
+  }
+
+  private mostKnown(lo: number, hi: number): number {
+    let most = 0;
+    for (const count of this.knownCount) most = Math.max(most, count[hi] - count[lo]);
+    return most;
+  }
+
+  private competesAt(lo: number, hi: number, v: number, most: number): boolean {
+    if (this.knownCount[v][hi] - this.knownCount[v][lo] !== most) return false;
+    return hi === lo || this.keptCount[v][hi] > this.keptCount[v][lo];
   }
 
   /** Fewest cores (up to `maxCores`) whose best-version latency fits `budgetUs`; undefined if none. */
@@ -232,6 +257,22 @@ export class ProfilePredictor {
 }
 
 const MIB = 1024 * 1024;
+
+/** prefix[i]: layers < i for which `has` holds. */
+function prefixCount(layers: readonly LayerProfile[], has: (layer: LayerProfile) => boolean): Int32Array {
+  const count = new Int32Array(layers.length + 1);
+  layers.forEach((l, i) => {
+    count[i + 1] = count[i] + (has(l) ? 1 : 0);
+  });
+  return count;
+}
+
+/** A layer's numbers for `version`: kept, or measured and pruned as dominated. */
+function measuredVersion(layer: LayerProfile, version: string): VersionProfile | undefined {
+  return (
+    layer.versions.find((v) => v.version === version) ?? layer.dominated?.find((v) => v.version === version)
+  );
+}
 
 /**
  * Bytes of the values block [i, j) is fed (produced before i, read inside) and hands on

@@ -60,7 +60,14 @@ export interface LayerProfile {
   ops: string[];
   /** Multiply-accumulates, where known (0 when not). */
   macs: number;
+  /** The Pareto-optimal versions: the ones worth choosing for this layer. */
   versions: VersionProfile[];
+  /**
+   * Versions pruned as dominated here, with their measured numbers: a block runs one version on
+   * all its layers, so a block whose other layers favour a version pays its real cost on this
+   * one. Absent in older profiles (the predictor then stands in the fastest kept version).
+   */
+  dominated?: VersionProfile[];
 }
 
 export interface RunCost {

@@ -64,7 +64,7 @@ export function settingsFor(mode: CompileMode, usableCores: number): CompileSett
     coarseBlocks: quick ? 2 : 4,
     coarseBlockLayers: 6,
     blockTolerance: 0.1,
-    qualityBlocks: quick ? 3 : 8,
+    qualityBlocks: quick ? 3 : 16,
     qualityMaxLayers: 8,
     latencyTolerance: 0.05,
     pressureTolerance: 0.03,

@@ -36,6 +36,7 @@ export {
   int64Tensor,
   tensorValues,
   loadTensor,
+  freeTensorMemory,
   type TensorData,
 } from './tensor.js';
 export { GraphBuilder, makeAttribute, valueInfo, seededRandom, type AttrValue } from './builder.js';

@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import { encodeModel, type ModelProto } from '../onnx/index.js';
+import { encodeModel, freeTensorMemory, type ModelProto } from '../onnx/index.js';
 import {
   ModelPartition,
   inferValueTypes,
@@ -107,7 +107,8 @@ export class BlockExecutor {
 
   /**
    * Runs every block in order on `feeds`; returns the model's outputs. Each value is dropped
-   * as soon as its last reader has run, and its memory freed (see `freeNow`). Outputs go to fresh tensors: onnxruntime-node copies
+   * as soon as its last reader has run, and its memory freed (`freeTensorMemory`; never the
+   * caller's feeds nor returned outputs). Outputs go to fresh tensors: onnxruntime-node copies
    * every result into a new ArrayBuffer even when the caller preallocates one, so a buffer
    * pool saved nothing when measured (see bench/README.md).
    */
@@ -134,7 +135,7 @@ export class BlockExecutor {
       for (const name of block.releaseAfter) {
         const value = live.get(name);
         live.delete(name);
-        if (value && !Object.hasOwn(feeds, name)) freeNow(value);
+        if (value && !Object.hasOwn(feeds, name)) freeTensorMemory(value);
       }
     }
     const outputs: TensorMap = {};
@@ -149,24 +150,6 @@ export class BlockExecutor {
   async release(): Promise<void> {
     await Promise.all(this.blocks.map((b) => b.session.release()));
   }
-}
-
-/** ES2024 `ArrayBuffer.prototype.transfer`: in node 20 behind `--harmony-rab-gsab-transfer`. */
-const transfer = (ArrayBuffer.prototype as { transfer?: (this: ArrayBuffer, length: number) => ArrayBuffer })
-  .transfer;
-
-/**
- * Frees a block output's memory now instead of at V8's next collection: transferring its
- * buffer to length 0 detaches it and drops the backing store. Why: every block output is a
- * fresh ArrayBuffer, and their external memory is what starts V8's collections; freed at once,
- * a ResNet-50 run per layer triggers half as many, and malloc hands the cache-warm memory to
- * the next output. Only for tensors this executor got from ORT and nobody else holds (never
- * the caller's feeds nor returned outputs); a no-op where `transfer` is unavailable.
- */
-function freeNow(tensor: ort.Tensor): void {
-  if (!transfer || tensor.location !== 'cpu') return;
-  const buffer = (tensor.data as { buffer?: unknown }).buffer;
-  if (buffer instanceof ArrayBuffer) transfer.call(buffer, 0);
 }
 
 async function partitionFor(

@@ -330,9 +330,7 @@ export function blockPressure(pred: ProfilePredictor, i: number, j: number, vers
   if (!prefix) {
     prefix = new Float64Array(pred.layerCount + 1);
     for (let l = 0; l < pred.layerCount; l++) {
-      const versions = pred.data.layers[l].versions;
-      const v = versions.find((x) => x.version === version) ?? versions[0];
-      prefix[l + 1] = prefix[l] + pred.layerWorkUs[l] * v.pressure;
+      prefix[l + 1] = prefix[l] + pred.layerWorkUs[l] * pred.layerVersion(l, version).pressure;
     }
     byVersion.set(version, prefix);
   }

@@ -14,7 +14,7 @@
  * blocks. The policy sees only the monitor's estimate of the level, inferred from how
  * much slower than predicted recent blocks ran, as the live monitor does.
  */
-import { slowdownAt, type ProfilePredictor, type VersionProfile } from '../compile/index.js';
+import { slowdownAt, type ProfilePredictor } from '../compile/index.js';
 import { validateDecisions } from '../sched/index.js';
 import type { Decision, EngineView, Policy, Query, Running } from '../sched/index.js';
 import { Rng, streamSeed } from './rng.js';
@@ -616,16 +616,8 @@ function blockPressure(pred: ProfilePredictor, i: number, j: number, version: st
   let total = 0;
   for (let l = i; l < j; l++) {
     const us = pred.layerUs(l, version, cores, 0);
-    weighted += us * versionProfile(pred, l, version).pressure;
+    weighted += us * pred.layerVersion(l, version).pressure;
     total += us;
   }
   return total > 0 ? weighted / total : 0;
-}
-
-/** The layer's profile for `version`, or its fastest kept version (the predictor's rule). */
-function versionProfile(pred: ProfilePredictor, layer: number, version: string): VersionProfile {
-  const versions = pred.data.layers[layer].versions;
-  const found = versions.find((v) => v.version === version);
-  if (found) return found;
-  return versions.reduce((best, v) => (v.soloUs[0] < best.soloUs[0] ? v : best));
 }

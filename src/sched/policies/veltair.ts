@@ -228,6 +228,7 @@ function considerate(
   const [i, j] = plan.block;
   let best = { version: plan.version, latencyUs: plan.latencyUs, cost: Infinity };
   for (const v of pred.versions) {
+    if (!pred.competes(i, j, v)) continue;
     const latencyUs = pred.blockUs(i, j, v, plan.cores, o.level);
     const cost = latencyUs * (1 + cfg.externality * busyCores * blockPressure(pred, i, j, v));
     if (cost < best.cost) best = { version: v, latencyUs, cost };
