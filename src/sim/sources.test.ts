@@ -81,6 +81,19 @@ describe('local profiles', () => {
     assert.equal(rules[0].version, 'fast');
   });
 
+  it('count the numbers of versions the compiler pruned, on every layer', () => {
+    const pruned = structuredClone(local);
+    // `robust` kept on one layer only; on the others its numbers sit in `dominated`.
+    for (const layer of pruned.layers.slice(1)) {
+      layer.dominated = layer.versions.filter((v) => v.version === 'robust');
+      layer.versions = layer.versions.filter((v) => v.version !== 'robust');
+    }
+    const robust = versionRulesFromLocal([pruned])?.find((r) => r.version === 'robust');
+    assert.ok(robust);
+    assert.match(robust.why ?? '', /\(3 layers\)/);
+    assert.ok(Math.abs(robust.soloRatio - 1.2) < 1e-9, `ratio ${robust.soloRatio}`);
+  });
+
   it('are read from a model repository, and a bad file is named with its field', () => {
     const repo = mkdtempSync(join(tmpdir(), 'veltair-sim-'));
     mkdirSync(join(repo, 'cnn', '1'), { recursive: true });

@@ -75,48 +75,78 @@ export const DEFAULT_VERSION_RULES: readonly VersionRule[] = [
 ];
 
 /**
- * Version rules from this machine's compiled profiles: for each non-reference version, the
- * median over layers of its solo latency, slowdown-above-1 and pressure relative to the
- * reference (the version fastest alone); undefined when the profiles hold one version.
+ * Version rules from this machine's compiled profiles, relative to a reference version (the one
+ * fastest alone on the most layers): for every other version, the median over layers of its
+ * solo latency ratio, and over all layers together its excess slowdown at the top level and its
+ * pressure, each as a ratio of sums (a layer whose reference barely slows would make a
+ * per-layer ratio explode: one ResNet-50 compile gave 13x). Every layer counts, pruned
+ * versions included (`LayerProfile.dominated`): with kept versions only, a version's ratios
+ * came from the few layers where it won something, 4-16 of ResNet-50's 54, and swung from 0.04x
+ * to 13x between compiles. Undefined when the profiles hold one version.
  */
 export function versionRulesFromLocal(profiles: readonly ModelProfileData[]): VersionRule[] | undefined {
-  const ratios = new Map<string, { solo: number[]; sens: number[]; pressure: number[] }>();
-  let reference: string | undefined;
+  const reference = mostOftenFastest(profiles);
+  if (reference === undefined) return undefined;
+  const ratios = new Map<string, { solo: number[]; sens: [number, number]; pressure: [number, number] }>();
   for (const p of profiles) {
+    const last = p.coreCounts.length - 1;
+    const top = p.levels.length - 1;
     for (const layer of p.layers) {
-      const ref = fastestVersion(layer);
-      reference ??= ref.version;
-      for (const v of layer.versions) {
+      const versions = measuredVersions(layer);
+      const ref = versions.find((v) => v.version === reference);
+      if (!ref) continue;
+      for (const v of versions) {
         if (v === ref) continue;
-        const r = ratios.get(v.version) ?? { solo: [], sens: [], pressure: [] };
-        const last = p.coreCounts.length - 1;
+        const r = ratios.get(v.version) ?? { solo: [], sens: [0, 0], pressure: [0, 0] };
         r.solo.push(v.soloUs[last] / ref.soloUs[last]);
-        const top = p.levels.length - 1;
-        if (top > 0 && ref.slowdown[top] > 1) r.sens.push((v.slowdown[top] - 1) / (ref.slowdown[top] - 1));
-        if (ref.pressure > 0) r.pressure.push(v.pressure / ref.pressure);
+        if (top > 0) {
+          r.sens[0] += v.slowdown[top] - 1;
+          r.sens[1] += ref.slowdown[top] - 1;
+        }
+        r.pressure[0] += v.pressure;
+        r.pressure[1] += ref.pressure;
         ratios.set(v.version, r);
       }
     }
   }
-  if (reference === undefined || ratios.size === 0) return undefined;
+  if (ratios.size === 0) return undefined;
   const [base] = DEFAULT_VERSION_RULES;
   const rules: VersionRule[] = [{ ...base, version: reference }];
   for (const [version, r] of ratios) {
-    if (version === reference) continue;
     rules.push({
       version,
       soloRatio: median(r.solo, 1),
-      sensitivity: base.sensitivity * median(r.sens, 1),
-      intensity: base.intensity * median(r.pressure, 1),
+      sensitivity: base.sensitivity * ratioOfSums(r.sens),
+      intensity: base.intensity * ratioOfSums(r.pressure),
       why: `derived: ratios to '${reference}' measured by the local compiler (${r.solo.length} layers)`,
     });
   }
   return rules;
 }
 
-function fastestVersion(layer: LayerProfile): VersionProfile {
-  const last = (v: VersionProfile) => v.soloUs[v.soloUs.length - 1];
-  return layer.versions.reduce((best, v) => (last(v) < last(best) ? v : best));
+/** A layer's versions with numbers: kept, and pruned as dominated where the profile keeps them. */
+function measuredVersions(layer: LayerProfile): VersionProfile[] {
+  return [...layer.versions, ...(layer.dominated ?? [])];
+}
+
+/** The version fastest alone (on the most cores measured) on the most layers. */
+function mostOftenFastest(profiles: readonly ModelProfileData[]): string | undefined {
+  const wins = new Map<string, number>();
+  for (const p of profiles) {
+    for (const layer of p.layers) {
+      const last = (v: VersionProfile) => v.soloUs[v.soloUs.length - 1];
+      const fastest = measuredVersions(layer).reduce((best, v) => (last(v) < last(best) ? v : best));
+      wins.set(fastest.version, (wins.get(fastest.version) ?? 0) + 1);
+    }
+  }
+  let best: string | undefined;
+  for (const [version, n] of wins) if (best === undefined || n > wins.get(best)!) best = version;
+  return best;
+}
+
+/** sum / reference sum, 1 where the reference sum is 0 (nothing to compare against). */
+function ratioOfSums([sum, referenceSum]: [number, number]): number {
+  return referenceSum > 0 ? sum / referenceSum : 1;
 }
 
 function median(xs: number[], fallback: number): number {
