@@ -1,5 +1,6 @@
 export {
   PROFILE_SCHEMA,
+  measuredVersions,
   type MachineFingerprint,
   type VersionProfile,
   type LayerProfile,

@@ -1,4 +1,11 @@
-import type { LayerProfile, ModelProfileData, Prediction, TensorEdge, VersionProfile } from './profile.js';
+import {
+  measuredVersions,
+  type LayerProfile,
+  type ModelProfileData,
+  type Prediction,
+  type TensorEdge,
+  type VersionProfile,
+} from './profile.js';
 
 /**
  * Answers "latency of layers [i, j) on c cores at interference level x" from a profile in
@@ -43,7 +50,7 @@ export class ProfilePredictor {
     this.maxCores = Math.max(...data.coreCounts, data.machine.usableCores);
     this.levels = data.levels;
     const ids = new Set<string>();
-    for (const l of data.layers) for (const v of [...l.versions, ...(l.dominated ?? [])]) ids.add(v.version);
+    for (const l of data.layers) for (const v of measuredVersions(l)) ids.add(v.version);
     this.versions = [...ids];
     this.prefix = this.versions.map((v) => this.buildPrefix(v));
     this.endUs = this.versions.map((v) => this.buildEndCosts(v));
@@ -269,9 +276,7 @@ function prefixCount(layers: readonly LayerProfile[], has: (layer: LayerProfile)
 
 /** A layer's numbers for `version`: kept, or measured and pruned as dominated. */
 function measuredVersion(layer: LayerProfile, version: string): VersionProfile | undefined {
-  return (
-    layer.versions.find((v) => v.version === version) ?? layer.dominated?.find((v) => v.version === version)
-  );
+  return measuredVersions(layer).find((v) => v.version === version);
 }
 
 /**

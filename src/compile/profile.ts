@@ -70,6 +70,11 @@ export interface LayerProfile {
   dominated?: VersionProfile[];
 }
 
+/** A layer's versions with measured numbers: the kept ones, then those pruned as dominated. */
+export function measuredVersions(layer: LayerProfile): VersionProfile[] {
+  return [...layer.versions, ...(layer.dominated ?? [])];
+}
+
 export interface RunCost {
   callUs: number[];
   usPerMiB: number[];

@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   PROFILE_SCHEMA,
-  type LayerProfile,
+  measuredVersions,
   type ModelProfileData,
   type VersionProfile,
 } from '../compile/index.js';
@@ -122,11 +122,6 @@ export function versionRulesFromLocal(profiles: readonly ModelProfileData[]): Ve
     });
   }
   return rules;
-}
-
-/** A layer's versions with numbers: kept, and pruned as dominated where the profile keeps them. */
-function measuredVersions(layer: LayerProfile): VersionProfile[] {
-  return [...layer.versions, ...(layer.dominated ?? [])];
 }
 
 /** The version fastest alone (on the most cores measured) on the most layers. */
