@@ -21,7 +21,7 @@ export interface WorkerData {
   bufferBytes: number;
   /** Probe: ring of pass times in ms (Float64). */
   results?: SharedArrayBuffer;
-  /** Stream: CPUs (taskset list, e.g. `1`) the thread pins itself to, when set. */
+  /** CPUs (taskset list, e.g. `1`) the thread pins itself to, when set. */
   cpus?: string;
 }
 

@@ -41,6 +41,7 @@ function streamLoop(): void {
 }
 
 function probeLoop(): void {
+  if (data.cpus) pinSelf(data.cpus);
   const probe = makeProbe(data.bufferBytes);
   probe();
   const times = new Float64Array(data.results!);

@@ -31,13 +31,16 @@ export interface InterferenceGenerator {
 
 /**
  * Starts `threads` streaming co-runners (worker threads) over buffers of 2x the LLC, idle
- * until setIntensity. They are meant for the cores the measured version does not use; the OS
- * places them there because the measured version keeps its own cores busy.
+ * until setIntensity, each pinned to `cpus` (a taskset list: the cores the measured version
+ * does not use, `CpuPlacement.coRunnerCpus`) where given.
  */
-export async function startGenerator(threads: number, llcBytes: number): Promise<InterferenceGenerator> {
+export async function startGenerator(
+  threads: number,
+  llcBytes: number,
+  cpus?: string,
+): Promise<InterferenceGenerator> {
   const control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
   const slots = new Int32Array(control);
-  const cpus = generatorCpus(threads);
   const workers = Array.from({ length: threads }, () => {
     const data: WorkerData = {
       role: 'stream',
@@ -71,38 +74,54 @@ export async function startGenerator(threads: number, llcBytes: number): Promise
 }
 
 /**
- * The CPUs the generator's threads pin themselves to: the last `threads` of this process's
- * affinity mask, as a taskset list; undefined where that would leave the measured version no
- * CPU of its own (a 1-core machine: there the generator time-shares, as documented).
+ * Where the measuring threads run (decision 0007), fixed from the affinity mask the process
+ * started with: a pinned thread reads a mask of one CPU, so nothing may re-read it later.
+ * - The main thread runs every measured session's first thread, on the first CPU. Left to
+ *   the OS, it shares a CPU with a co-runner now and then, and runs up to 2x slower.
+ * - A session's pool threads go to the next CPUs (`poolCpus`). Left to the OS, on a VM whose
+ *   idle vCPU the host has descheduled, the pool thread is woken on the caller's busy CPU a
+ *   good part of the time, and 2 threads run no faster than 1.
+ * - The generator's threads and the pressure probe go to the last CPUs, which no session
+ *   measured under interference uses (`sensitivityCores` + generator threads <= CPUs).
+ * On a 1-CPU machine nothing is pinned: there the generator time-shares, as documented.
  */
-export function generatorCpus(threads: number, status = readStatus()): string | undefined {
-  const cpus = allowedCpus(status);
-  if (cpus.length <= threads) return undefined;
-  return cpus.slice(cpus.length - threads).join(',');
-}
+export class CpuPlacement {
+  constructor(
+    /** The CPUs the affinity mask allows. */
+    readonly cpus: readonly number[],
+    readonly generatorThreads: number,
+  ) {}
 
-/**
- * Runs `work` with the main thread (which runs the measured 1-core version and the probe) pinned
- * to the CPUs the generator does not use, then restores its mask. Pinning the generator alone
- * is not enough: the OS may still wake the main thread on the generator's CPU, where the two
- * time-share. Only the main thread is pinned (taskset without -a); threads ORT created earlier
- * keep their masks, and no session is opened meanwhile (its threads would inherit the pin).
- */
-export async function withMainThreadOffGenerator<T>(
-  generatorThreads: number,
-  work: () => Promise<T>,
-  status = readStatus(),
-): Promise<T> {
-  const all = allowedCpus(status);
-  if (all.length <= generatorThreads) return work();
-  const mine = all.slice(0, all.length - generatorThreads).join(',');
-  const pin = (cpus: string) =>
-    spawnSync('taskset', ['-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
-  try {
-    pin(mine);
-    return await work();
-  } finally {
-    pin(all.join(','));
+  static ofThisProcess(generatorThreads: number): CpuPlacement {
+    return new CpuPlacement(allowedCpus(readStatus()), generatorThreads);
+  }
+
+  /** CPUs (taskset list) of the generator's threads and the probe; undefined on 1 CPU. */
+  get coRunnerCpus(): string | undefined {
+    if (this.cpus.length <= this.generatorThreads) return undefined;
+    return this.cpus.slice(this.cpus.length - this.generatorThreads).join(',');
+  }
+
+  /** CPUs of the pool threads of a session on `cores` threads; undefined where there are too few. */
+  poolCpus(cores: number): number[] | undefined {
+    return this.cpus.length >= cores ? this.cpus.slice(1, cores) : undefined;
+  }
+
+  /**
+   * Runs `work` with the main thread pinned to the first CPU, then gives it the whole mask
+   * back. Only the main thread is pinned (taskset without -a): threads created meanwhile
+   * inherit the pin, so sessions opened inside must set `poolCpus` and workers pin themselves.
+   */
+  async withMainThreadPinned<T>(work: () => Promise<T>): Promise<T> {
+    if (this.cpus.length < 2) return work();
+    const pin = (cpus: readonly number[]) =>
+      spawnSync('taskset', ['-p', '-c', cpus.join(','), String(process.pid)], { stdio: 'ignore' });
+    try {
+      pin(this.cpus.slice(0, 1));
+      return await work();
+    } finally {
+      pin(this.cpus);
+    }
   }
 }
 
@@ -201,10 +220,17 @@ export class PressureProbe {
     private readonly times: Float64Array,
   ) {}
 
-  static async start(llcBytes: number): Promise<PressureProbe> {
+  /** Starts the probe thread, pinned to `cpus` (a taskset list) where given. */
+  static async start(llcBytes: number, cpus?: string): Promise<PressureProbe> {
     const control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
     const results = new SharedArrayBuffer(8 * 4096);
-    const data: WorkerData = { role: 'probe', control, bufferBytes: probeBufferBytes(llcBytes), results };
+    const data: WorkerData = {
+      role: 'probe',
+      control,
+      bufferBytes: probeBufferBytes(llcBytes),
+      results,
+      ...(cpus ? { cpus } : {}),
+    };
     const worker = new Worker(WORKER_URL, { workerData: data });
     const slots = new Int32Array(control);
     await whenReady(slots, 1);

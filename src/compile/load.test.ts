@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ForeignLoadMeter, cleanRounds, parseBusyMs } from './load.js';
 import { expandCpuList } from './fingerprint.js';
-import { ascending, generatorCpus } from './interference.js';
+import { CpuPlacement, ascending } from './interference.js';
 import { distinctLevels } from './compiler.js';
 
 describe('foreign load', () => {
@@ -29,9 +30,9 @@ describe('foreign load', () => {
 describe('interference levels', () => {
   it('the generator is pinned to the last CPUs of the affinity mask, never to all of them', () => {
     assert.deepEqual(expandCpuList('0-2,5'), [0, 1, 2, 5]);
-    assert.equal(generatorCpus(1, 'Name:\tnode\nCpus_allowed_list:\t0-1\n'), '1');
-    assert.equal(generatorCpus(2, 'Cpus_allowed_list:\t0-3\n'), '2,3');
-    assert.equal(generatorCpus(1, 'Cpus_allowed_list:\t0\n'), undefined, 'one CPU: time-share');
+    assert.equal(new CpuPlacement([0, 1], 1).coRunnerCpus, '1');
+    assert.equal(new CpuPlacement([0, 1, 2, 3], 2).coRunnerCpus, '2,3');
+    assert.equal(new CpuPlacement([0], 1).coRunnerCpus, undefined, 'one CPU: time-share');
   });
 
   it('are made strictly ascending, starting at the quiet level', () => {
@@ -45,5 +46,29 @@ describe('interference levels', () => {
       levels: [0, 0.201, 0.5],
     });
     assert.deepEqual(distinctLevels([0, 1], [0, 0.001]), { intensities: [0], levels: [0] });
+  });
+});
+
+describe('CPU placement', () => {
+  it("a session's pool threads go to the CPUs after the main thread's, in mask order", () => {
+    const placement = new CpuPlacement([4, 5, 6, 7], 2);
+    assert.deepEqual(placement.poolCpus(1), [], 'one thread: the caller only');
+    assert.deepEqual(placement.poolCpus(2), [5]);
+    assert.deepEqual(placement.poolCpus(4), [5, 6, 7]);
+    assert.equal(placement.poolCpus(5), undefined, 'more threads than CPUs: left to the OS');
+    assert.equal(placement.coRunnerCpus, '6,7');
+  });
+
+  it('pins the main thread to the first CPU while measuring, and gives the mask back after', async (t) => {
+    const placement = CpuPlacement.ofThisProcess(1);
+    if (process.platform !== 'linux' || placement.cpus.length < 2) {
+      t.skip('needs Linux and 2 CPUs');
+      return;
+    }
+    const mainMask = () =>
+      expandCpuList(/Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+    const inside = await placement.withMainThreadPinned(async () => mainMask());
+    assert.deepEqual(inside, placement.cpus.slice(0, 1));
+    assert.deepEqual(mainMask(), placement.cpus);
   });
 });

@@ -19,10 +19,10 @@ import {
 import { ModelPartition, discoverLayers, inferValueTypes, type BlockRange } from '../partition/index.js';
 import { lastLevelCacheBytes, machineFingerprint } from './fingerprint.js';
 import {
+  CpuPlacement,
   PressureProbe,
   calibrateLevels,
   startGenerator,
-  withMainThreadOffGenerator,
   type InterferenceGenerator,
 } from './interference.js';
 import { ForeignLoadMeter, cleanRounds } from './load.js';
@@ -89,6 +89,8 @@ export interface SessionSettings {
   threads: number;
   optimization: 'all' | 'extended';
   spinning: boolean;
+  /** CPUs of the pool threads (threads - 1 of them); see CpuPlacement. */
+  poolCpus?: readonly number[];
 }
 
 /**
@@ -115,6 +117,8 @@ export class OrtMeasurer implements Measurer {
   /** Rounds redone because other processes disturbed them (a measure of how noisy it was). */
   redoneRounds = 0;
   private readonly meter = new ForeignLoadMeter();
+  /** Which CPU each measuring thread runs on. */
+  readonly placement: CpuPlacement;
   private generator?: InterferenceGenerator;
   private probe?: PressureProbe;
 
@@ -124,6 +128,7 @@ export class OrtMeasurer implements Measurer {
     machine?: MachineFingerprint,
   ) {
     this.machine = machine ?? machineFingerprint();
+    this.placement = CpuPlacement.ofThisProcess(generatorThreads);
   }
 
   private get llcBytes(): number {
@@ -131,12 +136,16 @@ export class OrtMeasurer implements Measurer {
   }
 
   async generatorReady(): Promise<InterferenceGenerator> {
-    this.generator ??= await startGenerator(this.generatorThreads, this.llcBytes);
+    this.generator ??= await startGenerator(
+      this.generatorThreads,
+      this.llcBytes,
+      this.placement.coRunnerCpus,
+    );
     return this.generator;
   }
 
   async probeReady(): Promise<PressureProbe> {
-    this.probe ??= await PressureProbe.start(this.llcBytes);
+    this.probe ??= await PressureProbe.start(this.llcBytes, this.placement.coRunnerCpus);
     return this.probe;
   }
 
@@ -152,7 +161,7 @@ export class OrtMeasurer implements Measurer {
 
   async calibrate(intensities: readonly number[], rounds: number): Promise<number[]> {
     const generator = await this.generatorReady();
-    return withMainThreadOffGenerator(this.generatorThreads, () =>
+    return this.placement.withMainThreadPinned(() =>
       calibrateLevels(generator, intensities, this.llcBytes, rounds, (n, f) => this.rounds(n, f)),
     );
   }
@@ -206,7 +215,12 @@ class OrtModel implements ModelUnderTest {
       const name = `${this.source} block [${range[0]}, ${range[1]}) ${version.id}@${cores}`;
       const session = await this.measurer.openSession(
         bytes,
-        { threads: cores, optimization: version.optimization, spinning: version.spinning },
+        {
+          threads: cores,
+          optimization: version.optimization,
+          spinning: version.spinning,
+          poolCpus: this.measurer.placement.poolCpus(cores),
+        },
         name,
       );
       open.push({ version, cores, session });
@@ -249,6 +263,7 @@ class OrtModel implements ModelUnderTest {
   /**
    * Measures a group of configurations with all their sessions open, interleaved: each round
    * runs every session alone, then, level by level, the sessions measured under interference.
+   * Sessions open before the main thread is pinned (see CpuPlacement).
    */
   private async measureGroup(
     bytes: Uint8Array,
@@ -261,52 +276,68 @@ class OrtModel implements ModelUnderTest {
     try {
       const interfered = sessions.filter((s) => underInterference(s, plan));
       const generator = interfered.length > 0 ? await this.measurer.generatorReady() : undefined;
-      // Warm up in rounds, as measured: back to back, the last session would start the first round hot.
-      for (let w = 0; w < plan.warmup; w++) for (const s of sessions) await untimedRun(s.session, feeds);
-      const samples = new Map<OpenSession, number[][]>(
-        sessions.map((s) => [s, plan.intensities.map(() => [])]),
+      const probe =
+        interfered.length > 0 && plan.pressureRounds > 0 ? await this.measurer.probeReady() : undefined;
+      return await this.measurer.placement.withMainThreadPinned(() =>
+        this.runGroup(sessions, interfered, feeds, plan, generator, probe),
       );
-      // Alone first, in rounds of their own: right after the generator the caches are cold,
-      // which would inflate solo latency.
-      const alone = await this.measurer.rounds(plan.repetitions, async () => {
-        const round: number[] = [];
-        for (const s of sessions) round.push(await timeRun(s.session, feeds));
-        return round;
-      });
-      for (const round of alone.results) round.forEach((t, m) => samples.get(sessions[m])![0].push(t));
-      if (generator) {
-        const under = await withMainThreadOffGenerator(this.measurer.generatorThreads, () =>
-          this.measurer.rounds(plan.repetitions, async () => {
-            const round: number[][] = [];
-            for (let k = 1; k < plan.intensities.length; k++) {
-              await generator.setIntensity(plan.intensities[k]);
-              const times: number[] = [];
-              for (const s of interfered) times.push(await timeRun(s.session, feeds));
-              round.push(times);
-            }
-            await generator.setIntensity(0);
-            return round;
-          }),
-        );
-        for (const round of under.results) {
-          round.forEach((times, k) => times.forEach((t, m) => samples.get(interfered[m])![k + 1].push(t)));
-        }
-      }
-      const out = new Map<string, ConfigSamples>();
-      for (const s of sessions) {
-        const levelUs = underInterference(s, plan) ? samples.get(s)! : [samples.get(s)![0]];
-        const pressure =
-          underInterference(s, plan) && plan.pressureRounds > 0
-            ? await (
-                await this.measurer.probeReady()
-              ).pressureOf(() => untimedRun(s.session, feeds), plan.pressureWindowMs, plan.pressureRounds)
-            : 0;
-        out.set(configKey(s.version, s.cores), { levelUs, pressure });
-      }
-      return out;
     } finally {
       await Promise.all(sessions.map((s) => s.session.release()));
     }
+  }
+
+  private async runGroup(
+    sessions: readonly OpenSession[],
+    interfered: readonly OpenSession[],
+    feeds: Feeds,
+    plan: MeasurePlan,
+    generator: InterferenceGenerator | undefined,
+    probe: PressureProbe | undefined,
+  ): Promise<Map<string, ConfigSamples>> {
+    // Warm up in rounds, as measured: back to back, the last session would start the first round hot.
+    for (let w = 0; w < plan.warmup; w++) for (const s of sessions) await untimedRun(s.session, feeds);
+    const samples = new Map<OpenSession, number[][]>(
+      sessions.map((s) => [s, plan.intensities.map(() => [])]),
+    );
+    // Alone first, in rounds of their own: right after the generator the caches are cold,
+    // which would inflate solo latency.
+    const alone = await this.measurer.rounds(plan.repetitions, async () => {
+      const round: number[] = [];
+      for (const s of sessions) round.push(await timeRun(s.session, feeds));
+      return round;
+    });
+    for (const round of alone.results) round.forEach((t, m) => samples.get(sessions[m])![0].push(t));
+    if (generator) {
+      const under = await this.measurer.rounds(plan.repetitions, async () => {
+        const round: number[][] = [];
+        for (let k = 1; k < plan.intensities.length; k++) {
+          await generator.setIntensity(plan.intensities[k]);
+          const times: number[] = [];
+          for (const s of interfered) times.push(await timeRun(s.session, feeds));
+          round.push(times);
+        }
+        await generator.setIntensity(0);
+        return round;
+      });
+      for (const round of under.results) {
+        round.forEach((times, k) => times.forEach((t, m) => samples.get(interfered[m])![k + 1].push(t)));
+      }
+    }
+    const out = new Map<string, ConfigSamples>();
+    for (const s of sessions) {
+      const measured = interfered.includes(s);
+      const levelUs = measured ? samples.get(s)! : [samples.get(s)![0]];
+      const pressure =
+        measured && probe
+          ? await probe.pressureOf(
+              () => untimedRun(s.session, feeds),
+              plan.pressureWindowMs,
+              plan.pressureRounds,
+            )
+          : 0;
+      out.set(configKey(s.version, s.cores), { levelUs, pressure });
+    }
+    return out;
   }
 
   async release(): Promise<void> {}

@@ -9,6 +9,13 @@ export interface SessionConfig {
   readonly optimization: 'all' | 'extended' | 'basic' | 'disabled';
   /** Whether idle intra-op threads spin (lower latency, but burns cores co-runners need). */
   readonly spinning: boolean;
+  /**
+   * Logical CPUs (numbered as taskset and /proc number them) for ORT's pool threads, one per
+   * thread beyond the caller's (`threads - 1` entries); the caller pins its own thread. Unset,
+   * the OS places them, and on a VM it now and then wakes the pool thread on the caller's busy
+   * CPU instead of the idle one: then 2 threads run no faster than 1 (decision 0007).
+   */
+  readonly poolCpus?: readonly number[];
 }
 
 export const DEFAULT_SESSION_CONFIG: SessionConfig = { threads: 1, optimization: 'all', spinning: false };
@@ -25,8 +32,25 @@ export function sessionOptions(config: SessionConfig): ort.InferenceSession.Sess
     graphOptimizationLevel: config.optimization,
     // Warnings (old opsets, optimizer notes) would flood stderr, one per block session.
     logSeverityLevel: 3,
-    extra: { session: { intra_op: { allow_spinning: config.spinning ? '1' : '0' } } },
+    extra: {
+      session: {
+        intra_op: { allow_spinning: config.spinning ? '1' : '0' },
+        ...poolAffinities(config),
+      },
+    },
   };
+}
+
+/** ORT's affinity entry: one CPU per pool thread, `;`-separated, processors counted from 1. */
+function poolAffinities(config: SessionConfig): { intra_op_thread_affinities?: string } {
+  const cpus = config.poolCpus;
+  if (cpus === undefined) return {};
+  if (cpus.length !== config.threads - 1 || !cpus.every((c) => Number.isInteger(c) && c >= 0)) {
+    throw new RangeError(
+      `poolCpus must list ${config.threads - 1} CPU numbers for ${config.threads} threads, got [${cpus.join(', ')}]`,
+    );
+  }
+  return cpus.length === 0 ? {} : { intra_op_thread_affinities: cpus.map((c) => String(c + 1)).join(';') };
 }
 
 /**
