@@ -46,13 +46,21 @@ describe('run cost model', () => {
     assert.ok(Math.abs(fit.intercept - 10) < 1e-9);
   });
 
-  it('a junction cost is what the pair saves, within 90 % of either layer', () => {
+  it('a junction cost is what the pair saves, within 90 % of the layer it ends', () => {
     const v = raw(0, 100, 150).single[0];
     const split = splitBoundary(v, raw(0, 100, 150), raw(1, 80), tensors, undefined);
     assert.deepEqual(split.boundaryUs, [30]);
     assert.deepEqual(split.soloUs, [70]);
     const noisy = splitBoundary(v, raw(0, 100, 10), raw(1, 80), tensors, undefined);
-    assert.deepEqual(noisy.boundaryUs, [72]);
+    assert.deepEqual(noisy.boundaryUs, [90]);
+  });
+
+  it("a junction can save more than the next layer's whole run: the output it no longer hands out", () => {
+    // EfficientNet-B0 conv_6 (1x1 expand to a 4.6 MiB output) then conv_7: 729 + 351 us alone, 568 us as a pair.
+    const layer = raw(5, 729, 568);
+    const split = splitBoundary(layer.single[0], layer, raw(6, 351), tensors, undefined);
+    assert.deepEqual(split.boundaryUs, [512]);
+    assert.deepEqual(split.soloUs, [217]);
   });
 
   it('scaling junction savings keeps a one-layer block exact', () => {
