@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ForeignLoadMeter, cleanRounds, parseBusyMs } from './load.js';
-import { expandCpuList } from './fingerprint.js';
+import { allowedCpus, expandCpuList } from './fingerprint.js';
 import { CpuPlacement, ascending } from './interference.js';
 import { distinctLevels } from './compiler.js';
 
@@ -65,8 +65,7 @@ describe('CPU placement', () => {
       t.skip('needs Linux and 2 CPUs');
       return;
     }
-    const mainMask = () =>
-      expandCpuList(/Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+    const mainMask = () => allowedCpus(readFileSync('/proc/self/status', 'utf8'));
     const inside = await placement.withMainThreadPinned(async () => mainMask());
     assert.deepEqual(inside, placement.cpus.slice(0, 1));
     assert.deepEqual(mainMask(), placement.cpus);

@@ -274,9 +274,13 @@ function prefixCount(layers: readonly LayerProfile[], has: (layer: LayerProfile)
   return count;
 }
 
-/** A layer's numbers for `version`: kept, or measured and pruned as dominated. */
+/**
+ * A layer's numbers for `version`: kept, or measured and pruned as dominated (the order of
+ * `measuredVersions`, without building its array: the simulator asks this per layer per event).
+ */
 function measuredVersion(layer: LayerProfile, version: string): VersionProfile | undefined {
-  return measuredVersions(layer).find((v) => v.version === version);
+  const isIt = (v: VersionProfile) => v.version === version;
+  return layer.versions.find(isIt) ?? layer.dominated?.find(isIt);
 }
 
 /**
