@@ -173,6 +173,22 @@ describe('compiled profile', () => {
     assert.ok(q.samples.some((s) => s.level > 0));
   });
 
+  it('measures a held-out block only in the versions predicted best there', async () => {
+    const m = new FakeMeasurer({ layers: 6 });
+    const q = (await compileModel(modelPath, quick(m))).profile.compile!.quality!;
+    const all = settingsFor('quick', 2).plan.versions.map((v) => v.id);
+    const spinning = (v: string) => v.endsWith('+spin');
+    const same = (a: readonly number[], b: readonly number[]) => a[0] === b[0] && a[1] === b[1];
+    for (const s of q.samples) {
+      const block = m.measured.findLast((b) => same(b.range, s.range))!;
+      const predicted = q.samples.filter((x) => same(x.range, s.range)).map((x) => x.version);
+      const expected = all.filter(
+        (v) => predicted.includes(v) || predicted.some((p) => spinning(p) && p === `${v}+spin`),
+      );
+      assert.deepEqual(block.versions, expected, `[${s.range.join(', ')})`);
+    }
+  });
+
   it('is valid profile JSON with levels starting at 0 and one slowdown per level', async () => {
     const result = await compileModel(modelPath, quick(new FakeMeasurer()));
     const data = JSON.parse(await readFile(result.profilePath, 'utf8')) as ModelProfileData;

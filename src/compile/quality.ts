@@ -1,6 +1,7 @@
 import { seededRandom } from '../onnx/index.js';
 import { median, quantile, typicalUs } from './interference.js';
-import type { ModelUnderTest, VersionSamples } from './measure.js';
+import type { BlockSamples, MeasurePlan, ModelUnderTest } from './measure.js';
+import type { VersionSpec } from './versions.js';
 import type { ProfilePredictor } from './predictor.js';
 import type { ErrorStats, QualityReport, QualitySample } from './profile.js';
 import type { CompileSettings } from './settings.js';
@@ -19,55 +20,60 @@ export interface QualityContext {
 
 /**
  * The compiler checks itself: random multi-layer blocks, never measured as such before, are
- * predicted from the profile and then run. Each block is measured exactly as the profile's
- * layers were (`measure`: every version on every core count interleaved round by round, then
- * the sensitivity core count under the generator at every calibrated level), so the check
- * compares like with like; a block measured back to back on its own session keeps its weights
- * in cache and runs up to 20 % faster than the same block interleaved with other sessions,
- * which is closer to a shared server. Samples: the predicted best version alone on every
- * measured core count, and under the generator at every level on the sensitivity core count
- * (only there does the generator have cores of its own).
+ * predicted from the profile and then run. Each block is measured as the profile's layers were
+ * (`measure`: primed runs, core counts interleaved round by round, then the sensitivity core
+ * count under the generator at every calibrated level), but only in the versions the profile
+ * predicts best there: every other version's runs would go unused. Samples: the predicted best
+ * version alone on every measured core count, and under the generator at every level on the
+ * sensitivity core count (only there does the generator have cores of its own).
  */
 export async function checkQuality(ctx: QualityContext): Promise<QualityReport> {
   const { predictor, settings } = ctx;
   const { plan } = settings;
-  const n = predictor.layerCount;
-  const random = seededRandom(ctx.seed);
-  const pick = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
-  const samples: QualitySample[] = [];
-  const isStored = (i: number, j: number) => ctx.stored.some(([a, b]) => a === i && b === j);
   const interfered = ctx.levels.length > 1;
-  for (let q = 0; q < settings.qualityBlocks; q++) {
-    const longest = Math.min(settings.qualityMaxLayers, n);
-    const length = pick(Math.min(2, longest), longest);
-    let i = pick(0, n - length);
-    if (isStored(i, i + length)) i = (i + 1) % (n - length + 1);
-    const j = i + length;
-    const measured = await ctx.mut.measure([i, j], {
+  const held = heldOutBlocks(ctx).map(([i, j]) => {
+    const predictions = [
+      ...plan.coreCounts.map((cores) => ({ cores, level: 0, ...predictor.predict(i, j, cores, 0) })),
+      ...ctx.levels.slice(1).map((level) => ({
+        cores: plan.sensitivityCores,
+        level,
+        ...predictor.predict(i, j, plan.sensitivityCores, level),
+      })),
+    ];
+    const blockPlan: MeasurePlan = {
       ...plan,
+      versions: versionsToMeasure(
+        plan.versions,
+        predictions.map((p) => p.version),
+      ),
       intensities: interfered ? plan.intensities : [0],
       pressureRounds: 0,
-    });
-    /** One sample: the predicted best version, and its measured runs as `runsOf` picks them. */
-    const add = (cores: number, level: number, runsOf: (v: VersionSamples) => readonly number[]) => {
-      const predicted = predictor.predict(i, j, cores, level);
-      const measuredUs = typicalUs(runsOf(measured.versions.find((v) => v.version === predicted.version)!));
-      samples.push({
-        range: [i, j],
-        cores,
-        level,
-        version: predicted.version,
-        predictedUs: round1(predicted.latencyUs),
-        measuredUs: round1(measuredUs),
-        errorPct: round1((Math.abs(predicted.latencyUs - measuredUs) / measuredUs) * 100),
-      });
     };
-    plan.coreCounts.forEach((cores, c) => add(cores, 0, (v) => v.soloUs[c]));
-    for (let k = 1; interfered && k < ctx.levels.length; k++) {
-      add(plan.sensitivityCores, ctx.levels[k], (v) => v.levelUs[k]);
-    }
+    return { range: [i, j] as const, predictions, plan: blockPlan };
+  });
+  const measured: BlockSamples[] = [];
+  for (const block of held) {
+    measured.push(await ctx.mut.measure(block.range, block.plan));
     ctx.onBlock?.();
   }
+  const samples = held.flatMap((block, q) =>
+    block.predictions.map((p): QualitySample => {
+      const runs = measured[q].versions.find((v) => v.version === p.version)!;
+      const c = plan.coreCounts.indexOf(p.cores);
+      const measuredUs = typicalUs(
+        p.level === 0 ? runs.soloUs[c] : runs.levelUs[ctx.levels.indexOf(p.level)],
+      );
+      return {
+        range: [block.range[0], block.range[1]],
+        cores: p.cores,
+        level: p.level,
+        version: p.version,
+        predictedUs: round1(p.latencyUs),
+        measuredUs: round1(measuredUs),
+        errorPct: round1((Math.abs(p.latencyUs - measuredUs) / measuredUs) * 100),
+      };
+    }),
+  );
   const alone = samples.filter((s) => s.level === 0);
   return {
     alone: errorStats(alone),
@@ -77,6 +83,38 @@ export async function checkQuality(ctx: QualityContext): Promise<QualityReport> 
     ),
     samples,
   };
+}
+
+/** Random blocks of 2 to `qualityMaxLayers` layers, none of them one the profile stores whole. */
+function heldOutBlocks(ctx: QualityContext): [number, number][] {
+  const n = ctx.predictor.layerCount;
+  const random = seededRandom(ctx.seed);
+  const pick = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
+  const isStored = (i: number, j: number) => ctx.stored.some(([a, b]) => a === i && b === j);
+  const blocks: [number, number][] = [];
+  for (let q = 0; q < ctx.settings.qualityBlocks; q++) {
+    const longest = Math.min(ctx.settings.qualityMaxLayers, n);
+    const length = pick(Math.min(2, longest), longest);
+    let i = pick(0, n - length);
+    if (isStored(i, i + length)) i = (i + 1) % (n - length + 1);
+    blocks.push([i, i + length]);
+  }
+  return blocks;
+}
+
+/**
+ * The predicted versions, in plan order, and the non-spinning sibling of each spinning one:
+ * on one core a spinning version runs its sibling's code, and `measure` takes the sibling's
+ * runs under the generator for it.
+ */
+function versionsToMeasure(all: readonly VersionSpec[], predicted: readonly string[]): VersionSpec[] {
+  const wanted = new Set(predicted);
+  for (const v of all) {
+    if (!wanted.has(v.id) || !v.spinning) continue;
+    const sibling = all.find((s) => !s.spinning && s.optimization === v.optimization);
+    if (sibling) wanted.add(sibling.id);
+  }
+  return all.filter((v) => wanted.has(v.id));
 }
 
 export function errorStats(samples: readonly QualitySample[]): ErrorStats {

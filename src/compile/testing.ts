@@ -43,6 +43,8 @@ export class FakeMeasurer implements Measurer {
   readonly ortVersion: string;
   readonly redoneRounds = 0;
   calls = { calibrate: 0, measure: 0 };
+  /** Every block measured, with the versions it was measured in. */
+  readonly measured: { range: BlockRange; versions: string[] }[] = [];
   private readonly latency: FakeLatency;
 
   constructor(private readonly options: FakeMeasurerOptions = {}) {
@@ -106,6 +108,7 @@ class FakeModel implements ModelUnderTest {
 
   async measure(range: BlockRange, plan: MeasurePlan): Promise<BlockSamples> {
     this.owner.calls.measure++;
+    this.owner.measured.push({ range, versions: plan.versions.map((v) => v.id) });
     if (range[1] - range[0] === 1 && range[0] === this.failAtLayer) throw new Error('interrupted');
     const levels = plan.intensities.map(fakeLevel);
     const samples = (us: number) =>
