@@ -182,11 +182,14 @@ function checkTiling(ranges: readonly BlockRange[], layerCount: number): void {
   }
 }
 
-/** Opens the whole model as one session (the reference a block plan is checked against). */
+/**
+ * Opens the whole model as one session (the reference a block plan is checked against), with
+ * ORT's arena and memory pattern, as a model run whole is best served.
+ */
 export async function openModelSession(
   model: ModelProto,
   config: SessionConfig,
   source = '<model>',
 ): Promise<ort.InferenceSession> {
-  return openBlockSession(encodeModel(model), config, source);
+  return openBlockSession(encodeModel(model), { ...config, memory: 'arena' }, source);
 }

@@ -24,6 +24,15 @@ describe('session options', () => {
     assert.deepEqual(options.extra, { session: { intra_op: { allow_spinning: '0' } } });
   });
 
+  it('block sessions keep values on the shared heap; a model run whole gets an arena of its own', () => {
+    const block = sessionOptions({ threads: 1, optimization: 'all', spinning: false });
+    assert.equal(block.enableCpuMemArena, false);
+    assert.equal(block.enableMemPattern, false);
+    const whole = sessionOptions({ threads: 1, optimization: 'all', spinning: false, memory: 'arena' });
+    assert.equal(whole.enableCpuMemArena, true);
+    assert.equal(whole.enableMemPattern, true);
+  });
+
   it('pool CPUs become ORT thread affinities, counted from 1, one per pool thread', () => {
     const options = sessionOptions({ threads: 3, optimization: 'all', spinning: true, poolCpus: [0, 5] });
     assert.deepEqual(options.extra, {

@@ -16,6 +16,16 @@ export interface SessionConfig {
    * CPU instead of the idle one: then 2 threads run no faster than 1 (decision 0007).
    */
   readonly poolCpus?: readonly number[];
+  /**
+   * Where the session keeps intermediate values. `heap` (the default): the process's malloc
+   * heap, which every session shares, so a block run after another reuses memory the other has
+   * just freed, still in cache (decision 0005 keeps freed memory in the heap). `arena`: ORT's
+   * own arena per session, with a memory pattern planned from the first run: best for a model
+   * run whole in one session, but each of a model's block sessions then starts on memory of
+   * its own, cold. ResNet-50 on 1 thread, 8 blocks: 1.031-1.043x the whole model's median with
+   * `heap` against 1.039-1.060x with `arena` (bench/README.md).
+   */
+  readonly memory?: 'heap' | 'arena';
 }
 
 export const DEFAULT_SESSION_CONFIG: SessionConfig = { threads: 1, optimization: 'all', spinning: false };
@@ -30,6 +40,8 @@ export function sessionOptions(config: SessionConfig): ort.InferenceSession.Sess
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: config.optimization,
+    enableCpuMemArena: config.memory === 'arena',
+    enableMemPattern: config.memory === 'arena',
     // Warnings (old opsets, optimizer notes) would flood stderr, one per block session.
     logSeverityLevel: 3,
     extra: {
