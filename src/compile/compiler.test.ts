@@ -7,7 +7,7 @@ import { compileModel, modelNameFor } from './compiler.js';
 import { ProfilePredictor } from './predictor.js';
 import type { ModelProfileData } from './profile.js';
 import { settingsFor } from './settings.js';
-import { partialPathFor } from './store.js';
+import { MEASURING_PROTOCOL, partialPathFor } from './store.js';
 import { FakeMeasurer, tinyConvModel } from './testing.js';
 import { findModels } from './repository.js';
 
@@ -71,6 +71,16 @@ describe('profile cache', () => {
     assert.equal(full.profile.compile?.mode, 'full');
     const q = await compileModel(modelPath, quick(new FakeMeasurer()));
     assert.equal(q.reused, true);
+  });
+
+  it('a profile measured under an older protocol is rebuilt', async () => {
+    const built = await compileModel(modelPath, quick(new FakeMeasurer()));
+    assert.equal(built.profile.compile?.protocol, MEASURING_PROTOCOL);
+    const old = JSON.parse(await readFile(built.profilePath, 'utf8')) as ModelProfileData;
+    delete old.compile!.protocol;
+    await writeFile(built.profilePath, JSON.stringify(old));
+    const result = await compileModel(modelPath, quick(new FakeMeasurer()));
+    assert.match(result.rebuiltBecause ?? '', /protocol 1, now/);
   });
 
   it('--force rebuilds a matching profile', async () => {

@@ -31,6 +31,7 @@ import {
 } from './runcost.js';
 import { generatorThreadsFor, settingsFor, type CompileSettings } from './settings.js';
 import {
+  MEASURING_PROTOCOL,
   partialPathFor,
   profilePathFor,
   readJson,
@@ -99,6 +100,7 @@ export async function compileModel(modelPath: string, options: CompileOptions): 
     machineKey: machineKey(measurer.machine, measurer.ortVersion),
     ortVersion: measurer.ortVersion,
     mode: settings.mode,
+    protocol: MEASURING_PROTOCOL,
   };
   const profilePath = profilePathFor(modelPath);
   const stored = await readJson<ModelProfileData>(profilePath);
@@ -455,6 +457,7 @@ class ModelCompile {
         generatorThreads: generatorThreadsFor(this.options.measurer.machine.usableCores),
         repetitions: plan.repetitions,
         compileMs: Math.round(compileMs),
+        protocol: this.key.protocol,
       },
     };
   }

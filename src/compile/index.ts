@@ -61,7 +61,14 @@ export {
   type CompileProgress,
   type CompilePhase,
 } from './compiler.js';
-export { profilePathFor, partialPathFor, staleReason, type CompileMode, type ProfileKey } from './store.js';
+export {
+  MEASURING_PROTOCOL,
+  profilePathFor,
+  partialPathFor,
+  staleReason,
+  type CompileMode,
+  type ProfileKey,
+} from './store.js';
 export { findModels, readProfileFor } from './repository.js';
 export { summarize, formatSummary, type ProfileSummary, type TradeoffLayer } from './summary.js';
 export { ForeignLoadMeter, raiseMeasurementPriority, parseBusyMs } from './load.js';

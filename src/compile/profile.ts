@@ -167,6 +167,8 @@ export interface CompileInfo {
   repetitions: number;
   /** Wall-clock time the compile took. */
   compileMs: number;
+  /** How it was measured (store.ts MEASURING_PROTOCOL); absent = 1. */
+  protocol?: number;
   /** Measurement rounds redone because other processes used the CPU meanwhile. */
   disturbedRounds?: number;
   quality?: QualityReport;

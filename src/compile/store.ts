@@ -2,8 +2,8 @@
  * Where profiles live and when one may be reused. A model's profile sits beside it:
  * `<repo>/<model>/<v>/model.onnx` -> `<repo>/<model>/<v>/profile.json` (any other file
  * `x.onnx` -> `x.profile.json`). A profile is reused only when its key matches: model hash,
- * machine fingerprint and ORT version, and it is at least as thorough as asked (a quick
- * profile does not satisfy a full compile). Partial results of an interrupted compile are kept
+ * machine fingerprint, ORT version and measuring protocol, and it is at least as thorough as
+ * asked (a quick profile does not satisfy a full compile). Partial results of an interrupted compile are kept
  * per layer in `<profile>.partial` and resumed under the same key.
  */
 import { readFile, writeFile, rename, rm, mkdir } from 'node:fs/promises';
@@ -17,7 +17,16 @@ export interface ProfileKey {
   machineKey: string;
   ortVersion: string;
   mode: CompileMode;
+  /** MEASURING_PROTOCOL the profile was measured under. */
+  protocol: number;
 }
+
+/**
+ * Version of how the compiler measures: raise it whenever what a measurement runs changes, so
+ * that profiles measured the old way are rebuilt rather than reused. 2: block sessions on the
+ * shared heap (decision 0008); 1 (profiles without a number): everything before.
+ */
+export const MEASURING_PROTOCOL = 2;
 
 export function profilePathFor(modelPath: string): string {
   const file = basename(modelPath);
@@ -37,6 +46,8 @@ export function staleReason(data: ModelProfileData | undefined, key: ProfileKey)
   if (data.ortVersion !== key.ortVersion)
     return `ONNX Runtime changed (${data.ortVersion} -> ${key.ortVersion})`;
   if (data.compile?.machineKey !== key.machineKey) return 'machine changed';
+  const protocol = data.compile?.protocol ?? 1;
+  if (protocol !== key.protocol) return `measured the way of protocol ${protocol}, now ${key.protocol}`;
   if (data.compile?.mode === 'quick' && key.mode === 'full') return 'stored profile is a --quick one';
   return undefined;
 }
