@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { discoverLayers, planBlocks, type BlockRange } from '../partition/index.js';
 import { allFixtures, initializerInputModel, residualModel, symbolicModel } from '../partition/fixtures.js';
+import { executionPartition } from './executor.js';
 import {
   BlockExecutor,
   compareOutputs,
@@ -78,6 +79,17 @@ test("a ResNet-style model is cut from ORT's optimized graph at optimization all
   try {
     assert.equal(all.preoptimized, true);
     assert.equal(extended.preoptimized, false);
+    // Plans weigh boundaries on the partition the executor cuts.
+    const planned = await executionPartition(model, layers, [CONFIG]);
+    assert.equal(planned.preoptimized, true);
+    assert.equal(
+      (await executionPartition(model, layers, [{ ...CONFIG, optimization: 'extended' }])).preoptimized,
+      false,
+    );
+    assert.equal(
+      planned.cut.model.graph?.node.some((n) => n.domain === 'com.microsoft.nchwc'),
+      true,
+    );
   } finally {
     await all.release();
     await extended.release();

@@ -76,7 +76,7 @@ export class BlockExecutor {
     if (configs.length !== ranges.length) {
       throw new RangeError(`${configs.length} session configs for ${ranges.length} blocks`);
     }
-    const { cut, preoptimized } = await partitionFor(model, layers, configs, source, options);
+    const { cut, preoptimized } = await executionPartition(model, layers, configs, source, options);
     const outputNames = cut.model.graph?.output.map((o) => o.name) ?? [];
     const boundaries = ranges.map((r) => cut.boundary(r));
     const lastUse = new Map<string, number>();
@@ -152,12 +152,18 @@ export class BlockExecutor {
   }
 }
 
-async function partitionFor(
+/**
+ * The partition `BlockExecutor.create` cuts blocks from: ORT's optimized graph when every block
+ * runs at `all` (unless `preoptimize` is off and where ORT's fusions allow), else the original
+ * graph. Plans that weigh boundaries (`ModelPartition.cutBytes`) must weigh them on this one:
+ * the two graphs hand over different values at the same layer boundary.
+ */
+export async function executionPartition(
   model: ModelProto,
   layers: readonly Layer[],
   configs: readonly SessionConfig[],
-  source: string,
-  options: ExecutorOptions,
+  source = '<model>',
+  options: ExecutorOptions = {},
 ): Promise<{ cut: ModelPartition; preoptimized: boolean }> {
   const typed = await inferValueTypes(model, source);
   if (options.preoptimize !== false && configs.every((c) => c.optimization === 'all')) {
