@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { discoverLayers, planBlocks, type BlockRange } from '../partition/index.js';
 import { allFixtures, initializerInputModel, residualModel, symbolicModel } from '../partition/fixtures.js';
-import { executionPartition } from './executor.js';
 import {
   BlockExecutor,
   compareOutputs,
+  executionPartition,
   openModelSession,
   seededInputs,
   type SessionConfig,

@@ -13,6 +13,8 @@
  *   that happened (it falls back to the original graph when ORT's fusions cross layers).
  *   Blocks of the two cuts do not interoperate: the optimized cut's boundary tensors are in
  *   ORT's NCHWc layout. A plan mixing optimization levels therefore cuts the original graph.
+ *   `executionPartition(model, layers, configs)` is the partition it will cut: plans weigh
+ *   boundaries (`cutBytes`) on it.
  * - `verifyModel(model, source, { granularity, config, shapes, seed })`: `veltair verify`.
  * - `measureOverhead(models, { runs, warmupRuns, threads, coarseBlocks })`: `bench-overhead`.
  * - `seededInputs(model, { seed, shapes })`, `parseShapeOverrides(['x:1,3,224,224'])`.
@@ -30,6 +32,7 @@ export {
 } from './session.js';
 export {
   BlockExecutor,
+  executionPartition,
   openModelSession,
   type ExecutorBlock,
   type ExecutorOptions,
