@@ -27,7 +27,7 @@ import {
 } from './interference.js';
 import { ForeignLoadMeter, cleanRounds } from './load.js';
 import type { MachineFingerprint, TensorEdge } from './profile.js';
-import type { VersionSpec } from './versions.js';
+import { nonSpinningSibling, type VersionSpec } from './versions.js';
 
 /** What to measure on one block. */
 export interface MeasurePlan {
@@ -246,7 +246,7 @@ class OrtModel implements ModelUnderTest {
     const versions = plan.versions.map((version): VersionSamples => {
       const sens = measured.get(configKey(version, plan.sensitivityCores));
       // One thread has no pool to spin: a spinning version's sensitivity is its sibling's.
-      const sibling = plan.versions.find((v) => !v.spinning && v.optimization === version.optimization);
+      const sibling = nonSpinningSibling(version, plan.versions);
       const complete = (c: ConfigSamples | undefined) => c?.levelUs.length === plan.intensities.length;
       const siblingSamples = sibling ? measured.get(configKey(sibling, plan.sensitivityCores)) : undefined;
       const under = complete(sens) ? sens! : complete(siblingSamples) ? siblingSamples! : sens!;

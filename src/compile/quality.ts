@@ -1,7 +1,7 @@
 import { seededRandom } from '../onnx/index.js';
 import { median, quantile, typicalUs } from './interference.js';
 import type { BlockSamples, MeasurePlan, ModelUnderTest } from './measure.js';
-import type { VersionSpec } from './versions.js';
+import { nonSpinningSibling, type VersionSpec } from './versions.js';
 import type { ProfilePredictor } from './predictor.js';
 import type { ErrorStats, QualityReport, QualitySample } from './profile.js';
 import type { CompileSettings } from './settings.js';
@@ -111,7 +111,7 @@ function versionsToMeasure(all: readonly VersionSpec[], predicted: readonly stri
   const wanted = new Set(predicted);
   for (const v of all) {
     if (!wanted.has(v.id) || !v.spinning) continue;
-    const sibling = all.find((s) => !s.spinning && s.optimization === v.optimization);
+    const sibling = nonSpinningSibling(v, all);
     if (sibling) wanted.add(sibling.id);
   }
   return all.filter((v) => wanted.has(v.id));

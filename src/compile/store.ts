@@ -3,8 +3,8 @@
  * `<repo>/<model>/<v>/model.onnx` -> `<repo>/<model>/<v>/profile.json` (any other file
  * `x.onnx` -> `x.profile.json`). A profile is reused only when its key matches: model hash,
  * machine fingerprint, ORT version and measuring protocol, and it is at least as thorough as
- * asked (a quick profile does not satisfy a full compile). Partial results of an interrupted compile are kept
- * per layer in `<profile>.partial` and resumed under the same key.
+ * asked (a quick profile does not satisfy a full compile). Partial results of an interrupted
+ * compile are kept per layer in `<profile>.partial` and resumed under the same key.
  */
 import { readFile, writeFile, rename, rm, mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';

@@ -20,6 +20,17 @@ export const VERSION_SPECS: readonly VersionSpec[] = [
   { id: 'extended+spin', optimization: 'extended', spinning: true },
 ];
 
+/**
+ * The version that does not spin and has `version`'s optimization (itself, when it does not
+ * spin): on one thread there is no pool to spin, so a spinning version runs its code.
+ */
+export function nonSpinningSibling(
+  version: VersionSpec,
+  versions: readonly VersionSpec[],
+): VersionSpec | undefined {
+  return versions.find((v) => !v.spinning && v.optimization === version.optimization);
+}
+
 export function versionSpec(id: string): VersionSpec {
   const spec = VERSION_SPECS.find((v) => v.id === id);
   if (!spec) throw new Error(`unknown version '${id}' (known: ${VERSION_SPECS.map((v) => v.id).join(', ')})`);
