@@ -90,6 +90,31 @@ test("a ResNet-style model is cut from ORT's optimized graph at optimization all
       planned.cut.model.graph?.node.some((n) => n.domain === 'com.microsoft.nchwc'),
       true,
     );
+    // Executors of one model may share it, and give the same answers.
+    const shared = await BlockExecutor.create(model, layers, planBlocks(layers, 2), CONFIG, 'm', {
+      partition: planned,
+    });
+    try {
+      assert.equal(shared.preoptimized, true);
+      const feeds = seededInputs(model, { seed: 5 });
+      const diff = compareOutputs(await all.run(feeds), await shared.run(feeds));
+      assert.equal(diff.maxAbsDiff, 0);
+    } finally {
+      await shared.release();
+    }
+    await assert.rejects(
+      BlockExecutor.create(
+        model,
+        layers,
+        planBlocks(layers, 'layer'),
+        { ...CONFIG, optimization: 'extended' },
+        'm',
+        {
+          partition: planned,
+        },
+      ),
+      /serves only blocks at optimization all/,
+    );
   } finally {
     await all.release();
     await extended.release();

@@ -34,6 +34,7 @@ export {
   BlockExecutor,
   executionPartition,
   openModelSession,
+  type ExecutionPartition,
   type ExecutorBlock,
   type ExecutorOptions,
   type TensorMap,

@@ -80,10 +80,11 @@ async function openRunners(
   const layers = discoverLayers(typed);
   // Boundaries weighed on the graph the executor cuts (ORT's optimized one at `all`): planned on
   // the original graph, ResNet-50's 8 blocks ran 0.6-1.3 points further from the whole model.
-  const { cut } = await executionPartition(typed, layers, [config], name);
+  // One partition for both executors: ORT's optimized graph takes seconds to get (VGG-19: 11 s).
+  const partition = await executionPartition(typed, layers, [config], name);
   const whole = await openModelSession(model, config, name);
   const plans: [OverheadVariant, BlockRange[]][] = [
-    ['coarse', planCoarseBlocks(layers.length, coarseBlocks, (k) => cut.cutBytes(k))],
+    ['coarse', planCoarseBlocks(layers.length, coarseBlocks, (k) => partition.cut.cutBytes(k))],
     ['layer', planBlocks(layers, 'layer')],
   ];
   const runners: Runner[] = [
@@ -97,7 +98,7 @@ async function openRunners(
     },
   ];
   for (const [variant, plan] of plans) {
-    const executor = await BlockExecutor.create(typed, layers, plan, config, name);
+    const executor = await BlockExecutor.create(typed, layers, plan, config, name, { partition });
     runners.push({
       variant,
       blocks: plan.length,
