@@ -8,7 +8,7 @@ import { ProfilePredictor } from './predictor.js';
 import type { ModelProfileData } from './profile.js';
 import { settingsFor } from './settings.js';
 import { MEASURING_PROTOCOL, partialPathFor } from './store.js';
-import { FakeMeasurer, tinyConvModel } from './testing.js';
+import { DEFAULT_FAKE, FakeMeasurer, tinyConvModel } from './testing.js';
 import { findModels } from './repository.js';
 
 let dir: string;
@@ -135,6 +135,30 @@ describe('compiled profile', () => {
     near(p.blockUs(1, 3, 'all', 1, 0), 200 + 300 + 30 + 100 * (2 + 2 + 4));
     near(p.blockUs(3, 4, 'all', 1, 0), 400 + 30 + 100 * (4 + 5));
     assert.ok(Math.abs(result.profile.runCost!.all.callUs[0] - 30) < 3);
+  });
+
+  it('predicts layers at the speed they run inside blocks, slower than primed by themselves', async () => {
+    // As BERT-base's: junctions save little next to the layers, so savingScale cannot take it up.
+    const latency = { ...DEFAULT_FAKE, callUs: 5, usPerMiB: 2 };
+    const slower = new FakeMeasurer({ layers: 12, latency: { ...latency, inBlockFactor: 1.15 } });
+    const result = await compileModel(modelPath, { mode: 'full', measurer: slower });
+    const context = result.profile.compile!.blockContext!;
+    for (const [version, perCores] of Object.entries(context)) {
+      // Below 1.15: a layer's in-block latency also holds run costs, which do not slow.
+      for (const m of perCores) assert.ok(m > 1.05 && m <= 1.15, `${version}: ${perCores.join()}`);
+    }
+    const q = result.profile.compile!.quality!;
+    assert.ok(q.alone.p90Pct < 3, JSON.stringify(q.alone));
+    assert.ok(q.interfered.p90Pct < 3, JSON.stringify(q.interfered));
+
+    const plain = await compileModel(modelPath, {
+      mode: 'full',
+      measurer: new FakeMeasurer({ layers: 12, latency }),
+      force: true,
+    });
+    for (const perCores of Object.values(plain.profile.compile!.blockContext!)) {
+      for (const m of perCores) assert.ok(m < 1.01, perCores.join());
+    }
   });
 
   it('keeps the version robust to interference where the fastest alone is fragile, and says why', async () => {

@@ -169,6 +169,12 @@ export interface CompileInfo {
   compileMs: number;
   /** How it was measured (store.ts MEASURING_PROTOCOL); absent = 1. */
   protocol?: number;
+  /**
+   * Per version, per `coreCounts` entry: the factor (>= 1) every layer's in-block latency was
+   * multiplied by, so that coarse blocks measured whole are predicted right (layers run slower
+   * among other layers' data than primed by themselves). Absent = 1.
+   */
+  blockContext?: Record<string, number[]>;
   /** Measurement rounds redone because other processes used the CPU meanwhile. */
   disturbedRounds?: number;
   quality?: QualityReport;

@@ -230,6 +230,21 @@ export function applyScale(v: VersionProfile, g: readonly number[] | undefined):
   };
 }
 
+/**
+ * A layer version with its in-block latency multiplied by m (per core count): what running
+ * among other layers' data costs it (the compiler's `blockContext`). End costs stay.
+ */
+export function applyContext(v: VersionProfile, m: readonly number[] | undefined): VersionProfile {
+  if (!m || m.every((x) => x === 1)) return v;
+  const times = (us: number, c: number) => round1(us * m[c]);
+  return {
+    ...v,
+    soloUs: v.soloUs.map(times),
+    ...(v.soloMedianUs ? { soloMedianUs: v.soloMedianUs.map(times) } : {}),
+    ...(v.soloP90Us ? { soloP90Us: v.soloP90Us.map(times) } : {}),
+  };
+}
+
 export function scaleRunCost(
   fitted: Record<string, RunCost>,
   scale: Record<string, number[]>,

@@ -18,6 +18,11 @@ export interface FakeLatency {
   versionFactor: Record<string, number>;
   /** Slowdown per unit level, per version id. */
   sensitivity: Record<string, number>;
+  /**
+   * Multiplier on layers' latency in blocks of two or more layers (absent = 1): a layer run
+   * among other layers' data runs slower than primed by itself.
+   */
+  inBlockFactor?: number;
 }
 
 export const DEFAULT_FAKE: FakeLatency = {
@@ -101,7 +106,8 @@ class FakeModel implements ModelUnderTest {
     let us =
       this.latency.callUs +
       (this.latency.usPerMiB * blockIoBytes(this.tensors, range[0], range[1])) / 2 ** 20;
-    for (let k = range[0]; k < range[1]; k++) us += this.latency.layerUs(k);
+    const inBlock = range[1] - range[0] > 1 ? (this.latency.inBlockFactor ?? 1) : 1;
+    for (let k = range[0]; k < range[1]; k++) us += this.latency.layerUs(k) * inBlock;
     const scaled = (us * (this.latency.versionFactor[version] ?? 1)) / (cores === 1 ? 1 : 0.6 * cores);
     return scaled * (1 + (this.latency.sensitivity[version] ?? 0) * level);
   }
