@@ -223,6 +223,18 @@ describe('compiled profile', () => {
     }
   });
 
+  it('calibrates again, seconds apart, while the generator barely shows, and keeps the levels it finds', async () => {
+    const m = new FakeMeasurer({ hiddenCalibrations: 2 });
+    const settings = { ...settingsFor('full', 2), calibrationPauseMs: 0 };
+    const result = await compileModel(modelPath, { mode: 'full', measurer: m, settings });
+    assert.equal(m.calls.calibrate, 3);
+    assert.deepEqual(result.profile.levels, [0, 0.08, 0.24, 0.8]);
+
+    const never = new FakeMeasurer({ hiddenCalibrations: 99 });
+    await compileModel(modelPath, { mode: 'full', measurer: never, settings, force: true });
+    assert.equal(never.calls.calibrate, settings.calibrationAttempts, 'gives up after its attempts');
+  });
+
   it('is valid profile JSON with levels starting at 0 and one slowdown per level', async () => {
     const result = await compileModel(modelPath, quick(new FakeMeasurer()));
     const data = JSON.parse(await readFile(result.profilePath, 'utf8')) as ModelProfileData;

@@ -8,6 +8,9 @@ export interface CompileSettings {
   plan: MeasurePlan;
   /** Rounds of the probe per intensity when calibrating levels. */
   calibrationRounds: number;
+  /** Calibrations tried before the best one found is taken, and the pause between them. */
+  calibrationAttempts: number;
+  calibrationPauseMs: number;
   /** Coarse blocks checked for non-additive latency (stored in `blocks` when they are). */
   coarseBlocks: number;
   /** Layers per coarse block. */
@@ -61,6 +64,8 @@ export function settingsFor(mode: CompileMode, usableCores: number): CompileSett
       pressureRounds: 1,
     },
     calibrationRounds: quick ? 10 : 20,
+    calibrationAttempts: quick ? 3 : 6,
+    calibrationPauseMs: 3000,
     coarseBlocks: quick ? 2 : 4,
     coarseBlockLayers: 6,
     blockTolerance: 0.1,
