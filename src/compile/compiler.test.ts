@@ -161,6 +161,18 @@ describe('compiled profile', () => {
     }
   });
 
+  it('takes no block context from coarse blocks measured while the whole machine ran slower', async () => {
+    // 12 singles and 11 pairs, then the coarse blocks: all of them, and their layers measured
+    // again beside them, in a stretch where everything runs 15 % slower.
+    const latency = { ...DEFAULT_FAKE, callUs: 5, usPerMiB: 2 };
+    const m = new FakeMeasurer({ layers: 12, latency, slowStretch: { from: 23, factor: 1.15 } });
+    const result = await compileModel(modelPath, { mode: 'full', measurer: m });
+    for (const perCores of Object.values(result.profile.compile!.blockContext!)) {
+      for (const x of perCores) assert.ok(x < 1.01, perCores.join());
+    }
+    assert.equal(result.profile.blocks, undefined, 'no coarse block is stored as off its layers');
+  });
+
   it('keeps the version robust to interference where the fastest alone is fragile, and says why', async () => {
     const result = await compileModel(modelPath, quick(new FakeMeasurer({ layers: 2 })));
     const versions = result.profile.layers[0].versions.map((v) => v.version);

@@ -42,6 +42,7 @@ import {
   staleReason,
   writeJsonAtomic,
   type CompileMode,
+  type MeasuredBlock,
   type PartialProfile,
   type ProfileKey,
   type RawLayer,
@@ -335,21 +336,72 @@ class ModelCompile {
         ...this.alonePlan(),
         intensities: this.settings.plan.intensities,
       });
-      this.partial.coarse.push({ range: [i, j], versions: versionProfiles(samples, this.partial.levels) });
+      this.partial.coarse.push({
+        range: [i, j],
+        versions: versionProfiles(samples, this.partial.levels),
+        layersNowUs: await this.layerSumNow(i, j),
+      });
       await this.save(startedMs);
       this.step('blocks');
     }
   }
 
   /**
+   * The block's single layers measured again alone, right after it: their summed typical
+   * latency per version and core count (see `atLayerTime`).
+   */
+  private async layerSumNow(i: number, j: number): Promise<Record<string, number[]>> {
+    const sum: Record<string, number[]> = {};
+    for (let k = i; k < j; k++) {
+      const samples = await this.mut.measure([k, k + 1], this.alonePlan());
+      for (const v of samples.versions) {
+        const us = v.soloUs.map(typicalUs);
+        sum[v.version] = (sum[v.version] ?? us.map(() => 0)).map((x, c) => round1(x + us[c]));
+      }
+    }
+    return sum;
+  }
+
+  /**
+   * Coarse blocks as if measured when their layers were. The layers are measured minutes
+   * before the blocks, and the machine may be in another state by then: other tenants of the
+   * host's cache come and go for seconds to tens of seconds (see `calibrate`). A block's
+   * latency is scaled by how much its layers, measured again right after it, have drifted
+   * since (their sum then over their sum now), so that the blocks calibrate what blocks do,
+   * not the machine's state: in one compile GoogLeNet's four blocks, all measured in one
+   * such stretch, ran 1.04-1.12x their prediction, and its held-out blocks, measured after
+   * it, ran 9 % faster than predicted once that was taken for a block context.
+   */
+  private atLayerTime(raw: readonly RawLayer[]): MeasuredBlock[] {
+    return this.partial.coarse.map((block) => {
+      const now = block.layersNowUs;
+      if (!now) return block;
+      const [i, j] = block.range;
+      return {
+        range: block.range,
+        versions: block.versions.map((v) => {
+          const drift = v.soloUs.map((_, c) => {
+            let then = 0;
+            for (let k = i; k < j; k++)
+              then += raw[k]?.single.find((w) => w.version === v.version)?.soloUs[c] ?? NaN;
+            const ratio = then / (now[v.version]?.[c] ?? NaN);
+            return Number.isFinite(ratio) && ratio > 0 ? ratio : 1;
+          });
+          return { ...v, soloUs: v.soloUs.map((us, c) => round1(us * drift[c])) };
+        }),
+      };
+    });
+  }
+
+  /**
    * Coarse blocks whose measured latency is still off the prediction by more than the
    * tolerance: stored whole. Under interference they slow as their layers do.
    */
-  private blockOverrides(profile: ModelProfileData): BlockProfile[] {
+  private blockOverrides(profile: ModelProfileData, coarse: readonly MeasuredBlock[]): BlockProfile[] {
     const predictor = new ProfilePredictor(profile);
     const kept = new Set(predictor.versions);
     const blocks: BlockProfile[] = [];
-    for (const { range, versions } of this.partial.coarse) {
+    for (const { range, versions } of coarse) {
       const [i, j] = range;
       const mine = versions.filter((v) => kept.has(v.version));
       const off = mine.some((v) =>
@@ -383,13 +435,13 @@ class ModelCompile {
    * adds: per coarse block the factor m on its layers' in-block latency that makes its
    * prediction right, the median over blocks, within [1, MAX_CONTEXT].
    */
-  private blockContext(draft: ModelProfileData): Record<string, number[]> {
+  private blockContext(draft: ModelProfileData, coarse: readonly MeasuredBlock[]): Record<string, number[]> {
     const predictor = new ProfilePredictor(draft);
     const context: Record<string, number[]> = {};
     for (const version of predictor.versions) {
       context[version] = draft.coreCounts.map((cores, c) => {
         const ratios: number[] = [];
-        for (const { range, versions } of this.partial.coarse) {
+        for (const { range, versions } of coarse) {
           const [i, j] = range;
           const measured = versions.find((v) => v.version === version)?.soloUs[c];
           if (measured === undefined || j > draft.layers.length) continue;
@@ -463,15 +515,10 @@ class ModelCompile {
     const raw = this.partial.layers.filter((l): l is RawLayer => l !== null);
     const ids = plan.versions.map((v) => v.id);
     const fitted = fitRunCost(raw, this.mut.tensors, ids, plan.coreCounts);
-    const scale = savingScale(raw, this.mut.tensors, fitted, this.partial.coarse, plan.coreCounts.length);
+    const coarse = this.atLayerTime(raw);
+    const scale = savingScale(raw, this.mut.tensors, fitted, coarse, plan.coreCounts.length);
     const runCost = scaleRunCost(fitted, scale);
-    const local = localSavingScale(
-      raw,
-      this.mut.tensors,
-      fitted,
-      this.partial.coarse,
-      plan.coreCounts.length,
-    );
+    const local = localSavingScale(raw, this.mut.tensors, fitted, coarse, plan.coreCounts.length);
     const draft = {
       ...this.skeleton(),
       coreCounts: [...plan.coreCounts],
@@ -480,7 +527,7 @@ class ModelCompile {
       runCost,
       tensors: [...this.mut.tensors],
     };
-    const context = this.blockContext(draft);
+    const context = this.blockContext(draft, coarse);
     const layers = this.layerProfiles(raw, fitted, local, context);
     const base = {
       coreCounts: [...plan.coreCounts],
@@ -488,7 +535,10 @@ class ModelCompile {
       layers: this.scaleSlowdowns(layers, { ...draft, layers }),
       runCost,
     };
-    const blocks = this.blockOverrides({ ...this.skeleton(), ...base, tensors: [...this.mut.tensors] });
+    const blocks = this.blockOverrides(
+      { ...this.skeleton(), ...base, tensors: [...this.mut.tensors] },
+      coarse,
+    );
     return {
       ...this.skeleton(),
       ...base,

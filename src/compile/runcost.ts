@@ -11,7 +11,7 @@
 import { median } from './interference.js';
 import { blockIoBytes, skipSavedBytes } from './predictor.js';
 import type { RunCost, TensorEdge, VersionProfile } from './profile.js';
-import type { RawLayer } from './store.js';
+import type { MeasuredBlock, RawLayer } from './store.js';
 
 const MIB = 1024 * 1024;
 
@@ -94,12 +94,6 @@ export function splitBoundary(
     ...(v.soloP90Us ? { soloP90Us: v.soloP90Us.map((l, c) => round1(Math.max(0, l - boundaryUs[c]))) } : {}),
     boundaryUs: boundaryUs.map(round1),
   };
-}
-
-/** Coarse blocks measured whole (raw medians per version, per core count). */
-export interface MeasuredBlock {
-  range: [number, number];
-  versions: VersionProfile[];
 }
 
 /**

@@ -23,10 +23,11 @@ export interface ProfileKey {
 
 /**
  * Version of how the compiler measures: raise it whenever what a measurement runs changes, so
- * that profiles measured the old way are rebuilt rather than reused. 2: block sessions on the
- * shared heap (decision 0008); 1 (profiles without a number): everything before.
+ * that profiles measured the old way are rebuilt rather than reused. 3: each coarse block's
+ * layers measured again beside it, so blocks are read at their layers' time; 2: block sessions
+ * on the shared heap (decision 0008); 1 (profiles without a number): everything before.
  */
-export const MEASURING_PROTOCOL = 2;
+export const MEASURING_PROTOCOL = 3;
 
 export function profilePathFor(modelPath: string): string {
   const file = basename(modelPath);
@@ -86,6 +87,17 @@ export interface RawLayer {
 }
 
 /** An interrupted compile's progress: everything measured so far, under its key. */
+/** Coarse blocks measured whole (raw medians per version, per core count). */
+export interface MeasuredBlock {
+  range: [number, number];
+  versions: VersionProfile[];
+  /**
+   * The block's single layers measured again alone right after it: summed typical latency per
+   * version, per core count. Absent in partial results of older compiles.
+   */
+  layersNowUs?: Record<string, number[]>;
+}
+
 export interface PartialProfile {
   schema: 'veltair.partial/1';
   key: ProfileKey;
@@ -97,7 +109,7 @@ export interface PartialProfile {
   /** One entry per layer; null where not measured yet. */
   layers: (RawLayer | null)[];
   /** Coarse blocks measured whole, alone and under the generator: every version (raw medians). */
-  coarse: { range: [number, number]; versions: VersionProfile[] }[];
+  coarse: MeasuredBlock[];
   /** Time spent before the interruption, added to the compile time. */
   elapsedMs: number;
 }

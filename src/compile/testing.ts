@@ -45,6 +45,8 @@ export interface FakeMeasurerOptions {
    * tenants of the host's cache keep the probe slow anyway.
    */
   hiddenCalibrations?: number;
+  /** From the `from`-th block measured on (counting from 0), every run is `factor` slower. */
+  slowStretch?: { from: number; factor: number };
 }
 
 /** A measurer whose "runs" follow a latency model; it counts what it was asked to measure. */
@@ -81,7 +83,7 @@ export class FakeMeasurer implements Measurer {
       ops: ['Conv', 'Relu'],
       macs: 1000 * (k + 1),
     }));
-    return new FakeModel(this, layers, this.latency, this.options.failAtLayer);
+    return new FakeModel(this, layers, this.latency, this.options);
   }
 
   async close(): Promise<void> {}
@@ -95,7 +97,7 @@ class FakeModel implements ModelUnderTest {
     private readonly owner: FakeMeasurer,
     readonly layers: readonly LayerInfo[],
     private readonly latency: FakeLatency,
-    private readonly failAtLayer: number | undefined,
+    private readonly options: FakeMeasurerOptions,
   ) {
     const n = layers.length;
     const MiB = 2 ** 20;
@@ -119,12 +121,14 @@ class FakeModel implements ModelUnderTest {
   }
 
   async measure(range: BlockRange, plan: MeasurePlan): Promise<BlockSamples> {
+    const stretch = this.options.slowStretch;
+    const slower = stretch && this.owner.calls.measure >= stretch.from ? stretch.factor : 1;
     this.owner.calls.measure++;
     this.owner.measured.push({ range, versions: plan.versions.map((v) => v.id) });
-    if (range[1] - range[0] === 1 && range[0] === this.failAtLayer) throw new Error('interrupted');
+    if (range[1] - range[0] === 1 && range[0] === this.options.failAtLayer) throw new Error('interrupted');
     const levels = plan.intensities.map(fakeLevel);
     const samples = (us: number) =>
-      Array.from({ length: plan.repetitions }, (_, r) => us * (1 + 0.01 * (r % 3)));
+      Array.from({ length: plan.repetitions }, (_, r) => slower * us * (1 + 0.01 * (r % 3)));
     return {
       versions: plan.versions.map((v) => ({
         version: v.id,
