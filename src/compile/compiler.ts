@@ -27,6 +27,7 @@ import {
   applyScale,
   fitRunCost,
   localSavingScale,
+  mapSoloUs,
   savingScale,
   scaleRunCost,
   splitBoundary,
@@ -325,13 +326,16 @@ class ModelCompile {
     return ranges;
   }
 
-  /** Measures coarse blocks whole, every version: they calibrate savingScale and slowdownScale. */
+  /**
+   * Measures coarse blocks whole, every version, and each block's layers again beside it: they
+   * calibrate savingScale, the block context and scaleSlowdowns.
+   */
   private async measureCoarseBlocks(startedMs: number): Promise<void> {
     const done = new Set(this.partial.coarse.map(({ range }) => `${range[0]}:${range[1]}`));
     for (const [i, j] of this.coarseRanges()) {
       if (done.has(`${i}:${j}`)) continue;
       // Alone, and under the generator on the sensitivity core count: the blocks calibrate both
-      // junction savings (savingScale) and how layers' slowdowns add up (slowdownScale).
+      // junction savings (savingScale) and how layers' slowdowns add up (scaleSlowdowns).
       const samples = await this.mut.measure([i, j], {
         ...this.alonePlan(),
         intensities: this.settings.plan.intensities,
@@ -387,7 +391,7 @@ class ModelCompile {
             const ratio = then / (now[v.version]?.[c] ?? NaN);
             return Number.isFinite(ratio) && ratio > 0 ? ratio : 1;
           });
-          return { ...v, soloUs: v.soloUs.map((us, c) => round1(us * drift[c])) };
+          return mapSoloUs(v, (us, c) => us * drift[c]);
         }),
       };
     });
@@ -566,7 +570,7 @@ class ModelCompile {
  */
 const MAX_CONTEXT = 1.3;
 
-/** A top level below this is recalibrated (up to 3 times): slopes from it would be noise. */
+/** A top level below this is recalibrated (`calibrationAttempts`): slopes from it would be noise. */
 const MIN_TOP_LEVEL = 0.1;
 
 /** Levels closer than this are one level measured twice (the probe cannot tell them apart). */

@@ -209,17 +209,23 @@ function interpolate(points: readonly { x: number; g: number }[], x: number): nu
  */
 const MAX_SCALE = 6;
 
+/** `v` with `f` applied to every solo latency column it has (typical, median, p90), rounded. */
+export function mapSoloUs(v: VersionProfile, f: (us: number, c: number) => number): VersionProfile {
+  const g = (us: number, c: number) => round1(f(us, c));
+  return {
+    ...v,
+    soloUs: v.soloUs.map(g),
+    ...(v.soloMedianUs ? { soloMedianUs: v.soloMedianUs.map(g) } : {}),
+    ...(v.soloP90Us ? { soloP90Us: v.soloP90Us.map(g) } : {}),
+  };
+}
+
 /** A layer version with its end cost scaled by g: in-block latency L - g S, end cost g S. */
 export function applyScale(v: VersionProfile, g: readonly number[] | undefined): VersionProfile {
   if (!g || !v.boundaryUs) return v;
   const boundary = v.boundaryUs;
-  const shift = (us: number, c: number) =>
-    round1(Math.max(0.05 * (us + boundary[c]), us - (g[c] - 1) * boundary[c]));
   return {
-    ...v,
-    soloUs: v.soloUs.map(shift),
-    ...(v.soloMedianUs ? { soloMedianUs: v.soloMedianUs.map(shift) } : {}),
-    ...(v.soloP90Us ? { soloP90Us: v.soloP90Us.map(shift) } : {}),
+    ...mapSoloUs(v, (us, c) => Math.max(0.05 * (us + boundary[c]), us - (g[c] - 1) * boundary[c])),
     boundaryUs: boundary.map((b, c) => round1(b * g[c])),
   };
 }
@@ -230,13 +236,7 @@ export function applyScale(v: VersionProfile, g: readonly number[] | undefined):
  */
 export function applyContext(v: VersionProfile, m: readonly number[] | undefined): VersionProfile {
   if (!m || m.every((x) => x === 1)) return v;
-  const times = (us: number, c: number) => round1(us * m[c]);
-  return {
-    ...v,
-    soloUs: v.soloUs.map(times),
-    ...(v.soloMedianUs ? { soloMedianUs: v.soloMedianUs.map(times) } : {}),
-    ...(v.soloP90Us ? { soloP90Us: v.soloP90Us.map(times) } : {}),
-  };
+  return mapSoloUs(v, (us, c) => us * m[c]);
 }
 
 export function scaleRunCost(
