@@ -222,7 +222,7 @@ class ModelCompile {
    * apart. Other tenants of the host's last-level cache, invisible from inside a VM, come and go
    * for seconds to tens of seconds; while they stream, the probe runs slow already (quiet passes
    * of 1.04-1.66 ms within one minute on this VM) and the generator adds nothing (top level
-   * 0.003-0.04 against 0.8-0.97), so retrying at once lands in the same stretch.
+   * 0.003-0.044 against mostly 0.75-0.97), so retrying at once lands in the same stretch.
    */
   private async calibrate(): Promise<{ intensities: number[]; levels: number[] }> {
     const { plan, calibrationRounds, calibrationAttempts, calibrationPauseMs } = this.settings;

@@ -86,7 +86,6 @@ export interface RawLayer {
   pairUs?: Record<string, number[]>;
 }
 
-/** An interrupted compile's progress: everything measured so far, under its key. */
 /** Coarse blocks measured whole (raw medians per version, per core count). */
 export interface MeasuredBlock {
   range: [number, number];
@@ -98,6 +97,7 @@ export interface MeasuredBlock {
   layersNowUs?: Record<string, number[]>;
 }
 
+/** An interrupted compile's progress: everything measured so far, under its key. */
 export interface PartialProfile {
   schema: 'veltair.partial/1';
   key: ProfileKey;
