@@ -219,6 +219,43 @@ describe('compiled profile', () => {
     assert.ok(q.samples.some((s) => s.level > 0));
   });
 
+  it('measures every held-out block in every part of the check, pass after pass, sharing out the runs', async () => {
+    const m = new FakeMeasurer({ layers: 6 });
+    const settings = settingsFor('full', 2);
+    await compileModel(modelPath, { mode: 'full', measurer: m, settings });
+    const { qualityBlocks, qualityPasses, plan } = settings;
+    const held = m.measured.slice(-qualityBlocks * qualityPasses);
+    const ranges = (pass: number) =>
+      held.slice(pass * qualityBlocks, (pass + 1) * qualityBlocks).map((b) => b.range);
+    for (let p = 1; p < qualityPasses; p++)
+      assert.deepEqual(ranges(p), ranges(0), `pass ${p + 1}: the same blocks in turn`);
+    const runs = (b: number) =>
+      held.filter((_, k) => k % qualityBlocks === b).reduce((a, x) => a + x.repetitions, 0);
+    assert.equal(runs(0), plan.repetitions, 'each block as many runs in all as a layer');
+  });
+
+  it('a slow stretch of the machine during part of the check does not decide the held-out error', async () => {
+    const settings = settingsFor('full', 2);
+    const probe = new FakeMeasurer({ layers: 12 });
+    await compileModel(modelPath, { mode: 'full', measurer: probe, settings });
+    const checkStarts = probe.calls.measure - settings.qualityBlocks * settings.qualityPasses;
+    // Slow for a third of the check: the first pass, or, measured in one pass, the first third of the blocks.
+    const stretch = (passes: number) => ({
+      from: checkStarts,
+      to: checkStarts + settings.qualityBlocks / (passes === 1 ? 3 : 1),
+      factor: 1.3,
+    });
+    const worst = async (passes: number) => {
+      const m = new FakeMeasurer({ layers: 12, slowStretch: stretch(passes) });
+      const s = { ...settings, qualityPasses: passes };
+      const q = (await compileModel(modelPath, { mode: 'full', measurer: m, settings: s, force: true }))
+        .profile.compile!.quality!;
+      return Math.max(...q.samples.map((x) => x.errorPct));
+    };
+    assert.ok((await worst(3)) < 5, "in passes, a third of each block's runs were slow: the median holds");
+    assert.ok((await worst(1)) > 15, 'in one pass, whole blocks ran slow (the test can fail)');
+  });
+
   it('measures a held-out block only in the versions predicted best there', async () => {
     const m = new FakeMeasurer({ layers: 6 });
     const q = (await compileModel(modelPath, quick(m))).profile.compile!.quality!;

@@ -21,7 +21,7 @@ import {
   type RunCost,
   type VersionProfile,
 } from './profile.js';
-import { checkQuality } from './quality.js';
+import { checkQuality, qualityPassesOf } from './quality.js';
 import {
   applyContext,
   applyScale,
@@ -154,7 +154,7 @@ class ModelCompile {
 
   private totalSteps(): number {
     const { settings } = this;
-    const quality = settings.qualityBlocks;
+    const quality = settings.qualityBlocks * qualityPassesOf(settings);
     return 1 + this.mut.layers.length + this.coarseRanges().length + quality;
   }
 

@@ -23,7 +23,8 @@ export interface QualityContext {
  * predicted from the profile and then run. Each block is measured as the profile's layers were
  * (`measure`: primed runs, core counts interleaved round by round, then the sensitivity core
  * count under the generator at every calibrated level), but only in the versions the profile
- * predicts best there: every other version's runs would go unused. Samples: the predicted best
+ * predicts best there: every other version's runs would go unused, and in passes over all the
+ * blocks (`qualityPassesOf`), each with its share of the runs. Samples: the predicted best
  * version alone on every measured core count, and under the generator at every level on the
  * sensitivity core count (only there does the generator have cores of its own).
  */
@@ -51,11 +52,16 @@ export async function checkQuality(ctx: QualityContext): Promise<QualityReport> 
     };
     return { range: [i, j] as const, predictions, plan: blockPlan };
   });
-  const measured: BlockSamples[] = [];
-  for (const block of held) {
-    measured.push(await ctx.mut.measure(block.range, block.plan));
-    ctx.onBlock?.();
+  const passes = qualityPassesOf(settings);
+  const perPass = held.map((): BlockSamples[] => []);
+  for (let p = 0; p < passes; p++) {
+    const repetitions = repetitionsInPass(plan.repetitions, passes, p);
+    for (const [q, block] of held.entries()) {
+      perPass[q].push(await ctx.mut.measure(block.range, { ...block.plan, repetitions }));
+      ctx.onBlock?.();
+    }
   }
+  const measured = perPass.map(pooled);
   const samples = held.flatMap((block, q) =>
     block.predictions.map((p): QualitySample => {
       const runs = measured[q].versions.find((v) => v.version === p.version)!;
@@ -82,6 +88,35 @@ export async function checkQuality(ctx: QualityContext): Promise<QualityReport> 
       plan.coreCounts.map((c) => [String(c), errorStats(alone.filter((s) => s.cores === c))]),
     ),
     samples,
+  };
+}
+
+/**
+ * Passes over the held-out blocks. The machine's state drifts for seconds to tens of seconds
+ * (other tenants of the host's L3, docs/compiler.md "Why a model misses"), and a 2-core block
+ * runs up to 1.5x as long in one state as in another. A prediction sums layers measured at
+ * many moments; a block measured in one moment compares that with one state, and its error is
+ * the state's more than the profile's. In passes, every block has runs from every part of the
+ * check, and its median is the typical latency the profile predicts.
+ */
+export function qualityPassesOf(settings: CompileSettings): number {
+  return Math.max(1, Math.min(settings.qualityPasses, settings.plan.repetitions));
+}
+
+/** Repetitions of pass `p` of `passes`: the plan's, shared out as evenly as they go. */
+function repetitionsInPass(total: number, passes: number, p: number): number {
+  return Math.floor(total / passes) + (p < total % passes ? 1 : 0);
+}
+
+/** One block's passes as one measurement: every sample of every pass, per version and column. */
+function pooled(passes: readonly BlockSamples[]): BlockSamples {
+  const [first, ...rest] = passes;
+  return {
+    versions: first.versions.map((v, k) => ({
+      ...v,
+      soloUs: v.soloUs.map((runs, c) => [...runs, ...rest.flatMap((p) => p.versions[k].soloUs[c])]),
+      levelUs: v.levelUs.map((runs, l) => [...runs, ...rest.flatMap((p) => p.versions[k].levelUs[l])]),
+    })),
   };
 }
 

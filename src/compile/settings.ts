@@ -21,6 +21,11 @@ export interface CompileSettings {
   qualityBlocks: number;
   /** Longest held-out block, in layers. */
   qualityMaxLayers: number;
+  /**
+   * Passes over the held-out blocks, each with its share of the repetitions: every block is
+   * measured in every part of the check, not in one moment of it (quality.ts).
+   */
+  qualityPasses: number;
   /** Relative noise margin of Pareto pruning. */
   latencyTolerance: number;
   pressureTolerance: number;
@@ -71,6 +76,7 @@ export function settingsFor(mode: CompileMode, usableCores: number): CompileSett
     blockTolerance: 0.1,
     qualityBlocks: quick ? 3 : 16,
     qualityMaxLayers: 8,
+    qualityPasses: quick ? 1 : 3,
     latencyTolerance: 0.05,
     pressureTolerance: 0.03,
   };

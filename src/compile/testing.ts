@@ -45,8 +45,11 @@ export interface FakeMeasurerOptions {
    * tenants of the host's cache keep the probe slow anyway.
    */
   hiddenCalibrations?: number;
-  /** From the `from`-th block measured on (counting from 0), every run is `factor` slower. */
-  slowStretch?: { from: number; factor: number };
+  /**
+   * From the `from`-th block measured on (counting from 0), up to the `to`-th (absent: all the
+   * rest), every run is `factor` slower.
+   */
+  slowStretch?: { from: number; to?: number; factor: number };
 }
 
 /** A measurer whose "runs" follow a latency model; it counts what it was asked to measure. */
@@ -55,8 +58,8 @@ export class FakeMeasurer implements Measurer {
   readonly ortVersion: string;
   readonly redoneRounds = 0;
   calls = { calibrate: 0, measure: 0 };
-  /** Every block measured, with the versions it was measured in. */
-  readonly measured: { range: BlockRange; versions: string[] }[] = [];
+  /** Every block measured, with the versions it was measured in and its runs per column. */
+  readonly measured: { range: BlockRange; versions: string[]; repetitions: number }[] = [];
   private readonly latency: FakeLatency;
 
   constructor(private readonly options: FakeMeasurerOptions = {}) {
@@ -122,9 +125,13 @@ class FakeModel implements ModelUnderTest {
 
   async measure(range: BlockRange, plan: MeasurePlan): Promise<BlockSamples> {
     const stretch = this.options.slowStretch;
-    const slower = stretch && this.owner.calls.measure >= stretch.from ? stretch.factor : 1;
-    this.owner.calls.measure++;
-    this.owner.measured.push({ range, versions: plan.versions.map((v) => v.id) });
+    const call = this.owner.calls.measure++;
+    const slower = stretch && call >= stretch.from && call < (stretch.to ?? Infinity) ? stretch.factor : 1;
+    this.owner.measured.push({
+      range,
+      versions: plan.versions.map((v) => v.id),
+      repetitions: plan.repetitions,
+    });
     if (range[1] - range[0] === 1 && range[0] === this.options.failAtLayer) throw new Error('interrupted');
     const levels = plan.intensities.map(fakeLevel);
     const samples = (us: number) =>
