@@ -3,7 +3,7 @@ import { describe, it, beforeEach } from 'node:test';
 import { mkdtemp, mkdir, writeFile, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileModel, modelNameFor } from './compiler.js';
+import { compileModel, modelNameFor, oneCodeOnOneCore } from './compiler.js';
 import { ProfilePredictor } from './predictor.js';
 import type { ModelProfileData } from './profile.js';
 import { settingsFor } from './settings.js';
@@ -171,6 +171,33 @@ describe('compiled profile', () => {
       for (const x of perCores) assert.ok(x < 1.01, perCores.join());
     }
     assert.equal(result.profile.blocks, undefined, 'no coarse block is stored as off its layers');
+  });
+
+  it('on one core a spinning version and its sibling are one code measured twice: both take the faster', () => {
+    const runs = (us: number) => [us, us * 1.01, us * 0.99];
+    const version = (id: string, oneCoreUs: number, twoCoresUs: number) => ({
+      version: id,
+      soloUs: [runs(oneCoreUs), runs(twoCoresUs)],
+      levelUs: [runs(oneCoreUs)],
+      pressure: 0,
+    });
+    const measured = {
+      versions: [
+        version('all', 1683, 500),
+        version('extended', 465, 400),
+        version('all+spin', 756, 380),
+        version('extended+spin', 470, 390),
+      ],
+    };
+    const one = (id: string, c: number) =>
+      oneCodeOnOneCore(measured, [1, 2]).versions.find((v) => v.version === id)!.soloUs[c][0];
+    assert.equal(one('all', 0), 756, "the slow session of `all` takes its spinning twin's runs");
+    assert.equal(one('all+spin', 0), 756);
+    assert.equal(one('extended', 0), 465);
+    assert.equal(one('extended+spin', 0), 465, 'either way round');
+    assert.equal(one('all', 1), 500, 'two cores are two codes: a pool that spins or not');
+    assert.equal(one('all+spin', 1), 380);
+    assert.deepEqual(oneCodeOnOneCore(measured, [2, 4]), measured, 'no one-core column, nothing to share');
   });
 
   it('keeps the version robust to interference where the fastest alone is fragile, and says why', async () => {

@@ -119,7 +119,9 @@ class FakeModel implements ModelUnderTest {
       (this.latency.usPerMiB * blockIoBytes(this.tensors, range[0], range[1])) / 2 ** 20;
     const inBlock = range[1] - range[0] > 1 ? (this.latency.inBlockFactor ?? 1) : 1;
     for (let k = range[0]; k < range[1]; k++) us += this.latency.layerUs(k) * inBlock;
-    const scaled = (us * (this.latency.versionFactor[version] ?? 1)) / (cores === 1 ? 1 : 0.6 * cores);
+    // One thread has no pool to spin: on one core a spinning version runs its sibling's code.
+    const code = cores === 1 ? version.replace(/\+spin$/, '') : version;
+    const scaled = (us * (this.latency.versionFactor[code] ?? 1)) / (cores === 1 ? 1 : 0.6 * cores);
     return scaled * (1 + (this.latency.sensitivity[version] ?? 0) * level);
   }
 
