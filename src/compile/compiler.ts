@@ -241,6 +241,11 @@ class ModelCompile {
     return best;
   }
 
+  /** A block measured for the profile (the held-out check measures through `mut` itself). */
+  private async measure(range: [number, number], plan: MeasurePlan): Promise<BlockSamples> {
+    return oneCodeOnOneCore(await this.mut.measure(range, plan), plan.coreCounts);
+  }
+
   private async measureLayers(startedMs: number): Promise<void> {
     const { plan } = this.settings;
     const n = this.mut.layers.length;
@@ -248,15 +253,15 @@ class ModelCompile {
     const pairPlan = this.alonePlan();
     for (let i = 0; i < n; i++) {
       if (this.partial.layers[i]) continue;
-      const single = await this.mut.measure([i, i + 1], plan);
-      const pair = i + 1 < n ? await this.mut.measure([i, i + 2], pairPlan) : undefined;
+      const single = await this.measure([i, i + 1], plan);
+      const pair = i + 1 < n ? await this.measure([i, i + 2], pairPlan) : undefined;
       const info = this.mut.layers[i];
       this.partial.layers[i] = {
         index: i,
         name: info.name,
         ops: info.ops,
         macs: info.macs,
-        single: versionProfiles(oneCodeOnOneCore(single, plan.coreCounts), this.partial.levels),
+        single: versionProfiles(single, this.partial.levels),
         ...(pair
           ? { pairUs: Object.fromEntries(pair.versions.map((v) => [v.version, v.soloUs.map(typicalUs)])) }
           : {}),
@@ -337,16 +342,13 @@ class ModelCompile {
       if (done.has(`${i}:${j}`)) continue;
       // Alone, and under the generator on the sensitivity core count: the blocks calibrate both
       // junction savings (savingScale) and how layers' slowdowns add up (scaleSlowdowns).
-      const samples = await this.mut.measure([i, j], {
+      const samples = await this.measure([i, j], {
         ...this.alonePlan(),
         intensities: this.settings.plan.intensities,
       });
       this.partial.coarse.push({
         range: [i, j],
-        versions: versionProfiles(
-          oneCodeOnOneCore(samples, this.settings.plan.coreCounts),
-          this.partial.levels,
-        ),
+        versions: versionProfiles(samples, this.partial.levels),
         layersNowUs: await this.layerSumNow(i, j),
       });
       await this.save(startedMs);
@@ -361,8 +363,8 @@ class ModelCompile {
   private async layerSumNow(i: number, j: number): Promise<Record<string, number[]>> {
     const sum: Record<string, number[]> = {};
     for (let k = i; k < j; k++) {
-      const samples = await this.mut.measure([k, k + 1], this.alonePlan());
-      for (const v of oneCodeOnOneCore(samples, this.settings.plan.coreCounts).versions) {
+      const samples = await this.measure([k, k + 1], this.alonePlan());
+      for (const v of samples.versions) {
         const us = v.soloUs.map(typicalUs);
         sum[v.version] = (sum[v.version] ?? us.map(() => 0)).map((x, c) => round1(x + us[c]));
       }
