@@ -200,6 +200,24 @@ describe('compiled profile', () => {
     assert.deepEqual(oneCodeOnOneCore(measured, [2, 4]), measured, 'no one-core column, nothing to share');
   });
 
+  it("a layer whose `all` session ran slow on one core is profiled at its spinning twin's speed, pair included", async () => {
+    const slow = new FakeMeasurer({ layers: 4, slowSession: { layer: 1, version: 'all', factor: 3 } });
+    const p = new ProfilePredictor((await compileModel(modelPath, quick(slow))).profile);
+    const plain = new FakeMeasurer({ layers: 4 });
+    const truth = new ProfilePredictor(
+      (await compileModel(modelPath, quick(plain, { force: true }))).profile,
+    );
+    for (const [i, j] of [
+      [1, 2],
+      [1, 3],
+      [0, 4],
+    ]) {
+      const us = p.blockUs(i, j, 'all', 1, 0);
+      const expected = truth.blockUs(i, j, 'all', 1, 0);
+      assert.ok(Math.abs(us / expected - 1) < 0.02, `[${i}, ${j}): ${us} vs ${expected}`);
+    }
+  });
+
   it('keeps the version robust to interference where the fastest alone is fragile, and says why', async () => {
     const result = await compileModel(modelPath, quick(new FakeMeasurer({ layers: 2 })));
     const versions = result.profile.layers[0].versions.map((v) => v.version);

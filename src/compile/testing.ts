@@ -50,6 +50,8 @@ export interface FakeMeasurerOptions {
    * rest), every run is `factor` slower.
    */
   slowStretch?: { from: number; to?: number; factor: number };
+  /** Every session of `version` on one core that measures a block starting at `layer` runs `factor` slower. */
+  slowSession?: { layer: number; version: string; factor: number };
 }
 
 /** A measurer whose "runs" follow a latency model; it counts what it was asked to measure. */
@@ -125,6 +127,11 @@ class FakeModel implements ModelUnderTest {
     return scaled * (1 + (this.latency.sensitivity[version] ?? 0) * level);
   }
 
+  private sessionFactor(range: BlockRange, version: string, cores: number): number {
+    const slow = this.options.slowSession;
+    return slow && cores === 1 && range[0] === slow.layer && version === slow.version ? slow.factor : 1;
+  }
+
   async measure(range: BlockRange, plan: MeasurePlan): Promise<BlockSamples> {
     const stretch = this.options.slowStretch;
     const call = this.owner.calls.measure++;
@@ -141,7 +148,9 @@ class FakeModel implements ModelUnderTest {
     return {
       versions: plan.versions.map((v) => ({
         version: v.id,
-        soloUs: plan.coreCounts.map((c) => samples(this.blockUs(range, v.id, c, 0))),
+        soloUs: plan.coreCounts.map((c) =>
+          samples(this.blockUs(range, v.id, c, 0) * this.sessionFactor(range, v.id, c)),
+        ),
         levelUs: levels.map((l) => samples(this.blockUs(range, v.id, plan.sensitivityCores, l))),
         pressure: v.optimization === 'all' ? 0.2 : 0.05,
       })),
