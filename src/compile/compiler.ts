@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, dirname } from 'node:path';
 import { OnnxModelError, decodeModel, modelHash } from '../onnx/index.js';
+import type { BlockRange } from '../partition/index.js';
 import { machineKey } from './fingerprint.js';
 import { median, quantile, typicalUs } from './interference.js';
 import type { BlockSamples, MeasurePlan, Measurer, ModelUnderTest } from './measure.js';
@@ -242,7 +243,7 @@ class ModelCompile {
   }
 
   /** A block measured for the profile (the held-out check measures through `mut` itself). */
-  private async measure(range: [number, number], plan: MeasurePlan): Promise<BlockSamples> {
+  private async measure(range: BlockRange, plan: MeasurePlan): Promise<BlockSamples> {
     return oneCodeOnOneCore(await this.mut.measure(range, plan), plan.coreCounts);
   }
 
@@ -617,7 +618,7 @@ export function oneCodeOnOneCore(samples: BlockSamples, coreCounts: readonly num
       const twin = samples.versions.find(
         (w) => w !== v && optimization(w.version) === optimization(v.version),
       );
-      if (!twin || median(twin.soloUs[c]) >= median(v.soloUs[c])) return v;
+      if (!twin || typicalUs(twin.soloUs[c]) >= typicalUs(v.soloUs[c])) return v;
       return { ...v, soloUs: v.soloUs.map((runs, k) => (k === c ? twin.soloUs[c] : runs)) };
     }),
   };
