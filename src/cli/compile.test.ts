@@ -37,6 +37,9 @@ test('compile --quick --json on a repository measures every layer with ORT and s
       assert.ok(v.why);
     }
   }
+  if (doc.machine.usableCores > 1) {
+    assert.ok(m.quality.layersDuringCheck['2'] > 0, 'layers measured again on 2 cores during the check');
+  }
   const again = await veltair('compile', repo, '--quick', '--json', '--no-priority');
   assert.equal(JSON.parse(again.stdout).models[0].reused, true);
 });

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { compileModel, modelNameFor, oneCodeOnOneCore } from './compiler.js';
 import { ProfilePredictor } from './predictor.js';
 import type { ModelProfileData } from './profile.js';
-import { settingsFor } from './settings.js';
+import { settingsFor, type CompileSettings } from './settings.js';
+import { formatSummary, summarize } from './summary.js';
 import { MEASURING_PROTOCOL, partialPathFor } from './store.js';
 import { DEFAULT_FAKE, FakeMeasurer, tinyConvModel } from './testing.js';
 import { findModels } from './repository.js';
@@ -20,6 +21,14 @@ beforeEach(async () => {
   await mkdir(join(dir, 'tiny', '1'), { recursive: true });
   await writeFile(modelPath, tinyConvModel(3));
 });
+
+/** Index among the blocks `m` measured of the check's first: its last measurements are the check's. */
+const firstHeldOut = (m: FakeMeasurer, s: CompileSettings) =>
+  m.measured.length - (s.qualityBlocks + s.recheckLayers) * s.qualityPasses;
+
+/** The held-out blocks of the check, in order: its layers measured again between passes left out. */
+const heldOut = (m: FakeMeasurer, s: CompileSettings) =>
+  m.measured.slice(firstHeldOut(m, s)).filter((b) => b.range[1] - b.range[0] > 1);
 
 const quick = (measurer: FakeMeasurer, extra: object = {}) => ({
   mode: 'quick' as const,
@@ -109,8 +118,9 @@ describe('resuming', () => {
     assert.equal(result.resumedLayers, 2);
     assert.equal(m.calls.calibrate, 0, 'levels come from the partial results');
     // Layers 2 and 3: a single-layer run each, and a pair run for layer 2; then one run per
-    // held-out block.
-    assert.equal(m.calls.measure, 3 + settingsFor('quick', 2).qualityBlocks);
+    // held-out block, and the layers measured again after the check's pass.
+    const { qualityBlocks, recheckLayers } = settingsFor('quick', 2);
+    assert.equal(m.calls.measure, 3 + qualityBlocks + recheckLayers);
     assert.equal(result.profile.layers.length, 4);
     await assert.rejects(stat(partialPathFor(result.profilePath)), /ENOENT/);
   });
@@ -269,7 +279,7 @@ describe('compiled profile', () => {
     const settings = settingsFor('full', 2);
     await compileModel(modelPath, { mode: 'full', measurer: m, settings });
     const { qualityBlocks, qualityPasses, plan } = settings;
-    const held = m.measured.slice(-qualityBlocks * qualityPasses);
+    const held = heldOut(m, settings);
     const ranges = (pass: number) =>
       held.slice(pass * qualityBlocks, (pass + 1) * qualityBlocks).map((b) => b.range);
     for (let p = 1; p < qualityPasses; p++)
@@ -283,7 +293,7 @@ describe('compiled profile', () => {
     const settings = settingsFor('full', 2);
     const probe = new FakeMeasurer({ layers: 12 });
     await compileModel(modelPath, { mode: 'full', measurer: probe, settings });
-    const checkStarts = probe.calls.measure - settings.qualityBlocks * settings.qualityPasses;
+    const checkStarts = firstHeldOut(probe, settings);
     // Slow for a third of the check: the first pass, or, measured in one pass, the first third of the blocks.
     const stretch = (passes: number) => ({
       from: checkStarts,
@@ -299,6 +309,25 @@ describe('compiled profile', () => {
     };
     assert.ok((await worst(3)) < 5, "in passes, a third of each block's runs were slow: the median holds");
     assert.ok((await worst(1)) > 15, 'in one pass, whole blocks ran slow (the test can fail)');
+  });
+
+  it('reports how the layers ran during the check against the profile, so that a machine that moved shows', async () => {
+    const settings = settingsFor('full', 2);
+    const probe = new FakeMeasurer({ layers: 8 });
+    const steady = (await compileModel(modelPath, { mode: 'full', measurer: probe, settings })).profile
+      .compile!.quality!;
+    assert.ok(Math.abs(steady.layersDuringCheck!['2'] - 1) < 0.03, JSON.stringify(steady.layersDuringCheck));
+    const checkStarts = firstHeldOut(probe, settings);
+    const m = new FakeMeasurer({ layers: 8, slowStretch: { from: checkStarts, factor: 1.3, cores: 2 } });
+    const profile = (await compileModel(modelPath, { mode: 'full', measurer: m, settings, force: true }))
+      .profile;
+    const moved = profile.compile!.quality!;
+    assert.ok(Math.abs(moved.layersDuringCheck!['2'] - 1.3) < 0.03, JSON.stringify(moved.layersDuringCheck));
+    const printed = formatSummary(summarize(profile), false).join('\n');
+    assert.match(
+      printed,
+      /measured again during the check ran at their profiled latency times 1x on 1 core, 1\.3x on 2 cores/,
+    );
   });
 
   it('measures a held-out block only in the versions predicted best there', async () => {

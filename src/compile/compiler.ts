@@ -19,6 +19,7 @@ import {
   type BlockProfile,
   type LayerProfile,
   type ModelProfileData,
+  type QualityReport,
   type RunCost,
   type VersionProfile,
 } from './profile.js';
@@ -203,6 +204,7 @@ class ModelCompile {
     await this.measureLayers(startedMs);
     await this.measureCoarseBlocks(startedMs);
     const profile = this.assemble(0);
+    const rechecked: RecheckedLayer[] = [];
     const quality = await checkQuality({
       mut: this.mut,
       predictor: new ProfilePredictor(profile),
@@ -211,9 +213,12 @@ class ModelCompile {
       stored: this.partial.coarse.map((b) => b.range),
       seed: this.options.seed ?? 1,
       onBlock: () => this.step('quality'),
+      afterPass: async () => {
+        rechecked.push(...(await this.recheckLayers()));
+      },
     });
     const final = this.assemble(this.elapsedMs(startedMs));
-    final.compile!.quality = quality;
+    final.compile!.quality = { ...quality, ...this.layersDuringCheck(rechecked) };
     final.compile!.disturbedRounds = this.options.measurer.redoneRounds - this.redoneAtStart;
     return { profile: final, resumedLayers };
   }
@@ -270,6 +275,48 @@ class ModelCompile {
       await this.save(startedMs);
       this.step('layers');
     }
+  }
+
+  /**
+   * `recheckLayers` layers, evenly spread, measured again alone in their non-spinning versions
+   * (a spinning session needs time for its threads to settle after it, more than its runs take).
+   */
+  private async recheckLayers(): Promise<RecheckedLayer[]> {
+    const n = this.mut.layers.length;
+    const count = Math.min(n, this.settings.recheckLayers);
+    const plan: MeasurePlan = {
+      ...this.alonePlan(),
+      versions: this.settings.plan.versions.filter((v) => !v.spinning),
+      repetitions: this.settings.recheckRepetitions,
+    };
+    const out: RecheckedLayer[] = [];
+    for (let q = 0; q < count; q++) {
+      const index = Math.floor(((q + 0.5) * n) / count);
+      out.push({ index, samples: await this.mut.measure([index, index + 1], plan) });
+    }
+    return out;
+  }
+
+  /**
+   * The layers measured again during the check against their runs in the profile: per core
+   * count, the median ratio (QualityReport `layersDuringCheck`).
+   */
+  private layersDuringCheck(rechecked: readonly RecheckedLayer[]): Pick<QualityReport, 'layersDuringCheck'> {
+    const { coreCounts } = this.settings.plan;
+    const ratios = coreCounts.map((): number[] => []);
+    for (const { index, samples } of rechecked) {
+      for (const v of samples.versions) {
+        const profiled = this.partial.layers[index]?.single.find((w) => w.version === v.version);
+        if (!profiled) continue;
+        v.soloUs.forEach((runs, c) => ratios[c].push(typicalUs(runs) / profiled.soloUs[c]));
+      }
+    }
+    if (ratios.every((r) => r.length === 0)) return {};
+    return {
+      layersDuringCheck: Object.fromEntries(
+        coreCounts.map((cores, c) => [String(cores), round3(median(ratios[c]))]),
+      ),
+    };
   }
 
   /**
@@ -576,6 +623,12 @@ class ModelCompile {
  * than a layer slowed by its neighbours' data (BERT-base's blocks need 1.13-1.18).
  */
 const MAX_CONTEXT = 1.3;
+
+/** A layer measured again during the check (`recheckLayers`). */
+interface RecheckedLayer {
+  index: number;
+  samples: BlockSamples;
+}
 
 /** A top level below this is recalibrated (`calibrationAttempts`): slopes from it would be noise. */
 const MIN_TOP_LEVEL = 0.1;

@@ -151,6 +151,13 @@ export interface QualityReport {
    * cores being free, which a shared machine does not promise, so their error is shown apart.
    */
   aloneByCores?: Record<string, ErrorStats>;
+  /**
+   * Per core count (keys are core counts): how a few layers, measured again alone after every
+   * pass of the check, ran then against their runs in the profile, the median ratio over those
+   * layers, their non-spinning versions and the passes. Far from 1, the machine was in another
+   * state during the check than while the profile was measured, and the errors above show it.
+   */
+  layersDuringCheck?: Record<string, number>;
   samples: QualitySample[];
 }
 

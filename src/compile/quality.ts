@@ -16,6 +16,8 @@ export interface QualityContext {
   stored: readonly (readonly [number, number])[];
   seed: number;
   onBlock?: () => void;
+  /** Called after every pass over the held-out blocks. */
+  afterPass?: () => Promise<void>;
 }
 
 /**
@@ -60,6 +62,7 @@ export async function checkQuality(ctx: QualityContext): Promise<QualityReport> 
       perPass[q].push(await ctx.mut.measure(block.range, { ...block.plan, repetitions }));
       ctx.onBlock?.();
     }
+    await ctx.afterPass?.();
   }
   const measured = perPass.map(pooled);
   const samples = held.flatMap((block, q) =>

@@ -26,6 +26,13 @@ export interface CompileSettings {
    * measured in every part of the check, not in one moment of it (quality.ts).
    */
   qualityPasses: number;
+  /**
+   * Layers, evenly spread, measured again alone after every pass of the check
+   * (`recheckRepetitions` runs each): the quality report says how they ran then against the
+   * profile (QualityReport `layersDuringCheck`).
+   */
+  recheckLayers: number;
+  recheckRepetitions: number;
   /** Relative noise margin of Pareto pruning. */
   latencyTolerance: number;
   pressureTolerance: number;
@@ -77,6 +84,8 @@ export function settingsFor(mode: CompileMode, usableCores: number): CompileSett
     qualityBlocks: quick ? 3 : 16,
     qualityMaxLayers: 8,
     qualityPasses: quick ? 1 : 3,
+    recheckLayers: 4,
+    recheckRepetitions: 3,
     latencyTolerance: 0.05,
     pressureTolerance: 0.03,
   };

@@ -130,6 +130,11 @@ export function formatSummary(s: ProfileSummary, reused: boolean): string[] {
         (byCores ? `: ${byCores}` : '') +
         `); ${under}`,
     );
+    const during = Object.entries(q.layersDuringCheck ?? {})
+      .map(([c, ratio]) => `${ratio}x on ${c} core${c === '1' ? '' : 's'}`)
+      .join(', ');
+    if (during)
+      lines.push(`  layers measured again during the check ran at their profiled latency times ${during}`);
   }
   return lines;
 }

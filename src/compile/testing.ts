@@ -47,9 +47,9 @@ export interface FakeMeasurerOptions {
   hiddenCalibrations?: number;
   /**
    * From the `from`-th block measured on (counting from 0), up to the `to`-th (absent: all the
-   * rest), every run is `factor` slower.
+   * rest), every run (on `cores` cores only, if given) is `factor` slower.
    */
-  slowStretch?: { from: number; to?: number; factor: number };
+  slowStretch?: { from: number; to?: number; factor: number; cores?: number };
   /** Every session of `version` on one core that measures a block starting at `layer` runs `factor` slower. */
   slowSession?: { layer: number; version: string; factor: number };
 }
@@ -132,10 +132,16 @@ class FakeModel implements ModelUnderTest {
     return slow && cores === 1 && range[0] === slow.layer && version === slow.version ? slow.factor : 1;
   }
 
-  async measure(range: BlockRange, plan: MeasurePlan): Promise<BlockSamples> {
+  /** The slow stretch's factor on `cores` cores when `moment` blocks have been measured. */
+  private stretchFactor(moment: number, cores: number): number {
     const stretch = this.options.slowStretch;
+    if (!stretch || (stretch.cores !== undefined && stretch.cores !== cores)) return 1;
+    return moment >= stretch.from && moment < (stretch.to ?? Infinity) ? stretch.factor : 1;
+  }
+
+  async measure(range: BlockRange, plan: MeasurePlan): Promise<BlockSamples> {
     const call = this.owner.calls.measure++;
-    const slower = stretch && call >= stretch.from && call < (stretch.to ?? Infinity) ? stretch.factor : 1;
+    const slower = (cores: number) => this.stretchFactor(call, cores);
     this.owner.measured.push({
       range,
       versions: plan.versions.map((v) => v.id),
@@ -143,15 +149,17 @@ class FakeModel implements ModelUnderTest {
     });
     if (range[1] - range[0] === 1 && range[0] === this.options.failAtLayer) throw new Error('interrupted');
     const levels = plan.intensities.map(fakeLevel);
-    const samples = (us: number) =>
-      Array.from({ length: plan.repetitions }, (_, r) => slower * us * (1 + 0.01 * (r % 3)));
+    const samples = (us: number, cores: number) =>
+      Array.from({ length: plan.repetitions }, (_, r) => slower(cores) * us * (1 + 0.01 * (r % 3)));
     return {
       versions: plan.versions.map((v) => ({
         version: v.id,
         soloUs: plan.coreCounts.map((c) =>
-          samples(this.blockUs(range, v.id, c, 0) * this.sessionFactor(range, v.id, c)),
+          samples(this.blockUs(range, v.id, c, 0) * this.sessionFactor(range, v.id, c), c),
         ),
-        levelUs: levels.map((l) => samples(this.blockUs(range, v.id, plan.sensitivityCores, l))),
+        levelUs: levels.map((l) =>
+          samples(this.blockUs(range, v.id, plan.sensitivityCores, l), plan.sensitivityCores),
+        ),
         pressure: v.optimization === 'all' ? 0.2 : 0.05,
       })),
     };
