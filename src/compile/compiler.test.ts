@@ -8,6 +8,7 @@ import { ProfilePredictor } from './predictor.js';
 import type { ModelProfileData } from './profile.js';
 import { settingsFor, type CompileSettings } from './settings.js';
 import { formatSummary, summarize } from './summary.js';
+import { qualityPassesOf } from './quality.js';
 import { MEASURING_PROTOCOL, partialPathFor } from './store.js';
 import { DEFAULT_FAKE, FakeMeasurer, tinyConvModel } from './testing.js';
 import { findModels } from './repository.js';
@@ -24,7 +25,7 @@ beforeEach(async () => {
 
 /** Index among the blocks `m` measured of the check's first: its last measurements are the check's. */
 const firstHeldOut = (m: FakeMeasurer, s: CompileSettings) =>
-  m.measured.length - (s.qualityBlocks + s.recheckLayers) * s.qualityPasses;
+  m.measured.length - (s.qualityBlocks + s.recheckLayers) * qualityPassesOf(s);
 
 /** The held-out blocks of the check, in order: its layers measured again between passes left out. */
 const heldOut = (m: FakeMeasurer, s: CompileSettings) =>

@@ -7,6 +7,7 @@ import type { BlockRange } from '../partition/index.js';
 import type { BlockSamples, LayerInfo, MeasurePlan, Measurer, ModelUnderTest } from './measure.js';
 import type { MachineFingerprint, TensorEdge } from './profile.js';
 import { blockIoBytes } from './predictor.js';
+import { VERSION_SPECS, nonSpinningSibling, versionSpec } from './versions.js';
 
 export interface FakeLatency {
   /** Latency (us) of layer k inside a block on one core with version `all`. */
@@ -122,7 +123,8 @@ class FakeModel implements ModelUnderTest {
     const inBlock = range[1] - range[0] > 1 ? (this.latency.inBlockFactor ?? 1) : 1;
     for (let k = range[0]; k < range[1]; k++) us += this.latency.layerUs(k) * inBlock;
     // One thread has no pool to spin: on one core a spinning version runs its sibling's code.
-    const code = cores === 1 ? version.replace(/\+spin$/, '') : version;
+    const code =
+      cores === 1 ? (nonSpinningSibling(versionSpec(version), VERSION_SPECS)?.id ?? version) : version;
     const scaled = (us * (this.latency.versionFactor[code] ?? 1)) / (cores === 1 ? 1 : 0.6 * cores);
     return scaled * (1 + (this.latency.sensitivity[version] ?? 0) * level);
   }
