@@ -229,6 +229,24 @@ describe('compiled profile', () => {
     }
   });
 
+  it('a layer runs no faster in a block on 2 cores than at half its 1-core in-block latency', async () => {
+    // Layer 2's single run was 3x slow on 2 cores: layer 1's end cost there, L(1) + L(2) - L([1, 3)),
+    // would take all but the 10 % floor of layer 1's run, leaving a tenth in the block.
+    const slow = new FakeMeasurer({
+      layers: 5,
+      latency: { ...DEFAULT_FAKE, layerUs: (k) => 2000 * (k + 1) },
+      slowSession: { layer: 2, version: 'all', factor: 3, cores: 2 },
+    });
+    const p = new ProfilePredictor((await compileModel(modelPath, quick(slow))).profile);
+    for (let k = 0; k < 5; k++) {
+      const oneCore = p.layerUs(k, 'all', 1, 0);
+      assert.ok(
+        p.layerUs(k, 'all', 2, 0) >= oneCore / 2 - 0.1,
+        `layer ${k}: ${p.layerUs(k, 'all', 2, 0)} vs ${oneCore}`,
+      );
+    }
+  });
+
   it('keeps the version robust to interference where the fastest alone is fragile, and says why', async () => {
     const result = await compileModel(modelPath, quick(new FakeMeasurer({ layers: 2 })));
     const versions = result.profile.layers[0].versions.map((v) => v.version);

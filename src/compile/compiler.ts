@@ -30,6 +30,7 @@ import {
   fitRunCost,
   localSavingScale,
   mapSoloUs,
+  noFasterThanLinear,
   savingScale,
   scaleRunCost,
   splitBoundary,
@@ -331,12 +332,15 @@ class ModelCompile {
   ): LayerProfile[] {
     return raw.map((layer, k) => {
       const candidates = layer.single.map((v) =>
-        applyContext(
-          applyScale(
-            splitBoundary(v, layer, raw[k + 1], this.mut.tensors, fitted[v.version]),
-            scale[v.version]?.map((perLayer) => perLayer[k]),
+        noFasterThanLinear(
+          applyContext(
+            applyScale(
+              splitBoundary(v, layer, raw[k + 1], this.mut.tensors, fitted[v.version]),
+              scale[v.version]?.map((perLayer) => perLayer[k]),
+            ),
+            context[v.version],
           ),
-          context[v.version],
+          this.settings.plan.coreCounts,
         ),
       );
       const options = {

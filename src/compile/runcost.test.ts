@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { blockIoBytes, skipSavedBytes } from './predictor.js';
 import type { TensorEdge } from './profile.js';
-import { applyScale, localSavingScale, savingScale, splitBoundary, theilSen } from './runcost.js';
+import {
+  applyScale,
+  localSavingScale,
+  noFasterThanLinear,
+  savingScale,
+  splitBoundary,
+  theilSen,
+} from './runcost.js';
 import type { RawLayer } from './store.js';
 
 /** x -> 0 -> 1 -> 2 -> 3 -> out, and a residual 0 -> 2 (read by 1 too). */
@@ -70,6 +77,16 @@ describe('run cost model', () => {
     assert.deepEqual(scaled.boundaryUs, [45]);
   });
 
+  it('a layer runs no faster in a block on c cores than its 1-core in-block latency / c', () => {
+    // EfficientNet-B0 conv_16: 441 us in-block of 695 on 1 core; on 2 cores the split left 45 of 550.
+    const v = { version: 'all', soloUs: [441, 45], boundaryUs: [254, 505], slowdown: [1], pressure: 0 };
+    const floored = noFasterThanLinear(v, [1, 2]);
+    assert.deepEqual(floored.soloUs, [441, 220.5]);
+    assert.deepEqual(floored.boundaryUs, [254, 329.5], 'the one-layer block still sums to its run');
+    const plausible = { ...v, soloUs: [441, 300] };
+    assert.equal(noFasterThanLinear(plausible, [1, 2]), plausible);
+  });
+
   it('the saving scale follows where a layer sits, between the coarse blocks that measured it', () => {
     // Eight layers of 100 us in a chain; every pair runs in 150 us (each junction saves 50).
     const chain: TensorEdge[] = Array.from({ length: 9 }, (_, k) => ({
@@ -91,5 +108,24 @@ describe('run cost model', () => {
     assert.equal(local[0], 1);
     assert.equal(local[7], 2);
     assert.ok(local[3] > 1 && local[3] < 2, String(local[3]));
+  });
+
+  it('a coarse block whose junctions save almost nothing leaves the saving scale to the others', () => {
+    const chain: TensorEdge[] = Array.from({ length: 9 }, (_, k) => ({
+      bytes: 0,
+      producer: k - 1,
+      consumers: [k],
+    }));
+    // Junctions 0-3 save 50 us; from 4 on, 1 us: there a 5 % faster run of [6, 8) would read as g = 10.
+    const layers = Array.from({ length: 8 }, (_, k) => raw(k, 100, k < 7 ? (k < 4 ? 150 : 199) : undefined));
+    const fitted = { all: { callUs: [0], usPerMiB: [0] } };
+    const block = (range: [number, number], us: number) => ({
+      range,
+      versions: [{ version: 'all', soloUs: [us], slowdown: [1], pressure: 0 }],
+    });
+    const coarse = [block([0, 2], 150), block([6, 8], 190)];
+    assert.deepEqual(savingScale(layers, chain, fitted, coarse, 1).all, [1]);
+    const local = localSavingScale(layers, chain, fitted, coarse, 1).all[0];
+    assert.deepEqual([local[0], local[7]], [1, 1]);
   });
 });

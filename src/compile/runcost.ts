@@ -98,8 +98,12 @@ export function splitBoundary(
 
 /**
  * The ratio g each coarse block needs, per version and core count: measured = sum of L(k) -
- * g * (sum of internal S(k) + residual savings); NaN where it cannot be computed. With the
- * block's centre (in layers).
+ * g * (sum of internal S(k) + residual savings); NaN where it cannot be computed, or where the
+ * junctions save under MIN_SAVED_SHARE of the block's latency: there g is a run-to-run
+ * difference divided by a small number. ResNet-50's [39, 45) with `extended` on 2 cores saved
+ * 56 us of 8.6 ms, read as g = 12.8 (6 once clamped), and held-out blocks from layer 35 on,
+ * where single 2-core runs had left large end costs, were predicted at 0.17-0.51x their
+ * latency. With the block's centre (in layers).
  */
 function blockRatios(
   layers: readonly RawLayer[],
@@ -126,12 +130,18 @@ function blockRatios(
             if (k < j - 1)
               saved += splitBoundary(v, layers[k], layers[k + 1], tensors, fitted[version]).boundaryUs![c];
           }
-          return saved > 0 ? (sumL - measured) / saved : NaN;
+          return saved > MIN_SAVED_SHARE * measured ? (sumL - measured) / saved : NaN;
         });
       }
       return { center: (i + j - 1) / 2, ratio };
     });
 }
+
+/**
+ * Junction savings below this share of a coarse block's latency leave its g undetermined: runs
+ * of one block differ by a few percent, which g would read as differences of a whole unit.
+ */
+const MIN_SAVED_SHARE = 0.05;
 
 function clampScale(g: number): number {
   return Math.round(Math.min(MAX_SCALE, Math.max(0.5, g)) * 1000) / 1000;
@@ -237,6 +247,26 @@ export function applyScale(v: VersionProfile, g: readonly number[] | undefined):
 export function applyContext(v: VersionProfile, m: readonly number[] | undefined): VersionProfile {
   if (!m || m.every((x) => x === 1)) return v;
   return mapSoloUs(v, (us, c) => us * m[c]);
+}
+
+/**
+ * A layer version whose in-block latency on c cores is at least its 1-core in-block latency / c:
+ * c threads do not run a layer's kernels faster than that. The split of a one-layer run into
+ * in-block latency and end cost is a difference of noisy runs, made larger by the saving
+ * scale, and on more cores it could leave almost nothing in the block: EfficientNet-B0
+ * `conv_16` (695 us alone on 1 core, 441 of them in-block) came out at 45 us in-block on
+ * 2 cores, and 2-core held-out blocks holding such layers were predicted up to 41 % too fast.
+ * What the floor adds in the block it takes from the end cost, so that a one-layer block
+ * still sums to its measured run.
+ */
+export function noFasterThanLinear(v: VersionProfile, coreCounts: readonly number[]): VersionProfile {
+  const floor = coreCounts.map((cores) => (v.soloUs[0] * coreCounts[0]) / cores);
+  const raise = v.soloUs.map((us, c) => Math.max(0, floor[c] - us));
+  if (raise.every((r) => r === 0)) return v;
+  return {
+    ...mapSoloUs(v, (us, c) => us + raise[c]),
+    ...(v.boundaryUs ? { boundaryUs: v.boundaryUs.map((b, c) => round1(Math.max(0, b - raise[c]))) } : {}),
+  };
 }
 
 export function scaleRunCost(

@@ -51,8 +51,11 @@ export interface FakeMeasurerOptions {
    * rest), every run (on `cores` cores only, if given) is `factor` slower.
    */
   slowStretch?: { from: number; to?: number; factor: number; cores?: number };
-  /** Every session of `version` on one core that measures a block starting at `layer` runs `factor` slower. */
-  slowSession?: { layer: number; version: string; factor: number };
+  /**
+   * Every session of `version` on `cores` cores (absent: 1) that measures a block starting at
+   * `layer` runs `factor` slower.
+   */
+  slowSession?: { layer: number; version: string; factor: number; cores?: number };
 }
 
 /** A measurer whose "runs" follow a latency model; it counts what it was asked to measure. */
@@ -131,7 +134,8 @@ class FakeModel implements ModelUnderTest {
 
   private sessionFactor(range: BlockRange, version: string, cores: number): number {
     const slow = this.options.slowSession;
-    return slow && cores === 1 && range[0] === slow.layer && version === slow.version ? slow.factor : 1;
+    const slowHere = slow && range[0] === slow.layer && version === slow.version;
+    return slowHere && cores === (slow.cores ?? 1) ? slow.factor : 1;
   }
 
   /** The slow stretch's factor on `cores` cores when `moment` blocks have been measured. */
