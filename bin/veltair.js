@@ -11,6 +11,9 @@
 // - glibc malloc keeps freed memory for reuse (decision 0005): with its defaults a multi-MiB
 //   output could land on fresh pages every run, so the same block ran up to 2x slower
 //   depending on what the process had run before, and profiles depended on measuring order.
+//   It also asks for transparent huge pages (decision 0009): opening a session copies its
+//   weights into fresh memory, and faulting that in 4 KiB at a time cost more than the runs
+//   (VGG-19's FC layers measured in 31 s with 6.4 M page faults, 13 s with 0.08 M).
 // - onnxruntime-node 1.30 runs a session synchronously on the calling thread (inside a
 //   setImmediate), so ORT's compute threads are only its own intra-op pools, which veltair
 //   sizes per session. libuv's pool still serves file and crypto work: size it to the cores.
@@ -18,7 +21,11 @@ import os from 'node:os';
 import { spawn } from 'node:child_process';
 
 const V8_FLAGS = ['--single-threaded-gc', '--no-incremental-marking', '--harmony-rab-gsab-transfer'];
-const MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296';
+const MALLOC_TUNABLES = [
+  'glibc.malloc.mmap_threshold=33554432',
+  'glibc.malloc.trim_threshold=4294967296',
+  'glibc.malloc.hugetlb=1',
+].join(':');
 
 /** The user's GLIBC_TUNABLES with ours added, unless they set malloc's themselves. */
 function glibcTunables(current = '') {

@@ -230,7 +230,7 @@ describe('compiled profile', () => {
   });
 
   it('a layer runs no faster in a block on 2 cores than at half its 1-core in-block latency', async () => {
-    // Layer 2's single run was 3x slow on 2 cores: layer 1's end cost there, L(1) + L(2) - L([1, 3)),
+    // Blocks starting at layer 2 ran 3x slow on 2 cores: layer 1's end cost, L(1) + L(2) - L([1, 3)),
     // would take all but the 10 % floor of layer 1's run, leaving a tenth in the block.
     const slow = new FakeMeasurer({
       layers: 5,

@@ -409,13 +409,14 @@ class ModelCompile {
   }
 
   /**
-   * The block's single layers measured again alone, right after it: their summed typical
-   * latency per version and core count (see `atLayerTime`).
+   * The block's single layers measured again alone, right after it, with `recheckRepetitions`
+   * runs: their summed typical latency per version and core count (see `atLayerTime`).
    */
   private async layerSumNow(i: number, j: number): Promise<Record<string, number[]>> {
+    const plan = { ...this.alonePlan(), repetitions: this.settings.recheckRepetitions };
     const sum: Record<string, number[]> = {};
     for (let k = i; k < j; k++) {
-      const samples = await this.measure([k, k + 1], this.alonePlan());
+      const samples = await this.measure([k, k + 1], plan);
       for (const v of samples.versions) {
         const us = v.soloUs.map(typicalUs);
         sum[v.version] = (sum[v.version] ?? us.map(() => 0)).map((x, c) => round1(x + us[c]));

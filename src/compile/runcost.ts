@@ -101,7 +101,7 @@ export function splitBoundary(
  * g * (sum of internal S(k) + residual savings); NaN where it cannot be computed, or where the
  * junctions save under MIN_SAVED_SHARE of the block's latency: there g is a run-to-run
  * difference divided by a small number. ResNet-50's [39, 45) with `extended` on 2 cores saved
- * 56 us of 8.6 ms, read as g = 12.8 (6 once clamped), and held-out blocks from layer 35 on,
+ * 56 us of 8.6 ms, read as g = 12.8 (6 once clamped), and held-out blocks around and past it,
  * where single 2-core runs had left large end costs, were predicted at 0.17-0.51x their
  * latency. With the block's centre (in layers).
  */

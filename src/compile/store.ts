@@ -23,11 +23,14 @@ export interface ProfileKey {
 
 /**
  * Version of how the compiler measures: raise it whenever what a measurement runs changes, so
- * that profiles measured the old way are rebuilt rather than reused. 3: each coarse block's
- * layers measured again beside it, so blocks are read at their layers' time; 2: block sessions
- * on the shared heap (decision 0008); 1 (profiles without a number): everything before.
+ * that profiles measured the old way are rebuilt rather than reused. 4: memory on transparent
+ * huge pages (decision 0009), one warmup round, and profiles assembled with the saving scale
+ * only where junctions save and no layer faster than linear (older ones could predict blocks
+ * at a fifth of their latency); 3: each coarse block's layers measured again beside it, so
+ * blocks are read at their layers' time; 2: block sessions on the shared heap (decision 0008);
+ * 1 (profiles without a number): everything before.
  */
-export const MEASURING_PROTOCOL = 3;
+export const MEASURING_PROTOCOL = 4;
 
 export function profilePathFor(modelPath: string): string {
   const file = basename(modelPath);
