@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { POLICIES, type PolicySpec } from '../sched/index.js';
 import { loadProfileSource } from '../sim/index.js';
-import { layerFcfsPolicy } from '../sim/testing.js';
+import { layerFcfsPolicy } from '../engine/testing.js';
 import { runPoint } from './evaluate.js';
 import { prepareScenarios } from './setup.js';
 

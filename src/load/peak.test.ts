@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { policySpec } from '../sched/index.js';
 import { loadProfileSource, simulate } from '../sim/index.js';
-import { flatProfile, lossPolicy, predictorsOf } from '../sim/testing.js';
+import { flatProfile, lossPolicy, predictorsOf } from '../engine/testing.js';
 import { poissonArrivals } from './arrivals.js';
 import { runPoint, tunePolicy } from './evaluate.js';
 import { findPeak, findPeakAsync } from './peak.js';

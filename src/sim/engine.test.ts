@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { POLICIES, PolicyViolation, type EngineView, type Policy } from '../sched/index.js';
-import { invertCurve, simulate, type Arrival, type SimOptions } from './engine.js';
+import { simulate, type Arrival, type SimOptions } from './engine.js';
 import { Rng } from './rng.js';
 import { calibrationProfiles } from './sources.js';
-import { flatProfile, layerFcfsPolicy, lossPolicy, predictorsOf } from './testing.js';
+import { flatProfile, layerFcfsPolicy, lossPolicy, predictorsOf } from '../engine/testing.js';
 import { ProfilePredictor } from '../compile/index.js';
 
 const quiet = { soloSigma: 0, sensitivitySigma: 0 };
@@ -179,14 +179,5 @@ describe('simulate', () => {
         assert.equal(r.completed + r.rejected + r.stranded, arrivals.length, spec.name);
       }
     }
-  });
-});
-
-describe('invertCurve', () => {
-  it('finds the level whose slowdown matches, extrapolating above the top level', () => {
-    assert.equal(invertCurve([1, 2, 4], [0, 1, 2], 0.9), 0);
-    assert.equal(invertCurve([1, 2, 4], [0, 1, 2], 1.5), 0.5);
-    assert.equal(invertCurve([1, 2, 4], [0, 1, 2], 3), 1.5);
-    assert.equal(invertCurve([1, 2, 4], [0, 1, 2], 6), 3);
   });
 });

@@ -1,7 +1,6 @@
+export { leastCoreTimeUs, invertCurve } from '../engine/index.js';
 export {
   simulate,
-  leastCoreTimeUs,
-  invertCurve,
   DEFAULT_NOISE,
   DEFAULT_DISPATCH_OVERHEAD_US,
   type Arrival,

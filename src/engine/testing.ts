@@ -1,5 +1,5 @@
 /**
- * Fixture builders for simulator and evaluation tests: profiles and policies whose
+ * Fixture builders for engine, simulator and evaluation tests: profiles and policies whose
  * behaviour is known in closed form.
  */
 import { PROFILE_SCHEMA, ProfilePredictor, type ModelProfileData } from '../compile/index.js';

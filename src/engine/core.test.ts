@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Policy } from '../sched/index.js';
+import { flatProfile, layerFcfsPolicy, lossPolicy, predictorsOf } from './testing.js';
+import { VirtualClock } from './clock.js';
+import { EngineCore, type BlockStart, type QueryEnd } from './core.js';
+import { invertCurve } from './monitor.js';
+
+/** An executor that only records what it was asked to start. */
+function recorder() {
+  const started: BlockStart[] = [];
+  return { started, executor: { start: (blocks: readonly BlockStart[]) => void started.push(...blocks) } };
+}
+
+function engine(policy: Policy, opts: { cpus?: number[]; layers?: number; expireLate?: boolean } = {}) {
+  const clock = new VirtualClock();
+  const { started, executor } = recorder();
+  const ends: QueryEnd[] = [];
+  const core = new EngineCore(
+    {
+      cpus: opts.cpus ?? [0, 1],
+      predictors: predictorsOf(flatProfile('m', 1000, { layers: opts.layers ?? 1 })),
+      qosTargetMs: { m: 5 },
+      policy,
+      dispatchOverheadUs: 0,
+      trace: true,
+      expireLate: opts.expireLate,
+      stopwatch: () => 0,
+      onQueryEnd: (e) => ends.push(e),
+    },
+    clock,
+    executor,
+  );
+  return { clock, core, started, ends };
+}
+
+describe('EngineCore', () => {
+  it('starts what the policy dispatches on named CPUs and frees them when the block ends', () => {
+    const { clock, core, started, ends } = engine(lossPolicy(), { cpus: [6, 9] });
+    core.arrive('m', 0);
+    core.decide();
+    assert.equal(started.length, 1);
+    assert.deepEqual(started[0].cpus, [6]);
+    assert.deepEqual(started[0].block, [0, 1]);
+    clock.set(1);
+    core.complete(started[0].run, 1000);
+    core.decide();
+    assert.equal(ends.length, 1);
+    assert.equal(ends[0].outcome, 'completed');
+    assert.equal(ends[0].latencyMs, 1);
+    assert.equal(ends[0].satisfied, true);
+    assert.equal(core.ledger.free, 2);
+  });
+
+  it('runs the next block of a query on the CPU its previous block used', () => {
+    const { clock, core, started } = engine(layerFcfsPolicy(1), { layers: 2 });
+    core.arrive('m', 0);
+    core.arrive('m', 0);
+    core.decide();
+    assert.deepEqual(
+      started.map((s) => s.cpus[0]),
+      [0, 1],
+    );
+    clock.set(1);
+    core.complete(started[1].run, 1000);
+    core.decide();
+    assert.equal(started[2].query, 'q1');
+    assert.deepEqual(started[2].cpus, [1]);
+  });
+
+  it('counts a query as a conflict only when it did not start at the event that made it ready', () => {
+    const { clock, core, started } = engine(layerFcfsPolicy(1), { cpus: [0] });
+    core.arrive('m', 0);
+    core.arrive('m', 0);
+    core.decide();
+    clock.set(1);
+    core.complete(started[0].run, 1000);
+    core.decide();
+    const s = core.stats();
+    assert.equal(s.attempts, 2);
+    assert.equal(s.conflicts, 1, 'the second query waited from 0 to 1 ms');
+  });
+
+  it('rejects waiting queries past their deadline when asked to, before the policy sees them', () => {
+    const seen: number[] = [];
+    const idle: Policy = {
+      name: 'idle',
+      decide: (view) => {
+        seen.push(view.waiting.length);
+        return [];
+      },
+    };
+    const { clock, core, ends } = engine(idle, { expireLate: true });
+    core.arrive('m', 0);
+    core.decide();
+    clock.set(6);
+    core.arrive('m', 6);
+    core.decide();
+    assert.deepEqual(seen, [1, 1]);
+    assert.equal(ends[0].reason, 'expired');
+    assert.equal(core.stats().counts.get('m')?.expired, 1);
+  });
+
+  it('ends a query whose block failed with the error and frees its CPUs', () => {
+    const { clock, core, started, ends } = engine(lossPolicy());
+    core.arrive('m', 0);
+    core.decide();
+    clock.set(0.5);
+    core.fail(started[0].run, 'kernel exploded');
+    assert.equal(ends[0].outcome, 'failed');
+    assert.equal(ends[0].error, 'kernel exploded');
+    assert.equal(core.ledger.free, 2);
+    assert.equal(core.missCount, 1);
+  });
+
+  it('rejects every waiting query when aborted, and times each decide', () => {
+    const idle: Policy = { name: 'idle', decide: () => [] };
+    const { core, ends } = engine(idle);
+    core.arrive('m', 0);
+    core.arrive('m', 0);
+    core.decide();
+    core.abortWaiting();
+    assert.deepEqual(
+      ends.map((e) => e.reason),
+      ['aborted', 'aborted'],
+    );
+    assert.equal(core.stats().decideMs.length, 1);
+  });
+});
+
+describe('invertCurve', () => {
+  it('finds the level whose slowdown matches, extrapolating above the top level', () => {
+    assert.equal(invertCurve([1, 2, 4], [0, 1, 2], 0.9), 0);
+    assert.equal(invertCurve([1, 2, 4], [0, 1, 2], 1.5), 0.5);
+    assert.equal(invertCurve([1, 2, 4], [0, 1, 2], 3), 1.5);
+    assert.equal(invertCurve([1, 2, 4], [0, 1, 2], 6), 3);
+  });
+});

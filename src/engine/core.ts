@@ -1,0 +1,511 @@
+/**
+ * The engine core: what the simulator and the live runtime share. It owns the CPU ledger, the
+ * waiting and running queries, the conflict and load windows, the interference monitor, the
+ * frozen view a policy reads, the one call of the policy, the validation of its decisions, and
+ * the decision trace. Time comes from a `Clock`, execution from an `Executor`: the simulator
+ * plugs in a virtual clock and its hidden machine model, the live runtime the wall clock and
+ * its worker pool.
+ *
+ * Events are query arrivals and block completions (and, live, failures). The driver reports
+ * each event and then calls `decide` once; the core takes the event's time from the clock when
+ * the event arrives, and that time is the decision's `nowMs`. A query that becomes ready and is
+ * dispatched at the same event time started without conflict.
+ */
+import type { ProfilePredictor } from '../compile/index.js';
+import { validateDecisions } from '../sched/index.js';
+import type { Decision, EngineView, Policy, Query, RejectReason, Running } from '../sched/index.js';
+import type { Clock } from './clock.js';
+import { CoreLedger, type LedgerEvent } from './ledger.js';
+import { InterferenceMonitor, blockShape, expectedUs, type BlockShape } from './monitor.js';
+
+/** A block the core has started: what an executor needs to run it. */
+export interface BlockStart {
+  /** Sequence number of the dispatch, unique in the engine's life. */
+  readonly run: number;
+  readonly query: string;
+  /** Arrival index of the query (0, 1, ...). */
+  readonly queryIndex: number;
+  readonly model: string;
+  readonly block: readonly [number, number];
+  readonly version: string;
+  /** The CPUs the ledger gave the block; the first runs the block's own thread. */
+  readonly cpus: readonly number[];
+  readonly startMs: number;
+}
+
+/** Runs blocks. Completions come back through `EngineCore.complete` / `fail`. */
+export interface Executor {
+  /** Starts the blocks one decision round dispatched, in the policy's order. */
+  start(blocks: readonly BlockStart[]): void;
+}
+
+/** Why a query ended without an answer: the policy's reasons, or the engine's own. */
+export type EndReason = RejectReason | 'expired' | 'aborted' | 'failed';
+
+/** How a query ended. */
+export interface QueryEnd {
+  readonly id: string;
+  readonly index: number;
+  readonly model: string;
+  readonly outcome: 'completed' | 'rejected' | 'failed';
+  readonly reason?: EndReason;
+  /** Error text of a failed block. */
+  readonly error?: string;
+  readonly arrivalMs: number;
+  readonly endMs: number;
+  /** From the scheduled arrival, queueing included. */
+  readonly latencyMs: number;
+  /** Completed by its deadline. */
+  readonly satisfied: boolean;
+}
+
+export interface EngineCoreOptions {
+  /** The CPUs the ledger hands out (ids from the affinity mask; 0..P-1 when simulated). */
+  cpus: readonly number[];
+  predictors: ReadonlyMap<string, ProfilePredictor>;
+  qosTargetMs: Readonly<Record<string, number>>;
+  policy: Policy;
+  /** What the engine expects each dispatch to add to a block's latency (us). */
+  dispatchOverheadUs: number;
+  /** Keep a hash of every decision and the ledger's events. */
+  trace?: boolean;
+  /**
+   * Reject waiting queries whose deadline has passed before each decision (reason `expired`),
+   * so that no query holds a queue place or cores once it can only miss.
+   */
+  expireLate?: boolean;
+  /** High-resolution time in ms, to time each `decide` (unset: not timed). */
+  stopwatch?: () => number;
+  onQueryEnd?: (end: QueryEnd) => void;
+}
+
+/** Counters of one model. */
+export interface ModelCounts {
+  queries: number;
+  satisfied: number;
+  rejected: number;
+  expired: number;
+  failed: number;
+}
+
+/** Conflict rate: over the last this many dispatch attempts. */
+const CONFLICT_WINDOW = 64;
+/** Offered load: arrivals over the last this many ms. */
+const LOAD_WINDOW_MS = 100;
+/** Decide timings kept (the most recent). */
+const DECIDE_SAMPLES = 1 << 16;
+
+interface QueryState {
+  index: number;
+  id: string;
+  model: string;
+  pred: ProfilePredictor;
+  arrivalMs: number;
+  deadlineMs: number;
+  nextLayer: number;
+  lastCores?: number;
+  lastVersion?: string;
+  lastCpus?: readonly number[];
+  blocks: number;
+  readyMs: number;
+  view: Query;
+}
+
+interface RunState {
+  q: QueryState;
+  start: BlockStart;
+  shape: BlockShape;
+  view: Running;
+}
+
+export class EngineCore {
+  readonly ledger: CoreLedger;
+  private nowMs = 0;
+  private lastEventMs = 0;
+  private readonly waiting: QueryState[] = [];
+  /** Running blocks by run number, in dispatch order. */
+  private readonly runs = new Map<number, RunState>();
+  private readonly monitor = new InterferenceMonitor();
+  private nextIndex = 0;
+  private seq = 0;
+  private busyCoreMsTotal = 0;
+  /** Ring of the last CONFLICT_WINDOW attempts (1 = conflict) and their sum. */
+  private readonly attempts = new Uint8Array(CONFLICT_WINDOW);
+  private recentConflicts = 0;
+  private conflicts = 0;
+  private attemptsTotal = 0;
+  private readonly loadWindow: { atMs: number; coreUs: number }[] = [];
+  private loadSum = 0;
+  private readonly leastCoreUs = new Map<string, number>();
+  private decideCalls = 0;
+  private decisions = 0;
+  private readonly decideMs: number[] = [];
+  private misses = 0;
+  private blocks = 0;
+  private readonly latencies = new Map<string, number[]>();
+  private readonly counts = new Map<string, ModelCounts>();
+  private hash = 0x811c9dc5;
+
+  private readonly profileOf = (model: string): ProfilePredictor => {
+    const p = this.opts.predictors.get(model);
+    if (!p) throw new Error(`no profile for model '${model}'`);
+    return p;
+  };
+
+  constructor(
+    private readonly opts: EngineCoreOptions,
+    private readonly clock: Clock,
+    private readonly executor: Executor,
+  ) {
+    this.ledger = new CoreLedger(opts.cpus, { trace: opts.trace });
+    for (const [m, p] of opts.predictors) this.leastCoreUs.set(m, leastCoreTimeUs(p));
+  }
+
+  /** A query of `model` scheduled to arrive at `arrivalMs` is here; returns its id. */
+  arrive(model: string, arrivalMs: number): string {
+    this.beginEvent();
+    const pred = this.opts.predictors.get(model);
+    const target = this.opts.qosTargetMs[model];
+    if (!pred || target === undefined) throw new Error(`arrival for unknown model '${model}'`);
+    const index = this.nextIndex++;
+    const id = `q${index}`;
+    const deadlineMs = arrivalMs + target;
+    const q: QueryState = {
+      index,
+      id,
+      model,
+      pred,
+      arrivalMs,
+      deadlineMs,
+      nextLayer: 0,
+      blocks: 0,
+      readyMs: this.nowMs,
+      view: { id, model, arrivalMs, deadlineMs, nextLayer: 0 },
+    };
+    this.countsOf(model).queries++;
+    this.waiting.push(q); // arrivals come in index order, so the list stays in arrival order
+    const coreUs = this.leastCoreUs.get(model) ?? 0;
+    this.loadWindow.push({ atMs: this.nowMs, coreUs });
+    this.loadSum += coreUs;
+    return id;
+  }
+
+  /** Block `run` has ended; it ran `measuredUs` (its own run time, without the launch). */
+  complete(run: number, measuredUs: number): void {
+    this.beginEvent();
+    const r = this.takeRun(run);
+    this.monitor.observe(this.nowMs, r.shape, r.q.pred.levels, measuredUs);
+    const q = r.q;
+    const [, end] = r.start.block;
+    q.nextLayer = end;
+    q.lastCores = r.start.cpus.length;
+    q.lastVersion = r.start.version;
+    q.lastCpus = r.start.cpus;
+    q.blocks++;
+    this.blocks++;
+    if (end >= q.pred.layerCount) this.finish(q);
+    else this.makeReady(q);
+  }
+
+  /** Block `run` failed: its query ends with the error; its CPUs are free again. */
+  fail(run: number, error: string): void {
+    this.beginEvent();
+    const r = this.takeRun(run);
+    this.end(r.q, 'failed', 'failed', error);
+  }
+
+  /** Rejects every waiting query (reason `aborted`): the engine is stopping, or a run was cut short. */
+  abortWaiting(): void {
+    this.beginEvent();
+    for (const q of this.waiting.splice(0)) this.end(q, 'rejected', 'aborted');
+  }
+
+  /** Calls the policy once on the current state and carries out what it decides. */
+  decide(): void {
+    if (this.opts.expireLate) this.expire();
+    if (this.waiting.length === 0) return;
+    const view: EngineView = {
+      nowMs: this.nowMs,
+      totalCores: this.ledger.total,
+      freeCores: this.ledger.free,
+      waiting: this.waiting.map((q) => q.view),
+      running: [...this.runs.values()].map((r) => r.view),
+      interference: this.monitor.estimate(this.nowMs),
+      recentConflictRate: this.recentConflictRate(),
+      recentLoad: this.recentLoad(),
+      profile: this.profileOf,
+    };
+    const decisions = this.timedDecide(view);
+    this.decideCalls++;
+    if (decisions.length === 0) return;
+    validateDecisions(this.opts.policy.name, view, decisions);
+    this.decisions += decisions.length;
+    // Take the decided queries out of the queue, then apply decisions in the policy's order
+    // (that order fixes run numbers, CPU choice and, simulated, noise draws).
+    const decided = new Map<string, QueryState | undefined>();
+    for (const d of decisions) decided.set(d.query, undefined);
+    let kept = 0;
+    for (const q of this.waiting) {
+      if (decided.has(q.id)) decided.set(q.id, q);
+      else this.waiting[kept++] = q;
+    }
+    this.waiting.length = kept;
+    const starts: BlockStart[] = [];
+    for (const d of decisions) {
+      const q = decided.get(d.query) as QueryState;
+      if (this.opts.trace) this.record(d);
+      if (d.kind === 'reject') this.end(q, 'rejected', d.reason);
+      else starts.push(this.start(q, d, view.interference));
+    }
+    if (starts.length > 0) this.executor.start(starts);
+  }
+
+  /**
+   * Misses so far, plus, when only they could push the count past `limit`, the queries
+   * already past their deadline (waiting or running): those cannot be satisfied any more.
+   */
+  certainMisses(limit: number): number {
+    if (this.misses + this.waiting.length + this.runs.size <= limit) return this.misses;
+    let late = 0;
+    for (const q of this.waiting) if (q.deadlineMs < this.nowMs) late++;
+    for (const r of this.runs.values()) if (r.q.deadlineMs < this.nowMs) late++;
+    return this.misses + late;
+  }
+
+  /** Misses so far (rejected, expired, failed, or completed late). */
+  get missCount(): number {
+    return this.misses;
+  }
+
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
+  get runningCount(): number {
+    return this.runs.size;
+  }
+
+  /** Earliest deadline among waiting queries (Infinity when none wait). */
+  get nextWaitingDeadlineMs(): number {
+    let earliest = Infinity;
+    for (const q of this.waiting) earliest = Math.min(earliest, q.deadlineMs);
+    return earliest;
+  }
+
+  /** The hash of every decision so far (with `trace`). */
+  get traceHash(): string {
+    return (this.hash >>> 0).toString(16).padStart(8, '0');
+  }
+
+  get ledgerTrace(): readonly LedgerEvent[] {
+    return this.ledger.trace;
+  }
+
+  stats(): EngineStats {
+    return {
+      nowMs: this.nowMs,
+      arrived: this.nextIndex,
+      waiting: this.waiting.length,
+      running: this.runs.size,
+      misses: this.misses,
+      busyCoreMs: this.busyCoreMsTotal,
+      conflicts: this.conflicts,
+      attempts: this.attemptsTotal,
+      blocks: this.blocks,
+      decideCalls: this.decideCalls,
+      decisions: this.decisions,
+      decideMs: this.decideMs,
+      maxCoresInUse: this.ledger.maxBusy,
+      latencies: this.latencies,
+      counts: this.counts,
+    };
+  }
+
+  /** Takes the clock's time as the current event's and counts busy core-time up to it. */
+  private beginEvent(): void {
+    const now = this.clock.nowMs();
+    this.busyCoreMsTotal += this.ledger.busy * (now - this.lastEventMs);
+    this.nowMs = this.lastEventMs = now;
+  }
+
+  private takeRun(run: number): RunState {
+    const r = this.runs.get(run);
+    if (!r) throw new Error(`run ${run} is not running`);
+    this.runs.delete(run);
+    this.ledger.release(r.start.cpus, run, this.nowMs);
+    return r;
+  }
+
+  private timedDecide(view: EngineView): Decision[] {
+    const watch = this.opts.stopwatch;
+    if (!watch) return this.opts.policy.decide(view);
+    const t0 = watch();
+    const decisions = this.opts.policy.decide(view);
+    if (this.decideMs.length >= DECIDE_SAMPLES) this.decideMs.shift();
+    this.decideMs.push(watch() - t0);
+    return decisions;
+  }
+
+  private countsOf(model: string): ModelCounts {
+    let c = this.counts.get(model);
+    if (!c) this.counts.set(model, (c = { queries: 0, satisfied: 0, rejected: 0, expired: 0, failed: 0 }));
+    return c;
+  }
+
+  private finish(q: QueryState): void {
+    const latencyMs = this.nowMs - q.arrivalMs;
+    let list = this.latencies.get(q.model);
+    if (!list) this.latencies.set(q.model, (list = []));
+    list.push(latencyMs);
+    const satisfied = this.nowMs <= q.deadlineMs;
+    if (satisfied) this.countsOf(q.model).satisfied++;
+    else this.misses++;
+    this.opts.onQueryEnd?.({ ...this.endOf(q, latencyMs), outcome: 'completed', satisfied });
+  }
+
+  /** Ends a query without an answer. */
+  private end(q: QueryState, outcome: 'rejected' | 'failed', reason: EndReason, error?: string): void {
+    this.misses++;
+    const counts = this.countsOf(q.model);
+    if (outcome === 'failed') counts.failed++;
+    else if (reason === 'expired') counts.expired++;
+    else counts.rejected++;
+    const end = { ...this.endOf(q, this.nowMs - q.arrivalMs), outcome, reason, satisfied: false };
+    this.opts.onQueryEnd?.(error === undefined ? end : { ...end, error });
+  }
+
+  private endOf(q: QueryState, latencyMs: number) {
+    return { id: q.id, index: q.index, model: q.model, arrivalMs: q.arrivalMs, endMs: this.nowMs, latencyMs };
+  }
+
+  private expire(): void {
+    let kept = 0;
+    for (const q of this.waiting) {
+      if (q.deadlineMs < this.nowMs) this.end(q, 'rejected', 'expired');
+      else this.waiting[kept++] = q;
+    }
+    this.waiting.length = kept;
+  }
+
+  private makeReady(q: QueryState): void {
+    q.readyMs = this.nowMs;
+    q.view = {
+      id: q.id,
+      model: q.model,
+      arrivalMs: q.arrivalMs,
+      deadlineMs: q.deadlineMs,
+      nextLayer: q.nextLayer,
+      lastCores: q.lastCores,
+      lastVersion: q.lastVersion,
+    };
+    // Keep arrival order: insert before the first waiting query that arrived later.
+    let lo = 0;
+    let hi = this.waiting.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.waiting[mid].index < q.index) lo = mid + 1;
+      else hi = mid;
+    }
+    this.waiting.splice(lo, 0, q);
+  }
+
+  private recentLoad(): number {
+    const from = this.nowMs - LOAD_WINDOW_MS;
+    while (this.loadWindow.length > 0 && this.loadWindow[0].atMs < from) {
+      this.loadSum -= (this.loadWindow.shift() as { coreUs: number }).coreUs;
+    }
+    const load = this.loadSum / (LOAD_WINDOW_MS * 1000 * this.ledger.total);
+    return Math.min(1, Math.max(0, load));
+  }
+
+  private recentConflictRate(): number {
+    const n = Math.min(this.attemptsTotal, CONFLICT_WINDOW);
+    return n === 0 ? 0 : this.recentConflicts / n;
+  }
+
+  private record(d: Decision): void {
+    const text =
+      d.kind === 'dispatch'
+        ? `${this.nowMs.toFixed(6)} ${d.query} ${d.block[0]}-${d.block[1]} ${d.cores} ${d.version}`
+        : `${this.nowMs.toFixed(6)} ${d.query} reject ${d.reason}`;
+    for (let i = 0; i < text.length; i++) {
+      this.hash ^= text.charCodeAt(i);
+      this.hash = Math.imul(this.hash, 0x01000193);
+    }
+  }
+
+  private start(q: QueryState, d: Extract<Decision, { kind: 'dispatch' }>, estimate: number): BlockStart {
+    const conflict = this.nowMs > q.readyMs || (d.wantedCores ?? 0) > d.cores;
+    const slot = this.attemptsTotal % CONFLICT_WINDOW;
+    this.recentConflicts += (conflict ? 1 : 0) - this.attempts[slot];
+    this.attempts[slot] = conflict ? 1 : 0;
+    this.attemptsTotal++;
+    if (conflict) this.conflicts++;
+
+    const [i, j] = d.block;
+    const shape = blockShape(q.pred, i, j, d.version, d.cores);
+    const endUs = expectedUs(shape, q.pred.levels, estimate, this.opts.dispatchOverheadUs);
+    const run = this.seq++;
+    const cpus = this.ledger.take(d.cores, run, this.nowMs, q.lastCpus);
+    const start: BlockStart = {
+      run,
+      query: q.id,
+      queryIndex: q.index,
+      model: q.model,
+      block: [i, j],
+      version: d.version,
+      cpus,
+      startMs: this.nowMs,
+    };
+    const view: Running = {
+      query: q.id,
+      model: q.model,
+      block: [i, j],
+      cores: d.cores,
+      version: d.version,
+      startMs: this.nowMs,
+      expectedEndMs: this.nowMs + endUs / 1000,
+    };
+    this.runs.set(run, { q, start, shape, view });
+    return start;
+  }
+}
+
+/** What the core counted; the engines turn it into their reports. */
+export interface EngineStats {
+  /** Time of the last event. */
+  nowMs: number;
+  arrived: number;
+  waiting: number;
+  running: number;
+  misses: number;
+  busyCoreMs: number;
+  conflicts: number;
+  attempts: number;
+  blocks: number;
+  decideCalls: number;
+  decisions: number;
+  /** Duration of each timed `decide` (the most recent 65536), in ms. */
+  decideMs: readonly number[];
+  maxCoresInUse: number;
+  /** Latencies of completed queries by model, in completion order. */
+  latencies: ReadonlyMap<string, readonly number[]>;
+  counts: ReadonlyMap<string, ModelCounts>;
+}
+
+const leastCoreUsCache = new WeakMap<ProfilePredictor, number>();
+
+/** Least core-time (core x us) one query of the model needs: each layer on its best cores and version. */
+export function leastCoreTimeUs(pred: ProfilePredictor): number {
+  let total = leastCoreUsCache.get(pred);
+  if (total !== undefined) return total;
+  total = 0;
+  for (let l = 0; l < pred.layerCount; l++) {
+    let best = Infinity;
+    for (const v of pred.versions)
+      for (let c = 1; c <= pred.maxCores; c++) best = Math.min(best, c * pred.layerUs(l, v, c, 0));
+    total += best;
+  }
+  leastCoreUsCache.set(pred, total);
+  return total;
+}

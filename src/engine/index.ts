@@ -1,0 +1,20 @@
+/**
+ * The engine core shared by the simulator and the live runtime: CPU ledger, queues, windows,
+ * interference monitor, the one call of the policy and the validation of its decisions. Only
+ * the `Clock` and the `Executor` differ between the two.
+ */
+export {
+  EngineCore,
+  leastCoreTimeUs,
+  type BlockStart,
+  type Executor,
+  type EngineCoreOptions,
+  type EngineStats,
+  type EndReason,
+  type ModelCounts,
+  type QueryEnd,
+} from './core.js';
+export { VirtualClock, WallClock, type Clock } from './clock.js';
+export { CoreLedger, LedgerError, checkLedgerTrace, type LedgerEvent } from './ledger.js';
+export { InterferenceMonitor, invertCurve, blockShape, expectedUs, type BlockShape } from './monitor.js';
+export { latencyStats, nearestRank, type LatencySummary } from './stats.js';

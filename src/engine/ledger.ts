@@ -1,0 +1,155 @@
+/**
+ * The CPU ledger: hands out named CPUs (ids as the OS numbers them, from the process's affinity
+ * mask) and takes them back. Every running block holds the CPUs it was given and nothing else,
+ * so the threads of running blocks never outnumber the CPUs: this alone removes the
+ * oversubscription that co-located ORT sessions with default thread pools suffer.
+ */
+
+/** One change of the ledger, for traces: `take` when a block starts, `release` when it ends. */
+export interface LedgerEvent {
+  readonly atMs: number;
+  readonly kind: 'take' | 'release';
+  readonly run: number;
+  readonly cpus: readonly number[];
+}
+
+export class LedgerError extends Error {
+  override readonly name = 'LedgerError';
+}
+
+export class CoreLedger {
+  /** Which run holds each CPU (by position in `cpus`); -1 when free. */
+  private readonly holder: Int32Array;
+  private freeCount: number;
+  private maxBusyCount = 0;
+  private readonly events: LedgerEvent[] | undefined;
+
+  constructor(
+    /** The CPUs this ledger manages, in the order windows are formed (see `take`). */
+    readonly cpus: readonly number[],
+    opts: { trace?: boolean } = {},
+  ) {
+    if (cpus.length === 0) throw new LedgerError('a ledger needs at least one CPU');
+    if (new Set(cpus).size !== cpus.length) throw new LedgerError(`CPU listed twice in [${cpus.join(', ')}]`);
+    this.holder = new Int32Array(cpus.length).fill(-1);
+    this.freeCount = cpus.length;
+    this.events = opts.trace ? [] : undefined;
+  }
+
+  get total(): number {
+    return this.cpus.length;
+  }
+
+  get free(): number {
+    return this.freeCount;
+  }
+
+  get busy(): number {
+    return this.cpus.length - this.freeCount;
+  }
+
+  /** The most CPUs held at once since the ledger was made. */
+  get maxBusy(): number {
+    return this.maxBusyCount;
+  }
+
+  /** Every take and release, in order (empty unless made with `trace`). */
+  get trace(): readonly LedgerEvent[] {
+    return this.events ?? [];
+  }
+
+  /**
+   * Gives `count` free CPUs to `run`. The first CPU of the answer is where the block's own
+   * thread runs. Preference, so that the live executor finds warm sessions and warm caches:
+   * 1. the window of `count` consecutive CPUs (cyclic, in ledger order) starting at the first
+   *    of `prefer` (the CPUs the query's previous block ran on: its inputs are in their caches);
+   * 2. the first window of `count` consecutive free CPUs;
+   * 3. the lowest free CPUs (the free ones are fragmented).
+   */
+  take(count: number, run: number, atMs: number, prefer?: readonly number[]): number[] {
+    if (!Number.isInteger(count) || count < 1) throw new LedgerError(`cannot take ${count} CPUs`);
+    if (count > this.freeCount) {
+      throw new LedgerError(`run ${run} asks for ${count} CPUs, ${this.freeCount} are free`);
+    }
+    const positions = this.choose(count, prefer);
+    for (const p of positions) this.holder[p] = run;
+    this.freeCount -= count;
+    this.maxBusyCount = Math.max(this.maxBusyCount, this.busy);
+    const cpus = positions.map((p) => this.cpus[p]);
+    this.events?.push({ atMs, kind: 'take', run, cpus });
+    return cpus;
+  }
+
+  /** Takes back the CPUs `run` holds; they must be exactly the ones it was given. */
+  release(cpus: readonly number[], run: number, atMs: number): void {
+    for (const cpu of cpus) {
+      const p = this.cpus.indexOf(cpu);
+      if (p < 0 || this.holder[p] !== run) {
+        throw new LedgerError(`run ${run} releases CPU ${cpu}, which it does not hold`);
+      }
+      this.holder[p] = -1;
+    }
+    this.freeCount += cpus.length;
+    this.events?.push({ atMs, kind: 'release', run, cpus: [...cpus] });
+  }
+
+  private choose(count: number, prefer?: readonly number[]): number[] {
+    const n = this.cpus.length;
+    const window = (start: number): number[] | undefined => {
+      const out: number[] = [];
+      for (let k = 0; k < count; k++) {
+        const p = (start + k) % n;
+        if (this.holder[p] !== -1) return undefined;
+        out.push(p);
+      }
+      return out;
+    };
+    const preferred = prefer && prefer.length > 0 ? this.cpus.indexOf(prefer[0]) : -1;
+    if (preferred >= 0) {
+      const w = window(preferred);
+      if (w) return w;
+    }
+    for (let start = 0; start < n; start++) {
+      if (this.holder[start] !== -1) continue;
+      const w = window(start);
+      if (w) return w;
+    }
+    const out: number[] = [];
+    for (let p = 0; p < n && out.length < count; p++) if (this.holder[p] === -1) out.push(p);
+    return out;
+  }
+}
+
+/**
+ * Checks a ledger trace: no CPU is ever held by two runs, a run releases exactly what it took,
+ * and no more CPUs than `total` are ever held. Returns the most CPUs held at once.
+ */
+export function checkLedgerTrace(events: readonly LedgerEvent[], total: number): number {
+  const heldBy = new Map<number, number>();
+  const taken = new Map<number, readonly number[]>();
+  let most = 0;
+  for (const e of events) {
+    if (e.kind === 'take') {
+      for (const cpu of e.cpus) {
+        const other = heldBy.get(cpu);
+        if (other !== undefined)
+          throw new LedgerError(`CPU ${cpu} given to run ${e.run} while run ${other} holds it`);
+        heldBy.set(cpu, e.run);
+      }
+      taken.set(e.run, e.cpus);
+      most = Math.max(most, heldBy.size);
+      if (heldBy.size > total)
+        throw new LedgerError(`${heldBy.size} CPUs held at ${e.atMs} ms, ${total} exist`);
+    } else {
+      const had = taken.get(e.run);
+      if (!had || had.join() !== e.cpus.join()) {
+        throw new LedgerError(
+          `run ${e.run} released [${e.cpus.join(', ')}], took [${had?.join(', ') ?? ''}]`,
+        );
+      }
+      for (const cpu of e.cpus) heldBy.delete(cpu);
+      taken.delete(e.run);
+    }
+  }
+  return most;
+}

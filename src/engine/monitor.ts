@@ -1,0 +1,90 @@
+/**
+ * The interference monitor: from how much slower than predicted recent blocks ran, the level of
+ * interference (in the profiles' unit) that explains it. The simulator and the live runtime
+ * feed it the same way: the block's measured run time against its profile prediction.
+ */
+import { slowdownAt, type ProfilePredictor } from '../compile/index.js';
+
+/** Estimate: mean over blocks completed in the last this many ms... */
+const MONITOR_WINDOW_MS = 100;
+/** ...and at most this many of them. */
+const MONITOR_SAMPLES = 16;
+
+export class InterferenceMonitor {
+  private readonly samples: { atMs: number; level: number }[] = [];
+
+  /** Records a block that ran `measuredUs` where the profile predicted `shape` alone. */
+  observe(atMs: number, shape: BlockShape, levels: readonly number[], measuredUs: number): void {
+    const level = invertCurve(shape.curve, levels, measuredUs / shape.soloUs);
+    this.samples.push({ atMs, level });
+    if (this.samples.length > MONITOR_SAMPLES) this.samples.shift();
+  }
+
+  /** The current estimate: the mean level of the recent samples, 0 when there are none. */
+  estimate(nowMs: number): number {
+    let sum = 0;
+    let n = 0;
+    for (const s of this.samples) {
+      if (s.atMs < nowMs - MONITOR_WINDOW_MS) continue;
+      sum += s.level;
+      n++;
+    }
+    return n === 0 ? 0 : sum / n;
+  }
+}
+
+/** Level at which the piecewise-linear `curve` over `levels` reaches `ratio` (0 below 1). */
+export function invertCurve(curve: readonly number[], levels: readonly number[], ratio: number): number {
+  if (!(ratio > curve[0]) || levels.length < 2) return 0;
+  for (let k = 1; k < levels.length; k++) {
+    const last = k === levels.length - 1;
+    if (ratio <= curve[k] || last) {
+      const rise = curve[k] - curve[k - 1];
+      if (rise <= 0) return last ? levels[k] : levels[k - 1];
+      return levels[k - 1] + ((ratio - curve[k - 1]) / rise) * (levels[k] - levels[k - 1]);
+    }
+  }
+  return levels[levels.length - 1];
+}
+
+/** What the profile predicts for one block on some cores in some version. */
+export interface BlockShape {
+  /** Latency alone, in us. */
+  soloUs: number;
+  /** Slowdown at each of the profile's levels. */
+  curve: number[];
+}
+
+/** Per predictor, per (block, version, cores): a cache of a pure function, shared by engines. */
+const blockShapes = new WeakMap<ProfilePredictor, Map<number, BlockShape>>();
+
+export function blockShape(
+  pred: ProfilePredictor,
+  i: number,
+  j: number,
+  version: string,
+  cores: number,
+): BlockShape {
+  let cache = blockShapes.get(pred);
+  if (!cache) blockShapes.set(pred, (cache = new Map()));
+  const n = pred.layerCount + 1;
+  const key =
+    ((i * n + j) * pred.versions.length + pred.versions.indexOf(version)) * (pred.maxCores + 1) + cores;
+  let shape = cache.get(key);
+  if (!shape) {
+    const soloUs = pred.blockUs(i, j, version, cores, 0);
+    shape = { soloUs, curve: pred.levels.map((l) => pred.blockUs(i, j, version, cores, l) / soloUs) };
+    cache.set(key, shape);
+  }
+  return shape;
+}
+
+/** Predicted latency of a block with its shape at interference `level`, plus a launch overhead. */
+export function expectedUs(
+  shape: BlockShape,
+  levels: readonly number[],
+  level: number,
+  overheadUs: number,
+): number {
+  return shape.soloUs * slowdownAt(shape.curve, levels, level) + overheadUs;
+}
