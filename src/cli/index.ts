@@ -6,6 +6,7 @@ import { register as registerVerify } from './verify.js';
 import { register as registerBenchOverhead } from './bench-overhead.js';
 import { register as registerZoo } from './zoo.js';
 import { register as registerSimulate } from './simulate.js';
+import { register as registerBench } from './bench.js';
 
 /** Each command lives in its own file and registers itself here. */
 const registrations: ((program: Command) => void)[] = [
@@ -14,6 +15,7 @@ const registrations: ((program: Command) => void)[] = [
   registerBenchOverhead,
   registerZoo,
   registerSimulate,
+  registerBench,
 ];
 
 export function buildProgram(): Command {

@@ -17,11 +17,12 @@ export {
   machineFingerprint,
   machineKey,
   usableCores,
+  allowedCpus,
   cacheSizes,
   parseCpuList,
   type SysRoot,
 } from './fingerprint.js';
-export { VERSION_SPECS, versionSpec, type VersionSpec } from './versions.js';
+export { VERSION_SPECS, versionSpec, nonSpinningSibling, type VersionSpec } from './versions.js';
 export { paretoPrune, type ParetoOptions } from './pareto.js';
 export {
   startGenerator,

@@ -214,6 +214,11 @@ export class EngineCore {
     this.end(r.q, 'failed', 'failed', error);
   }
 
+  /** An event that changes nothing but the time (a timer): the next `decide` sees the clock's now. */
+  wake(): void {
+    this.beginEvent();
+  }
+
   /** Rejects every waiting query (reason `aborted`): the engine is stopping, or a run was cut short. */
   abortWaiting(): void {
     this.beginEvent();

@@ -24,6 +24,8 @@ export interface Scenario {
   seed: number;
   noise?: NoiseModel;
   dispatchOverheadUs?: number;
+  /** Expire waiting queries past their deadline, as the live engine does. */
+  expireLate?: boolean;
 }
 
 export function policyContext(scn: Scenario): PolicyContext {
@@ -61,6 +63,7 @@ export function runPoint(
     dispatchOverheadUs: scn.dispatchOverheadUs,
     maxMisses: opts.stopBelow === undefined ? undefined : Math.floor((1 - opts.stopBelow) * scn.queries),
     trace: opts.trace,
+    expireLate: scn.expireLate,
   });
 }
 

@@ -43,3 +43,23 @@ export {
 export { satisfactionPlotSvg } from './plot.js';
 export { prepareScenarios, type ScenarioOptions, type PreparedScenario } from './setup.js';
 export { runComparisonJobs, runComparisonJob, defaultJobs, type ComparisonJob } from './parallel.js';
+export {
+  runLive,
+  referenceCases,
+  WrongAnswerError,
+  type LiveScenario,
+  type LiveRunResult,
+  type LiveModelStats,
+  type ReferenceCase,
+} from './live.js';
+export {
+  benchLive,
+  formatLiveBench,
+  capacityQps,
+  liveScenario,
+  NAIVE,
+  type LiveBenchOptions,
+  type LiveBenchReport,
+  type LivePolicyRow,
+  type EngineCost,
+} from './live-bench.js';

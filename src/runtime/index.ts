@@ -62,3 +62,27 @@ export {
   type OverheadRow,
   type OverheadVariant,
 } from './overhead.js';
+export {
+  LiveRuntime,
+  LiveEngine,
+  LIVE_DISPATCH_OVERHEAD_US,
+  type LiveModelSpec,
+  type LiveRuntimeOptions,
+  type LiveEngineOptions,
+  type RuntimeReport,
+  type BlockRecord,
+  type LiveStats,
+} from './live.js';
+export { ServedModel, type Chain, type ModelInput } from './served.js';
+export { planSegments, segmentProfile, DEFAULT_SEGMENT_OPTIONS, type SegmentOptions } from './segments.js';
+export { processCpus, pinThisThread, threadAllowedCpus, currentCpu } from './affinity.js';
+export { WorkerPool, type ChainResult } from './pool.js';
+export { cpuWindows } from './windows.js';
+export {
+  measureUnits,
+  DEFAULT_MEASURE_OPTIONS,
+  type MeasureOptions,
+  type UnitMeasurement,
+} from './calibrate.js';
+export { type InferenceService, type InferOutcome } from './service.js';
+export { NaiveService, type NaiveOptions } from './naive.js';

@@ -30,6 +30,16 @@ export interface SessionConfig {
 
 export const DEFAULT_SESSION_CONFIG: SessionConfig = { threads: 1, optimization: 'all', spinning: false };
 
+/**
+ * ONNX Runtime's own defaults: intra-op threads = every core, idle threads spinning, the whole
+ * graph optimized, ORT's arena. What a deployment that sets nothing runs: the `naive` baseline,
+ * and nothing else in veltair.
+ */
+export const ORT_DEFAULTS = 'ort-defaults';
+
+/** A session's configuration: one of veltair's versions, or ORT's untouched defaults. */
+export type SessionSetup = SessionConfig | typeof ORT_DEFAULTS;
+
 /** ORT options for a config: every knob that matters set explicitly, never ORT's defaults. */
 export function sessionOptions(config: SessionConfig): ort.InferenceSession.SessionOptions {
   if (!Number.isInteger(config.threads) || config.threads < 1) {
@@ -71,10 +81,11 @@ function poolAffinities(config: SessionConfig): { intra_op_thread_affinities?: s
  */
 export async function openBlockSession(
   bytes: Uint8Array,
-  config: SessionConfig,
+  config: SessionSetup,
   source = '<block>',
 ): Promise<ort.InferenceSession> {
-  const options = sessionOptions(config);
+  // Warnings (old opsets, optimizer notes) would flood stderr: quiet them even for ORT's defaults.
+  const options = config === ORT_DEFAULTS ? { logSeverityLevel: 3 as const } : sessionOptions(config);
   try {
     return await ort.InferenceSession.create(bytes, options);
   } catch (err) {

@@ -1,6 +1,7 @@
 /**
  * Every policy by name. Engines look policies up here and never branch on a name.
  */
+import { instancePerCore } from './policies/instance-per-core.js';
 import { layerWise } from './policies/layer-wise.js';
 import { modelFcfs } from './policies/model-fcfs.js';
 import { planaria } from './policies/planaria.js';
@@ -16,6 +17,7 @@ const ALL: readonly PolicySpec[] = [
   layerWise,
   planaria,
   prema,
+  instancePerCore,
   veltairFixed,
   veltair1v,
 ];
@@ -50,5 +52,6 @@ export const BASELINES: readonly string[] = [
   'layer-wise',
   'planaria',
   'prema',
+  'instance-per-core',
 ];
 export const ABLATIONS: readonly string[] = ['veltair-fixed', 'veltair-1v'];

@@ -1,0 +1,388 @@
+/**
+ * `veltair bench --live`: every policy on the live engine, on this machine, side by side. Each
+ * policy gets the same open-loop load and the same peak search; its parameters are tuned on the
+ * simulator beforehand (tuning seed), on the profiles the live engine plans with, so baselines
+ * run at their best settings too. Beside each live peak: the simulator's prediction of it.
+ */
+import type { ModelProfileData, ProfilePredictor } from '../compile/index.js';
+import { ProfilePredictor as Predictor } from '../compile/index.js';
+import { nearestRank } from '../engine/index.js';
+import {
+  LIVE_DISPATCH_OVERHEAD_US,
+  NaiveService,
+  type InferenceService,
+  type LiveEngine,
+  type LiveRuntime,
+  type RuntimeReport,
+} from '../runtime/index.js';
+import { policySpec, type PolicyParams, type PolicyRole } from '../sched/index.js';
+import { round, table, type CurvePoint } from './compare.js';
+import { peakOf, policyContext, tunePolicy, type Scenario } from './evaluate.js';
+import { runLive, type LiveRunResult, type LiveScenario } from './live.js';
+import { findPeakAsync, type PeakPoint } from './peak.js';
+
+/** The live-only baseline with no engine: ORT's defaults, every query at once (runtime/naive.ts). */
+export const NAIVE = 'naive';
+
+export interface LiveBenchOptions {
+  readonly runtime: LiveRuntime;
+  readonly scenario: LiveScenario;
+  /** Policy names; `naive` too. */
+  readonly policies: readonly string[];
+  /** Model files, for the naive baseline's own sessions. */
+  readonly models: readonly { name: string; path: string }[];
+  /** The compiled layer profiles: the `simulate --profiles local` prediction. */
+  readonly compiled: readonly ModelProfileData[];
+  readonly tuneSeed: number;
+  /** Peak search resolution. */
+  readonly relTolerance: number;
+  /** Instead of searching peaks: one run per policy at this rate. */
+  readonly rate?: number;
+  readonly onProgress?: (message: string) => void;
+}
+
+/** What the engine itself cost at a run (live engine policies only). */
+export interface EngineCost {
+  decideUsP50: number;
+  decideUsP99: number;
+  dispatchToStartUsP50: number;
+  dispatchToStartUsP99: number;
+  /** Time in `decide` over busy core-time. */
+  decideShare: number;
+  /** Dispatch-to-start time, times the CPUs waiting, over busy core-time. */
+  dispatchShare: number;
+  utilization: number;
+  blocksPerQuery: number;
+}
+
+export interface LivePolicyRow {
+  policy: string;
+  role: PolicyRole | 'live-baseline';
+  params: PolicyParams;
+  /** Highest rate with every model >= 99 % (null: none passed). */
+  peakQps: number | null;
+  /** The same at 95 %. */
+  peak95Qps: number | null;
+  /** The simulator's prediction of the peak on the live engine's profiles, and on the compiled layer profiles. */
+  simPeakQps: number | null;
+  simCompiledPeakQps: number | null;
+  /** (sim - live) / live, in percent (null when either has no peak). */
+  simErrorPct: number | null;
+  atPeak?: LiveRunResult;
+  atReference?: LiveRunResult;
+  cost?: EngineCost;
+  points: PeakPoint[];
+}
+
+export interface LiveBenchReport {
+  schema: 'veltair.bench-live/1';
+  workload: string;
+  cpus: readonly number[];
+  weights: Readonly<Record<string, number>>;
+  qosTargetMs: Readonly<Record<string, number>>;
+  /** CPUs over the mix's mean one-CPU latency (measured whole-model sessions). */
+  capacityQps: number;
+  queriesPerRun: number;
+  runtime: RuntimeReport;
+  bestBaseline: string | null;
+  referenceQps: number | null;
+  rows: LivePolicyRow[];
+  curve: CurvePoint[];
+}
+
+/** The simulated scenario that stands for the live engine: its profiles, its CPUs, its expiry. */
+export function liveScenario(
+  runtime: LiveRuntime,
+  scn: LiveScenario,
+  predictors: ReadonlyMap<string, ProfilePredictor>,
+  seed: number,
+): Scenario {
+  return {
+    workload: scn.workload,
+    totalCores: runtime.pool.cpus.length,
+    predictors,
+    weights: scn.weights,
+    qosTargetMs: scn.qosTargetMs,
+    queries: scn.queries,
+    seed,
+    dispatchOverheadUs: LIVE_DISPATCH_OVERHEAD_US,
+    expireLate: true,
+  };
+}
+
+/** CPUs over the mix's mean latency of one query on one CPU (best version), from the measured profiles. */
+export function capacityQps(runtime: LiveRuntime, weights: Readonly<Record<string, number>>): number {
+  let meanUs = 0;
+  for (const [m, w] of Object.entries(weights)) {
+    const p = runtime.model(m).predictor;
+    meanUs += w * p.predict(0, p.layerCount, 1, 0).latencyUs;
+  }
+  return (runtime.pool.cpus.length * 1e6) / meanUs;
+}
+
+function engineCost(engine: LiveEngine): EngineCost {
+  const s = engine.stats();
+  const decide = Float64Array.from(s.engine.decideMs).sort();
+  const d2s = Float64Array.from(s.blocks.map((b) => b.startMs - b.dispatchMs)).sort();
+  const busy = s.engine.busyCoreMs || 1;
+  const waitCoreMs = s.blocks.reduce((sum, b) => sum + (b.startMs - b.dispatchMs) * b.cpus.length, 0);
+  const completed = [...s.engine.latencies.values()].reduce((n, l) => n + l.length, 0);
+  return {
+    decideUsP50: round(nearestRank(decide, 0.5) * 1000, 1),
+    decideUsP99: round(nearestRank(decide, 0.99) * 1000, 1),
+    dispatchToStartUsP50: round(nearestRank(d2s, 0.5) * 1000, 1),
+    dispatchToStartUsP99: round(nearestRank(d2s, 0.99) * 1000, 1),
+    decideShare: round(decide.reduce((a, b) => a + b, 0) / busy, 4),
+    dispatchShare: round(waitCoreMs / busy, 4),
+    utilization: round(busy / (s.engine.nowMs * engine.totalCpus), 3),
+    blocksPerQuery: round(completed > 0 ? s.engine.blocks / completed : 0, 2),
+  };
+}
+
+/** A service for one run of `policy` (a fresh engine per run: fresh queues and accounting). */
+type ServiceFor = () => Promise<{ service: InferenceService; engine?: LiveEngine }>;
+
+export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport> {
+  const { runtime, scenario: scn } = opts;
+  const progress = opts.onProgress ?? (() => {});
+  const target = 0.99;
+  const capacity = capacityQps(runtime, scn.weights);
+  const live = runtime.predictors;
+  const compiled = new Map(opts.compiled.map((p) => [p.model, new Predictor(p)]));
+  let naive: NaiveService | undefined;
+  const rows: LivePolicyRow[] = [];
+  const services = new Map<string, ServiceFor>();
+  try {
+    for (const name of opts.policies) {
+      progress(`${name}: tuning on the simulator`);
+      const row = simulatedRow(name, runtime, scn, live, compiled, opts);
+      const spec = name === NAIVE ? undefined : policySpec(name);
+      const serviceFor: ServiceFor = spec
+        ? async () => {
+            const ctx = policyContext(liveScenario(runtime, scn, live, opts.tuneSeed));
+            const engine = runtime.engine({
+              policy: spec.create(row.params, ctx),
+              qosTargetMs: scn.qosTargetMs,
+            });
+            return { service: engine, engine };
+          }
+        : async () => {
+            naive ??= await NaiveService.start({
+              models: opts.models.map((m) => ({
+                ...m,
+                inputs: runtime.model(m.name).inputs,
+                outputs: runtime.model(m.name).outputNames,
+              })),
+              qosTargetMs: scn.qosTargetMs,
+              maxConcurrent: 4 * runtime.pool.cpus.length,
+            });
+            return { service: naive };
+          };
+      services.set(name, serviceFor);
+      const run = async (qps: number, stopBelow?: number) => {
+        const { service, engine } = await serviceFor();
+        progress(`${name}: ${qps.toFixed(1)} QPS`);
+        const result = await runLive(service, scn, qps, { stopBelow });
+        const cost = engine ? engineCost(engine) : undefined;
+        if (engine) await engine.close();
+        return { result, cost };
+      };
+      if (opts.rate !== undefined) {
+        const { result, cost } = await run(opts.rate);
+        rows.push({ ...row, atPeak: result, atReference: result, cost });
+        continue;
+      }
+      const passed = new Map<number, { result: LiveRunResult; cost?: EngineCost }>();
+      const measure = (stopBelow: number) => async (qps: number) => {
+        const known = passed.get(qps);
+        if (known) return known.result.minSatisfaction;
+        const r = await run(qps, stopBelow);
+        if (r.result.complete) passed.set(qps, r);
+        return r.result.minSatisfaction;
+      };
+      const start = row.simPeakQps ?? capacity / 4;
+      const p99 = await findPeakAsync(measure(target), {
+        target,
+        startQps: start,
+        relTolerance: opts.relTolerance,
+        growth: 1.5,
+      });
+      const p95 = await findPeakAsync(measure(0.95), {
+        target: 0.95,
+        startQps: p99.peakQps > 0 ? p99.peakQps * 1.25 : start,
+        relTolerance: opts.relTolerance,
+        growth: 1.25,
+      });
+      const atPeak = passed.get(p99.peakQps);
+      rows.push({
+        ...row,
+        peakQps: p99.peakQps > 0 ? round(p99.peakQps, 1) : null,
+        peak95Qps: p95.peakQps > 0 ? round(p95.peakQps, 1) : null,
+        simErrorPct:
+          row.simPeakQps !== null && p99.peakQps > 0
+            ? round((100 * (row.simPeakQps - p99.peakQps)) / p99.peakQps, 1)
+            : null,
+        atPeak: atPeak?.result,
+        cost: atPeak?.cost,
+        points: [...p99.points, ...p95.points].map((p) => ({
+          ...p,
+          qps: round(p.qps, 2),
+          satisfaction: round(p.satisfaction, 4),
+        })),
+      });
+    }
+    const reference = bestBaseline(rows);
+    const referenceQps = reference?.peakQps ?? null;
+    if (opts.rate === undefined && referenceQps !== null) {
+      for (const row of rows) {
+        progress(`${row.policy}: at the best baseline's peak, ${referenceQps} QPS`);
+        const { service, engine } = await (services.get(row.policy) as ServiceFor)();
+        row.atReference = await runLive(service, scn, referenceQps);
+        if (engine) await engine.close();
+      }
+    }
+    return {
+      schema: 'veltair.bench-live/1',
+      workload: scn.workload,
+      cpus: runtime.pool.cpus,
+      weights: scn.weights,
+      qosTargetMs: scn.qosTargetMs,
+      capacityQps: round(capacity, 1),
+      queriesPerRun: scn.queries,
+      runtime: runtime.report,
+      bestBaseline: reference?.policy ?? null,
+      referenceQps,
+      rows,
+      curve: rows.flatMap((r) =>
+        r.points.map((p) => ({
+          workload: `${scn.workload} (live)`,
+          policy: r.policy,
+          qps: p.qps,
+          satisfaction: p.satisfaction,
+        })),
+      ),
+    };
+  } finally {
+    await naive?.close();
+  }
+}
+
+function bestBaseline(rows: readonly LivePolicyRow[]): LivePolicyRow | undefined {
+  return rows
+    .filter((r) => r.role === 'baseline' || r.role === 'live-baseline')
+    .reduce<LivePolicyRow | undefined>((b, r) => ((r.peakQps ?? 0) > (b?.peakQps ?? 0) ? r : b), undefined);
+}
+
+/** A row with the policy's simulator-tuned parameters and the simulator's predicted peaks. */
+function simulatedRow(
+  name: string,
+  runtime: LiveRuntime,
+  scn: LiveScenario,
+  live: ReadonlyMap<string, ProfilePredictor>,
+  compiled: ReadonlyMap<string, ProfilePredictor>,
+  opts: LiveBenchOptions,
+): LivePolicyRow {
+  const base = { policy: name, peakQps: null, peak95Qps: null, simErrorPct: null, points: [] };
+  if (name === NAIVE)
+    return { ...base, role: 'live-baseline', params: {}, simPeakQps: null, simCompiledPeakQps: null };
+  const spec = policySpec(name);
+  const tuned = tunePolicy(liveScenario(runtime, scn, live, opts.tuneSeed), spec);
+  const predict = (predictors: ReadonlyMap<string, ProfilePredictor>) => {
+    if (![...Object.keys(scn.weights)].every((m) => predictors.has(m))) return null;
+    const peak = peakOf(liveScenario(runtime, scn, predictors, scn.seed), spec, tuned.params, {
+      relTolerance: 0.02,
+    });
+    return peak.peakQps > 0 ? round(peak.peakQps, 1) : null;
+  };
+  return {
+    ...base,
+    role: spec.role,
+    params: tuned.params,
+    simPeakQps: predict(live),
+    simCompiledPeakQps: predict(compiled),
+  };
+}
+
+const fmt = (x: number | null | undefined, digits = 1) =>
+  x === null || x === undefined ? '-' : x.toFixed(digits);
+
+/** The human table: each policy's live peaks, the simulator's prediction, and latency at the reference rate. */
+export function formatLiveBench(r: LiveBenchReport): string {
+  const best = r.bestBaseline ? r.rows.find((x) => x.policy === r.bestBaseline) : undefined;
+  const naive = r.rows.find((x) => x.policy === NAIVE);
+  const ratio = (x: number | null, to: number | null | undefined) =>
+    x !== null && to ? (x / to).toFixed(2) : '-';
+  const header = [
+    'policy',
+    'role',
+    'peak QPS',
+    'x best base',
+    'x naive',
+    'x capacity',
+    'peak@95%',
+    'sim peak',
+    'sim err %',
+    'sim (layers)',
+    `mean ms @${fmt(r.referenceQps)}`,
+    'p99 ms',
+    'params',
+  ];
+  const rows = r.rows.map((x) => [
+    x.policy + (x.policy === r.bestBaseline ? ' *' : ''),
+    x.role,
+    x.peakQps === null ? 'none' : x.peakQps.toFixed(1),
+    ratio(x.peakQps, best?.peakQps),
+    ratio(x.peakQps, naive?.peakQps),
+    ratio(x.peakQps, r.capacityQps),
+    x.peak95Qps === null ? 'none' : x.peak95Qps.toFixed(1),
+    fmt(x.simPeakQps),
+    fmt(x.simErrorPct),
+    fmt(x.simCompiledPeakQps),
+    fmt(x.atReference?.meanLatencyMs, 2),
+    fmt(x.atReference?.p99LatencyMs, 2),
+    Object.entries(x.params)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' '),
+  ]);
+  const costs = r.rows
+    .filter((x) => x.cost)
+    .map((x) => {
+      const c = x.cost as EngineCost;
+      return [
+        x.policy,
+        fmt(x.peakQps),
+        c.decideUsP50.toFixed(1),
+        c.decideUsP99.toFixed(1),
+        c.dispatchToStartUsP50.toFixed(1),
+        c.dispatchToStartUsP99.toFixed(1),
+        (100 * (c.decideShare + c.dispatchShare)).toFixed(2),
+        c.utilization.toFixed(2),
+        c.blocksPerQuery.toFixed(1),
+      ];
+    });
+  return [
+    `workload ${r.workload} on CPUs ${r.cpus.join(',')}; capacity ${r.capacityQps} QPS (CPUs / mean 1-CPU latency); ` +
+      `QoS targets ${Object.entries(r.qosTargetMs)
+        .map(([m, t]) => `${m} ${t} ms`)
+        .join(
+          ', ',
+        )}; ${r.queriesPerRun} queries per run; a peak holds every model at >= 99 % ('none': no rate did)`,
+    table(header, rows),
+    '',
+    'engine cost at each peak (us; share = decide + dispatch-to-start over busy core-time)',
+    table(
+      [
+        'policy',
+        'peak QPS',
+        'decide p50',
+        'decide p99',
+        'dispatch p50',
+        'dispatch p99',
+        'share %',
+        'util',
+        'blocks/q',
+      ],
+      costs,
+    ),
+  ].join('\n');
+}

@@ -1,0 +1,210 @@
+/**
+ * The live load generator (MLPerf LoadGen's Server scenario, in process): Poisson arrivals on a
+ * fixed schedule, each query submitted when due and its latency counted from its scheduled
+ * time, so the generator's own lateness and every queue count against the service. Satisfaction
+ * is per model. A sample of answers is compared with a direct whole-model run; a wrong answer
+ * fails the run.
+ */
+import * as ort from 'onnxruntime-node';
+import { nearestRank } from '../engine/index.js';
+import { loadModel } from '../onnx/index.js';
+import {
+  DEFAULT_SESSION_CONFIG,
+  DEFAULT_TOLERANCE,
+  compareOutputs,
+  openModelSession,
+  seededInputs,
+  type InferenceService,
+  type InferOutcome,
+  type TensorMap,
+} from '../runtime/index.js';
+import { poissonArrivals } from './arrivals.js';
+
+/** Seeded inputs of a model and the whole model's answers to them (the reference). */
+export interface ReferenceCase {
+  readonly feeds: TensorMap;
+  readonly expected: TensorMap;
+}
+
+export interface LiveScenario {
+  readonly workload: string;
+  readonly weights: Readonly<Record<string, number>>;
+  readonly qosTargetMs: Readonly<Record<string, number>>;
+  /** Queries per run. */
+  readonly queries: number;
+  readonly seed: number;
+  /** Inputs queries cycle through, with their reference answers, per model. */
+  readonly cases: ReadonlyMap<string, readonly ReferenceCase[]>;
+  /** Compare one answer in this many with its reference. */
+  readonly checkEvery: number;
+}
+
+export interface LiveModelStats {
+  model: string;
+  queries: number;
+  satisfied: number;
+  /** Ended without an answer: dropped or expired by the engine, or aborted when the run stopped. */
+  rejected: number;
+  failed: number;
+  /** satisfied / queries; an upper bound when the run stopped early. */
+  satisfaction: number;
+  meanMs: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface LiveRunResult {
+  qps: number;
+  /** False when the run stopped once some model could no longer reach the target. */
+  complete: boolean;
+  queries: number;
+  satisfied: number;
+  /** The lowest model's satisfaction: what a run must reach to pass. */
+  minSatisfaction: number;
+  perModel: LiveModelStats[];
+  /** Over answered queries, from their scheduled arrival. */
+  meanLatencyMs: number;
+  p99LatencyMs: number;
+  durationMs: number;
+  /** How late the generator submitted queries (p99, ms): counted in their latency. */
+  submitLateP99Ms: number;
+  checked: number;
+}
+
+export class WrongAnswerError extends Error {
+  override readonly name = 'WrongAnswerError';
+}
+
+/** `count` seeded inputs per model and the whole model's answers to them, run directly in ORT. */
+export async function referenceCases(
+  models: readonly { name: string; path: string }[],
+  count: number,
+): Promise<Map<string, ReferenceCase[]>> {
+  const out = new Map<string, ReferenceCase[]>();
+  for (const m of models) {
+    const model = await loadModel(m.path);
+    const session = await openModelSession(model, DEFAULT_SESSION_CONFIG, m.path);
+    const cases: ReferenceCase[] = [];
+    for (let k = 0; k < count; k++) {
+      const feeds = seededInputs(model, { seed: k + 1 });
+      cases.push({ feeds, expected: (await session.run(feeds)) as TensorMap });
+    }
+    await session.release();
+    out.set(m.name, cases);
+  }
+  return out;
+}
+
+/** A fresh copy of a case's inputs (the service takes its buffers over). */
+function copyFeeds(feeds: TensorMap): TensorMap {
+  const copy = (t: ort.Tensor) =>
+    new ort.Tensor(
+      t.type,
+      (t.data as Float32Array).slice() as ort.Tensor.DataTypeMap[ort.Tensor.Type],
+      t.dims,
+    );
+  return Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, copy(t)]));
+}
+
+/**
+ * One open-loop run at `qps` against `service`. With `stopBelow`, the run stops as soon as some
+ * model has missed more queries than that target allows it (queries not started are aborted,
+ * started ones finish): enough to tell pass from fail.
+ */
+export async function runLive(
+  service: InferenceService,
+  scn: LiveScenario,
+  qps: number,
+  opts: { stopBelow?: number } = {},
+): Promise<LiveRunResult> {
+  const arrivals = poissonArrivals(scn.weights, qps, scn.queries, scn.seed);
+  const planned = new Map<string, number>();
+  for (const a of arrivals) planned.set(a.model, (planned.get(a.model) ?? 0) + 1);
+  const allowed = new Map([...planned].map(([m, n]) => [m, Math.floor((1 - (opts.stopBelow ?? 0)) * n)]));
+  const misses = new Map<string, number>();
+  const latencies = new Map<string, number[]>();
+  const ended = new Map<string, { satisfied: number; rejected: number; failed: number }>();
+  const late: number[] = [];
+  const pending: Promise<void>[] = [];
+  let stopped = false;
+  let checked = 0;
+  let wrong: string | undefined;
+
+  const account = (model: string, outcome: InferOutcome, check?: ReferenceCase) => {
+    let e = ended.get(model);
+    if (!e) ended.set(model, (e = { satisfied: 0, rejected: 0, failed: 0 }));
+    if (outcome.status === 'ok') {
+      (latencies.get(model) ?? latencies.set(model, []).get(model)!).push(outcome.latencyMs);
+      if (check) {
+        checked++;
+        const c = compareOutputs(check.expected, outcome.outputs, DEFAULT_TOLERANCE);
+        if (!c.ok) wrong ??= `${model}: answer differs from the whole model's (max rel diff ${c.maxRelDiff})`;
+      }
+      if (outcome.satisfied) e.satisfied++;
+    } else if (outcome.status === 'rejected') e.rejected++;
+    else e.failed++;
+    if (outcome.status === 'ok' && outcome.satisfied) return;
+    const n = (misses.get(model) ?? 0) + 1;
+    misses.set(model, n);
+    if (opts.stopBelow !== undefined && n > (allowed.get(model) ?? 0) && !stopped) {
+      stopped = true;
+      service.abortWaiting();
+    }
+  };
+
+  const startMs = service.clock.nowMs() + 5;
+  await new Promise<void>((resolve) => {
+    let next = 0;
+    const tick = () => {
+      const now = service.clock.nowMs();
+      while (!stopped && next < arrivals.length && startMs + arrivals[next].atMs <= now) {
+        const k = next++;
+        const a = arrivals[k];
+        const due = startMs + a.atMs;
+        late.push(now - due);
+        const cases = scn.cases.get(a.model) ?? [];
+        const c = cases[k % cases.length];
+        const check = k % scn.checkEvery === 0 ? c : undefined;
+        pending.push(service.infer(a.model, copyFeeds(c.feeds), due).then((o) => account(a.model, o, check)));
+      }
+      if (stopped || next >= arrivals.length) return resolve();
+      setTimeout(tick, Math.max(0, startMs + arrivals[next].atMs - service.clock.nowMs()));
+    };
+    tick();
+  });
+  await Promise.all(pending);
+  await service.idle();
+  if (wrong) throw new WrongAnswerError(wrong);
+
+  const perModel = [...planned.keys()].sort().map((model): LiveModelStats => {
+    const n = planned.get(model) ?? 0;
+    const e = ended.get(model) ?? { satisfied: 0, rejected: 0, failed: 0 };
+    const l = Float64Array.from(latencies.get(model) ?? []).sort();
+    const mean = l.length === 0 ? 0 : l.reduce((a, b) => a + b, 0) / l.length;
+    const satisfaction = stopped ? 1 - (misses.get(model) ?? 0) / n : e.satisfied / n;
+    return {
+      model,
+      queries: n,
+      ...e,
+      satisfaction,
+      meanMs: mean,
+      p50Ms: l.length ? nearestRank(l, 0.5) : 0,
+      p99Ms: l.length ? nearestRank(l, 0.99) : 0,
+    };
+  });
+  const all = Float64Array.from([...latencies.values()].flat()).sort();
+  const endMs = service.clock.nowMs();
+  return {
+    qps,
+    complete: !stopped,
+    queries: arrivals.length,
+    satisfied: perModel.reduce((s, m) => s + m.satisfied, 0),
+    minSatisfaction: Math.min(...perModel.map((m) => m.satisfaction)),
+    perModel,
+    meanLatencyMs: all.length ? all.reduce((a, b) => a + b, 0) / all.length : 0,
+    p99LatencyMs: all.length ? nearestRank(all, 0.99) : 0,
+    durationMs: endMs - startMs,
+    submitLateP99Ms: late.length ? nearestRank(Float64Array.from(late).sort(), 0.99) : 0,
+    checked,
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * Measures the units the live runtime runs (each model's segments and its whole-model session),
+ * on the runtime's own pinned workers, so that policies plan with what the engine will execute:
+ * chains of segment sessions pay every session's start and end, which the compiled layer
+ * profile only estimates.
+ *
+ * Models are measured in rotation, one chain of all segments and one whole run each in turn, so
+ * every run starts with the caches holding the other models' data, as under load; on one CPU,
+ * every worker measures at the same time, as blocks run side by side under load.
+ */
+import { nearestRank } from '../engine/index.js';
+import type { WorkerPool, ChainResult } from './pool.js';
+import type { UnitLatencies } from './segments.js';
+import type { Chain, ServedModel } from './served.js';
+import { cpuWindows } from './windows.js';
+import type { WireTensor, WireTensors } from './wire.js';
+
+export interface MeasureOptions {
+  /** Rounds of the rotation per version and CPU window. */
+  readonly rounds: number;
+}
+
+export const DEFAULT_MEASURE_OPTIONS: MeasureOptions = { rounds: 5 };
+
+/** What measuring found for one model: its unit latencies and what chains cost over the whole. */
+export interface UnitMeasurement {
+  readonly latencies: UnitLatencies;
+  /**
+   * Per version and core count: the chain of every segment over the whole-model session, both
+   * measured (median runs): what running the model as segments costs against one session.
+   */
+  readonly chainOverWhole: ReadonlyMap<string, ReadonlyMap<number, number>>;
+}
+
+function copyWire(feeds: WireTensors): WireTensors {
+  const copy = (w: WireTensor): WireTensor => ({
+    ...w,
+    data: Array.isArray(w.data) ? [...w.data] : (w.data as Float32Array).slice(),
+  });
+  return Object.fromEntries(Object.entries(feeds).map(([n, w]) => [n, copy(w)]));
+}
+
+function runChain(
+  pool: WorkerPool,
+  model: ServedModel,
+  chain: Chain,
+  version: string,
+  cpus: readonly number[],
+) {
+  return new Promise<ChainResult>((resolve, reject) =>
+    pool.run(
+      cpus[0],
+      { steps: model.steps(chain, version, cpus), returns: chain.returns },
+      copyWire(model.sampleInputs),
+      (r) => (r instanceof Error ? reject(r) : resolve(r)),
+    ),
+  );
+}
+
+/** Samples of one model: by version, cores, unit. */
+type Samples = Map<string, Map<number, number[][]>>;
+
+function record(
+  samples: Samples,
+  version: string,
+  cores: number,
+  units: readonly number[],
+  us: readonly number[],
+) {
+  let byCores = samples.get(version);
+  if (!byCores) samples.set(version, (byCores = new Map()));
+  let perUnit = byCores.get(cores);
+  if (!perUnit) byCores.set(cores, (perUnit = []));
+  units.forEach((u, k) => (perUnit[u] ??= []).push(us[k]));
+}
+
+/** Measures every unit of `models` in every version on every CPU window the runtime opened. */
+export async function measureUnits(
+  pool: WorkerPool,
+  models: readonly ServedModel[],
+  coreCounts: readonly number[],
+  opts: MeasureOptions = DEFAULT_MEASURE_OPTIONS,
+): Promise<Map<string, UnitMeasurement>> {
+  const samples = new Map<string, Samples>(models.map((m) => [m.name, new Map()]));
+  const rotation = async (cpus: readonly number[], version: string) => {
+    for (let round = 0; round < opts.rounds; round++) {
+      for (const model of models) {
+        if (!model.predictor.versions.includes(version)) continue;
+        const s = samples.get(model.name) as Samples;
+        const segments = model.segmentChain();
+        const chained = await runChain(pool, model, segments, version, cpus);
+        record(s, version, cpus.length, segments.units, chained.stepUs);
+        if (model.segmentCount > 1) {
+          const whole = model.chain([0, model.segmentCount]);
+          record(
+            s,
+            version,
+            cpus.length,
+            whole.units,
+            (await runChain(pool, model, whole, version, cpus)).stepUs,
+          );
+        }
+      }
+    }
+  };
+  const versions = [...new Set(models.flatMap((m) => m.predictor.versions))];
+  for (const cores of coreCounts) {
+    const windows = cpuWindows(pool.cpus, [cores]);
+    for (const version of versions) {
+      // One CPU per block: every worker at once. More: one window after the other.
+      if (cores === 1) await Promise.all(windows.map((w) => rotation(w, version)));
+      else for (const w of windows) await rotation(w, version);
+    }
+  }
+  return new Map(models.map((m) => [m.name, summarize(m, samples.get(m.name) as Samples)]));
+}
+
+function median(xs: readonly number[]): number {
+  return nearestRank(Float64Array.from(xs).sort(), 0.5);
+}
+
+function summarize(model: ServedModel, samples: Samples): UnitMeasurement {
+  const latencies = new Map<string, Map<number, number[]>>();
+  const chainOverWhole = new Map<string, Map<number, number>>();
+  for (const [version, byCores] of samples) {
+    const lat = new Map<number, number[]>();
+    const ratio = new Map<number, number>();
+    for (const [cores, perUnit] of byCores) {
+      const medians = perUnit.map(median);
+      lat.set(cores, medians);
+      const S = model.segmentCount;
+      if (S > 1 && perUnit[S]) {
+        const chainUs = median(
+          perUnit[0].map((_, round) => perUnit.slice(0, S).reduce((sum, u) => sum + u[round], 0)),
+        );
+        ratio.set(cores, chainUs / medians[S]);
+      }
+    }
+    latencies.set(version, lat);
+    chainOverWhole.set(version, ratio);
+  }
+  return { latencies, chainOverWhole };
+}
+
+/**
+ * What running `model` as its chain of segments costs over one whole-model session on `cpu`
+ * (1 core, `version`), measured: the chain's median sum over the whole's median, minus 1. Opens
+ * the sessions it needs and releases every session of the model afterwards.
+ */
+export async function measureChainOverhead(
+  pool: WorkerPool,
+  model: ServedModel,
+  cpu: number,
+  version: string,
+  rounds: number,
+): Promise<number> {
+  if (model.segmentCount <= 1) return 0;
+  await pool.open(cpu, model.sessionSpecs([cpu], [version]));
+  try {
+    const chain: number[] = [];
+    const whole: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const c = await runChain(pool, model, model.segmentChain(), version, [cpu]);
+      chain.push(c.stepUs.reduce((a, b) => a + b, 0));
+      const w = await runChain(pool, model, model.chain([0, model.segmentCount]), version, [cpu]);
+      whole.push(w.stepUs[0]);
+    }
+    return median(chain) / median(whole) - 1;
+  } finally {
+    await pool.close(model.keyPrefix);
+  }
+}

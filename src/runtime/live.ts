@@ -1,0 +1,463 @@
+/**
+ * The live engine: the engine core (src/engine) on the wall clock, executing blocks with ONNX
+ * Runtime on a pool of pinned worker threads. Policies are the simulator's, unchanged.
+ *
+ * - `LiveRuntime` is what is expensive and lasts: the workers, the served models and their
+ *   sessions (opened once for every unit, version and CPU window the ledger hands out).
+ * - `LiveEngine` is one engine on a runtime: a policy, its queries and their accounting. A
+ *   benchmark makes one per run; a server keeps one.
+ */
+import { performance } from 'node:perf_hooks';
+import type * as ort from 'onnxruntime-node';
+import type { ModelProfileData, ProfilePredictor } from '../compile/index.js';
+import {
+  EngineCore,
+  WallClock,
+  type BlockStart,
+  type EngineStats,
+  type Executor,
+  type LedgerEvent,
+  type QueryEnd,
+} from '../engine/index.js';
+import type { Policy } from '../sched/index.js';
+import { processCpus } from './affinity.js';
+import {
+  DEFAULT_MEASURE_OPTIONS,
+  measureChainOverhead,
+  measureUnits,
+  type MeasureOptions,
+} from './calibrate.js';
+import { cpuWindows } from './windows.js';
+import { WorkerPool, type ChainResult } from './pool.js';
+import { DEFAULT_SEGMENT_OPTIONS, type SegmentOptions } from './segments.js';
+import { ServedModel, type ModelInput } from './served.js';
+import type { InferenceService, InferOutcome } from './service.js';
+import { fromWire, toWire, freeWire, type WireTensor } from './wire.js';
+
+/** A model to serve: its file and the profile compiled for it on this machine. */
+export interface LiveModelSpec {
+  readonly name: string;
+  readonly path: string;
+  readonly profile: ModelProfileData;
+}
+
+export interface LiveRuntimeOptions {
+  readonly models: readonly LiveModelSpec[];
+  /** CPUs to run blocks on (default: the process's affinity mask). */
+  readonly cpus?: readonly number[];
+  /** Pin each worker to its CPU and each session's pool threads to the block's other CPUs (default true). */
+  readonly pin?: boolean;
+  readonly segments?: SegmentOptions;
+  /** Report the CPU each block ended on (tests check the ledger against it). */
+  readonly reportCpu?: boolean;
+  /** How the units are measured once their sessions are open. */
+  readonly measure?: MeasureOptions;
+  readonly onProgress?: (message: string) => void;
+}
+
+/** What the runtime holds. */
+export interface RuntimeReport {
+  readonly cpus: readonly number[];
+  readonly pinned: boolean;
+  readonly models: readonly {
+    name: string;
+    segments: number;
+    units: number;
+    unitBytes: number;
+    /** How much the cut estimates were scaled after measuring a plan (see SegmentOptions). */
+    junctionScale: number;
+    /** Per version and core count: the chain of all segments over the whole-model session (measured). */
+    chainOverWhole: Record<string, Record<string, number>>;
+  }[];
+  /** Sessions held over all workers. */
+  readonly sessions: number;
+  readonly openMs: number;
+  /** Resident memory of the process after opening (bytes). */
+  readonly rssBytes: number;
+}
+
+/** Block workers run this much below the engine's thread (see block-worker.ts). */
+const WORKER_NICE = 5;
+
+/** Re-plans of a model's segments at most, when its measured chains cost more than planned. */
+const REPLANS = 2;
+
+/**
+ * Cuts a model into segments whose chain costs about what the plan allows over one session:
+ * plans with the compiled profile's estimate of each cut, measures the chain against the whole
+ * model (one core, the version fastest alone), and plans again with the estimates scaled by
+ * what was measured, while the chain costs more than 1.5x the allowed share.
+ */
+async function planModel(
+  pool: WorkerPool,
+  spec: LiveModelSpec,
+  cpu: number,
+  opts: SegmentOptions,
+): Promise<ServedModel> {
+  let model = await ServedModel.load(spec.name, spec.path, spec.profile, opts);
+  for (let k = 0; k < REPLANS; k++) {
+    const version = model.predictor.predict(0, model.segmentCount, 1, 0).version;
+    const measured = await measureChainOverhead(pool, model, cpu, version, 3);
+    const allowed = 1.5 * opts.junctionShare;
+    if (measured <= allowed || model.segmentCount <= 1 || model.plan.estimatedOverhead <= 0) break;
+    const junctionScale = (model.plan.junctionScale ?? 1) * (measured / model.plan.estimatedOverhead);
+    model = await ServedModel.load(spec.name, spec.path, spec.profile, { ...opts, junctionScale });
+  }
+  return model;
+}
+
+export class LiveRuntime {
+  private active: LiveEngine | undefined;
+  /** Session sets (model, CPU window) asked of a worker, by `${model}/${cpus}`. */
+  private readonly opened: Set<string>;
+
+  private constructor(
+    readonly pool: WorkerPool,
+    readonly models: ReadonlyMap<string, ServedModel>,
+    readonly report: RuntimeReport,
+    opened: Iterable<string>,
+  ) {
+    this.opened = new Set(opened);
+  }
+
+  /** Starts the workers, cuts the models into segments and opens their sessions. */
+  static async start(opts: LiveRuntimeOptions): Promise<LiveRuntime> {
+    const t0 = performance.now();
+    const cpus = opts.cpus ?? processCpus();
+    const progress = opts.onProgress ?? (() => {});
+    const pool = await WorkerPool.start(cpus, {
+      pin: opts.pin ?? true,
+      reportCpu: opts.reportCpu,
+      nice: WORKER_NICE,
+    });
+    const models = new Map<string, ServedModel>();
+    const opened: string[] = [];
+    const held = new Map<number, number>();
+    const chainOverWhole = new Map<string, ReadonlyMap<string, ReadonlyMap<number, number>>>();
+    try {
+      for (const spec of opts.models) {
+        progress(`${spec.name}: cutting into segments`);
+        models.set(spec.name, await planModel(pool, spec, cpus[0], opts.segments ?? DEFAULT_SEGMENT_OPTIONS));
+      }
+      for (const model of models.values()) {
+        progress(`${model.name}: opening sessions`);
+        const counts = model.profile.coreCounts.filter((c) => c <= cpus.length);
+        // Workers open their sessions in parallel; each opens its windows in turn.
+        await Promise.all(
+          cpus.map(async (cpu) => {
+            for (const window of cpuWindows(cpus, counts).filter((w) => w[0] === cpu)) {
+              held.set(cpu, await pool.open(cpu, model.sessionSpecs(window)));
+              opened.push(`${model.name}/${window.join('.')}`);
+            }
+          }),
+        );
+      }
+      progress('measuring the units');
+      const counts = [...new Set([...models.values()].flatMap((m) => m.profile.coreCounts))].filter(
+        (c) => c <= cpus.length,
+      );
+      const measured = await measureUnits(
+        pool,
+        [...models.values()],
+        counts,
+        opts.measure ?? DEFAULT_MEASURE_OPTIONS,
+      );
+      for (const m of models.values()) {
+        const found = measured.get(m.name);
+        if (found) m.useMeasured(found.latencies);
+        chainOverWhole.set(m.name, found?.chainOverWhole ?? new Map());
+      }
+    } catch (err) {
+      await pool.stop();
+      throw err;
+    }
+    const report: RuntimeReport = {
+      cpus,
+      pinned: pool.pinned,
+      models: [...models.values()].map((m) => ({
+        name: m.name,
+        segments: m.segmentCount,
+        units: m.unitCount,
+        unitBytes: m.unitBytes,
+        junctionScale: m.plan.junctionScale ?? 1,
+        chainOverWhole: Object.fromEntries(
+          [...(chainOverWhole.get(m.name) ?? [])].map(([v, byCores]) => [v, Object.fromEntries(byCores)]),
+        ),
+      })),
+      sessions: [...held.values()].reduce((a, b) => a + b, 0),
+      openMs: performance.now() - t0,
+      rssBytes: process.memoryUsage().rss,
+    };
+    return new LiveRuntime(pool, models, report, opened);
+  }
+
+  /** The profiles policies plan with (one layer per segment). */
+  get predictors(): ReadonlyMap<string, ProfilePredictor> {
+    return new Map([...this.models].map(([name, m]) => [name, m.predictor]));
+  }
+
+  model(name: string): ServedModel {
+    const m = this.models.get(name);
+    if (!m) throw new Error(`model '${name}' is not served`);
+    return m;
+  }
+
+  /**
+   * Makes sure the worker of `cpus[0]` holds `model`'s sessions for `cpus` (a window the runtime
+   * did not open ahead, on a fragmented machine): the open goes ahead of any run sent after it.
+   */
+  ensureSessions(model: ServedModel, cpus: readonly number[]): void {
+    const key = `${model.name}/${cpus.join('.')}`;
+    if (this.opened.has(key)) return;
+    this.opened.add(key);
+    this.pool.open(cpus[0], model.sessionSpecs(cpus)).catch(() => this.opened.delete(key));
+  }
+
+  /** A new engine on this runtime; one at a time (they would share the workers). */
+  engine(opts: LiveEngineOptions): LiveEngine {
+    if (this.active && !this.active.closed)
+      throw new Error('a live engine is already running on this runtime');
+    this.active = new LiveEngine(this, opts);
+    return this.active;
+  }
+
+  async stop(): Promise<void> {
+    await this.pool.stop();
+  }
+}
+
+export interface LiveEngineOptions {
+  /** The policy, made for the runtime's segment-level profiles. */
+  readonly policy: Policy;
+  readonly qosTargetMs: Readonly<Record<string, number>>;
+  /** What the engine expects each dispatch to add to a block (default 50 us: a message each way). */
+  readonly dispatchOverheadUs?: number;
+  /** Keep the decision hash and the ledger's events. */
+  readonly trace?: boolean;
+}
+
+/** One block as it ran: where, and how long each part took. */
+export interface BlockRecord {
+  readonly run: number;
+  readonly query: string;
+  readonly model: string;
+  /** Segments [from, to) of the model. */
+  readonly block: readonly [number, number];
+  readonly version: string;
+  readonly cpus: readonly number[];
+  /** Engine time the block was dispatched, started on its worker, and ended there (ms). */
+  readonly dispatchMs: number;
+  readonly startMs: number;
+  readonly endMs: number;
+  /** The CPU its thread ended on, where reported. */
+  readonly ranOnCpu?: number;
+}
+
+export interface LiveStats {
+  readonly engine: EngineStats;
+  readonly blocks: readonly BlockRecord[];
+  readonly ledger: readonly LedgerEvent[];
+  readonly traceHash?: string;
+}
+
+interface LiveQuery {
+  readonly model: ServedModel;
+  readonly live: Map<string, WireTensor>;
+  readonly resolve: (outcome: InferOutcome) => void;
+}
+
+/** Default launch overhead the engine expects per block: a message to a worker and back. */
+export const LIVE_DISPATCH_OVERHEAD_US = 50;
+
+export class LiveEngine implements InferenceService {
+  readonly clock = new WallClock();
+  private readonly core: EngineCore;
+  private readonly queries = new Map<string, LiveQuery>();
+  private readonly records: BlockRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private timerAtMs = Infinity;
+  private idleWaiters: (() => void)[] = [];
+  closed = false;
+
+  constructor(
+    private readonly runtime: LiveRuntime,
+    private readonly opts: LiveEngineOptions,
+  ) {
+    const executor: Executor = { start: (blocks) => this.startBlocks(blocks) };
+    this.core = new EngineCore(
+      {
+        cpus: runtime.pool.cpus,
+        predictors: runtime.predictors,
+        qosTargetMs: opts.qosTargetMs,
+        policy: opts.policy,
+        dispatchOverheadUs: opts.dispatchOverheadUs ?? LIVE_DISPATCH_OVERHEAD_US,
+        trace: opts.trace,
+        expireLate: true,
+        stopwatch: () => performance.now(),
+        onQueryEnd: (end) => this.ended(end),
+      },
+      this.clock,
+      executor,
+    );
+  }
+
+  /** CPUs the engine's ledger hands out. */
+  get totalCpus(): number {
+    return this.runtime.pool.cpus.length;
+  }
+
+  /** The inputs a query of `model` must feed. */
+  inputsOf(model: string): readonly ModelInput[] {
+    return this.runtime.model(model).inputs;
+  }
+
+  /**
+   * Submits one query. `feeds` are taken over: their buffers move to the workers, so the
+   * caller must not use them afterwards. `arrivalMs` (engine time) is when the query was due,
+   * for latency and deadline; by default now.
+   */
+  infer(
+    model: string,
+    feeds: Readonly<Record<string, ort.Tensor>>,
+    arrivalMs?: number,
+  ): Promise<InferOutcome> {
+    if (this.closed) throw new Error('the live engine is closed');
+    const served = this.runtime.model(model);
+    return new Promise((resolve) => {
+      const live = new Map<string, WireTensor>();
+      for (const input of served.inputs) {
+        const t = feeds[input.name];
+        if (!t) throw new Error(`${model}: input '${input.name}' is missing`);
+        live.set(input.name, toWire(t));
+      }
+      const id = this.core.arrive(model, arrivalMs ?? this.clock.nowMs());
+      this.queries.set(id, { model: served, live, resolve });
+      this.decide();
+    });
+  }
+
+  /** Rejects every waiting query (reason `aborted`); running blocks finish. */
+  abortWaiting(): void {
+    this.core.abortWaiting();
+    this.decide();
+  }
+
+  /** Resolves once no query waits or runs. */
+  idle(): Promise<void> {
+    if (this.queries.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  stats(): LiveStats {
+    return {
+      engine: this.core.stats(),
+      blocks: this.records,
+      ledger: this.core.ledgerTrace,
+      traceHash: this.opts.trace ? this.core.traceHash : undefined,
+    };
+  }
+
+  /** Stops taking queries once the running ones are done. */
+  async close(): Promise<void> {
+    this.abortWaiting();
+    await this.idle();
+    clearTimeout(this.timer);
+    this.closed = true;
+  }
+
+  private decide(): void {
+    this.core.decide();
+    this.armExpiry();
+  }
+
+  /** Wakes the engine when the earliest waiting deadline passes, to expire that query then. */
+  private armExpiry(): void {
+    const due = this.core.nextWaitingDeadlineMs;
+    if (due === this.timerAtMs) return;
+    clearTimeout(this.timer);
+    this.timerAtMs = due;
+    if (!Number.isFinite(due)) return;
+    this.timer = setTimeout(
+      () => {
+        this.timerAtMs = Infinity;
+        this.core.wake();
+        this.decide();
+      },
+      Math.max(0, due - this.clock.nowMs()) + 0.1,
+    );
+  }
+
+  private startBlocks(blocks: readonly BlockStart[]): void {
+    for (const b of blocks) {
+      const q = this.queries.get(b.query);
+      const model = this.runtime.model(b.model);
+      const chain = model.chain(b.block);
+      const feeds: Record<string, WireTensor> = {};
+      let missing: string | undefined;
+      for (const name of chain.inputs) {
+        const w = q?.live.get(name);
+        if (!w) missing ??= name;
+        else {
+          feeds[name] = w;
+          q?.live.delete(name);
+        }
+      }
+      if (missing !== undefined) {
+        // Not reachable unless the chain plans disagree: fail the query rather than the engine.
+        queueMicrotask(() => this.blockDone(b, new Error(`${b.model}: block needs '${missing}', not held`)));
+        continue;
+      }
+      this.runtime.ensureSessions(model, b.cpus);
+      const steps = model.steps(chain, b.version, b.cpus);
+      this.runtime.pool.run(b.cpus[0], { steps, returns: chain.returns }, feeds, (r) => this.blockDone(b, r));
+    }
+  }
+
+  private blockDone(b: BlockStart, result: ChainResult | Error): void {
+    if (result instanceof Error) {
+      this.core.fail(b.run, result.message);
+      this.decide();
+      return;
+    }
+    const q = this.queries.get(b.query);
+    for (const [name, w] of Object.entries(result.outputs)) q?.live.set(name, w);
+    const startMs = this.clock.fromEpochMs(result.startEpochMs);
+    const endMs = this.clock.fromEpochMs(result.endEpochMs);
+    this.records.push({
+      run: b.run,
+      query: b.query,
+      model: b.model,
+      block: b.block,
+      version: b.version,
+      cpus: b.cpus,
+      dispatchMs: b.startMs,
+      startMs,
+      endMs,
+      ranOnCpu: result.cpu,
+    });
+    this.core.complete(b.run, (endMs - startMs) * 1000);
+    this.decide();
+  }
+
+  private ended(end: QueryEnd): void {
+    const q = this.queries.get(end.id);
+    if (!q) return;
+    this.queries.delete(end.id);
+    if (end.outcome === 'completed') {
+      const outputs: Record<string, ort.Tensor> = {};
+      for (const name of q.model.outputNames) {
+        const w = q.live.get(name);
+        if (w) outputs[name] = fromWire(w);
+      }
+      q.resolve({ status: 'ok', outputs, latencyMs: end.latencyMs, satisfied: end.satisfied });
+    } else {
+      for (const w of q.live.values()) freeWire(w);
+      q.resolve(
+        end.outcome === 'failed'
+          ? { status: 'failed', error: end.error ?? 'failed', latencyMs: end.latencyMs }
+          : { status: 'rejected', reason: end.reason ?? 'aborted', latencyMs: end.latencyMs },
+      );
+    }
+    if (this.queries.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+}

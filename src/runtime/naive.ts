@@ -1,0 +1,131 @@
+/**
+ * `naive`: what most deployments do today. One ONNX Runtime session per model with ORT's
+ * defaults (intra-op threads = every core, idle threads spinning), each query run as soon as it
+ * arrives, all of them at once, the OS scheduling every thread. onnxruntime-node runs a session
+ * on the calling thread, so queries that run at the same time need threads of their own: a pool
+ * of unpinned worker threads, each holding one default session per model (node cannot share a
+ * session between threads), up to `maxConcurrent` queries at once; more wait in FIFO order.
+ */
+import type * as ort from 'onnxruntime-node';
+import { WallClock } from '../engine/index.js';
+import { encodeModel, loadModel } from '../onnx/index.js';
+import { seededInputs } from './inputs.js';
+import { BlockWorker } from './pool.js';
+import type { SessionSpec } from './protocol.js';
+import type { ModelInput } from './served.js';
+import { ORT_DEFAULTS } from './session.js';
+import type { InferenceService, InferOutcome } from './service.js';
+import { fromWire, toWire } from './wire.js';
+
+export interface NaiveOptions {
+  readonly models: readonly {
+    name: string;
+    path: string;
+    inputs: readonly ModelInput[];
+    outputs: readonly string[];
+  }[];
+  readonly qosTargetMs: Readonly<Record<string, number>>;
+  /** Queries running at once at most (default: 4 per CPU). */
+  readonly maxConcurrent: number;
+}
+
+interface Waiting {
+  model: string;
+  feeds: Readonly<Record<string, ort.Tensor>>;
+  arrivalMs: number;
+  resolve: (o: InferOutcome) => void;
+}
+
+export class NaiveService implements InferenceService {
+  readonly clock = new WallClock();
+  private readonly queue: Waiting[] = [];
+  private inside = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  private constructor(
+    private readonly opts: NaiveOptions,
+    private readonly free: BlockWorker[],
+    private readonly workers: readonly BlockWorker[],
+  ) {}
+
+  /** Starts `maxConcurrent` unpinned workers, each opening every model with ORT's defaults. */
+  static async start(opts: NaiveOptions): Promise<NaiveService> {
+    const specs: SessionSpec[] = [];
+    for (const m of opts.models) {
+      const model = await loadModel(m.path);
+      const warmup = Object.fromEntries(Object.entries(seededInputs(model)).map(([n, t]) => [n, toWire(t)]));
+      specs.push({ key: m.name, bytes: encodeModel(model), config: ORT_DEFAULTS, warmup, source: m.path });
+    }
+    const workers = await Promise.all(
+      Array.from({ length: opts.maxConcurrent }, () => BlockWorker.start({ reportCpu: false })),
+    );
+    for (const w of workers) await w.open(specs);
+    return new NaiveService(opts, [...workers], workers);
+  }
+
+  inputsOf(model: string): readonly ModelInput[] {
+    const m = this.opts.models.find((x) => x.name === model);
+    if (!m) throw new Error(`model '${model}' is not served`);
+    return m.inputs;
+  }
+
+  infer(
+    model: string,
+    feeds: Readonly<Record<string, ort.Tensor>>,
+    arrivalMs?: number,
+  ): Promise<InferOutcome> {
+    this.inputsOf(model);
+    this.inside++;
+    return new Promise((resolve) => {
+      this.queue.push({ model, feeds, arrivalMs: arrivalMs ?? this.clock.nowMs(), resolve });
+      this.pump();
+    });
+  }
+
+  abortWaiting(): void {
+    for (const w of this.queue.splice(0)) {
+      this.done(w, { status: 'rejected', reason: 'aborted', latencyMs: this.clock.nowMs() - w.arrivalMs });
+    }
+  }
+
+  idle(): Promise<void> {
+    if (this.inside === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    this.abortWaiting();
+    await this.idle();
+    await Promise.all(this.workers.map((w) => w.stop()));
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0 && this.free.length > 0) {
+      const q = this.queue.shift() as Waiting;
+      const worker = this.free.pop() as BlockWorker;
+      const m = this.opts.models.find((x) => x.name === q.model);
+      const wire = Object.fromEntries(Object.entries(q.feeds).map(([n, t]) => [n, toWire(t)]));
+      const chain = {
+        steps: [{ session: q.model, inputs: Object.keys(wire), release: [] }],
+        returns: m?.outputs ?? [],
+      };
+      worker.run(chain, wire, (r) => {
+        this.free.push(worker);
+        const latencyMs = this.clock.nowMs() - q.arrivalMs;
+        if (r instanceof Error) this.done(q, { status: 'failed', error: r.message, latencyMs });
+        else {
+          const outputs = Object.fromEntries(Object.entries(r.outputs).map(([n, w]) => [n, fromWire(w)]));
+          const satisfied = latencyMs <= (this.opts.qosTargetMs[q.model] ?? Infinity);
+          this.done(q, { status: 'ok', outputs, latencyMs, satisfied });
+        }
+        this.pump();
+      });
+    }
+  }
+
+  private done(q: Waiting, outcome: InferOutcome): void {
+    q.resolve(outcome);
+    this.inside--;
+    if (this.inside === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * What the load generator and the server drive: something that takes queries and answers each
+ * one. The live engine is one (any policy); the `naive` baseline, which has no engine, another.
+ */
+import type * as ort from 'onnxruntime-node';
+import type { EndReason, WallClock } from '../engine/index.js';
+import type { ModelInput } from './served.js';
+
+/** How one query ended. */
+export type InferOutcome =
+  | {
+      readonly status: 'ok';
+      readonly outputs: Record<string, ort.Tensor>;
+      readonly latencyMs: number;
+      readonly satisfied: boolean;
+    }
+  | { readonly status: 'rejected'; readonly reason: EndReason; readonly latencyMs: number }
+  | { readonly status: 'failed'; readonly error: string; readonly latencyMs: number };
+
+export interface InferenceService {
+  /** Time of the service, in ms; queries' arrival times are on it. */
+  readonly clock: WallClock;
+  /** The inputs a query of `model` must feed. */
+  inputsOf(model: string): readonly ModelInput[];
+  /**
+   * Submits one query. `feeds` are taken over (their buffers move to worker threads). `arrivalMs`
+   * is when the query was due, on `clock`; latency and deadline count from it (default: now).
+   */
+  infer(
+    model: string,
+    feeds: Readonly<Record<string, ort.Tensor>>,
+    arrivalMs?: number,
+  ): Promise<InferOutcome>;
+  /** Rejects every query not started yet (reason `aborted`); started ones finish. */
+  abortWaiting(): void;
+  /** Resolves once no query is in the service. */
+  idle(): Promise<void>;
+  /** Stops taking queries once those inside are done. */
+  close(): Promise<void>;
+}
