@@ -144,9 +144,7 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
       : Math.max(1, Math.round(rate * numberFlag('--duration', flags.duration ?? '20', 1, false)));
   const { weights } = resolveMix(workload, new Set(Object.keys(workload.weights)));
   const models = await mixModels(flags.repository, weights);
-  const say = (m: string) => {
-    if (!flags.json) process.stderr.write(`${m}\n`);
-  };
+  const say = (m: string) => process.stderr.write(`${m}\n`);
   const t0 = Date.now();
   const runtime = await LiveRuntime.start({ models, onProgress: say });
   try {

@@ -7,8 +7,8 @@
 import type { ModelProfileData, ProfilePredictor } from '../compile/index.js';
 import { ProfilePredictor as Predictor } from '../compile/index.js';
 import { nearestRank } from '../engine/index.js';
+import { DEFAULT_NOISE } from '../sim/index.js';
 import {
-  LIVE_DISPATCH_OVERHEAD_US,
   NaiveService,
   type InferenceService,
   type LiveEngine,
@@ -105,7 +105,9 @@ export function liveScenario(
     qosTargetMs: scn.qosTargetMs,
     queries: scn.queries,
     seed,
-    dispatchOverheadUs: LIVE_DISPATCH_OVERHEAD_US,
+    // The machine model as the runtime measured it: its round trip per block, its run-to-run spread.
+    dispatchOverheadUs: runtime.report.dispatchOverheadUs,
+    noise: { ...DEFAULT_NOISE, soloSigma: runtime.report.latencySpread },
     expireLate: true,
   };
 }
@@ -181,8 +183,10 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
       services.set(name, serviceFor);
       const run = async (qps: number, stopBelow?: number) => {
         const { service, engine } = await serviceFor();
-        progress(`${name}: ${qps.toFixed(1)} QPS`);
         const result = await runLive(service, scn, qps, { stopBelow });
+        progress(
+          `${name}: ${qps.toFixed(1)} QPS: ${result.complete ? '' : 'stopped, '}lowest model ${(100 * result.minSatisfaction).toFixed(1)} % (${(result.durationMs / 1000).toFixed(0)} s)`,
+        );
         const cost = engine ? engineCost(engine) : undefined;
         if (engine) await engine.close();
         return { result, cost };
@@ -200,18 +204,22 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
         if (r.result.complete) passed.set(qps, r);
         return r.result.minSatisfaction;
       };
-      const start = row.simPeakQps ?? capacity / 4;
+      const start = Math.min(row.simPeakQps ?? capacity / 4, capacity);
+      // Below a sixteenth of capacity a passing run takes minutes: the row says 'none' instead.
+      const minQps = capacity / 16;
       const p99 = await findPeakAsync(measure(target), {
         target,
         startQps: start,
         relTolerance: opts.relTolerance,
         growth: 1.5,
+        minQps,
       });
       const p95 = await findPeakAsync(measure(0.95), {
         target: 0.95,
         startQps: p99.peakQps > 0 ? p99.peakQps * 1.25 : start,
         relTolerance: opts.relTolerance,
         growth: 1.25,
+        minQps,
       });
       const atPeak = passed.get(p99.peakQps);
       rows.push({

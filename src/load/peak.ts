@@ -17,6 +17,8 @@ export interface PeakOptions {
   maxRuns?: number;
   /** Widening factor; default 2 (use less when `startQps` is already a good guess). */
   growth?: number;
+  /** Give up widening downwards below this rate: nothing passes (default startQps / 1024). */
+  minQps?: number;
 }
 
 export interface PeakPoint {
@@ -48,7 +50,7 @@ function* search(opts: PeakOptions): Generator<number, [number, number], number>
         qps *= growth;
       } else {
         hi = qps;
-        if (lo > 0 || qps < opts.startQps / 1024) break; // bracketed, or nothing passes
+        if (lo > 0 || qps < (opts.minQps ?? opts.startQps / 1024)) break; // bracketed, or nothing passes
         qps /= growth;
       }
     }

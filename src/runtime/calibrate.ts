@@ -8,6 +8,7 @@
  * every run starts with the caches holding the other models' data, as under load; on one CPU,
  * every worker measures at the same time, as blocks run side by side under load.
  */
+import { performance } from 'node:perf_hooks';
 import { nearestRank } from '../engine/index.js';
 import type { WorkerPool, ChainResult } from './pool.js';
 import type { UnitLatencies } from './segments.js';
@@ -24,6 +25,11 @@ export const DEFAULT_MEASURE_OPTIONS: MeasureOptions = { rounds: 5 };
 
 /** What measuring found for one model: its unit latencies and what chains cost over the whole. */
 export interface UnitMeasurement {
+  /**
+   * Spread of a unit's runs around its median (standard deviation of log(run / median), over
+   * every unit, version and core count): how much a block's latency varies from run to run.
+   */
+  readonly logSpread: number;
   readonly latencies: UnitLatencies;
   /**
    * Per version and core count: the chain of every segment over the whole-model session, both
@@ -40,6 +46,7 @@ function copyWire(feeds: WireTensors): WireTensors {
   return Object.fromEntries(Object.entries(feeds).map(([n, w]) => [n, copy(w)]));
 }
 
+/** A chain run, and how long its round trip took beyond the sessions' runs (us). */
 function runChain(
   pool: WorkerPool,
   model: ServedModel,
@@ -47,12 +54,17 @@ function runChain(
   version: string,
   cpus: readonly number[],
 ) {
-  return new Promise<ChainResult>((resolve, reject) =>
+  const sent = performance.now();
+  return new Promise<ChainResult & { overheadUs: number }>((resolve, reject) =>
     pool.run(
       cpus[0],
       { steps: model.steps(chain, version, cpus), returns: chain.returns },
       copyWire(model.sampleInputs),
-      (r) => (r instanceof Error ? reject(r) : resolve(r)),
+      (r) => {
+        if (r instanceof Error) return reject(r);
+        const runUs = r.stepUs.reduce((a, b) => a + b, 0);
+        resolve({ ...r, overheadUs: (performance.now() - sent) * 1000 - runUs });
+      },
     ),
   );
 }
@@ -80,8 +92,9 @@ export async function measureUnits(
   models: readonly ServedModel[],
   coreCounts: readonly number[],
   opts: MeasureOptions = DEFAULT_MEASURE_OPTIONS,
-): Promise<Map<string, UnitMeasurement>> {
+): Promise<{ models: Map<string, UnitMeasurement>; dispatchOverheadUs: number }> {
   const samples = new Map<string, Samples>(models.map((m) => [m.name, new Map()]));
+  const overheads: number[] = [];
   const rotation = async (cpus: readonly number[], version: string) => {
     for (let round = 0; round < opts.rounds; round++) {
       for (const model of models) {
@@ -90,15 +103,11 @@ export async function measureUnits(
         const segments = model.segmentChain();
         const chained = await runChain(pool, model, segments, version, cpus);
         record(s, version, cpus.length, segments.units, chained.stepUs);
+        overheads.push(chained.overheadUs);
         if (model.segmentCount > 1) {
-          const whole = model.chain([0, model.segmentCount]);
-          record(
-            s,
-            version,
-            cpus.length,
-            whole.units,
-            (await runChain(pool, model, whole, version, cpus)).stepUs,
-          );
+          const whole = await runChain(pool, model, model.chain([0, model.segmentCount]), version, cpus);
+          record(s, version, cpus.length, [model.segmentCount], whole.stepUs);
+          overheads.push(whole.overheadUs);
         }
       }
     }
@@ -112,7 +121,10 @@ export async function measureUnits(
       else for (const w of windows) await rotation(w, version);
     }
   }
-  return new Map(models.map((m) => [m.name, summarize(m, samples.get(m.name) as Samples)]));
+  return {
+    models: new Map(models.map((m) => [m.name, summarize(m, samples.get(m.name) as Samples)])),
+    dispatchOverheadUs: median(overheads),
+  };
 }
 
 function median(xs: readonly number[]): number {
@@ -122,11 +134,13 @@ function median(xs: readonly number[]): number {
 function summarize(model: ServedModel, samples: Samples): UnitMeasurement {
   const latencies = new Map<string, Map<number, number[]>>();
   const chainOverWhole = new Map<string, Map<number, number>>();
+  const deviations: number[] = [];
   for (const [version, byCores] of samples) {
     const lat = new Map<number, number[]>();
     const ratio = new Map<number, number>();
     for (const [cores, perUnit] of byCores) {
       const medians = perUnit.map(median);
+      perUnit.forEach((runs, u) => runs.forEach((us) => deviations.push(Math.log(us / medians[u]))));
       lat.set(cores, medians);
       const S = model.segmentCount;
       if (S > 1 && perUnit[S]) {
@@ -139,7 +153,11 @@ function summarize(model: ServedModel, samples: Samples): UnitMeasurement {
     latencies.set(version, lat);
     chainOverWhole.set(version, ratio);
   }
-  return { latencies, chainOverWhole };
+  const spread =
+    deviations.length > 1
+      ? Math.sqrt(deviations.reduce((a, d) => a + d * d, 0) / (deviations.length - 1))
+      : 0;
+  return { latencies, chainOverWhole, logSpread: spread };
 }
 
 /**

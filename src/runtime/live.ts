@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type * as ort from 'onnxruntime-node';
-import type { ModelProfileData, ProfilePredictor } from '../compile/index.js';
+import { ProfilePredictor, type ModelProfileData } from '../compile/index.js';
 import {
   EngineCore,
   WallClock,
@@ -71,6 +71,14 @@ export interface RuntimeReport {
   }[];
   /** Sessions held over all workers. */
   readonly sessions: number;
+  /**
+   * A block's round trip beyond its sessions' runs (us, median of the measuring runs): the
+   * message to its worker, the worker waking, the results coming back. The engine expects it
+   * on every dispatch.
+   */
+  readonly dispatchOverheadUs: number;
+  /** How much a unit's runs vary (log-space standard deviation, the widest of the models). */
+  readonly latencySpread: number;
   readonly openMs: number;
   /** Resident memory of the process after opening (bytes). */
   readonly rssBytes: number;
@@ -78,6 +86,20 @@ export interface RuntimeReport {
 
 /** Block workers run this much below the engine's thread (see block-worker.ts). */
 const WORKER_NICE = 5;
+
+/**
+ * The shortest served model's latency on one core (us, its compiled profile's estimate): no
+ * segment runs longer, so a query of the shortest model never waits behind more than one such
+ * query's worth of another model's work.
+ */
+function shortestModelUs(models: readonly LiveModelSpec[]): number {
+  let shortest = Infinity;
+  for (const m of models) {
+    const p = new ProfilePredictor(m.profile);
+    shortest = Math.min(shortest, p.predict(0, p.layerCount, 1, 0).latencyUs);
+  }
+  return shortest;
+}
 
 /** Re-plans of a model's segments at most, when its measured chains cost more than planned. */
 const REPLANS = 2;
@@ -134,10 +156,16 @@ export class LiveRuntime {
     const opened: string[] = [];
     const held = new Map<number, number>();
     const chainOverWhole = new Map<string, ReadonlyMap<string, ReadonlyMap<number, number>>>();
+    const spreads: number[] = [];
+    let dispatchOverheadUs = LIVE_DISPATCH_OVERHEAD_US;
     try {
+      const segments = {
+        maxSegmentUs: shortestModelUs(opts.models),
+        ...(opts.segments ?? DEFAULT_SEGMENT_OPTIONS),
+      };
       for (const spec of opts.models) {
         progress(`${spec.name}: cutting into segments`);
-        models.set(spec.name, await planModel(pool, spec, cpus[0], opts.segments ?? DEFAULT_SEGMENT_OPTIONS));
+        models.set(spec.name, await planModel(pool, spec, cpus[0], segments));
       }
       for (const model of models.values()) {
         progress(`${model.name}: opening sessions`);
@@ -162,8 +190,10 @@ export class LiveRuntime {
         counts,
         opts.measure ?? DEFAULT_MEASURE_OPTIONS,
       );
+      dispatchOverheadUs = measured.dispatchOverheadUs;
       for (const m of models.values()) {
-        const found = measured.get(m.name);
+        const found = measured.models.get(m.name);
+        spreads.push(found?.logSpread ?? 0);
         if (found) m.useMeasured(found.latencies);
         chainOverWhole.set(m.name, found?.chainOverWhole ?? new Map());
       }
@@ -185,6 +215,8 @@ export class LiveRuntime {
         ),
       })),
       sessions: [...held.values()].reduce((a, b) => a + b, 0),
+      dispatchOverheadUs,
+      latencySpread: Math.max(0, ...spreads),
       openMs: performance.now() - t0,
       rssBytes: process.memoryUsage().rss,
     };
@@ -230,7 +262,7 @@ export interface LiveEngineOptions {
   /** The policy, made for the runtime's segment-level profiles. */
   readonly policy: Policy;
   readonly qosTargetMs: Readonly<Record<string, number>>;
-  /** What the engine expects each dispatch to add to a block (default 50 us: a message each way). */
+  /** What the engine expects each dispatch to add to a block (default: what the runtime measured). */
   readonly dispatchOverheadUs?: number;
   /** Keep the decision hash and the ledger's events. */
   readonly trace?: boolean;
@@ -266,7 +298,7 @@ interface LiveQuery {
   readonly resolve: (outcome: InferOutcome) => void;
 }
 
-/** Default launch overhead the engine expects per block: a message to a worker and back. */
+/** Launch overhead the engine expects per block until the runtime has measured its own. */
 export const LIVE_DISPATCH_OVERHEAD_US = 50;
 
 export class LiveEngine implements InferenceService {
@@ -290,7 +322,7 @@ export class LiveEngine implements InferenceService {
         predictors: runtime.predictors,
         qosTargetMs: opts.qosTargetMs,
         policy: opts.policy,
-        dispatchOverheadUs: opts.dispatchOverheadUs ?? LIVE_DISPATCH_OVERHEAD_US,
+        dispatchOverheadUs: opts.dispatchOverheadUs ?? runtime.report.dispatchOverheadUs,
         trace: opts.trace,
         expireLate: true,
         stopwatch: () => performance.now(),

@@ -32,6 +32,12 @@ export interface SegmentOptions {
    * measures a plan and plans again with its estimates scaled by this (default 1).
    */
   junctionScale?: number;
+  /**
+   * Longest a segment may run on one core (us): a query waits for at most one segment of
+   * another before its next block can start, so this bounds how long a short query can be held
+   * up. Default: no bound; the runtime bounds it by the shortest served model's whole latency.
+   */
+  maxSegmentUs?: number;
 }
 
 export const DEFAULT_SEGMENT_OPTIONS: SegmentOptions = { junctionShare: 0.05 };
@@ -65,8 +71,9 @@ export function junctionUs(
 
 /**
  * Cuts a model into segments, first to last: a segment ends after the first layer whose cut
- * costs at most `junctionShare` of the segment's latency. `bytesAfter(k)` is what crosses a cut
- * after layer k. Ranges tile [0, layerCount).
+ * costs at most `junctionShare` of the segment's latency, or before the layer that would take it
+ * past `maxSegmentUs`. `bytesAfter(k)` is what crosses a cut after layer k. Ranges tile
+ * [0, layerCount).
  */
 export function planSegments(
   pred: ProfilePredictor,
@@ -75,8 +82,13 @@ export function planSegments(
 ): BlockRange[] {
   const out: BlockRange[] = [];
   const scale = opts.junctionScale ?? 1;
+  const longest = opts.maxSegmentUs ?? Infinity;
   let from = 0;
   for (let k = 0; k < pred.layerCount - 1; k++) {
+    if (k > from && pred.predict(from, k + 1, 1, 0).latencyUs > longest) {
+      out.push([from, k]);
+      from = k;
+    }
     const { latencyUs, version } = pred.predict(from, k + 1, 1, 0);
     if (scale * junctionUs(pred, k, version, bytesAfter) <= opts.junctionShare * latencyUs) {
       out.push([from, k + 1]);

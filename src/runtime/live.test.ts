@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { checkLedgerTrace } from '../engine/index.js';
+import { branchModel, multiIoModel, residualModel } from '../partition/fixtures.js';
+import { POLICIES, policySpec, type PolicyContext } from '../sched/index.js';
+import { poissonArrivals } from '../load/arrivals.js';
+import {
+  DEFAULT_SESSION_CONFIG,
+  LiveRuntime,
+  compareOutputs,
+  openModelSession,
+  seededInputs,
+  type InferOutcome,
+  type LiveModelSpec,
+  type TensorMap,
+} from './index.js';
+import { loadModel } from '../onnx/index.js';
+import { liveModelSpec } from './testing.js';
+
+const QOS_MS = { residual: 40, branch: 40, multi: 40 };
+
+describe('the live engine', () => {
+  let dir: string;
+  let specs: LiveModelSpec[];
+  let runtime: LiveRuntime;
+  const inputs = new Map<string, TensorMap>();
+  const expected = new Map<string, TensorMap>();
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'veltair-live-'));
+    specs = [
+      await liveModelSpec(dir, 'residual', residualModel().model),
+      await liveModelSpec(dir, 'branch', branchModel().model),
+      await liveModelSpec(dir, 'multi', multiIoModel().model),
+    ];
+    // Every layer its own segment, so that blocks are chains of many sessions.
+    runtime = await LiveRuntime.start({
+      models: specs,
+      segments: { junctionShare: Infinity },
+      reportCpu: true,
+      measure: { rounds: 2 },
+    });
+    for (const s of specs) {
+      const model = await loadModel(s.path);
+      const feeds = seededInputs(model, { seed: 3 });
+      const session = await openModelSession(model, DEFAULT_SESSION_CONFIG);
+      expected.set(s.name, (await session.run(feeds)) as TensorMap);
+      await session.release();
+      inputs.set(s.name, feeds);
+    }
+  });
+
+  after(async () => {
+    await runtime.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const copy = (feeds: TensorMap): TensorMap =>
+    Object.fromEntries(
+      Object.entries(feeds).map(([n, t]) => [
+        n,
+        new ort.Tensor(t.type, (t.data as Float32Array).slice(), t.dims),
+      ]),
+    );
+
+  it('cuts every fixture into one segment per layer and holds sessions for each', () => {
+    for (const m of runtime.report.models) assert.ok(m.segments > 1, `${m.name}: ${m.segments} segments`);
+    assert.ok(runtime.report.sessions > 0);
+  });
+
+  for (const name of Object.keys(POLICIES)) {
+    it(`under ${name}, answers every query right or rejects it with a reason, loses none, and holds no more CPUs than exist`, async () => {
+      const spec = policySpec(name);
+      const weights = { residual: 0.4, branch: 0.3, multi: 0.3 };
+      const ctx: PolicyContext = {
+        totalCores: runtime.pool.cpus.length,
+        modelWeights: weights,
+        qosTargetMs: QOS_MS,
+        profile: (m) => runtime.model(m).predictor,
+      };
+      const engine = runtime.engine({
+        policy: spec.create(spec.defaults, ctx),
+        qosTargetMs: QOS_MS,
+        trace: true,
+      });
+      const arrivals = poissonArrivals(weights, 400, 200, 7);
+      const start = engine.clock.nowMs();
+      const answers: Promise<[string, InferOutcome]>[] = [];
+      for (const a of arrivals) {
+        const wait = start + a.atMs - engine.clock.nowMs();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        answers.push(
+          engine.infer(a.model, copy(inputs.get(a.model)!), start + a.atMs).then((o) => [a.model, o]),
+        );
+      }
+      const outcomes = await Promise.all(answers);
+      await engine.close();
+
+      for (const [model, o] of outcomes) {
+        if (o.status === 'ok') {
+          const cmp = compareOutputs(expected.get(model)!, o.outputs);
+          assert.ok(cmp.ok, `${name}: ${model} answered wrong: ${JSON.stringify(cmp.outputs)}`);
+        } else {
+          assert.equal(o.status, 'rejected', `${name}: ${model} failed: ${JSON.stringify(o)}`);
+          assert.ok(['deadline_unreachable', 'queue_full', 'expired'].includes(o.reason), o.reason);
+        }
+      }
+      const stats = engine.stats();
+      const counts = [...stats.engine.counts.values()];
+      const ended =
+        [...stats.engine.latencies.values()].reduce((n, l) => n + l.length, 0) +
+        counts.reduce((n, c) => n + c.rejected + c.expired + c.failed, 0);
+      assert.equal(stats.engine.arrived, arrivals.length, 'every query arrived once');
+      assert.equal(ended, arrivals.length, 'every query ended exactly once');
+      assert.ok(checkLedgerTrace(stats.ledger, runtime.pool.cpus.length) <= runtime.pool.cpus.length);
+      // What ran where, as the workers saw it: no CPU ran two blocks at once.
+      const byCpu = new Map<number, [number, number][]>();
+      for (const b of stats.blocks)
+        for (const cpu of b.cpus) (byCpu.get(cpu) ?? byCpu.set(cpu, []).get(cpu)!).push([b.startMs, b.endMs]);
+      for (const [cpu, spans] of byCpu) {
+        spans.sort((x, y) => x[0] - y[0]);
+        for (let k = 1; k < spans.length; k++)
+          assert.ok(spans[k][0] >= spans[k - 1][1] - 1e-6, `CPU ${cpu} ran two blocks at once`);
+      }
+      if (runtime.report.pinned) {
+        const strays = stats.blocks.filter((b) => b.ranOnCpu !== undefined && b.ranOnCpu !== b.cpus[0]);
+        assert.equal(strays.length, 0, 'a block ran off its first CPU');
+      }
+    });
+  }
+});
