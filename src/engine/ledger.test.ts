@@ -20,6 +20,16 @@ describe('CoreLedger', () => {
     assert.deepEqual(ledger.take(2, 1, 0, [3]), [0, 1], 'CPU 3 is busy: first free window');
   });
 
+  it('without a preference, starts at the CPU released last, whose worker is still awake', () => {
+    const ledger = new CoreLedger([0, 1, 2, 3]);
+    ledger.take(4, 0, 0);
+    ledger.release([1], 0, 1);
+    ledger.release([2], 0, 2);
+    assert.deepEqual(ledger.take(1, 1, 3), [2]);
+    ledger.release([0, 3], 0, 4);
+    assert.deepEqual(ledger.take(2, 2, 5), [3, 0], 'the window that starts at the CPU released last');
+  });
+
   it('forms windows cyclically, and falls back to scattered CPUs when no window is free', () => {
     const ledger = new CoreLedger([0, 1, 2, 3]);
     ledger.take(1, 0, 0, [1]);

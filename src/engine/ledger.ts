@@ -20,6 +20,9 @@ export class LedgerError extends Error {
 export class CoreLedger {
   /** Which run holds each CPU (by position in `cpus`); -1 when free. */
   private readonly holder: Int32Array;
+  /** When each CPU was last released (a count of releases; 0: never held). */
+  private readonly releasedAt: Float64Array;
+  private releases = 0;
   private freeCount: number;
   private maxBusyCount = 0;
   private readonly events: LedgerEvent[] | undefined;
@@ -32,6 +35,7 @@ export class CoreLedger {
     if (cpus.length === 0) throw new LedgerError('a ledger needs at least one CPU');
     if (new Set(cpus).size !== cpus.length) throw new LedgerError(`CPU listed twice in [${cpus.join(', ')}]`);
     this.holder = new Int32Array(cpus.length).fill(-1);
+    this.releasedAt = new Float64Array(cpus.length);
     this.freeCount = cpus.length;
     this.events = opts.trace ? [] : undefined;
   }
@@ -63,7 +67,8 @@ export class CoreLedger {
    * thread runs. Preference, so that the live executor finds warm sessions and warm caches:
    * 1. the window of `count` consecutive CPUs (cyclic, in ledger order) starting at the first
    *    of `prefer` (the CPUs the query's previous block ran on: its inputs are in their caches);
-   * 2. the first window of `count` consecutive free CPUs;
+   * 2. the window of `count` consecutive free CPUs starting at the CPU released last (its
+   *    worker is still awake, polling for work), then at the others in ledger order;
    * 3. the lowest free CPUs (the free ones are fragmented).
    */
   take(count: number, run: number, atMs: number, prefer?: readonly number[]): number[] {
@@ -88,6 +93,7 @@ export class CoreLedger {
         throw new LedgerError(`run ${run} releases CPU ${cpu}, which it does not hold`);
       }
       this.holder[p] = -1;
+      this.releasedAt[p] = ++this.releases;
     }
     this.freeCount += cpus.length;
     this.events?.push({ atMs, kind: 'release', run, cpus: [...cpus] });
@@ -109,7 +115,10 @@ export class CoreLedger {
       const w = window(preferred);
       if (w) return w;
     }
-    for (let start = 0; start < n; start++) {
+    const starts = Array.from({ length: n }, (_, p) => p).sort(
+      (a, b) => this.releasedAt[b] - this.releasedAt[a],
+    );
+    for (const start of starts) {
       if (this.holder[start] !== -1) continue;
       const w = window(start);
       if (w) return w;

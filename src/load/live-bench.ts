@@ -86,6 +86,8 @@ export interface LiveBenchReport {
   runtime: RuntimeReport;
   bestBaseline: string | null;
   referenceQps: number | null;
+  /** The one rate every policy ran at, instead of a peak search (null: peaks were searched). */
+  rateQps: number | null;
   rows: LivePolicyRow[];
   curve: CurvePoint[];
 }
@@ -260,6 +262,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
       runtime: runtime.report,
       bestBaseline: reference?.policy ?? null,
       referenceQps,
+      rateQps: opts.rate ?? null,
       rows,
       curve: rows.flatMap((r) =>
         r.points.map((p) => ({
@@ -316,6 +319,56 @@ const fmt = (x: number | null | undefined, digits = 1) =>
 
 /** The human table: each policy's live peaks, the simulator's prediction, and latency at the reference rate. */
 export function formatLiveBench(r: LiveBenchReport): string {
+  const summary = `workload ${r.workload} on CPUs ${r.cpus.join(',')}; capacity ${r.capacityQps} QPS (CPUs / mean 1-CPU latency); QoS targets ${Object.entries(
+    r.qosTargetMs,
+  )
+    .map(([m, t]) => `${m} ${t} ms`)
+    .join(', ')}; ${r.queriesPerRun} queries per run`;
+  const body = r.rateQps === null ? peakTable(r) : rateTable(r);
+  return [
+    summary,
+    body,
+    '',
+    'engine cost (us; share = decide + dispatch-to-start over busy core-time)',
+    costTable(r),
+  ].join('\n');
+}
+
+/** One row per policy at the one offered rate: satisfaction of each model, latency. */
+function rateTable(r: LiveBenchReport): string {
+  const models = Object.keys(r.weights);
+  const header = [
+    'policy',
+    'QPS',
+    'lowest model %',
+    ...models.map((m) => `${m} %`),
+    'mean ms',
+    'p99 ms',
+    'params',
+  ];
+  const rows = r.rows.map((x) => {
+    const run = x.atPeak;
+    const pct = (v: number | undefined) => fmt(v === undefined ? undefined : 100 * v, 1);
+    return [
+      x.policy,
+      fmt(run?.qps),
+      pct(run?.minSatisfaction),
+      ...models.map((m) => pct(run?.perModel.find((s) => s.model === m)?.satisfaction)),
+      fmt(run?.meanLatencyMs, 2),
+      fmt(run?.p99LatencyMs, 2),
+      paramsOf(x),
+    ];
+  });
+  return table(header, rows);
+}
+
+const paramsOf = (x: LivePolicyRow) =>
+  Object.entries(x.params)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+
+/** One row per policy: its live peaks, the simulator's prediction, and latency at the reference rate. */
+function peakTable(r: LiveBenchReport): string {
   const best = r.bestBaseline ? r.rows.find((x) => x.policy === r.bestBaseline) : undefined;
   const naive = r.rows.find((x) => x.policy === NAIVE);
   const ratio = (x: number | null, to: number | null | undefined) =>
@@ -328,6 +381,7 @@ export function formatLiveBench(r: LiveBenchReport): string {
     'x naive',
     'x capacity',
     'peak@95%',
+    'x naive @95%',
     'sim peak',
     'sim err %',
     'sim (layers)',
@@ -343,22 +397,26 @@ export function formatLiveBench(r: LiveBenchReport): string {
     ratio(x.peakQps, naive?.peakQps),
     ratio(x.peakQps, r.capacityQps),
     x.peak95Qps === null ? 'none' : x.peak95Qps.toFixed(1),
+    ratio(x.peak95Qps, naive?.peak95Qps),
     fmt(x.simPeakQps),
     fmt(x.simErrorPct),
     fmt(x.simCompiledPeakQps),
     fmt(x.atReference?.meanLatencyMs, 2),
     fmt(x.atReference?.p99LatencyMs, 2),
-    Object.entries(x.params)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' '),
+    paramsOf(x),
   ]);
-  const costs = r.rows
+  return ["a peak holds every model at >= 99 % ('none': no rate did)", table(header, rows)].join('\n');
+}
+
+/** The engine's own cost in each policy's run at its peak (or at the one rate). */
+function costTable(r: LiveBenchReport): string {
+  const rows = r.rows
     .filter((x) => x.cost)
     .map((x) => {
       const c = x.cost as EngineCost;
       return [
         x.policy,
-        fmt(x.peakQps),
+        fmt(x.atPeak?.qps),
         c.decideUsP50.toFixed(1),
         c.decideUsP99.toFixed(1),
         c.dispatchToStartUsP50.toFixed(1),
@@ -368,29 +426,16 @@ export function formatLiveBench(r: LiveBenchReport): string {
         c.blocksPerQuery.toFixed(1),
       ];
     });
-  return [
-    `workload ${r.workload} on CPUs ${r.cpus.join(',')}; capacity ${r.capacityQps} QPS (CPUs / mean 1-CPU latency); ` +
-      `QoS targets ${Object.entries(r.qosTargetMs)
-        .map(([m, t]) => `${m} ${t} ms`)
-        .join(
-          ', ',
-        )}; ${r.queriesPerRun} queries per run; a peak holds every model at >= 99 % ('none': no rate did)`,
-    table(header, rows),
-    '',
-    'engine cost at each peak (us; share = decide + dispatch-to-start over busy core-time)',
-    table(
-      [
-        'policy',
-        'peak QPS',
-        'decide p50',
-        'decide p99',
-        'dispatch p50',
-        'dispatch p99',
-        'share %',
-        'util',
-        'blocks/q',
-      ],
-      costs,
-    ),
-  ].join('\n');
+  const header = [
+    'policy',
+    'QPS',
+    'decide p50',
+    'decide p99',
+    'dispatch p50',
+    'dispatch p99',
+    'share %',
+    'util',
+    'blocks/q',
+  ];
+  return table(header, rows);
 }

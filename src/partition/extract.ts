@@ -201,27 +201,11 @@ export class ModelPartition {
    * value produced before k that layer k or a later one reads (graph inputs are the caller's
    * and cross no boundary). Symbolic dims count as 1 and values of unknown shape as their
    * element size: a relative measure of what crossing that boundary costs, to put block
-   * boundaries where little crosses. A value that a convolution with a fused sum (ORT's NCHWc
-   * `Conv` with a fourth input) accumulates into counts twice: inside one session ORT adds the
-   * convolution into that buffer in place, but a block's input is read-only, so it copies it
-   * first (ResNet-50's first-stage residual: 190 us more for its 3.2 MB on the Xeon VM).
+   * boundaries where little crosses.
    */
   cutBytes(k: number): number {
     const crossing = this.boundary([k, this.layers.length]).inputs.filter((n) => !this.graphInputs.has(n));
-    return crossing.reduce(
-      (sum, name) => sum + tensorBytes(this.index.typeOf(name)) * (1 + this.fusedSumReads(name)),
-      0,
-    );
-  }
-
-  /** Readers of `name` that accumulate into it in place (NCHWc convolutions with a fused sum). */
-  private fusedSumReads(name: string): number {
-    let n = 0;
-    for (const node of this.index.consumers.get(name) ?? []) {
-      const x = this.index.node(node);
-      if (x.opType === 'Conv' && x.domain === 'com.microsoft.nchwc' && x.input[3] === name) n++;
-    }
-    return n;
+    return crossing.reduce((sum, name) => sum + tensorBytes(this.index.typeOf(name)), 0);
   }
 
   /** Layer that produces `name`, or -1 for graph inputs, initializers and unknown names. */

@@ -5,7 +5,7 @@
  * here, with its session's pool threads pinned to the others (SessionConfig.poolCpus).
  */
 import { performance } from 'node:perf_hooks';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { freeTensorMemory } from '../onnx/index.js';
 import { currentCpu, lowerThisThreadPriority, pinThisThread, threadAllowedCpus } from './affinity.js';
@@ -106,9 +106,28 @@ if (port) {
   // block's threads yield to it at once instead of making every decision wait for a time slice.
   if (setup.nice !== undefined) lowerThisThreadPriority(setup.nice);
   reply({ kind: 'ready', allowedCpus: threadAllowedCpus() });
+  const lent = setup.lent ? new Int32Array(setup.lent) : undefined;
+  const pollUs = setup.pollUs ?? 0;
+  /**
+   * After a run, the next block for this CPU usually follows within a round trip of the engine's
+   * thread: poll for it instead of sleeping, unless the CPU has been lent to another block.
+   */
+  const pollNext = async (): Promise<void> => {
+    let until = performance.now() + pollUs / 1000;
+    while (performance.now() < until) {
+      if (lent && setup.slot !== undefined && Atomics.load(lent, setup.slot) !== 0) return;
+      const next = receiveMessageOnPort(port);
+      if (!next) continue;
+      await handle(next.message as ToWorker);
+      until = performance.now() + pollUs / 1000;
+    }
+  };
   // One message at a time: a chain runs to its end before the next message is looked at.
   let queue = Promise.resolve();
   port.on('message', (m: ToWorker) => {
-    queue = queue.then(() => handle(m));
+    queue = queue.then(async () => {
+      await handle(m);
+      if (pollUs > 0 && m.kind === 'run') await pollNext();
+    });
   });
 }
