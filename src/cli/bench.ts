@@ -148,6 +148,8 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
   const t0 = Date.now();
   const runtime = await LiveRuntime.start({ models, onProgress: say });
   try {
+    const [failed] = runtime.report.unavailable;
+    if (failed) throw new UsageError(`${failed.name} cannot be served: ${failed.reason}`);
     const qos = qosTargets(Object.keys(weights), runtime.predictors, runtime.pool.cpus.length, false);
     const scenario: LiveScenario = {
       workload: workload.name,

@@ -7,6 +7,7 @@ import { register as registerBenchOverhead } from './bench-overhead.js';
 import { register as registerZoo } from './zoo.js';
 import { register as registerSimulate } from './simulate.js';
 import { register as registerBench } from './bench.js';
+import { register as registerServe } from './serve.js';
 
 /** Each command lives in its own file and registers itself here. */
 const registrations: ((program: Command) => void)[] = [
@@ -16,6 +17,7 @@ const registrations: ((program: Command) => void)[] = [
   registerZoo,
   registerSimulate,
   registerBench,
+  registerServe,
 ];
 
 export function buildProgram(): Command {

@@ -14,7 +14,8 @@ test('zoo build prints one line per model and writes the repository', async () =
     assert.equal(lines.length, 1);
     assert.match(lines[0], /^mobilenetv2 +3\.50 M params +0\.301 GMACs +13\.5 MiB +\S+model\.onnx$/);
     const config = JSON.parse(await readFile(join(dir, 'mobilenetv2', 'config.json'), 'utf8'));
-    assert.equal(config.qosTargetMs, 10);
+    assert.equal(config.name, 'mobilenetv2');
+    assert.equal(config.qosTargetMs, undefined, 'targets are set for the machine that serves the model');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -17,6 +17,7 @@ import type { Decision, EngineView, Policy, Query, RejectReason, Running } from 
 import type { Clock } from './clock.js';
 import { CoreLedger, type LedgerEvent } from './ledger.js';
 import { InterferenceMonitor, blockShape, expectedUs, type BlockShape } from './monitor.js';
+import { RecentSamples } from './stats.js';
 
 /** A block the core has started: what an executor needs to run it. */
 export interface BlockStart {
@@ -77,6 +78,8 @@ export interface EngineCoreOptions {
   /** High-resolution time in ms, to time each `decide` (unset: not timed). */
   stopwatch?: () => number;
   onQueryEnd?: (end: QueryEnd) => void;
+  /** Latencies kept per model, the most recent (default: all; a server bounds them). */
+  latencySamples?: number;
 }
 
 /** Counters of one model. */
@@ -139,10 +142,10 @@ export class EngineCore {
   private readonly leastCoreUs = new Map<string, number>();
   private decideCalls = 0;
   private decisions = 0;
-  private readonly decideMs: number[] = [];
+  private readonly decideMs = new RecentSamples(DECIDE_SAMPLES);
   private misses = 0;
   private blocks = 0;
-  private readonly latencies = new Map<string, number[]>();
+  private readonly latencies = new Map<string, RecentSamples>();
   private readonly counts = new Map<string, ModelCounts>();
   private hash = 0x811c9dc5;
 
@@ -162,25 +165,25 @@ export class EngineCore {
   }
 
   /** A query of `model` scheduled to arrive at `arrivalMs` is here; returns its id. */
-  arrive(model: string, arrivalMs: number): string {
+  arrive(model: string, arrivalMs: number, deadlineMs?: number): string {
     this.beginEvent();
     const pred = this.opts.predictors.get(model);
     const target = this.opts.qosTargetMs[model];
     if (!pred || target === undefined) throw new Error(`arrival for unknown model '${model}'`);
     const index = this.nextIndex++;
     const id = `q${index}`;
-    const deadlineMs = arrivalMs + target;
+    const due = Math.min(arrivalMs + target, deadlineMs ?? Infinity);
     const q: QueryState = {
       index,
       id,
       model,
       pred,
       arrivalMs,
-      deadlineMs,
+      deadlineMs: due,
       nextLayer: 0,
       blocks: 0,
       readyMs: this.nowMs,
-      view: { id, model, arrivalMs, deadlineMs, nextLayer: 0 },
+      view: { id, model, arrivalMs, deadlineMs: due, nextLayer: 0 },
     };
     this.countsOf(model).queries++;
     this.waiting.push(q); // arrivals come in index order, so the list stays in arrival order
@@ -298,6 +301,16 @@ export class EngineCore {
   }
 
   /** The hash of every decision so far (with `trace`). */
+  /** CPUs held by running blocks now. */
+  get busyCpus(): number {
+    return this.opts.cpus.length - this.ledger.free;
+  }
+
+  /** The interference monitor's estimate now (the profiles' unit). */
+  get interference(): number {
+    return this.monitor.estimate(this.clock.nowMs());
+  }
+
   get traceHash(): string {
     return (this.hash >>> 0).toString(16).padStart(8, '0');
   }
@@ -319,9 +332,9 @@ export class EngineCore {
       blocks: this.blocks,
       decideCalls: this.decideCalls,
       decisions: this.decisions,
-      decideMs: this.decideMs,
+      decideMs: this.decideMs.values(),
       maxCoresInUse: this.ledger.maxBusy,
-      latencies: this.latencies,
+      latencies: new Map([...this.latencies].map(([m, l]) => [m, l.values()])),
       counts: this.counts,
     };
   }
@@ -346,7 +359,6 @@ export class EngineCore {
     if (!watch) return this.opts.policy.decide(view);
     const t0 = watch();
     const decisions = this.opts.policy.decide(view);
-    if (this.decideMs.length >= DECIDE_SAMPLES) this.decideMs.shift();
     this.decideMs.push(watch() - t0);
     return decisions;
   }
@@ -360,7 +372,7 @@ export class EngineCore {
   private finish(q: QueryState): void {
     const latencyMs = this.nowMs - q.arrivalMs;
     let list = this.latencies.get(q.model);
-    if (!list) this.latencies.set(q.model, (list = []));
+    if (!list) this.latencies.set(q.model, (list = new RecentSamples(this.opts.latencySamples ?? Infinity)));
     list.push(latencyMs);
     const satisfied = this.nowMs <= q.deadlineMs;
     if (satisfied) this.countsOf(q.model).satisfied++;
@@ -493,7 +505,7 @@ export interface EngineStats {
   /** Duration of each timed `decide` (the most recent 65536), in ms. */
   decideMs: readonly number[];
   maxCoresInUse: number;
-  /** Latencies of completed queries by model, in completion order. */
+  /** Latencies of completed queries by model, in completion order (the most recent `latencySamples`). */
   latencies: ReadonlyMap<string, readonly number[]>;
   counts: ReadonlyMap<string, ModelCounts>;
 }

@@ -20,3 +20,30 @@ export function latencyStats(xs: readonly number[]): LatencySummary {
   for (const x of s) sum += x;
   return { mean: sum / s.length, p50: nearestRank(s, 0.5), p99: nearestRank(s, 0.99) };
 }
+
+/**
+ * The most recent `capacity` samples, in the order they came: a ring, so that a long-running
+ * engine keeps bounded memory and pays O(1) per sample.
+ */
+export class RecentSamples {
+  private readonly ring: number[] = [];
+  private next = 0;
+
+  constructor(readonly capacity: number) {}
+
+  push(x: number): void {
+    if (this.ring.length < this.capacity) this.ring.push(x);
+    else this.ring[this.next] = x;
+    this.next = (this.next + 1) % this.capacity;
+  }
+
+  get length(): number {
+    return this.ring.length;
+  }
+
+  /** Oldest first. */
+  values(): number[] {
+    if (this.ring.length < this.capacity) return [...this.ring];
+    return [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
+  }
+}

@@ -63,3 +63,5 @@ export {
   type LivePolicyRow,
   type EngineCost,
 } from './live-bench.js';
+export { DATATYPES, datatypeOf, ortTypeOf, loadInferenceService, type Datatype } from './oip.js';
+export { RemoteService, RemoteError, TRANSPORTS, type Transport } from './remote.js';

@@ -165,7 +165,11 @@ export async function runLive(
         const cases = scn.cases.get(a.model) ?? [];
         const c = cases[k % cases.length];
         const check = k % scn.checkEvery === 0 ? c : undefined;
-        pending.push(service.infer(a.model, copyFeeds(c.feeds), due).then((o) => account(a.model, o, check)));
+        pending.push(
+          service
+            .infer(a.model, copyFeeds(c.feeds), { arrivalMs: due })
+            .then((o) => account(a.model, o, check)),
+        );
       }
       if (stopped || next >= arrivals.length) return resolve();
       setTimeout(tick, Math.max(0, startMs + arrivals[next].atMs - service.clock.nowMs()));

@@ -84,5 +84,6 @@ export {
   type MeasureOptions,
   type UnitMeasurement,
 } from './calibrate.js';
-export { type InferenceService, type InferOutcome } from './service.js';
+export { type InferenceService, type InferOutcome, type QueryTiming } from './service.js';
 export { NaiveService, type NaiveOptions } from './naive.js';
+export { estimatedProfile, unprofiledModelSpec } from './unprofiled.js';

@@ -94,7 +94,9 @@ describe('the live engine', () => {
         const wait = start + a.atMs - engine.clock.nowMs();
         if (wait > 1) await new Promise((r) => setTimeout(r, wait));
         answers.push(
-          engine.infer(a.model, copy(inputs.get(a.model)!), start + a.atMs).then((o) => [a.model, o]),
+          engine
+            .infer(a.model, copy(inputs.get(a.model)!), { arrivalMs: start + a.atMs })
+            .then((o) => [a.model, o]),
         );
       }
       const outcomes = await Promise.all(answers);

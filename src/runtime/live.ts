@@ -31,7 +31,7 @@ import { cpuWindows } from './windows.js';
 import { WorkerPool, type ChainResult } from './pool.js';
 import { DEFAULT_SEGMENT_OPTIONS, type SegmentOptions } from './segments.js';
 import { ServedModel, type ModelInput } from './served.js';
-import type { InferenceService, InferOutcome } from './service.js';
+import type { InferenceService, InferOutcome, QueryTiming } from './service.js';
 import { fromWire, toWire, freeWire, type WireTensor } from './wire.js';
 
 /** A model to serve: its file and the profile compiled for it on this machine. */
@@ -39,6 +39,11 @@ export interface LiveModelSpec {
   readonly name: string;
   readonly path: string;
   readonly profile: ModelProfileData;
+  /**
+   * Serve the model whole, never cut into segments: its profile was estimated, not compiled,
+   * so it cannot say where a cut is cheap (`estimatedProfile`).
+   */
+  readonly whole?: boolean;
 }
 
 export interface LiveRuntimeOptions {
@@ -69,6 +74,8 @@ export interface RuntimeReport {
     /** Per version and core count: the chain of all segments over the whole-model session (measured). */
     chainOverWhole: Record<string, Record<string, number>>;
   }[];
+  /** Models that could not be cut or opened, and why: the others are served. */
+  readonly unavailable: readonly { name: string; reason: string }[];
   /** Sessions held over all workers. */
   readonly sessions: number;
   /**
@@ -100,7 +107,7 @@ const WORKER_POLL_US = 1500;
  */
 function shortestModelUs(models: readonly LiveModelSpec[]): number {
   let shortest = Infinity;
-  for (const m of models) {
+  for (const m of models.filter((x) => !x.whole)) {
     const p = new ProfilePredictor(m.profile);
     shortest = Math.min(shortest, p.predict(0, p.layerCount, 1, 0).latencyUs);
   }
@@ -164,6 +171,7 @@ export class LiveRuntime {
     const held = new Map<number, number>();
     const chainOverWhole = new Map<string, ReadonlyMap<string, ReadonlyMap<number, number>>>();
     const spreads: number[] = [];
+    const unavailable: { name: string; reason: string }[] = [];
     let dispatchOverheadUs = LIVE_DISPATCH_OVERHEAD_US;
     try {
       const segments = {
@@ -172,20 +180,30 @@ export class LiveRuntime {
       };
       for (const spec of opts.models) {
         progress(`${spec.name}: cutting into segments`);
-        models.set(spec.name, await planModel(pool, spec, cpus[0], segments));
+        const plan = spec.whole ? { ...segments, whole: true } : segments;
+        try {
+          models.set(spec.name, await planModel(pool, spec, cpus[0], plan));
+        } catch (err) {
+          unavailable.push({ name: spec.name, reason: (err as Error).message });
+        }
       }
-      for (const model of models.values()) {
+      for (const model of [...models.values()]) {
         progress(`${model.name}: opening sessions`);
         const counts = model.profile.coreCounts.filter((c) => c <= cpus.length);
         // Workers open their sessions in parallel; each opens its windows in turn.
-        await Promise.all(
-          cpus.map(async (cpu) => {
-            for (const window of cpuWindows(cpus, counts).filter((w) => w[0] === cpu)) {
-              held.set(cpu, await pool.open(cpu, model.sessionSpecs(window)));
-              opened.push(`${model.name}/${window.join('.')}`);
-            }
-          }),
-        );
+        try {
+          await Promise.all(
+            cpus.map(async (cpu) => {
+              for (const window of cpuWindows(cpus, counts).filter((w) => w[0] === cpu)) {
+                held.set(cpu, await pool.open(cpu, model.sessionSpecs(window)));
+                opened.push(`${model.name}/${window.join('.')}`);
+              }
+            }),
+          );
+        } catch (err) {
+          models.delete(model.name);
+          unavailable.push({ name: model.name, reason: (err as Error).message });
+        }
       }
       progress('measuring the units');
       const counts = [...new Set([...models.values()].flatMap((m) => m.profile.coreCounts))].filter(
@@ -221,6 +239,7 @@ export class LiveRuntime {
           [...(chainOverWhole.get(m.name) ?? [])].map(([v, byCores]) => [v, Object.fromEntries(byCores)]),
         ),
       })),
+      unavailable,
       sessions: [...held.values()].reduce((a, b) => a + b, 0),
       dispatchOverheadUs,
       latencySpread: Math.max(0, ...spreads),
@@ -273,6 +292,11 @@ export interface LiveEngineOptions {
   readonly dispatchOverheadUs?: number;
   /** Keep the decision hash and the ledger's events. */
   readonly trace?: boolean;
+  /**
+   * Keep a record of every block and every latency (default true, for benchmarks and tests); a
+   * server that runs for days keeps only recent latencies and no block records.
+   */
+  readonly keepRecords?: boolean;
 }
 
 /** One block as it ran: where, and how long each part took. */
@@ -303,7 +327,12 @@ interface LiveQuery {
   readonly model: ServedModel;
   readonly live: Map<string, WireTensor>;
   readonly resolve: (outcome: InferOutcome) => void;
+  /** When its first block started on a worker (engine ms). */
+  firstStartMs?: number;
 }
+
+/** Latencies a server's engine keeps per model (`keepRecords: false`). */
+const RECENT_LATENCIES = 4096;
 
 /** Launch overhead the engine expects per block until the runtime has measured its own. */
 export const LIVE_DISPATCH_OVERHEAD_US = 50;
@@ -334,6 +363,7 @@ export class LiveEngine implements InferenceService {
         expireLate: true,
         stopwatch: () => performance.now(),
         onQueryEnd: (end) => this.ended(end),
+        latencySamples: opts.keepRecords === false ? RECENT_LATENCIES : undefined,
       },
       this.clock,
       executor,
@@ -350,15 +380,25 @@ export class LiveEngine implements InferenceService {
     return this.runtime.model(model).inputs;
   }
 
+  /** CPUs running blocks now. */
+  get busyCpus(): number {
+    return this.core.busyCpus;
+  }
+
+  /** The interference monitor's estimate now. */
+  get interference(): number {
+    return this.core.interference;
+  }
+
   /**
    * Submits one query. `feeds` are taken over: their buffers move to the workers, so the
-   * caller must not use them afterwards. `arrivalMs` (engine time) is when the query was due,
-   * for latency and deadline; by default now.
+   * caller must not use them afterwards. Its deadline is the earlier of its model's QoS target
+   * after `timing.arrivalMs` (default now) and `timing.deadlineMs`.
    */
   infer(
     model: string,
     feeds: Readonly<Record<string, ort.Tensor>>,
-    arrivalMs?: number,
+    timing: QueryTiming = {},
   ): Promise<InferOutcome> {
     if (this.closed) throw new Error('the live engine is closed');
     const served = this.runtime.model(model);
@@ -369,7 +409,7 @@ export class LiveEngine implements InferenceService {
         if (!t) throw new Error(`${model}: input '${input.name}' is missing`);
         live.set(input.name, toWire(t));
       }
-      const id = this.core.arrive(model, arrivalMs ?? this.clock.nowMs());
+      const id = this.core.arrive(model, timing.arrivalMs ?? this.clock.nowMs(), timing.deadlineMs);
       this.queries.set(id, { model: served, live, resolve });
       this.decide();
     });
@@ -468,18 +508,20 @@ export class LiveEngine implements InferenceService {
     for (const [name, w] of Object.entries(result.outputs)) q?.live.set(name, w);
     const startMs = this.clock.fromEpochMs(result.startEpochMs);
     const endMs = this.clock.fromEpochMs(result.endEpochMs);
-    this.records.push({
-      run: b.run,
-      query: b.query,
-      model: b.model,
-      block: b.block,
-      version: b.version,
-      cpus: b.cpus,
-      dispatchMs: b.startMs,
-      startMs,
-      endMs,
-      ranOnCpu: result.cpu,
-    });
+    if (q) q.firstStartMs ??= startMs;
+    if (this.opts.keepRecords !== false)
+      this.records.push({
+        run: b.run,
+        query: b.query,
+        model: b.model,
+        block: b.block,
+        version: b.version,
+        cpus: b.cpus,
+        dispatchMs: b.startMs,
+        startMs,
+        endMs,
+        ranOnCpu: result.cpu,
+      });
     this.core.complete(b.run, (endMs - startMs) * 1000);
     this.decide();
   }
@@ -494,7 +536,8 @@ export class LiveEngine implements InferenceService {
         const w = q.live.get(name);
         if (w) outputs[name] = fromWire(w);
       }
-      q.resolve({ status: 'ok', outputs, latencyMs: end.latencyMs, satisfied: end.satisfied });
+      const queueMs = (q.firstStartMs ?? end.endMs) - end.arrivalMs;
+      q.resolve({ status: 'ok', outputs, latencyMs: end.latencyMs, queueMs, satisfied: end.satisfied });
     } else {
       for (const w of q.live.values()) freeWire(w);
       q.resolve(

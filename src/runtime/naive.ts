@@ -14,7 +14,7 @@ import { BlockWorker } from './pool.js';
 import type { SessionSpec } from './protocol.js';
 import type { ModelInput } from './served.js';
 import { ORT_DEFAULTS } from './session.js';
-import type { InferenceService, InferOutcome } from './service.js';
+import type { InferenceService, InferOutcome, QueryTiming } from './service.js';
 import { fromWire, toWire } from './wire.js';
 
 export interface NaiveOptions {
@@ -69,15 +69,16 @@ export class NaiveService implements InferenceService {
     return m.inputs;
   }
 
+  /** Runs the query as soon as a thread is free; like ORT by default, it knows no deadline. */
   infer(
     model: string,
     feeds: Readonly<Record<string, ort.Tensor>>,
-    arrivalMs?: number,
+    timing: QueryTiming = {},
   ): Promise<InferOutcome> {
     this.inputsOf(model);
     this.inside++;
     return new Promise((resolve) => {
-      this.queue.push({ model, feeds, arrivalMs: arrivalMs ?? this.clock.nowMs(), resolve });
+      this.queue.push({ model, feeds, arrivalMs: timing.arrivalMs ?? this.clock.nowMs(), resolve });
       this.pump();
     });
   }
@@ -116,7 +117,8 @@ export class NaiveService implements InferenceService {
         else {
           const outputs = Object.fromEntries(Object.entries(r.outputs).map(([n, w]) => [n, fromWire(w)]));
           const satisfied = latencyMs <= (this.opts.qosTargetMs[q.model] ?? Infinity);
-          this.done(q, { status: 'ok', outputs, latencyMs, satisfied });
+          const queueMs = this.clock.fromEpochMs(r.startEpochMs) - q.arrivalMs;
+          this.done(q, { status: 'ok', outputs, latencyMs, queueMs, satisfied });
         }
         this.pump();
       });

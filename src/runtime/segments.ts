@@ -38,6 +38,8 @@ export interface SegmentOptions {
    * up. Default: no bound; the runtime bounds it by the shortest served model's whole latency.
    */
   maxSegmentUs?: number;
+  /** One segment, the whole model (no compiled profile to say where a cut is cheap). */
+  whole?: boolean;
 }
 
 export const DEFAULT_SEGMENT_OPTIONS: SegmentOptions = { junctionShare: 0.05 };
@@ -80,6 +82,7 @@ export function planSegments(
   bytesAfter: (k: number) => number,
   opts: SegmentOptions = DEFAULT_SEGMENT_OPTIONS,
 ): BlockRange[] {
+  if (opts.whole) return [[0, pred.layerCount]];
   const out: BlockRange[] = [];
   const scale = opts.junctionScale ?? 1;
   const longest = opts.maxSegmentUs ?? Infinity;

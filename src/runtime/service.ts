@@ -12,10 +12,20 @@ export type InferOutcome =
       readonly status: 'ok';
       readonly outputs: Record<string, ort.Tensor>;
       readonly latencyMs: number;
+      /** From arrival until its first block started (when the service knows it). */
+      readonly queueMs?: number;
       readonly satisfied: boolean;
     }
   | { readonly status: 'rejected'; readonly reason: EndReason; readonly latencyMs: number }
   | { readonly status: 'failed'; readonly error: string; readonly latencyMs: number };
+
+/** When a query was due and by when it must be answered, on the service's clock (ms). */
+export interface QueryTiming {
+  /** When the query was due: latency counts from it (default: now). */
+  readonly arrivalMs?: number;
+  /** A deadline tighter than the model's QoS target (a request's own timeout). */
+  readonly deadlineMs?: number;
+}
 
 export interface InferenceService {
   /** Time of the service, in ms; queries' arrival times are on it. */
@@ -23,13 +33,13 @@ export interface InferenceService {
   /** The inputs a query of `model` must feed. */
   inputsOf(model: string): readonly ModelInput[];
   /**
-   * Submits one query. `feeds` are taken over (their buffers move to worker threads). `arrivalMs`
-   * is when the query was due, on `clock`; latency and deadline count from it (default: now).
+   * Submits one query. `feeds` are taken over (their buffers move to worker threads); latency
+   * and deadline count from `timing.arrivalMs`.
    */
   infer(
     model: string,
     feeds: Readonly<Record<string, ort.Tensor>>,
-    arrivalMs?: number,
+    timing?: QueryTiming,
   ): Promise<InferOutcome>;
   /** Rejects every query not started yet (reason `aborted`); started ones finish. */
   abortWaiting(): void;

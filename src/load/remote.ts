@@ -1,0 +1,310 @@
+/**
+ * A running server as an `InferenceService`, so that the live benchmark's open-loop generator
+ * (`runLive`) drives it unchanged: over HTTP with JSON or binary tensors (undici), or over gRPC.
+ * Latency counts from the query's scheduled time, as in-process; each answer's lateness past
+ * its deadline is kept, to check that the server never answers far past one.
+ */
+import * as grpc from '@grpc/grpc-js';
+import * as ort from 'onnxruntime-node';
+import { Pool } from 'undici';
+import { WallClock, type EndReason } from '../engine/index.js';
+import type { InferOutcome, InferenceService, ModelInput, QueryTiming } from '../runtime/index.js';
+import { datatypeOf, loadInferenceService, ortTypeOf } from './oip.js';
+
+export type Transport = 'json' | 'binary' | 'grpc';
+export const TRANSPORTS: readonly Transport[] = ['json', 'binary', 'grpc'];
+
+export class RemoteError extends Error {
+  override readonly name = 'RemoteError';
+}
+
+/** What the server says of a model (`GET /v2/models/{m}`). */
+interface RemoteModel {
+  readonly name: string;
+  readonly inputs: readonly ModelInput[];
+  readonly qosTargetMs: number;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly error?: string;
+  readonly outputs?: Record<string, ort.Tensor>;
+}
+
+/** Rejections (503) by the server's error code, as the engine names them. */
+const REJECTED: Readonly<Record<string, EndReason>> = {
+  queue_full: 'queue_full',
+  deadline_unreachable: 'deadline_unreachable',
+  expired: 'expired',
+  shutting_down: 'aborted',
+};
+
+export class RemoteService implements InferenceService {
+  readonly clock = new WallClock();
+  private inside = 0;
+  private idleWaiters: (() => void)[] = [];
+  private aborted = new AbortController();
+  /** The most any answer or rejection came after its deadline (ms; 0: none late). */
+  worstOvershootMs = 0;
+
+  private constructor(
+    private readonly url: URL,
+    private readonly transport: Transport,
+    private readonly models: ReadonlyMap<string, RemoteModel>,
+    private readonly http: Pool,
+    private readonly grpcClient: grpc.Client | undefined,
+  ) {}
+
+  /** Connects to the server at `url` (its HTTP address; gRPC at `grpcPort`) and reads the models' metadata. */
+  static async connect(
+    url: string,
+    transport: Transport,
+    models: readonly string[],
+    grpcPort = 8001,
+  ): Promise<RemoteService> {
+    const base = new URL(url);
+    const http = new Pool(base.origin, { connections: 64, pipelining: 1 });
+    const known = new Map<string, RemoteModel>();
+    try {
+      for (const name of models) known.set(name, await readMetadata(http, name));
+    } catch (err) {
+      await http.close();
+      throw err;
+    }
+    const client =
+      transport === 'grpc'
+        ? new (loadInferenceService())(`${base.hostname}:${grpcPort}`, grpc.credentials.createInsecure())
+        : undefined;
+    return new RemoteService(base, transport, known, http, client);
+  }
+
+  /** The QoS targets the server holds its models to. */
+  get qosTargetMs(): Record<string, number> {
+    return Object.fromEntries([...this.models].map(([n, m]) => [n, m.qosTargetMs]));
+  }
+
+  inputsOf(model: string): readonly ModelInput[] {
+    return this.model(model).inputs;
+  }
+
+  async infer(
+    model: string,
+    feeds: Readonly<Record<string, ort.Tensor>>,
+    timing: QueryTiming = {},
+  ): Promise<InferOutcome> {
+    const m = this.model(model);
+    const arrivalMs = timing.arrivalMs ?? this.clock.nowMs();
+    this.inside++;
+    try {
+      const answer = await this.send(model, feeds).catch((err: Error): Answer => ({
+        status: this.aborted.signal.aborted ? 499 : 0,
+        error: err.message,
+      }));
+      const latencyMs = this.clock.nowMs() - arrivalMs;
+      this.worstOvershootMs = Math.max(this.worstOvershootMs, latencyMs - m.qosTargetMs);
+      if (answer.status === 200 && answer.outputs) {
+        return { status: 'ok', outputs: answer.outputs, latencyMs, satisfied: latencyMs <= m.qosTargetMs };
+      }
+      if (answer.status === 499) return { status: 'rejected', reason: 'aborted', latencyMs };
+      if (answer.status === 503) {
+        return {
+          status: 'rejected',
+          reason: REJECTED[answer.error ?? ''] ?? 'deadline_unreachable',
+          latencyMs,
+        };
+      }
+      return { status: 'failed', error: `${answer.status}: ${answer.error ?? 'no answer'}`, latencyMs };
+    } finally {
+      if (--this.inside === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** Abandons the requests in flight (the server still runs them); later ones go ahead. */
+  abortWaiting(): void {
+    this.aborted.abort();
+    this.aborted = new AbortController();
+  }
+
+  idle(): Promise<void> {
+    if (this.inside === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    await this.idle();
+    this.grpcClient?.close();
+    await this.http.close();
+  }
+
+  private model(name: string): RemoteModel {
+    const m = this.models.get(name);
+    if (!m) throw new RemoteError(`model '${name}' was not connected`);
+    return m;
+  }
+
+  private send(model: string, feeds: Readonly<Record<string, ort.Tensor>>): Promise<Answer> {
+    if (this.transport === 'grpc') return this.sendGrpc(model, feeds);
+    return this.transport === 'binary' ? this.sendBinary(model, feeds) : this.sendJson(model, feeds);
+  }
+
+  private async sendJson(model: string, feeds: Readonly<Record<string, ort.Tensor>>): Promise<Answer> {
+    const body = JSON.stringify({
+      inputs: Object.entries(feeds).map(([name, t]) => ({
+        name,
+        shape: [...t.dims],
+        datatype: datatypeOf(t.type),
+        data: Array.from(t.data as Float32Array),
+      })),
+    });
+    return this.post(model, body, { 'content-type': 'application/json' });
+  }
+
+  private async sendBinary(model: string, feeds: Readonly<Record<string, ort.Tensor>>): Promise<Answer> {
+    const parts = Object.values(feeds).map(bytesOf);
+    const header = Buffer.from(
+      JSON.stringify({
+        inputs: Object.entries(feeds).map(([name, t], k) => ({
+          name,
+          shape: [...t.dims],
+          datatype: datatypeOf(t.type),
+          parameters: { binary_data_size: parts[k].length },
+        })),
+        parameters: { binary_data_output: true },
+      }),
+    );
+    return this.post(model, Buffer.concat([header, ...parts]), {
+      'content-type': 'application/octet-stream',
+      'inference-header-content-length': String(header.length),
+    });
+  }
+
+  private async post(model: string, body: string | Buffer, headers: Record<string, string>): Promise<Answer> {
+    const r = await this.http.request({
+      method: 'POST',
+      path: `${this.url.pathname.replace(/\/$/, '')}/v2/models/${encodeURIComponent(model)}/infer`,
+      headers,
+      body,
+      signal: this.aborted.signal,
+    });
+    const bytes = Buffer.from(await r.body.arrayBuffer());
+    if (r.statusCode !== 200) return { status: r.statusCode, error: errorCode(bytes) };
+    const headerLength = r.headers['inference-header-content-length'];
+    return {
+      status: 200,
+      outputs: decodeHttpOutputs(bytes, headerLength === undefined ? undefined : Number(headerLength)),
+    };
+  }
+
+  private sendGrpc(model: string, feeds: Readonly<Record<string, ort.Tensor>>): Promise<Answer> {
+    const request = {
+      model_name: model,
+      inputs: Object.entries(feeds).map(([name, t]) => ({
+        name,
+        datatype: datatypeOf(t.type),
+        shape: [...t.dims],
+      })),
+      raw_input_contents: Object.values(feeds).map(bytesOf),
+    };
+    const client = this.grpcClient as unknown as Record<
+      string,
+      (
+        req: object,
+        opts: grpc.CallOptions,
+        cb: (err: grpc.ServiceError | null, res: GrpcAnswer) => void,
+      ) => grpc.ClientUnaryCall
+    >;
+    return new Promise((resolve) => {
+      const call = client.ModelInfer.call(this.grpcClient, request, {}, (err, res) => {
+        if (err) {
+          const status =
+            err.code === grpc.status.UNAVAILABLE ? 503 : err.code === grpc.status.CANCELLED ? 499 : 500;
+          const code = err.metadata?.get('veltair-error-code')[0];
+          resolve({ status, error: typeof code === 'string' ? code : err.details });
+          return;
+        }
+        resolve({ status: 200, outputs: decodeGrpcOutputs(res) });
+      });
+      this.aborted.signal.addEventListener('abort', () => call.cancel(), { once: true });
+    });
+  }
+}
+
+interface GrpcAnswer {
+  outputs: { name: string; datatype: string; shape: number[] }[];
+  raw_output_contents: Buffer[];
+}
+
+function bytesOf(t: ort.Tensor): Buffer {
+  const d = t.data as Float32Array;
+  return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+}
+
+async function readMetadata(http: Pool, name: string): Promise<RemoteModel> {
+  const r = await http.request({ method: 'GET', path: `/v2/models/${encodeURIComponent(name)}` });
+  const text = await r.body.text();
+  if (r.statusCode !== 200) throw new RemoteError(`model '${name}': ${r.statusCode} ${text}`);
+  const meta = JSON.parse(text) as {
+    inputs: { name: string; datatype: string; shape: number[] }[];
+    parameters?: { qos_target_ms?: number; state?: string; reason?: string };
+  };
+  if (meta.parameters?.state !== undefined && meta.parameters.state !== 'READY') {
+    throw new RemoteError(`model '${name}' is not ready on the server: ${meta.parameters.reason ?? ''}`);
+  }
+  const qosTargetMs = meta.parameters?.qos_target_ms;
+  if (typeof qosTargetMs !== 'number')
+    throw new RemoteError(`model '${name}': the server states no QoS target`);
+  return {
+    name,
+    qosTargetMs,
+    inputs: meta.inputs.map((i) => ({
+      name: i.name,
+      type: ortTypeOf(i.datatype) ?? i.datatype,
+      dims: i.shape,
+    })),
+  };
+}
+
+/** The server's error code (`code` in a REST error body). */
+function errorCode(bytes: Buffer): string {
+  try {
+    return (JSON.parse(bytes.toString()) as { code?: string }).code ?? '';
+  } catch {
+    return bytes.toString().slice(0, 200);
+  }
+}
+
+function tensorOf(datatype: string, bytes: Uint8Array, shape: number[]): ort.Tensor {
+  const type = ortTypeOf(datatype);
+  if (type !== 'float32') throw new RemoteError(`output datatype ${datatype}: only FP32 outputs are decoded`);
+  return new ort.Tensor('float32', new Float32Array(Uint8Array.from(bytes).buffer), shape);
+}
+
+function decodeHttpOutputs(bytes: Buffer, headerLength: number | undefined): Record<string, ort.Tensor> {
+  const header = JSON.parse(bytes.subarray(0, headerLength ?? bytes.length).toString()) as {
+    outputs: {
+      name: string;
+      datatype: string;
+      shape: number[];
+      data?: number[];
+      parameters?: { binary_data_size?: number };
+    }[];
+  };
+  let offset = headerLength ?? bytes.length;
+  const out: Record<string, ort.Tensor> = {};
+  for (const o of header.outputs) {
+    const size = o.parameters?.binary_data_size;
+    if (size === undefined) {
+      out[o.name] = new ort.Tensor('float32', Float32Array.from(o.data ?? []), o.shape);
+      continue;
+    }
+    out[o.name] = tensorOf(o.datatype, bytes.subarray(offset, offset + size), o.shape);
+    offset += size;
+  }
+  return out;
+}
+
+function decodeGrpcOutputs(r: GrpcAnswer): Record<string, ort.Tensor> {
+  return Object.fromEntries(
+    r.outputs.map((o, k) => [o.name, tensorOf(o.datatype, r.raw_output_contents[k], o.shape)]),
+  );
+}

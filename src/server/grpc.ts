@@ -1,0 +1,207 @@
+/**
+ * The Open Inference Protocol's gRPC service (`inference.GRPCInferenceService`) on the same
+ * server as the REST API: the same models, checks, engine and errors, mapped to gRPC status
+ * codes. Outputs always travel as `raw_output_contents` (as Triton answers).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { loadInferenceService } from '../load/index.js';
+import { ApiError } from './errors.js';
+import { BinaryCursor, encodeOutput } from './tensors.js';
+import type { DecodedRequest, VeltairServer } from './server.js';
+
+/** An `InferParameter` as proto-loader decodes it (`oneofs: true` names the set field). */
+interface InferParameter {
+  parameter_choice?: 'bool_param' | 'int64_param' | 'string_param';
+  bool_param?: boolean;
+  int64_param?: number;
+  string_param?: string;
+}
+
+interface InferTensorContents {
+  bool_contents: boolean[];
+  int_contents: number[];
+  int64_contents: number[];
+  uint_contents: number[];
+  uint64_contents: number[];
+  fp32_contents: number[];
+  fp64_contents: number[];
+  bytes_contents: Buffer[];
+}
+
+interface GrpcInferRequest {
+  model_name: string;
+  model_version: string;
+  id: string;
+  parameters: Record<string, InferParameter>;
+  inputs: {
+    name: string;
+    datatype: string;
+    shape: number[];
+    parameters: Record<string, InferParameter>;
+    contents: InferTensorContents | null;
+  }[];
+  outputs: { name: string; parameters: Record<string, InferParameter> }[];
+  raw_input_contents: Buffer[];
+}
+
+/** gRPC's code for each HTTP status the server answers with. */
+const GRPC_CODE: Readonly<Record<number, grpc.status>> = {
+  400: grpc.status.INVALID_ARGUMENT,
+  404: grpc.status.NOT_FOUND,
+  413: grpc.status.RESOURCE_EXHAUSTED,
+  500: grpc.status.INTERNAL,
+  503: grpc.status.UNAVAILABLE,
+};
+
+/** Trailing metadata that carries the server's error code (as the REST body's `code`). */
+export const ERROR_CODE_KEY = 'veltair-error-code';
+
+function toServiceError(err: unknown): Partial<grpc.ServiceError> {
+  const api =
+    err instanceof ApiError ? err : new ApiError(500, 'internal', (err as Error).message ?? String(err));
+  const metadata = new grpc.Metadata();
+  metadata.set(ERROR_CODE_KEY, api.code);
+  return { code: GRPC_CODE[api.status] ?? grpc.status.UNKNOWN, details: api.message, metadata };
+}
+
+/** A unary handler that answers with what `body` returns, or with the error it throws. */
+function unary<Req, Res>(body: (request: Req) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    Promise.resolve()
+      .then(() => body(call.request))
+      .then(
+        (response) => callback(null, response),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+  };
+}
+
+const parameterValue = (p: InferParameter): unknown =>
+  p.parameter_choice ? p[p.parameter_choice] : undefined;
+
+function parameters(map: Record<string, InferParameter>): Record<string, unknown> | undefined {
+  const entries = Object.entries(map);
+  return entries.length === 0
+    ? undefined
+    : Object.fromEntries(entries.map(([k, v]) => [k, parameterValue(v)]));
+}
+
+/** The repeated field of `InferTensorContents` that carries `datatype`. */
+function contentsOf(datatype: string, c: InferTensorContents): unknown[] {
+  switch (datatype) {
+    case 'BOOL':
+      return c.bool_contents;
+    case 'INT8':
+    case 'INT16':
+    case 'INT32':
+      return c.int_contents;
+    case 'INT64':
+      return c.int64_contents;
+    case 'UINT8':
+    case 'UINT16':
+    case 'UINT32':
+      return c.uint_contents;
+    case 'UINT64':
+      return c.uint64_contents;
+    case 'FP32':
+      return c.fp32_contents;
+    case 'FP64':
+      return c.fp64_contents;
+    case 'BYTES':
+      return c.bytes_contents.map((b) => b.toString('utf8'));
+    default:
+      return [];
+  }
+}
+
+/** A gRPC `ModelInferRequest` in the protocol's terms, as the REST API decodes its JSON. */
+export function decodeGrpcRequest(req: GrpcInferRequest): DecodedRequest {
+  const raw = req.raw_input_contents;
+  if (raw.length > 0 && raw.length !== req.inputs.length) {
+    throw new ApiError(
+      400,
+      'invalid_binary',
+      `${raw.length} raw_input_contents for ${req.inputs.length} inputs: give one per input, in order`,
+    );
+  }
+  if (raw.length > 0 && req.inputs.some((t) => t.contents)) {
+    throw new ApiError(400, 'invalid_request', 'an input has contents although raw_input_contents are given');
+  }
+  return {
+    id: req.id || undefined,
+    inputs: req.inputs.map((t, k) => ({
+      name: t.name,
+      datatype: t.datatype,
+      shape: t.shape,
+      ...(raw.length > 0
+        ? { parameters: { binary_data_size: raw[k].length } }
+        : { data: t.contents ? contentsOf(t.datatype, t.contents) : undefined }),
+    })),
+    outputs: req.outputs.length > 0 ? req.outputs.map((o) => ({ name: o.name })) : undefined,
+    parameters: parameters(req.parameters),
+    binary: new BinaryCursor(Buffer.concat(raw)),
+  };
+}
+
+export interface GrpcEndpoint {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Serves `server`'s models over gRPC on `host:port` (0: any free port). */
+export async function startGrpc(
+  server: VeltairServer,
+  host: string,
+  port: number,
+  maxMessageBytes: number,
+): Promise<GrpcEndpoint> {
+  const grpcServer = new grpc.Server({
+    'grpc.max_receive_message_length': maxMessageBytes,
+    'grpc.max_send_message_length': maxMessageBytes,
+  });
+  type Target = { name: string; version: string };
+  const target = (r: Target) => ({ model: r.name, version: r.version || undefined });
+  grpcServer.addService(loadInferenceService().service, {
+    ServerLive: unary(() => ({ live: true })),
+    ServerReady: unary(() => ({ ready: server.ready })),
+    ModelReady: unary((r: Target) => ({ ready: server.ready && server.lookup(target(r)).state === 'READY' })),
+    ServerMetadata: unary(() => server.serverMetadata()),
+    ModelMetadata: unary((r: Target) => {
+      const { name, versions, platform, inputs, outputs } = server.metadata(server.lookup(target(r)));
+      return { name, versions, platform, inputs, outputs };
+    }),
+    ModelInfer: unary(async (req: GrpcInferRequest) => {
+      const answer = await server.serve(
+        { model: req.model_name, version: req.model_version || undefined },
+        () => decodeGrpcRequest(req),
+      );
+      const encoded = answer.outputs.map((o) => encodeOutput(o.name, o.tensor, true));
+      return {
+        model_name: answer.model.name,
+        model_version: answer.model.version,
+        id: answer.id ?? '',
+        outputs: encoded.map((e) => ({
+          name: e.json.name,
+          datatype: e.json.datatype,
+          shape: e.json.shape,
+          ...(e.binary
+            ? {}
+            : { contents: { bytes_contents: (e.json.data ?? []).map((x) => Buffer.from(String(x))) } }),
+        })),
+        raw_output_contents: encoded.filter((e) => e.binary).map((e) => Buffer.from(e.binary as Uint8Array)),
+      };
+    }),
+  });
+  const bound = await new Promise<number>((resolve, reject) =>
+    grpcServer.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  return {
+    port: bound,
+    close: () =>
+      new Promise<void>((resolve) => {
+        grpcServer.tryShutdown(() => resolve());
+      }),
+  };
+}

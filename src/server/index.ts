@@ -1,0 +1,11 @@
+export { VeltairServer, NAIVE_POLICY, SERVER_NAME, SERVER_VERSION, type ServerOptions } from './server.js';
+export { ApiError } from './errors.js';
+export {
+  scanRepository,
+  isModelName,
+  DEFAULT_MAX_QUEUE,
+  type RepositoryModel,
+  type ModelSettings,
+} from './repository.js';
+export { type TensorMetadata } from './tensors.js';
+export { type GrpcEndpoint } from './grpc.js';

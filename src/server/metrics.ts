@@ -1,0 +1,91 @@
+/**
+ * Prometheus metrics of one server (a registry of its own, so that servers in one process, as in
+ * tests, do not share counters). Latencies in seconds, split into queue and compute.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What the gauges read when Prometheus scrapes. */
+export interface ServerGauges {
+  queueDepth(model: string): number;
+  models(): readonly string[];
+  cpusBusy(): number;
+  interference(): number;
+  sessions(): number;
+  threads(): number;
+}
+
+/** Buckets from 1 ms to 10 s: inference latencies on CPUs. */
+const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'model'>;
+  readonly successes: Counter<'model'>;
+  readonly failures: Counter<'model' | 'reason'>;
+  readonly rejections: Counter<'model' | 'reason'>;
+  readonly qos: Counter<'model' | 'result'>;
+  readonly queueSeconds: Histogram<'model'>;
+  readonly computeSeconds: Histogram<'model'>;
+  readonly requestSeconds: Histogram<'model'>;
+
+  constructor(gauges: ServerGauges) {
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'veltair_requests_total',
+      help: 'Inference requests received, by model',
+      labelNames: ['model'],
+      registers,
+    });
+    this.successes = new Counter({
+      name: 'veltair_success_total',
+      help: 'Inference requests answered',
+      labelNames: ['model'],
+      registers,
+    });
+    this.failures = new Counter({
+      name: 'veltair_failure_total',
+      help: 'Inference requests that failed: bad input (reason "invalid") or an error running the model ("runtime")',
+      labelNames: ['model', 'reason'],
+      registers,
+    });
+    this.rejections = new Counter({
+      name: 'veltair_rejected_total',
+      help: 'Inference requests rejected by the scheduler: queue full, dropped (could not meet its deadline), expired, shutting down',
+      labelNames: ['model', 'reason'],
+      registers,
+    });
+    this.qos = new Counter({
+      name: 'veltair_qos_total',
+      help: 'Requests by whether they were answered within their deadline (satisfied) or not (missed; rejections count as missed)',
+      labelNames: ['model', 'result'],
+      registers,
+    });
+    const histogram = (name: string, help: string) =>
+      new Histogram({ name, help, labelNames: ['model'], buckets: LATENCY_BUCKETS_S, registers });
+    this.queueSeconds = histogram('veltair_queue_seconds', 'From arrival to the first block starting');
+    this.computeSeconds = histogram('veltair_compute_seconds', 'From the first block starting to the answer');
+    this.requestSeconds = histogram('veltair_request_seconds', 'From arrival to the answer');
+    new Gauge({
+      name: 'veltair_queue_depth',
+      help: 'Requests of the model waiting or running',
+      labelNames: ['model'],
+      registers,
+      collect() {
+        for (const m of gauges.models()) this.set({ model: m }, gauges.queueDepth(m));
+      },
+    });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge('veltair_cpus_busy', 'CPUs the engine has given to running blocks', () => gauges.cpusBusy());
+    gauge('veltair_interference_level', 'The interference monitor estimate', () => gauges.interference());
+    gauge('veltair_sessions', 'ONNX Runtime sessions held', () => gauges.sessions());
+    gauge('veltair_threads', 'Worker threads running blocks', () => gauges.threads());
+  }
+}

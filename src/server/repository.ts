@@ -1,0 +1,171 @@
+/**
+ * A model repository in Triton's layout: `<repo>/<model>/<version>/model.onnx`, the highest
+ * numeric version served, and `<repo>/<model>/config.json` with what the file cannot say (the
+ * QoS target, the queue limit). A model that cannot be served gets state UNAVAILABLE and the
+ * reason; the others serve.
+ */
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  PROFILE_SCHEMA,
+  machineFingerprint,
+  machineKey,
+  ortVersion,
+  readProfileFor,
+  type ModelProfileData,
+} from '../compile/index.js';
+import {
+  GraphIndex,
+  ORT_TYPE_NAME,
+  decodeModel,
+  modelHash,
+  tensorTypeOf,
+  type ValueInfoProto,
+} from '../onnx/index.js';
+import { unprofiledModelSpec, type LiveModelSpec } from '../runtime/index.js';
+import { datatypeOf } from '../load/index.js';
+import type { TensorMetadata } from './tensors.js';
+
+/** Names a model may have: they become a folder and a URL segment, never a path. */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export function isModelName(name: string): boolean {
+  return MODEL_NAME.test(name) && !name.includes('..');
+}
+
+/** `config.json`: every field optional. */
+export interface ModelSettings {
+  /** Latency target of one query, from arrival to answer (default: the workloads' rule). */
+  readonly qosTargetMs?: number;
+  /** Queries of this model waiting or running beyond which new ones are rejected at once. */
+  readonly maxQueue: number;
+  /** Share of the load this model is expected to get, for the policy (default 1). */
+  readonly weight: number;
+}
+
+export const DEFAULT_MAX_QUEUE = 64;
+
+export type ModelState = 'READY' | 'UNAVAILABLE';
+
+export interface RepositoryModel {
+  readonly name: string;
+  readonly version: string;
+  state: ModelState;
+  reason: string;
+  readonly settings: ModelSettings;
+  readonly inputs: readonly TensorMetadata[];
+  readonly outputs: readonly TensorMetadata[];
+  /** What the runtime serves, when the model could be read. */
+  readonly spec?: LiveModelSpec;
+  /** `compiled` (a profile of this machine) or `estimated` (served whole, measured at start). */
+  readonly profile: 'compiled' | 'estimated' | 'none';
+}
+
+/** Every model folder of `dir`, read and checked; none of them throws. */
+export async function scanRepository(dir: string, cpus: number): Promise<RepositoryModel[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err: Error) => {
+    throw new Error(`model repository ${dir}: ${err.message}`);
+  });
+  const folders = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
+  const out: RepositoryModel[] = [];
+  for (const name of folders.sort()) out.push(await readModel(dir, name, cpus));
+  return out;
+}
+
+async function readModel(dir: string, name: string, cpus: number): Promise<RepositoryModel> {
+  const unavailable = (reason: string, version = ''): RepositoryModel => ({
+    name,
+    version,
+    state: 'UNAVAILABLE',
+    reason,
+    settings: { maxQueue: DEFAULT_MAX_QUEUE, weight: 1 },
+    inputs: [],
+    outputs: [],
+    profile: 'none',
+  });
+  if (!isModelName(name)) return unavailable('a model name is letters, digits, _, . and - only');
+  let settings: ModelSettings;
+  try {
+    settings = await readSettings(join(dir, name, 'config.json'));
+  } catch (err) {
+    return unavailable(`config.json: ${(err as Error).message}`);
+  }
+  const version = await latestVersion(join(dir, name));
+  if (version === undefined) return unavailable('no <version>/model.onnx in its folder');
+  const path = join(dir, name, version, 'model.onnx');
+  try {
+    const bytes = await readFile(path);
+    const model = decodeModel(bytes, path);
+    if (!model.graph) throw new Error(`${path}: the model has no graph`);
+    const inputs = new GraphIndex(model.graph).feedInputs.map(metadataOf);
+    const outputs = model.graph.output.map(metadataOf);
+    const compiled = await compiledProfile(path, modelHash(bytes));
+    const spec: LiveModelSpec = compiled
+      ? { name, path, profile: compiled }
+      : await unprofiledModelSpec(name, path, cpus);
+    return {
+      name,
+      version,
+      state: 'READY',
+      reason: '',
+      settings,
+      inputs,
+      outputs,
+      spec,
+      profile: compiled ? 'compiled' : 'estimated',
+    };
+  } catch (err) {
+    return unavailable((err as Error).message, version);
+  }
+}
+
+async function readSettings(path: string): Promise<ModelSettings> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) return { maxQueue: DEFAULT_MAX_QUEUE, weight: 1 };
+  const raw = JSON.parse(text) as Record<string, unknown>;
+  const positive = (key: string): number | undefined => {
+    const v = raw[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !(v > 0)) throw new Error(`'${key}' must be a positive number`);
+    return v;
+  };
+  const maxQueue = positive('maxQueue');
+  if (maxQueue !== undefined && !Number.isInteger(maxQueue)) throw new Error("'maxQueue' must be an integer");
+  return {
+    qosTargetMs: positive('qosTargetMs'),
+    maxQueue: maxQueue ?? DEFAULT_MAX_QUEUE,
+    weight: positive('weight') ?? 1,
+  };
+}
+
+async function latestVersion(folder: string): Promise<string | undefined> {
+  const versions = (await readdir(folder, { withFileTypes: true }))
+    .filter((e) => e.isDirectory() && /^\d+$/.test(e.name))
+    .map((e) => e.name)
+    .sort((a, b) => Number(b) - Number(a));
+  for (const v of versions) {
+    if (await stat(join(folder, v, 'model.onnx')).catch(() => undefined)) return v;
+  }
+  return undefined;
+}
+
+function metadataOf(v: ValueInfoProto): TensorMetadata {
+  const type = v.type ? tensorTypeOf(v.type) : undefined;
+  if (!type) throw new Error(`'${v.name}' is not a tensor`);
+  const ortType = ORT_TYPE_NAME[type.elemType];
+  if (!ortType)
+    throw new Error(`'${v.name}' has an element type ONNX Runtime does not serve (${type.elemType})`);
+  return {
+    name: v.name,
+    datatype: datatypeOf(ortType),
+    shape: (type.shape ?? []).map((d) => (typeof d === 'number' && d >= 0 ? d : -1)),
+  };
+}
+
+/** The model's compiled profile, when it was compiled on this machine for this very file. */
+async function compiledProfile(path: string, hash: string): Promise<ModelProfileData | undefined> {
+  const profile = await readProfileFor(path);
+  if (!profile || profile.schema !== PROFILE_SCHEMA || profile.modelHash !== hash) return undefined;
+  if (profile.compile?.machineKey !== machineKey(machineFingerprint(), ortVersion())) return undefined;
+  return profile;
+}

@@ -1,0 +1,433 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import * as ort from 'onnxruntime-node';
+import { encodeModel, loadModel, loadTensor, tensorValues, type ModelProto } from '../onnx/index.js';
+import { branchModel, multiIoModel, residualModel } from '../partition/fixtures.js';
+import {
+  DEFAULT_SESSION_CONFIG,
+  compareOutputs,
+  openModelSession,
+  seededInputs,
+  type TensorMap,
+} from '../runtime/index.js';
+import { buildZooModel } from '../zoo/index.js';
+import { VeltairServer } from './server.js';
+import { datatypeOf, loadInferenceService } from '../load/index.js';
+
+/** ONNX's own conformance model (not written here), with its inputs and expected output. */
+const CONFORMANCE = '/usr/share/libonnx-testdata/data/node/test_conv_with_strides_padding';
+const BODY_LIMIT = 4 * 1024 * 1024;
+
+interface Case {
+  feeds: TensorMap;
+  expected: TensorMap;
+}
+
+async function writeModel(repo: string, name: string, model: ModelProto, config: object): Promise<string> {
+  await mkdir(join(repo, name, '1'), { recursive: true });
+  const path = join(repo, name, '1', 'model.onnx');
+  await writeFile(path, encodeModel(model));
+  await writeFile(
+    join(repo, name, 'config.json'),
+    JSON.stringify({ name, platform: 'onnxruntime', ...config }),
+  );
+  return path;
+}
+
+/** Seeded inputs and the whole model's answer, run directly in ORT. */
+async function directCase(path: string): Promise<Case> {
+  const model = await loadModel(path);
+  const feeds = seededInputs(model, { seed: 5 });
+  const session = await openModelSession(model, DEFAULT_SESSION_CONFIG);
+  const expected = (await session.run(feeds)) as TensorMap;
+  await session.release();
+  return { feeds, expected };
+}
+
+function jsonInputs(feeds: TensorMap) {
+  return Object.entries(feeds).map(([name, t]) => ({
+    name,
+    shape: [...t.dims],
+    datatype: datatypeOf(t.type),
+    data: Array.from(t.data as Float32Array),
+  }));
+}
+
+function jsonOutputs(body: { outputs: { name: string; shape: number[]; data: number[] }[] }): TensorMap {
+  return Object.fromEntries(
+    body.outputs.map((o) => [o.name, new ort.Tensor('float32', Float32Array.from(o.data), o.shape)]),
+  );
+}
+
+/** A request in Triton's binary tensor extension: JSON header, then each input's raw bytes. */
+function binaryRequest(feeds: TensorMap, extra: object = {}): { body: Buffer; headerLength: number } {
+  const parts = Object.values(feeds).map((t) => {
+    const d = t.data as Float32Array;
+    return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+  });
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: Object.entries(feeds).map(([name, t], k) => ({
+        name,
+        shape: [...t.dims],
+        datatype: datatypeOf(t.type),
+        parameters: { binary_data_size: parts[k].length },
+      })),
+      ...extra,
+    }),
+  );
+  return { body: Buffer.concat([header, ...parts]), headerLength: header.length };
+}
+
+describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live engine)', () => {
+  let repo: string;
+  let server: VeltairServer;
+  let url: string;
+  const cases = new Map<string, Case>();
+  let client: grpc.Client;
+
+  type Callback<T> = (err: grpc.ServiceError | null, response: T) => void;
+  const rpc = <T>(method: string, request: object) =>
+    new Promise<T>((resolve, reject) => {
+      const stub = client as unknown as Record<string, (req: object, cb: Callback<T>) => void>;
+      stub[method].call(client, request, (err, response) => (err ? reject(err) : resolve(response)));
+    });
+  const grpcInputs = (feeds: TensorMap) =>
+    Object.entries(feeds).map(([name, t]) => ({ name, datatype: datatypeOf(t.type), shape: [...t.dims] }));
+  const rawOf = (t: ort.Tensor) => {
+    const d = t.data as Float32Array;
+    return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+  };
+  type GrpcAnswer = {
+    id: string;
+    outputs: { name: string; shape: number[] }[];
+    raw_output_contents: Buffer[];
+  };
+  const grpcOutputs = (r: GrpcAnswer): TensorMap =>
+    Object.fromEntries(
+      r.outputs.map((o, k) => [
+        o.name,
+        new ort.Tensor(
+          'float32',
+          new Float32Array(Uint8Array.from(r.raw_output_contents[k]).buffer),
+          o.shape,
+        ),
+      ]),
+    );
+
+  const infer = (model: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${url}/v2/models/${model}/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+    });
+  const jsonInfer = async (model: string) => {
+    const r = await infer(model, { id: `${model}-1`, inputs: jsonInputs(cases.get(model)!.feeds) });
+    assert.equal(r.status, 200, `${model}: ${await r.clone().text()}`);
+    return (await r.json()) as {
+      id: string;
+      model_name: string;
+      outputs: { name: string; shape: number[]; data: number[] }[];
+    };
+  };
+  const assertAnswers = async (model: string) => {
+    const body = await jsonInfer(model);
+    const cmp = compareOutputs(cases.get(model)!.expected, jsonOutputs(body));
+    assert.ok(cmp.ok, `${model}: answer differs from ORT's by ${cmp.maxRelDiff}`);
+  };
+
+  before(async () => {
+    repo = await mkdtemp(join(tmpdir(), 'veltair-serve-'));
+    // Targets no scheduling delay on a loaded test machine can miss: these tests check answers.
+    const settings = { qosTargetMs: 5000 };
+    const paths = {
+      residual: await writeModel(repo, 'residual', residualModel().model, settings),
+      branch: await writeModel(repo, 'branch', branchModel().model, settings),
+      multi: await writeModel(repo, 'multi', multiIoModel().model, settings),
+      mobilenetv2: await writeModel(repo, 'mobilenetv2', buildZooModel('mobilenetv2').model, {
+        qosTargetMs: 10000,
+        maxQueue: 1,
+      }),
+    };
+    for (const [name, path] of Object.entries(paths)) cases.set(name, await directCase(path));
+    if (existsSync(CONFORMANCE)) {
+      await mkdir(join(repo, 'conformance', '1'), { recursive: true });
+      await copyFile(join(CONFORMANCE, 'model.onnx'), join(repo, 'conformance', '1', 'model.onnx'));
+      await writeFile(join(repo, 'conformance', 'config.json'), JSON.stringify(settings));
+      const tensor = async (file: string) => {
+        const p = await loadTensor(join(CONFORMANCE, 'test_data_set_0', file));
+        return new ort.Tensor('float32', tensorValues(p) as Float32Array, p.dims.map(Number));
+      };
+      cases.set('conformance', {
+        feeds: { x: await tensor('input_0.pb'), W: await tensor('input_1.pb') },
+        expected: { y: await tensor('output_0.pb') },
+      });
+    }
+    await mkdir(join(repo, 'broken', '1'), { recursive: true });
+    await writeFile(join(repo, 'broken', '1', 'model.onnx'), 'this is not an ONNX model');
+    server = await VeltairServer.start({
+      repository: repo,
+      httpPort: 0,
+      grpcPort: 0,
+      bodyLimitBytes: BODY_LIMIT,
+    });
+    url = server.url;
+    const Service = loadInferenceService();
+    client = new Service(`127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure());
+  });
+
+  after(async () => {
+    client?.close();
+    await server?.close();
+    await rm(repo, { recursive: true, force: true });
+  });
+
+  it('answers health, server metadata and model metadata per the protocol', async () => {
+    assert.deepEqual(await (await fetch(`${url}/v2/health/live`)).json(), { live: true });
+    const ready = await fetch(`${url}/v2/health/ready`);
+    assert.equal(ready.status, 200);
+    const meta = (await (await fetch(`${url}/v2`)).json()) as { name: string; extensions: string[] };
+    assert.equal(meta.name, 'veltair');
+    assert.ok(meta.extensions.includes('binary_tensor_data'));
+    const model = (await (await fetch(`${url}/v2/models/residual`)).json()) as {
+      name: string;
+      versions: string[];
+      inputs: { name: string; datatype: string; shape: number[] }[];
+      parameters: { profile: string; qos_target_ms: number };
+    };
+    assert.equal(model.name, 'residual');
+    assert.deepEqual(model.versions, ['1']);
+    assert.deepEqual(
+      model.inputs.map((i) => i.name),
+      Object.keys(cases.get('residual')!.feeds),
+    );
+    assert.equal(model.parameters.profile, 'estimated', 'no compiled profile: served whole, and it says so');
+    assert.equal(model.parameters.qos_target_ms, 5000);
+    const versioned = await fetch(`${url}/v2/models/residual/versions/1/ready`);
+    assert.deepEqual(await versioned.json(), { name: 'residual', ready: true });
+  });
+
+  it('lists the repository, with the broken model unavailable and its reason', async () => {
+    const index = (await (await fetch(`${url}/v2/repository/index`, { method: 'POST' })).json()) as {
+      name: string;
+      state: string;
+      reason: string;
+    }[];
+    const broken = index.find((m) => m.name === 'broken');
+    assert.equal(broken?.state, 'UNAVAILABLE');
+    assert.match(broken?.reason ?? '', /not an ONNX model/);
+    assert.ok(index.filter((m) => m.state === 'READY').length >= 4);
+  });
+
+  it('answers JSON requests to several models at once with the outputs of a direct ORT run', async () => {
+    const models = [...cases.keys()].filter((m) => m !== 'mobilenetv2');
+    await Promise.all(models.flatMap((m) => [assertAnswers(m), assertAnswers(m), assertAnswers(m)]));
+    const body = await jsonInfer('residual');
+    assert.equal(body.id, 'residual-1');
+    assert.equal(body.model_name, 'residual');
+  });
+
+  it('serves a model nobody here wrote (ONNX conformance data) with its expected output', async (t) => {
+    if (!cases.has('conformance')) {
+      t.skip(`libonnx-testdata is not installed (${CONFORMANCE} missing)`);
+      return;
+    }
+    await assertAnswers('conformance');
+  });
+
+  it('takes and returns tensors in the binary extension', async () => {
+    const { feeds, expected } = cases.get('multi')!;
+    const { body, headerLength } = binaryRequest(feeds, { parameters: { binary_data_output: true } });
+    const r = await infer('multi', body, {
+      'content-type': 'application/octet-stream',
+      'inference-header-content-length': String(headerLength),
+    });
+    assert.equal(r.status, 200, await r.clone().text());
+    const bytes = Buffer.from(await r.arrayBuffer());
+    const jsonLength = Number(r.headers.get('inference-header-content-length'));
+    const header = JSON.parse(bytes.subarray(0, jsonLength).toString()) as {
+      outputs: { name: string; shape: number[]; parameters: { binary_data_size: number } }[];
+    };
+    let offset = jsonLength;
+    const actual: TensorMap = {};
+    for (const o of header.outputs) {
+      const raw = bytes.subarray(offset, offset + o.parameters.binary_data_size);
+      offset += raw.length;
+      actual[o.name] = new ort.Tensor('float32', new Float32Array(Uint8Array.from(raw).buffer), o.shape);
+    }
+    assert.equal(offset, bytes.length, 'every byte of the body belongs to an output');
+    assert.ok(compareOutputs(expected, actual).ok);
+  });
+
+  it('rejects bad requests with a precise status and error, and keeps serving', async () => {
+    const feeds = cases.get('residual')!.feeds;
+    const [input] = jsonInputs(feeds);
+    const cases400: [string, unknown, RegExp][] = [
+      ['malformed JSON', '{"inputs": [', /malformed JSON/],
+      ['not an object', '[1, 2]', /JSON object/],
+      ['wrong datatype', { inputs: [{ ...input, datatype: 'INT64' }] }, /datatype INT64, expected FP32/],
+      ['wrong shape', { inputs: [{ ...input, shape: [...input.shape, 1] }] }, /shape .* expected/],
+      ['wrong element count', { inputs: [{ ...input, data: input.data.slice(1) }] }, /elements for shape/],
+      [
+        'non-numeric data',
+        { inputs: [{ ...input, data: input.data.map(() => 'x') }] },
+        /not a finite number/,
+      ],
+      ['missing input', { inputs: [] }, /missing input/],
+      ['extra input', { inputs: [input, { ...input, name: 'extra' }] }, /has no input 'extra'/],
+      ['repeated input', { inputs: [input, input] }, /given twice/],
+      ['unknown output', { inputs: [input], outputs: [{ name: 'nope' }] }, /has no output 'nope'/],
+      ['bad timeout', { inputs: [input], parameters: { timeout: -1 } }, /timeout/],
+    ];
+    for (const [what, body, message] of cases400) {
+      const r = await infer('residual', body);
+      assert.equal(r.status, 400, what);
+      assert.match(((await r.json()) as { error: string }).error, message, what);
+    }
+    const binary = binaryRequest(feeds);
+    const short = await infer('residual', binary.body.subarray(0, binary.body.length - 4), {
+      'inference-header-content-length': String(binary.headerLength),
+    });
+    assert.equal(short.status, 400, 'binary data shorter than declared');
+    const unknown = await infer('nope', { inputs: [] });
+    assert.equal(unknown.status, 404);
+    assert.match(((await unknown.json()) as { error: string }).error, /unknown model 'nope'/);
+    const version = await fetch(`${url}/v2/models/residual/versions/9`);
+    assert.equal(version.status, 404);
+    const outside = await fetch(`${url}/v2/models/..%2F..%2Fetc%2Fpasswd`);
+    assert.equal(outside.status, 404, 'a model name cannot reach outside the repository');
+    const broken = await infer('broken', { inputs: [] });
+    assert.equal(broken.status, 400);
+    assert.match(((await broken.json()) as { error: string }).error, /not ready: .*not an ONNX model/);
+    const huge = await infer('residual', Buffer.alloc(BODY_LIMIT + 1, 32));
+    assert.equal(huge.status, 413);
+    assert.ok(((await huge.json()) as { error?: string }).error);
+    await assertAnswers('residual');
+  });
+
+  it('rejects at once what would wait beyond its deadline or a full queue (503, Retry-After)', async () => {
+    const [input] = jsonInputs(cases.get('branch')!.feeds);
+    const late = await infer('branch', { inputs: [input], parameters: { timeout: 1 } });
+    assert.equal(late.status, 503);
+    assert.equal(late.headers.get('retry-after'), '1');
+    // mobilenetv2 takes one request at a time: of several sent at once, the others are rejected.
+    const { body, headerLength } = binaryRequest(cases.get('mobilenetv2')!.feeds);
+    const statuses = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const r = await infer('mobilenetv2', body, {
+          'inference-header-content-length': String(headerLength),
+        });
+        const text = await r.text();
+        if (r.status === 503) assert.match(text, /requests waiting or running, its limit/);
+        return r.status;
+      }),
+    );
+    assert.ok(statuses.includes(200), `statuses ${statuses.join(' ')}`);
+    assert.ok(statuses.includes(503), `statuses ${statuses.join(' ')}`);
+    assert.deepEqual(
+      statuses.filter((s) => s !== 200 && s !== 503),
+      [],
+    );
+    await assertAnswers('branch');
+  });
+
+  it('counts requests, answers and rejections in statistics and Prometheus metrics', async () => {
+    const stats = (await (await fetch(`${url}/v2/models/residual/stats`)).json()) as {
+      model_stats: { name: string; inference_count: number; inference_stats: { fail: { count: number } } }[];
+    };
+    assert.equal(stats.model_stats[0].name, 'residual');
+    assert.ok(stats.model_stats[0].inference_count >= 4);
+    assert.ok(stats.model_stats[0].inference_stats.fail.count >= 10);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert.match(metrics, /veltair_success_total\{model="residual"\} \d+/);
+    assert.match(metrics, /veltair_rejected_total\{model="mobilenetv2",reason="queue_full"\} [1-9]/);
+    assert.match(metrics, /veltair_queue_seconds_bucket\{le="0.001",model="residual"\}/);
+    assert.match(metrics, /veltair_sessions \d+/);
+  });
+
+  it('answers over gRPC: health, metadata, and raw or typed tensors for several models at once', async () => {
+    assert.deepEqual(await rpc('ServerLive', {}), { live: true });
+    assert.equal((await rpc<{ name: string }>('ServerMetadata', {})).name, 'veltair');
+    const meta = await rpc<{ inputs: { name: string }[] }>('ModelMetadata', { name: 'residual' });
+    assert.deepEqual(
+      meta.inputs.map((i) => i.name),
+      Object.keys(cases.get('residual')!.feeds),
+    );
+    assert.deepEqual(await rpc('ModelReady', { name: 'broken' }), { ready: false });
+    const models = [...cases.keys()].filter((m) => m !== 'mobilenetv2');
+    const raw = (model: string) => {
+      const { feeds, expected } = cases.get(model)!;
+      return rpc<GrpcAnswer>('ModelInfer', {
+        model_name: model,
+        id: `${model}-grpc`,
+        inputs: grpcInputs(feeds),
+        raw_input_contents: Object.values(feeds).map(rawOf),
+      }).then((r) => {
+        assert.equal(r.id, `${model}-grpc`);
+        assert.ok(compareOutputs(expected, grpcOutputs(r)).ok, `${model} over gRPC`);
+      });
+    };
+    const typed = (model: string) => {
+      const { feeds, expected } = cases.get(model)!;
+      return rpc<GrpcAnswer>('ModelInfer', {
+        model_name: model,
+        inputs: grpcInputs(feeds).map((t) => ({
+          ...t,
+          contents: { fp32_contents: Array.from(feeds[t.name].data as Float32Array) },
+        })),
+      }).then((r) => assert.ok(compareOutputs(expected, grpcOutputs(r)).ok, `${model} over gRPC, typed`));
+    };
+    await Promise.all(models.flatMap((m) => [raw(m), typed(m)]));
+  });
+
+  it('maps every error to a gRPC status code, and keeps serving', async () => {
+    const { feeds } = cases.get('residual')!;
+    const request = {
+      model_name: 'residual',
+      inputs: grpcInputs(feeds),
+      raw_input_contents: Object.values(feeds).map(rawOf),
+    };
+    const code = (req: object) =>
+      rpc('ModelInfer', req).then(
+        () => grpc.status.OK,
+        (err: grpc.ServiceError) => err.code,
+      );
+    assert.equal(await code({ ...request, model_name: 'nope' }), grpc.status.NOT_FOUND);
+    assert.equal(await code({ ...request, model_version: '3' }), grpc.status.NOT_FOUND);
+    assert.equal(
+      await code({ ...request, inputs: request.inputs.map((i) => ({ ...i, datatype: 'INT32' })) }),
+      grpc.status.INVALID_ARGUMENT,
+    );
+    assert.equal(await code({ ...request, raw_input_contents: [] }), grpc.status.INVALID_ARGUMENT);
+    assert.equal(
+      await code({ ...request, raw_input_contents: [...request.raw_input_contents, Buffer.alloc(4)] }),
+      grpc.status.INVALID_ARGUMENT,
+    );
+    assert.equal(
+      await code({ ...request, parameters: { timeout: { int64_param: 1 } } }),
+      grpc.status.UNAVAILABLE,
+    );
+    assert.equal(await code({ ...request, model_name: 'broken' }), grpc.status.INVALID_ARGUMENT);
+    assert.equal(await code(request), grpc.status.OK);
+  });
+
+  it('on close, answers every request it took and then closes its port', async () => {
+    const sent = Array.from({ length: 12 }, () =>
+      infer('residual', { inputs: jsonInputs(cases.get('residual')!.feeds) }).then((r) => r.status),
+    );
+    await Promise.race(sent);
+    await server.close();
+    const statuses = await Promise.all(sent);
+    assert.deepEqual(
+      statuses.filter((s) => s !== 200 && s !== 503),
+      [],
+      `each request answered or turned away while shutting down: ${statuses.join(' ')}`,
+    );
+    await assert.rejects(fetch(`${url}/v2/health/live`), 'the port is closed');
+  });
+});

@@ -1,0 +1,631 @@
+/**
+ * `veltair serve`: the Open Inference Protocol (KServe v2) over HTTP on the live engine, with
+ * Triton's binary tensor, model repository and statistics extensions, and Prometheus metrics.
+ *
+ * One process serves every model of a repository on this machine's CPUs. Each request becomes a
+ * query of the live engine with its model's deadline (or a tighter one the request asks for);
+ * a request that cannot be served gets a status and `{"error": ...}` at once and touches no
+ * other tenant.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type * as ort from 'onnxruntime-node';
+import { qosTargets } from '../load/index.js';
+import {
+  LiveRuntime,
+  NaiveService,
+  processCpus,
+  type InferOutcome,
+  type InferenceService,
+  type LiveEngine,
+} from '../runtime/index.js';
+import { policySpec, type PolicyContext } from '../sched/index.js';
+import { ApiError } from './errors.js';
+import { startGrpc, type GrpcEndpoint } from './grpc.js';
+import { ServerMetrics } from './metrics.js';
+import { scanRepository, type RepositoryModel } from './repository.js';
+import { BinaryCursor, encodeOutput, parseInputs, type EncodedOutput } from './tensors.js';
+
+export const SERVER_NAME = 'veltair';
+export const SERVER_VERSION = '0.1.0';
+const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics', 'schedule_policy'];
+
+/** The baseline with no engine: every query at once on ORT's defaults. */
+export const NAIVE_POLICY = 'naive';
+
+export interface ServerOptions {
+  readonly repository: string;
+  /** A registered policy, or `naive` (default `veltair`). */
+  readonly policy?: string;
+  readonly host?: string;
+  /** 0: any free port. */
+  readonly httpPort?: number;
+  /** The gRPC service's port (0: any free port; unset: no gRPC). */
+  readonly grpcPort?: number;
+  readonly cpus?: readonly number[];
+  /** Largest request body (bytes); larger ones get 413. Default 64 MiB. */
+  readonly bodyLimitBytes?: number;
+  readonly onProgress?: (message: string) => void;
+}
+
+/** An inference request in the protocol's terms, decoded from HTTP or gRPC. */
+export interface DecodedRequest {
+  readonly id?: unknown;
+  /** As in the protocol's JSON: name, shape, datatype, `data` or `parameters.binary_data_size`. */
+  readonly inputs: unknown;
+  /** Requested outputs (name, `parameters.binary_data`); all when absent. */
+  readonly outputs?: unknown;
+  /** `timeout`, `priority`, `binary_data_output`. */
+  readonly parameters?: unknown;
+  /** The tensors sent as bytes, in input order. */
+  readonly binary: BinaryCursor;
+}
+
+/** What an answered request returns, in input-independent terms. */
+export interface Answer {
+  readonly model: RepositoryModel;
+  readonly id?: string;
+  readonly outputs: readonly { name: string; tensor: ort.Tensor; binary: boolean }[];
+}
+
+/** Counters of Triton's statistics extension, per model (durations in ns). */
+interface ModelStatistics {
+  lastInferenceMs: number;
+  inferenceCount: number;
+  executionCount: number;
+  success: { count: number; ns: number };
+  fail: { count: number; ns: number };
+  queue: { count: number; ns: number };
+  compute: { count: number; ns: number };
+}
+
+const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;
+/**
+ * A model without a configured target gets the workloads' rule (a multiple of its latency alone),
+ * but never less than this: below it, the HTTP round trip alone would miss.
+ */
+const MIN_DEFAULT_QOS_MS = 10;
+/** Seconds a rejected caller is told to wait before trying again. */
+const RETRY_AFTER_S = 1;
+/** `priority: 1` (the highest) asks for an answer within this share of the model's QoS target. */
+const HIGH_PRIORITY_SHARE = 0.5;
+
+export class VeltairServer {
+  private readonly inflight = new Map<string, number>();
+  private readonly statistics = new Map<string, ModelStatistics>();
+  private readonly metrics: ServerMetrics;
+  private draining = false;
+  private closing: Promise<void> | undefined;
+  private grpc: GrpcEndpoint | undefined;
+  readonly app: FastifyInstance;
+
+  private constructor(
+    private readonly opts: ServerOptions,
+    private readonly models: ReadonlyMap<string, RepositoryModel>,
+    private readonly runtime: LiveRuntime,
+    private readonly service: InferenceService,
+    private readonly engine: LiveEngine | undefined,
+    readonly qosTargetMs: Readonly<Record<string, number>>,
+  ) {
+    this.metrics = new ServerMetrics({
+      models: () => [...this.models.keys()],
+      queueDepth: (m) => this.inflight.get(m) ?? 0,
+      cpusBusy: () => this.engine?.busyCpus ?? 0,
+      interference: () => this.engine?.interference ?? 0,
+      sessions: () => this.runtime.report.sessions,
+      threads: () => this.runtime.pool.cpus.length,
+    });
+    this.app = this.routes();
+  }
+
+  /** Reads the repository, starts the live engine on the models that can be served, and listens. */
+  static async start(opts: ServerOptions): Promise<VeltairServer> {
+    const progress = opts.onProgress ?? (() => {});
+    const cpus = opts.cpus ?? processCpus();
+    const scanned = await scanRepository(opts.repository, cpus.length);
+    const ready = scanned.filter((m) => m.state === 'READY' && m.spec);
+    for (const m of scanned.filter((x) => x.state !== 'READY'))
+      progress(`${m.name}: unavailable: ${m.reason}`);
+    if (ready.length === 0) throw new Error(`no model of ${opts.repository} can be served`);
+    const runtime = await LiveRuntime.start({
+      models: ready.map((m) => m.spec!),
+      cpus,
+      onProgress: progress,
+    });
+    for (const failed of runtime.report.unavailable) {
+      const m = scanned.find((x) => x.name === failed.name);
+      if (m) Object.assign(m, { state: 'UNAVAILABLE', reason: failed.reason });
+    }
+    const served = scanned.filter((m) => m.state === 'READY');
+    try {
+      const names = served.map((m) => m.name);
+      const rule = qosTargets(names, runtime.predictors, runtime.pool.cpus.length, false);
+      const qosTargetMs = Object.fromEntries(
+        served.map((m) => [
+          m.name,
+          m.settings.qosTargetMs ?? Math.max(MIN_DEFAULT_QOS_MS, rule[m.name].targetMs),
+        ]),
+      );
+      const { service, engine } = await serviceFor(opts.policy ?? 'veltair', runtime, served, qosTargetMs);
+      const server = new VeltairServer(
+        opts,
+        new Map(scanned.map((m) => [m.name, m])),
+        runtime,
+        service,
+        engine,
+        qosTargetMs,
+      );
+      const host = opts.host ?? '127.0.0.1';
+      await server.app.listen({ host, port: opts.httpPort ?? 8000 });
+      if (opts.grpcPort !== undefined) {
+        server.grpc = await startGrpc(server, host, opts.grpcPort, opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT);
+      }
+      return server;
+    } catch (err) {
+      await runtime.stop();
+      throw err;
+    }
+  }
+
+  /** `http://host:port` the server listens on. */
+  get url(): string {
+    const address = this.app.server.address();
+    if (!address || typeof address === 'string') throw new Error('the server is not listening');
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  /** The port of the gRPC service, if it runs. */
+  get grpcPort(): number | undefined {
+    return this.grpc?.port;
+  }
+
+  /** Taking requests (false once shutting down). */
+  get ready(): boolean {
+    return !this.draining;
+  }
+
+  serverMetadata() {
+    return { name: SERVER_NAME, version: SERVER_VERSION, extensions: EXTENSIONS };
+  }
+
+  /** Stops taking requests, answers those inside, then releases the engine and its workers. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.draining = true;
+      await this.service.idle();
+      await this.grpc?.close();
+      await this.app.close();
+      await this.service.close();
+      if (this.service !== this.engine) await this.engine?.close();
+      await this.runtime.stop();
+    })();
+    return this.closing;
+  }
+
+  private routes(): FastifyInstance {
+    const app = Fastify({ bodyLimit: this.opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT, logger: false });
+    // Bodies arrive as bytes: a JSON request and a binary-tensor one are told apart by a header,
+    // and malformed JSON gets this server's error, not the framework's.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    app.setErrorHandler((err, _req, reply) => this.sendError(reply, toApiError(err)));
+    app.setNotFoundHandler((req, reply) =>
+      this.sendError(reply, new ApiError(404, 'no_route', `no route ${req.method} ${req.url}`)),
+    );
+
+    app.get('/v2/health/live', async () => ({ live: true }));
+    app.get('/v2/health/ready', async (_req, reply) => {
+      const ready = !this.draining;
+      return reply.code(ready ? 200 : 503).send({ ready });
+    });
+    app.get('/v2', async () => this.serverMetadata());
+
+    type ModelParams = { model: string; version?: string };
+    const modelRoutes = (suffix: string) => [
+      `/v2/models/:model${suffix}`,
+      `/v2/models/:model/versions/:version${suffix}`,
+    ];
+    for (const url of modelRoutes('')) {
+      app.get<{ Params: ModelParams }>(url, async (req) => this.metadata(this.lookup(req.params)));
+    }
+    for (const url of modelRoutes('/ready')) {
+      app.get<{ Params: ModelParams }>(url, async (req, reply) => {
+        const m = this.lookup(req.params);
+        const ready = m.state === 'READY' && !this.draining;
+        return reply.code(ready ? 200 : 503).send({ name: m.name, ready });
+      });
+    }
+    for (const url of modelRoutes('/infer')) {
+      app.post<{ Params: ModelParams }>(url, (req, reply) => this.infer(req, reply));
+    }
+    for (const url of modelRoutes('/stats')) {
+      app.get<{ Params: ModelParams }>(url, async (req) => ({
+        model_stats: [this.statisticsOf(this.lookup(req.params))],
+      }));
+    }
+    app.get('/v2/models/stats', async () => ({
+      model_stats: [...this.models.values()]
+        .filter((m) => m.state === 'READY')
+        .map((m) => this.statisticsOf(m)),
+    }));
+    app.post('/v2/repository/index', async () =>
+      [...this.models.values()].map((m) => ({
+        name: m.name,
+        version: m.version,
+        state: m.state,
+        reason: m.reason,
+      })),
+    );
+    app.get('/metrics', async (_req, reply) =>
+      reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics()),
+    );
+    return app;
+  }
+
+  lookup(params: { model: string; version?: string }): RepositoryModel {
+    const m = this.models.get(params.model);
+    if (!m) throw new ApiError(404, 'unknown_model', `unknown model '${params.model}'`);
+    if (params.version !== undefined && params.version !== m.version) {
+      throw new ApiError(
+        404,
+        'unknown_version',
+        `model '${m.name}' has no version '${params.version}' (serving version ${m.version || 'none'})`,
+      );
+    }
+    return m;
+  }
+
+  metadata(m: RepositoryModel) {
+    return {
+      name: m.name,
+      versions: m.version ? [m.version] : [],
+      platform: 'onnxruntime_onnx',
+      inputs: m.inputs,
+      outputs: m.outputs,
+      parameters: {
+        state: m.state,
+        ...(m.reason ? { reason: m.reason } : {}),
+        qos_target_ms: this.qosTargetMs[m.name] ?? null,
+        max_queue: m.settings.maxQueue,
+        // A model nobody compiled here is served whole, its latency measured at start.
+        profile: m.profile,
+      },
+    };
+  }
+
+  private async infer(
+    req: FastifyRequest<{ Params: { model: string; version?: string } }>,
+    reply: FastifyReply,
+  ) {
+    const answer = await this.serve(req.params, () => parseRequest(req));
+    const encoded = answer.outputs.map((o) => encodeOutput(o.name, o.tensor, o.binary));
+    const header = {
+      model_name: answer.model.name,
+      model_version: answer.model.version,
+      ...(answer.id !== undefined ? { id: answer.id } : {}),
+      outputs: encoded.map((e) => e.json),
+    };
+    return sendBody(reply, header, encoded);
+  }
+
+  /**
+   * One inference request, whatever its transport: `decode` turns its body into the protocol's
+   * fields (it runs after the cheap checks, and its failures count as invalid requests).
+   */
+  async serve(target: { model: string; version?: string }, decode: () => DecodedRequest): Promise<Answer> {
+    const arrivalMs = this.service.clock.nowMs();
+    const m = this.lookup(target);
+    this.metrics.requests.inc({ model: m.name });
+    if (m.state !== 'READY') {
+      throw new ApiError(400, 'model_unavailable', `model '${m.name}' is not ready: ${m.reason}`);
+    }
+    if (this.draining) {
+      this.reject(m.name, 'shutting_down');
+      throw new ApiError(503, 'shutting_down', 'the server is shutting down', RETRY_AFTER_S);
+    }
+    let request: DecodedRequest;
+    let feeds: Record<string, ort.Tensor>;
+    let deadlineMs: number | undefined;
+    let wanted: { names: string[]; binary: (name: string) => boolean };
+    try {
+      request = decode();
+      feeds = parseInputs(m.name, m.inputs, request.inputs, request.binary);
+      wanted = requestedOutputs(m, request);
+      deadlineMs = this.deadlineOf(m.name, arrivalMs, request.parameters);
+    } catch (err) {
+      this.metrics.failures.inc({ model: m.name, reason: 'invalid' });
+      this.countFailure(m.name, arrivalMs);
+      throw err;
+    }
+    this.admit(m, arrivalMs, deadlineMs);
+    const depth = this.inflight.get(m.name) ?? 0;
+    this.inflight.set(m.name, depth + 1);
+    let outcome: InferOutcome;
+    try {
+      outcome = await this.service.infer(m.name, feeds, { arrivalMs, deadlineMs });
+    } finally {
+      this.inflight.set(m.name, (this.inflight.get(m.name) ?? 1) - 1);
+    }
+    const outputs = this.account(m, outcome, arrivalMs);
+    return {
+      model: m,
+      id: typeof request.id === 'string' ? request.id : undefined,
+      outputs: wanted.names.map((name) => ({ name, tensor: outputs[name], binary: wanted.binary(name) })),
+    };
+  }
+
+  /** Turns away at once what cannot meet its deadline even alone, and what finds its queue full. */
+  private admit(m: RepositoryModel, arrivalMs: number, deadlineMs: number | undefined): void {
+    const fastestMs = this.fastestMs(m.name);
+    const leftMs =
+      Math.min(deadlineMs ?? Infinity, arrivalMs + this.qosTargetMs[m.name]) - this.service.clock.nowMs();
+    if (leftMs < fastestMs) {
+      this.reject(m.name, 'deadline_unreachable');
+      throw new ApiError(
+        503,
+        'deadline_unreachable',
+        `model '${m.name}' takes at least ${fastestMs.toFixed(2)} ms, ${Math.max(0, leftMs).toFixed(2)} ms are left before the deadline`,
+        RETRY_AFTER_S,
+      );
+    }
+    const depth = this.inflight.get(m.name) ?? 0;
+    if (depth >= m.settings.maxQueue) {
+      this.reject(m.name, 'queue_full');
+      throw new ApiError(
+        503,
+        'queue_full',
+        `model '${m.name}' has ${depth} requests waiting or running, its limit`,
+        RETRY_AFTER_S,
+      );
+    }
+  }
+
+  /** The model's latency alone on the machine, at its best core count (measured at start). */
+  private fastestMs(model: string): number {
+    const pred = this.runtime.model(model).predictor;
+    const counts = pred.data.coreCounts.filter((c) => c <= this.runtime.pool.cpus.length);
+    return Math.min(...counts.map((c) => pred.predict(0, pred.layerCount, c, 0).latencyUs / 1000));
+  }
+
+  /** The request's deadline when tighter than the model's: its `timeout` (us) or a high `priority`. */
+  private deadlineOf(model: string, arrivalMs: number, parameters: unknown): number | undefined {
+    if (parameters === undefined) return undefined;
+    if (typeof parameters !== 'object' || parameters === null) {
+      throw new ApiError(400, 'invalid_request', "'parameters' must be an object");
+    }
+    const { timeout, priority } = parameters as { timeout?: unknown; priority?: unknown };
+    let deadline = Infinity;
+    if (timeout !== undefined) {
+      if (!Number.isSafeInteger(timeout) || (timeout as number) <= 0) {
+        throw new ApiError(400, 'invalid_parameter', "'timeout' must be a positive integer of microseconds");
+      }
+      deadline = arrivalMs + (timeout as number) / 1000;
+    }
+    if (priority !== undefined) {
+      if (!Number.isSafeInteger(priority) || (priority as number) < 0) {
+        throw new ApiError(400, 'invalid_parameter', "'priority' must be a non-negative integer");
+      }
+      if (priority === 1)
+        deadline = Math.min(deadline, arrivalMs + HIGH_PRIORITY_SHARE * this.qosTargetMs[model]);
+    }
+    return Number.isFinite(deadline) ? deadline : undefined;
+  }
+
+  /** Counts the outcome in the statistics and metrics; the outputs when answered, else the error. */
+  private account(m: RepositoryModel, outcome: InferOutcome, arrivalMs: number): Record<string, ort.Tensor> {
+    const stats = this.statsOf(m.name);
+    stats.lastInferenceMs = Date.now();
+    if (outcome.status === 'rejected') {
+      this.reject(m.name, outcome.reason);
+      throw new ApiError(
+        503,
+        outcome.reason,
+        `model '${m.name}': ${REJECTION_TEXT[outcome.reason] ?? outcome.reason} after ${outcome.latencyMs.toFixed(1)} ms`,
+        RETRY_AFTER_S,
+      );
+    }
+    if (outcome.status === 'failed') {
+      this.metrics.failures.inc({ model: m.name, reason: 'runtime' });
+      this.metrics.qos.inc({ model: m.name, result: 'missed' });
+      this.countFailure(m.name, arrivalMs);
+      throw new ApiError(500, 'runtime_error', `model '${m.name}' failed: ${outcome.error}`);
+    }
+    const labels = { model: m.name };
+    this.metrics.successes.inc(labels);
+    this.metrics.qos.inc({ ...labels, result: outcome.satisfied ? 'satisfied' : 'missed' });
+    const queueMs = outcome.queueMs ?? 0;
+    this.metrics.queueSeconds.observe(labels, queueMs / 1000);
+    this.metrics.computeSeconds.observe(labels, (outcome.latencyMs - queueMs) / 1000);
+    this.metrics.requestSeconds.observe(labels, outcome.latencyMs / 1000);
+    stats.inferenceCount++;
+    stats.executionCount++;
+    add(stats.success, outcome.latencyMs);
+    add(stats.queue, queueMs);
+    add(stats.compute, outcome.latencyMs - queueMs);
+    return outcome.outputs;
+  }
+
+  private reject(model: string, reason: string): void {
+    this.metrics.rejections.inc({ model, reason });
+    this.metrics.qos.inc({ model, result: 'missed' });
+  }
+
+  private countFailure(model: string, arrivalMs: number): void {
+    add(this.statsOf(model).fail, this.service.clock.nowMs() - arrivalMs);
+  }
+
+  private statsOf(model: string): ModelStatistics {
+    let s = this.statistics.get(model);
+    if (!s) {
+      const zero = () => ({ count: 0, ns: 0 });
+      s = {
+        lastInferenceMs: 0,
+        inferenceCount: 0,
+        executionCount: 0,
+        success: zero(),
+        fail: zero(),
+        queue: zero(),
+        compute: zero(),
+      };
+      this.statistics.set(model, s);
+    }
+    return s;
+  }
+
+  /** Triton's statistics extension's record of one model. */
+  private statisticsOf(m: RepositoryModel) {
+    const s = this.statsOf(m.name);
+    return {
+      name: m.name,
+      version: m.version,
+      last_inference: s.lastInferenceMs,
+      inference_count: s.inferenceCount,
+      execution_count: s.executionCount,
+      inference_stats: {
+        success: s.success,
+        fail: s.fail,
+        queue: s.queue,
+        compute_input: { count: 0, ns: 0 },
+        compute_infer: s.compute,
+        compute_output: { count: 0, ns: 0 },
+      },
+    };
+  }
+
+  private sendError(reply: FastifyReply, err: ApiError) {
+    if (err.retryAfterS !== undefined) void reply.header('Retry-After', String(err.retryAfterS));
+    return reply.code(err.status).type('application/json').send({ error: err.message, code: err.code });
+  }
+}
+
+const REJECTION_TEXT: Readonly<Record<string, string>> = {
+  deadline_unreachable: 'rejected, it could not meet its deadline',
+  expired: 'its deadline passed before it could run',
+  aborted: 'aborted (the server is shutting down)',
+};
+
+function add(counter: { count: number; ns: number }, ms: number): void {
+  counter.count++;
+  counter.ns += Math.round(ms * 1e6);
+}
+
+/** The request's JSON header and the binary tensors after it (Triton's binary extension). */
+function parseRequest(req: FastifyRequest): DecodedRequest {
+  const body = req.body;
+  if (!Buffer.isBuffer(body) || body.length === 0) {
+    throw new ApiError(400, 'invalid_request', 'the request has no body (an inference request is JSON)');
+  }
+  const headerLength = req.headers['inference-header-content-length'];
+  let jsonBytes: Buffer = body;
+  let rest: Uint8Array = new Uint8Array(0);
+  if (headerLength !== undefined) {
+    const n = Number(headerLength);
+    if (!Number.isSafeInteger(n) || n <= 0 || n > body.length) {
+      throw new ApiError(
+        400,
+        'invalid_binary',
+        `Inference-Header-Content-Length ${String(headerLength)} does not fit a body of ${body.length} bytes`,
+      );
+    }
+    jsonBytes = body.subarray(0, n);
+    rest = body.subarray(n);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(jsonBytes.toString('utf8'));
+  } catch (err) {
+    throw new ApiError(400, 'malformed_json', `malformed JSON: ${(err as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new ApiError(400, 'invalid_request', 'an inference request is a JSON object');
+  }
+  const fields = json as Record<string, unknown>;
+  return {
+    id: fields.id,
+    inputs: fields.inputs,
+    outputs: fields.outputs,
+    parameters: fields.parameters,
+    binary: new BinaryCursor(rest),
+  };
+}
+
+/** Which outputs to return and which of them as binary data (all outputs by default). */
+function requestedOutputs(
+  m: RepositoryModel,
+  json: DecodedRequest,
+): { names: string[]; binary: (name: string) => boolean } {
+  const parameters = (json.parameters ?? {}) as { binary_data_output?: unknown };
+  const allBinary = parameters.binary_data_output === true;
+  if (json.outputs === undefined) return { names: m.outputs.map((o) => o.name), binary: () => allBinary };
+  if (!Array.isArray(json.outputs)) throw new ApiError(400, 'invalid_request', "'outputs' must be an array");
+  const binary = new Map<string, boolean>();
+  for (const raw of json.outputs as unknown[]) {
+    const o = raw as { name?: unknown; parameters?: { binary_data?: unknown } };
+    if (typeof o?.name !== 'string')
+      throw new ApiError(400, 'invalid_request', "a requested output has no 'name'");
+    if (!m.outputs.some((x) => x.name === o.name)) {
+      throw new ApiError(
+        400,
+        'unknown_output',
+        `model '${m.name}' has no output '${o.name}' (outputs: ${m.outputs.map((x) => x.name).join(', ')})`,
+      );
+    }
+    binary.set(
+      o.name,
+      o.parameters?.binary_data === undefined ? allBinary : o.parameters.binary_data === true,
+    );
+  }
+  return { names: [...binary.keys()], binary: (name) => binary.get(name) ?? allBinary };
+}
+
+function sendBody(reply: FastifyReply, header: object, encoded: readonly EncodedOutput[]) {
+  const parts = encoded.filter((e) => e.binary).map((e) => e.binary as Uint8Array);
+  if (parts.length === 0) return reply.type('application/json').send(header);
+  const json = Buffer.from(JSON.stringify(header));
+  return reply
+    .header('Inference-Header-Content-Length', String(json.length))
+    .type('application/octet-stream')
+    .send(Buffer.concat([json, ...parts]));
+}
+
+function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return new ApiError(413, 'body_too_large', e.message ?? 'body too large');
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new ApiError(e.statusCode, 'invalid_request', e.message ?? 'bad request');
+  }
+  return new ApiError(500, 'internal', e.message ?? String(err));
+}
+
+async function serviceFor(
+  policy: string,
+  runtime: LiveRuntime,
+  served: readonly RepositoryModel[],
+  qosTargetMs: Readonly<Record<string, number>>,
+): Promise<{ service: InferenceService; engine?: LiveEngine }> {
+  if (policy === NAIVE_POLICY) {
+    const service = await NaiveService.start({
+      models: served.map((m) => ({
+        name: m.name,
+        path: m.spec!.path,
+        inputs: runtime.model(m.name).inputs,
+        outputs: runtime.model(m.name).outputNames,
+      })),
+      qosTargetMs,
+      maxConcurrent: 4 * runtime.pool.cpus.length,
+    });
+    return { service };
+  }
+  const spec = policySpec(policy);
+  const weights = Object.fromEntries(served.map((m) => [m.name, m.settings.weight]));
+  const ctx: PolicyContext = {
+    totalCores: runtime.pool.cpus.length,
+    modelWeights: weights,
+    qosTargetMs,
+    profile: (model) => runtime.model(model).predictor,
+  };
+  const engine = runtime.engine({ policy: spec.create(spec.defaults, ctx), qosTargetMs, keepRecords: false });
+  return { service: engine, engine };
+}

@@ -1,0 +1,291 @@
+/**
+ * Tensors as the Open Inference Protocol carries them: JSON (`data`, flat or nested, row-major)
+ * or Triton's binary tensor extension (raw little-endian bytes after the JSON header). Every
+ * check a request can fail names the tensor and what was expected.
+ */
+import * as ort from 'onnxruntime-node';
+import { DATATYPES, datatypeOf, type Datatype } from '../load/index.js';
+import { ApiError } from './errors.js';
+
+const BYTES_PER_ELEMENT: Readonly<Record<string, number>> = {
+  bool: 1,
+  uint8: 1,
+  int8: 1,
+  uint16: 2,
+  int16: 2,
+  float16: 2,
+  uint32: 4,
+  int32: 4,
+  float32: 4,
+  uint64: 8,
+  int64: 8,
+  float64: 8,
+};
+
+/** A tensor the model declares: its protocol datatype and shape (-1 for a dimension of any size). */
+export interface TensorMetadata {
+  readonly name: string;
+  readonly datatype: Datatype;
+  readonly shape: readonly number[];
+}
+
+/** One entry of a request's `inputs`, as parsed JSON. */
+export interface RequestInput {
+  name?: unknown;
+  shape?: unknown;
+  datatype?: unknown;
+  data?: unknown;
+  parameters?: { binary_data_size?: unknown };
+}
+
+/** Where a request's binary tensors are: the bytes after the JSON header, consumed in input order. */
+export class BinaryCursor {
+  private offset = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+
+  take(size: number, what: string): Uint8Array {
+    if (this.offset + size > this.bytes.length) {
+      throw new ApiError(
+        400,
+        'invalid_binary',
+        `${what}: binary_data_size ${size} reaches past the ${this.bytes.length - this.offset} bytes left in the body`,
+      );
+    }
+    const out = this.bytes.subarray(this.offset, this.offset + size);
+    this.offset += size;
+    return out;
+  }
+
+  get left(): number {
+    return this.bytes.length - this.offset;
+  }
+}
+
+/**
+ * The request's inputs as ORT tensors, checked against what the model declares: every input
+ * present once, no others, the declared datatype, a shape that fits the declared one, and as
+ * many elements as the shape holds.
+ */
+export function parseInputs(
+  model: string,
+  declared: readonly TensorMetadata[],
+  inputs: unknown,
+  binary: BinaryCursor,
+): Record<string, ort.Tensor> {
+  if (!Array.isArray(inputs))
+    throw new ApiError(400, 'invalid_request', "'inputs' must be an array of tensors");
+  const out: Record<string, ort.Tensor> = {};
+  for (const raw of inputs as unknown[]) {
+    if (typeof raw !== 'object' || raw === null)
+      throw new ApiError(400, 'invalid_request', 'each input must be an object');
+    const input = raw as RequestInput;
+    if (typeof input.name !== 'string') throw new ApiError(400, 'invalid_request', "an input has no 'name'");
+    const name = input.name;
+    const spec = declared.find((d) => d.name === name);
+    if (!spec) {
+      throw new ApiError(
+        400,
+        'unknown_input',
+        `model '${model}' has no input '${name}' (inputs: ${declared.map((d) => d.name).join(', ')})`,
+      );
+    }
+    if (out[name]) throw new ApiError(400, 'duplicate_input', `input '${name}' is given twice`);
+    out[name] = parseTensor(spec, input, binary);
+  }
+  const missing = declared.filter((d) => !out[d.name]).map((d) => d.name);
+  if (missing.length > 0) throw new ApiError(400, 'missing_input', `missing input(s): ${missing.join(', ')}`);
+  if (binary.left > 0) {
+    throw new ApiError(
+      400,
+      'invalid_binary',
+      `${binary.left} bytes of binary data are not claimed by any input`,
+    );
+  }
+  return out;
+}
+
+function parseTensor(spec: TensorMetadata, input: RequestInput, binary: BinaryCursor): ort.Tensor {
+  const what = `input '${spec.name}'`;
+  if (input.datatype !== spec.datatype) {
+    throw new ApiError(
+      400,
+      'wrong_datatype',
+      `${what}: datatype ${String(input.datatype)}, expected ${spec.datatype}`,
+    );
+  }
+  const shape = parseShape(what, input.shape);
+  const fits =
+    shape.length === spec.shape.length && shape.every((d, k) => spec.shape[k] === -1 || spec.shape[k] === d);
+  if (!fits) {
+    throw new ApiError(
+      400,
+      'wrong_shape',
+      `${what}: shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}]`,
+    );
+  }
+  const count = shape.reduce((a, b) => a * b, 1);
+  const type = DATATYPES[spec.datatype];
+  const size = input.parameters?.binary_data_size;
+  if (size !== undefined) {
+    if (!Number.isSafeInteger(size) || (size as number) < 0) {
+      throw new ApiError(400, 'invalid_binary', `${what}: binary_data_size must be a non-negative integer`);
+    }
+    if (input.data !== undefined)
+      throw new ApiError(400, 'invalid_request', `${what}: both data and binary_data_size`);
+    return fromBytes(what, type, shape, count, binary.take(size as number, what));
+  }
+  if (!Array.isArray(input.data))
+    throw new ApiError(400, 'invalid_request', `${what}: 'data' must be an array`);
+  const flat = flatten(input.data as unknown[]);
+  if (flat.length !== count) {
+    throw new ApiError(
+      400,
+      'wrong_element_count',
+      `${what}: ${flat.length} elements for shape [${shape.join(', ')}], which holds ${count}`,
+    );
+  }
+  return fromJson(what, type, shape, flat);
+}
+
+/** Row-major elements of nested arrays; a flat array as it is (`Array.flat` is slow on large ones). */
+function flatten(data: unknown[]): unknown[] {
+  if (!data.some(Array.isArray)) return data;
+  const out: unknown[] = [];
+  const visit = (xs: unknown[]): void => {
+    for (const x of xs) {
+      if (Array.isArray(x)) visit(x);
+      else out.push(x);
+    }
+  };
+  visit(data);
+  return out;
+}
+
+function parseShape(what: string, shape: unknown): number[] {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+    throw new ApiError(400, 'wrong_shape', `${what}: 'shape' must be an array of non-negative integers`);
+  }
+  return shape as number[];
+}
+
+function fromBytes(
+  what: string,
+  type: ort.Tensor.Type,
+  shape: number[],
+  count: number,
+  bytes: Uint8Array,
+): ort.Tensor {
+  const width = BYTES_PER_ELEMENT[type];
+  if (width === undefined)
+    throw new ApiError(400, 'wrong_datatype', `${what}: ${type} cannot be sent as binary data`);
+  if (bytes.length !== count * width) {
+    throw new ApiError(
+      400,
+      'wrong_element_count',
+      `${what}: ${bytes.length} bytes for shape [${shape.join(', ')}] of ${width}-byte elements (${count * width} expected)`,
+    );
+  }
+  // A copy into an aligned buffer of its own: it moves to a worker thread.
+  const own = new Uint8Array(bytes.length);
+  own.set(bytes);
+  return new ort.Tensor(type as 'float32', typedView(type, own.buffer) as Float32Array, shape);
+}
+
+function typedView(type: ort.Tensor.Type, buffer: ArrayBuffer): ort.Tensor.DataType {
+  switch (type) {
+    case 'float32':
+      return new Float32Array(buffer);
+    case 'float64':
+      return new Float64Array(buffer);
+    case 'int8':
+      return new Int8Array(buffer);
+    case 'int16':
+      return new Int16Array(buffer);
+    case 'int32':
+      return new Int32Array(buffer);
+    case 'int64':
+      return new BigInt64Array(buffer);
+    case 'uint16':
+    case 'float16':
+      return new Uint16Array(buffer);
+    case 'uint32':
+      return new Uint32Array(buffer);
+    case 'uint64':
+      return new BigUint64Array(buffer);
+    default:
+      return new Uint8Array(buffer);
+  }
+}
+
+function fromJson(what: string, type: ort.Tensor.Type, shape: number[], flat: unknown[]): ort.Tensor {
+  const bad = (k: number, expected: string) =>
+    new ApiError(
+      400,
+      'invalid_data',
+      `${what}: element ${k} (${JSON.stringify(flat[k])}) is not ${expected}`,
+    );
+  if (type === 'string') {
+    flat.forEach((x, k) => {
+      if (typeof x !== 'string') throw bad(k, 'a string');
+    });
+    return new ort.Tensor('string', flat as string[], shape);
+  }
+  if (type === 'bool') {
+    const data = new Uint8Array(flat.length);
+    flat.forEach((x, k) => {
+      if (typeof x !== 'boolean') throw bad(k, 'true or false');
+      data[k] = x ? 1 : 0;
+    });
+    return new ort.Tensor('bool', data, shape);
+  }
+  if (type === 'int64' || type === 'uint64') {
+    const data = type === 'int64' ? new BigInt64Array(flat.length) : new BigUint64Array(flat.length);
+    flat.forEach((x, k) => {
+      if (!Number.isSafeInteger(x)) throw bad(k, 'an integer');
+      data[k] = BigInt(x as number);
+    });
+    return new ort.Tensor(type as 'int64', data as BigInt64Array, shape);
+  }
+  if (type === 'float16')
+    throw new ApiError(400, 'wrong_datatype', `${what}: send FP16 tensors as binary data`);
+  const data = typedView(type, new ArrayBuffer(flat.length * BYTES_PER_ELEMENT[type])) as Float32Array;
+  const integral = !type.startsWith('float');
+  flat.forEach((x, k) => {
+    if (typeof x !== 'number' || !Number.isFinite(x)) throw bad(k, 'a finite number');
+    if (integral && !Number.isInteger(x)) throw bad(k, 'an integer');
+    data[k] = x;
+  });
+  return new ort.Tensor(type as 'float32', data, shape);
+}
+
+/** An output as the protocol returns it; `binary` when it goes after the JSON header instead of as `data`. */
+export interface EncodedOutput {
+  readonly json: {
+    name: string;
+    datatype: Datatype;
+    shape: number[];
+    data?: unknown[];
+    parameters?: { binary_data_size: number };
+  };
+  readonly binary?: Uint8Array;
+}
+
+export function encodeOutput(name: string, tensor: ort.Tensor, binary: boolean): EncodedOutput {
+  const datatype = datatypeOf(tensor.type);
+  const shape = [...tensor.dims];
+  const data = tensor.data;
+  if (binary && ArrayBuffer.isView(data)) {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return { json: { name, datatype, shape, parameters: { binary_data_size: bytes.length } }, binary: bytes };
+  }
+  return { json: { name, datatype, shape, data: jsonValues(tensor) } };
+}
+
+function jsonValues(tensor: ort.Tensor): unknown[] {
+  const data = tensor.data;
+  if (Array.isArray(data)) return data;
+  if (tensor.type === 'bool') return Array.from(data as Uint8Array, (x) => x !== 0);
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array)
+    return Array.from(data, (x) => Number(x));
+  return Array.from(data as Float32Array);
+}
