@@ -27,6 +27,12 @@ import {
   satisfactionPlotSvg,
   SATISFACTION_TARGET,
   type LiveScenario,
+  RemoteService,
+  TRANSPORTS,
+  benchRemote,
+  formatRemoteBench,
+  type RemoteBenchReport,
+  type Transport,
 } from '../load/index.js';
 import { LiveRuntime } from '../runtime/index.js';
 import { policyNames, policySpec, UnknownPolicyError } from '../sched/index.js';
@@ -49,6 +55,9 @@ interface BenchFlags {
   json?: boolean;
   csv?: string;
   plot?: string;
+  transport: string;
+  grpcPort: string;
+  startQps: string;
 }
 
 export function register(program: Command): void {
@@ -56,7 +65,10 @@ export function register(program: Command): void {
     .command('bench')
     .description('measure policies on the live engine under open-loop load (MLPerf Server timing)')
     .option('--live', 'drive the engine in this process (no HTTP)')
-    .option('--url <url>', 'drive a running server (not available yet: use --live)')
+    .option('--url <url>', 'drive a running server at its HTTP address (e.g. http://127.0.0.1:8000)')
+    .option('--transport <t>', `with --url: ${TRANSPORTS.join(' | ')}`, 'binary')
+    .option('--grpc-port <port>', 'with --url --transport grpc: the server gRPC port', '8001')
+    .option('--start-qps <qps>', 'with --url: where the peak search starts', '20')
     .option('--workload <w>', 'light | medium | heavy', 'light')
     .option('--repository <dir>', 'model repository with compiled profiles', 'models')
     .option(
@@ -121,9 +133,8 @@ async function mixModels(repository: string, weights: Record<string, number>) {
   return out;
 }
 
-async function benchCommand(flags: BenchFlags): Promise<void> {
-  if (flags.url !== undefined) throw new UsageError('--url is not available yet; use --live');
-  if (!flags.live) throw new UsageError('give --live');
+/** The workload, the rate (or a peak search) and the queries per run the flags ask for. */
+function runShape(flags: BenchFlags) {
   if (!flags.findPeak && flags.rate === undefined) throw new UsageError('give --find-peak or --rate R');
   if (flags.findPeak && flags.rate !== undefined)
     throw new UsageError('give either --find-peak or --rate, not both');
@@ -136,12 +147,91 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
     if (err instanceof WorkloadError) throw new UsageError(err.message);
     throw err;
   }
-  const policies = parsePolicies(flags.policies);
   const rate = flags.rate === undefined ? undefined : numberFlag('--rate', flags.rate, 0.1, false);
   const queries =
     rate === undefined
       ? numberFlag('--queries', flags.queries, 100, true)
       : Math.max(1, Math.round(rate * numberFlag('--duration', flags.duration ?? '20', 1, false)));
+  return { workload, rate, queries };
+}
+
+/** `--url`: one running server, its peaks under the same generator, over HTTP or gRPC. */
+async function benchUrlCommand(flags: BenchFlags, url: string): Promise<void> {
+  const { workload, rate, queries } = runShape(flags);
+  const transport = flags.transport as Transport;
+  if (!TRANSPORTS.includes(transport))
+    throw new UsageError(`--transport must be one of ${TRANSPORTS.join(', ')}`);
+  const { weights } = resolveMix(workload, new Set(Object.keys(workload.weights)));
+  const files = new Map((await findModels(flags.repository)).map((f) => [modelNameFor(f), f]));
+  const models = Object.keys(weights).map((name) => {
+    const path = files.get(name);
+    if (!path)
+      throw new UsageError(`${flags.repository} has no model '${name}' to check the server's answers with`);
+    return { name, path };
+  });
+  const say = (m: string) => process.stderr.write(`${m}\n`);
+  const service = await RemoteService.connect(
+    url,
+    transport,
+    models.map((m) => m.name),
+    numberFlag('--grpc-port', flags.grpcPort, 1, true),
+  ).catch((err: Error) => {
+    throw new UsageError(`cannot use the server at ${url}: ${err.message}`);
+  });
+  try {
+    const report = await benchRemote({
+      service,
+      url,
+      transport,
+      scenario: {
+        workload: workload.name,
+        weights,
+        qosTargetMs: service.qosTargetMs,
+        queries,
+        seed: numberFlag('--seed', flags.seed, 0, true),
+        cases: await referenceCases(models, 3),
+        checkEvery: numberFlag('--check-every', flags.checkEvery, 1, true),
+      },
+      rate,
+      startQps: numberFlag('--start-qps', flags.startQps, 0.5, false),
+      relTolerance: numberFlag('--tolerance', flags.tolerance, 0.001, false),
+      onProgress: say,
+    });
+    if (flags.plot) writeFileSync(flags.plot, await satisfactionPlotSvg(report.curve, SATISFACTION_TARGET));
+    if (flags.csv) writeFileSync(flags.csv, remoteCsv(report));
+    if (flags.json) process.stdout.write(JSON.stringify(report) + '\n');
+    else console.log(formatRemoteBench(report));
+  } finally {
+    await service.close();
+  }
+}
+
+/** perf_analyzer's columns where they apply: one row per model of the reported run. */
+function remoteCsv(report: RemoteBenchReport): string {
+  const lines = ['model,offered_qps,queries,satisfied_pct,rejected,failed,mean_ms,p50_ms,p99_ms'];
+  const num = (v: number) => String(Math.round(v * 1000) / 1000);
+  const run = report.run;
+  for (const m of run?.perModel ?? []) {
+    const values = [
+      run?.qps ?? 0,
+      m.queries,
+      100 * m.satisfaction,
+      m.rejected,
+      m.failed,
+      m.meanMs,
+      m.p50Ms,
+      m.p99Ms,
+    ];
+    lines.push([m.model, ...values.map(num)].join(','));
+  }
+  return lines.join('\n') + '\n';
+}
+
+async function benchCommand(flags: BenchFlags): Promise<void> {
+  if (flags.url !== undefined) return benchUrlCommand(flags, flags.url);
+  if (!flags.live) throw new UsageError('give --live or --url URL');
+  const { workload, rate, queries } = runShape(flags);
+  const policies = parsePolicies(flags.policies);
   const { weights } = resolveMix(workload, new Set(Object.keys(workload.weights)));
   const models = await mixModels(flags.repository, weights);
   const say = (m: string) => process.stderr.write(`${m}\n`);

@@ -8,6 +8,7 @@ import { register as registerZoo } from './zoo.js';
 import { register as registerSimulate } from './simulate.js';
 import { register as registerBench } from './bench.js';
 import { register as registerServe } from './serve.js';
+import { register as registerBenchServe } from './bench-serve.js';
 
 /** Each command lives in its own file and registers itself here. */
 const registrations: ((program: Command) => void)[] = [
@@ -18,6 +19,7 @@ const registrations: ((program: Command) => void)[] = [
   registerSimulate,
   registerBench,
   registerServe,
+  registerBenchServe,
 ];
 
 export function buildProgram(): Command {

@@ -19,6 +19,7 @@ interface ServeFlags {
   grpcPort: string;
   host: string;
   policy: string;
+  models?: string;
 }
 
 /** Where the default repository is built: `$XDG_CACHE_HOME/veltair/zoo` or `~/.cache/veltair/zoo`. */
@@ -76,6 +77,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   const server = await VeltairServer.start({
     repository,
     policy: flags.policy,
+    models: flags.models?.split(',').map((m) => m.trim()),
     host: flags.host,
     httpPort: port,
     grpcPort,
@@ -105,6 +107,7 @@ export function register(program: Command): void {
     .option('--http-port <port>', 'HTTP port (0: any free port)', '8000')
     .option('--grpc-port <port>', 'gRPC port (0: any free port)', '8001')
     .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--models <list>', 'serve only these models of the repository (comma-separated)')
     .option('--policy <name>', `scheduling policy (${NAIVE_POLICY} too)`, 'veltair')
     .action((flags: ServeFlags) => serve(flags));
 }

@@ -65,3 +65,10 @@ export {
 } from './live-bench.js';
 export { DATATYPES, datatypeOf, ortTypeOf, loadInferenceService, type Datatype } from './oip.js';
 export { RemoteService, RemoteError, TRANSPORTS, type Transport } from './remote.js';
+export {
+  benchRemote,
+  formatRemoteBench,
+  type RemoteBenchReport,
+  type RemoteBenchOptions,
+} from './remote-bench.js';
+export { searchLivePeaks } from './live-bench.js';

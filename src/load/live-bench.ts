@@ -17,9 +17,9 @@ import {
 } from '../runtime/index.js';
 import { policySpec, type PolicyParams, type PolicyRole } from '../sched/index.js';
 import { round, table, type CurvePoint } from './compare.js';
-import { peakOf, policyContext, tunePolicy, type Scenario } from './evaluate.js';
+import { SATISFACTION_TARGET, peakOf, policyContext, tunePolicy, type Scenario } from './evaluate.js';
 import { runLive, type LiveRunResult, type LiveScenario } from './live.js';
-import { findPeakAsync, type PeakPoint } from './peak.js';
+import { findPeakAsync, type PeakPoint, type PeakResult } from './peak.js';
 
 /** The live-only baseline with no engine: ORT's defaults, every query at once (runtime/naive.ts). */
 export const NAIVE = 'naive';
@@ -143,13 +143,46 @@ function engineCost(engine: LiveEngine): EngineCost {
   };
 }
 
+/**
+ * The peak rates at 99 % and at 95 % satisfaction of every model: `run` runs once at a rate (and
+ * may stop once the run can no longer reach `stopBelow`); runs that passed are reused. Below
+ * `minQps` a passing run takes minutes: the search reports no peak instead.
+ */
+export async function searchLivePeaks<R extends { result: LiveRunResult }>(
+  run: (qps: number, stopBelow: number) => Promise<R>,
+  opts: { startQps: number; minQps: number; relTolerance: number },
+): Promise<{ p99: PeakResult; p95: PeakResult; passed: ReadonlyMap<number, R> }> {
+  const passed = new Map<number, R>();
+  const measure = (stopBelow: number) => async (qps: number) => {
+    const known = passed.get(qps);
+    if (known) return known.result.minSatisfaction;
+    const r = await run(qps, stopBelow);
+    if (r.result.complete) passed.set(qps, r);
+    return r.result.minSatisfaction;
+  };
+  const p99 = await findPeakAsync(measure(SATISFACTION_TARGET), {
+    target: SATISFACTION_TARGET,
+    startQps: opts.startQps,
+    relTolerance: opts.relTolerance,
+    growth: 1.5,
+    minQps: opts.minQps,
+  });
+  const p95 = await findPeakAsync(measure(0.95), {
+    target: 0.95,
+    startQps: p99.peakQps > 0 ? p99.peakQps * 1.25 : opts.startQps,
+    relTolerance: opts.relTolerance,
+    growth: 1.25,
+    minQps: opts.minQps,
+  });
+  return { p99, p95, passed };
+}
+
 /** A service for one run of `policy` (a fresh engine per run: fresh queues and accounting). */
 type ServiceFor = () => Promise<{ service: InferenceService; engine?: LiveEngine }>;
 
 export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport> {
   const { runtime, scenario: scn } = opts;
   const progress = opts.onProgress ?? (() => {});
-  const target = 0.99;
   const capacity = capacityQps(runtime, scn.weights);
   const live = runtime.predictors;
   const compiled = new Map(opts.compiled.map((p) => [p.model, new Predictor(p)]));
@@ -198,30 +231,11 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
         rows.push({ ...row, atPeak: result, atReference: result, cost });
         continue;
       }
-      const passed = new Map<number, { result: LiveRunResult; cost?: EngineCost }>();
-      const measure = (stopBelow: number) => async (qps: number) => {
-        const known = passed.get(qps);
-        if (known) return known.result.minSatisfaction;
-        const r = await run(qps, stopBelow);
-        if (r.result.complete) passed.set(qps, r);
-        return r.result.minSatisfaction;
-      };
       const start = Math.min(row.simPeakQps ?? capacity / 4, capacity);
-      // Below a sixteenth of capacity a passing run takes minutes: the row says 'none' instead.
-      const minQps = capacity / 16;
-      const p99 = await findPeakAsync(measure(target), {
-        target,
+      const { p99, p95, passed } = await searchLivePeaks(run, {
         startQps: start,
+        minQps: capacity / 16,
         relTolerance: opts.relTolerance,
-        growth: 1.5,
-        minQps,
-      });
-      const p95 = await findPeakAsync(measure(0.95), {
-        target: 0.95,
-        startQps: p99.peakQps > 0 ? p99.peakQps * 1.25 : start,
-        relTolerance: opts.relTolerance,
-        growth: 1.25,
-        minQps,
       });
       const atPeak = passed.get(p99.peakQps);
       rows.push({

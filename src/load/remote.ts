@@ -96,7 +96,7 @@ export class RemoteService implements InferenceService {
     const arrivalMs = timing.arrivalMs ?? this.clock.nowMs();
     this.inside++;
     try {
-      const answer = await this.send(model, feeds).catch((err: Error): Answer => ({
+      const answer = await this.send(model, feeds, arrivalMs + m.qosTargetMs).catch((err: Error): Answer => ({
         status: this.aborted.signal.aborted ? 499 : 0,
         error: err.message,
       }));
@@ -142,24 +142,44 @@ export class RemoteService implements InferenceService {
     return m;
   }
 
-  private send(model: string, feeds: Readonly<Record<string, ort.Tensor>>): Promise<Answer> {
-    if (this.transport === 'grpc') return this.sendGrpc(model, feeds);
-    return this.transport === 'binary' ? this.sendBinary(model, feeds) : this.sendJson(model, feeds);
+  /**
+   * Sends the query with what is left of its deadline as the request's `timeout` (us), as a
+   * client that knows its deadline does: the server then holds it to the generator's clock. A
+   * query whose deadline passed before it could be sent is not sent.
+   */
+  private send(
+    model: string,
+    feeds: Readonly<Record<string, ort.Tensor>>,
+    deadlineMs: number,
+  ): Promise<Answer> {
+    const timeoutUs = () => Math.floor((deadlineMs - this.clock.nowMs()) * 1000);
+    if (timeoutUs() < 1) return Promise.resolve({ status: 503, error: 'expired' });
+    if (this.transport === 'grpc') return this.sendGrpc(model, feeds, timeoutUs);
+    return this.transport === 'binary'
+      ? this.sendBinary(model, feeds, timeoutUs)
+      : this.sendJson(model, feeds, timeoutUs);
   }
 
-  private async sendJson(model: string, feeds: Readonly<Record<string, ort.Tensor>>): Promise<Answer> {
-    const body = JSON.stringify({
-      inputs: Object.entries(feeds).map(([name, t]) => ({
-        name,
-        shape: [...t.dims],
-        datatype: datatypeOf(t.type),
-        data: Array.from(t.data as Float32Array),
-      })),
-    });
+  private async sendJson(
+    model: string,
+    feeds: Readonly<Record<string, ort.Tensor>>,
+    timeoutUs: () => number,
+  ): Promise<Answer> {
+    const inputs = Object.entries(feeds).map(([name, t]) => ({
+      name,
+      shape: [...t.dims],
+      datatype: datatypeOf(t.type),
+      data: Array.from(t.data as Float32Array),
+    }));
+    const body = JSON.stringify({ inputs, parameters: { timeout: Math.max(1, timeoutUs()) } });
     return this.post(model, body, { 'content-type': 'application/json' });
   }
 
-  private async sendBinary(model: string, feeds: Readonly<Record<string, ort.Tensor>>): Promise<Answer> {
+  private async sendBinary(
+    model: string,
+    feeds: Readonly<Record<string, ort.Tensor>>,
+    timeoutUs: () => number,
+  ): Promise<Answer> {
     const parts = Object.values(feeds).map(bytesOf);
     const header = Buffer.from(
       JSON.stringify({
@@ -169,7 +189,7 @@ export class RemoteService implements InferenceService {
           datatype: datatypeOf(t.type),
           parameters: { binary_data_size: parts[k].length },
         })),
-        parameters: { binary_data_output: true },
+        parameters: { binary_data_output: true, timeout: Math.max(1, timeoutUs()) },
       }),
     );
     return this.post(model, Buffer.concat([header, ...parts]), {
@@ -195,9 +215,14 @@ export class RemoteService implements InferenceService {
     };
   }
 
-  private sendGrpc(model: string, feeds: Readonly<Record<string, ort.Tensor>>): Promise<Answer> {
+  private sendGrpc(
+    model: string,
+    feeds: Readonly<Record<string, ort.Tensor>>,
+    timeoutUs: () => number,
+  ): Promise<Answer> {
     const request = {
       model_name: model,
+      parameters: { timeout: { int64_param: Math.max(1, timeoutUs()) } },
       inputs: Object.entries(feeds).map(([name, t]) => ({
         name,
         datatype: datatypeOf(t.type),

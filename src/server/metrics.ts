@@ -27,6 +27,9 @@ export class ServerMetrics {
   readonly queueSeconds: Histogram<'model'>;
   readonly computeSeconds: Histogram<'model'>;
   readonly requestSeconds: Histogram<'model'>;
+  readonly lateSeconds: Histogram<'model'>;
+  /** The most any answer or rejection of the engine came after its deadline (s). */
+  worstLateSeconds = 0;
 
   constructor(gauges: ServerGauges) {
     const registers = [this.registry];
@@ -65,6 +68,19 @@ export class ServerMetrics {
     this.queueSeconds = histogram('veltair_queue_seconds', 'From arrival to the first block starting');
     this.computeSeconds = histogram('veltair_compute_seconds', 'From the first block starting to the answer');
     this.requestSeconds = histogram('veltair_request_seconds', 'From arrival to the answer');
+    this.lateSeconds = histogram(
+      'veltair_late_seconds',
+      'How long after its deadline the engine answered or rejected a request (requests past it only)',
+    );
+    const worstLate = () => this.worstLateSeconds;
+    new Gauge({
+      name: 'veltair_worst_late_seconds',
+      help: 'The most any request was answered or rejected after its deadline since start',
+      registers,
+      collect() {
+        this.set(worstLate());
+      },
+    });
     new Gauge({
       name: 'veltair_queue_depth',
       help: 'Requests of the model waiting or running',

@@ -61,12 +61,21 @@ export interface RepositoryModel {
   readonly profile: 'compiled' | 'estimated' | 'none';
 }
 
-/** Every model folder of `dir`, read and checked; none of them throws. */
-export async function scanRepository(dir: string, cpus: number): Promise<RepositoryModel[]> {
+/** Every model folder of `dir` (or those named in `only`), read and checked; none of them throws. */
+export async function scanRepository(
+  dir: string,
+  cpus: number,
+  only?: readonly string[],
+): Promise<RepositoryModel[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch((err: Error) => {
     throw new Error(`model repository ${dir}: ${err.message}`);
   });
-  const folders = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
+  const folders = entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .filter((name) => !only || only.includes(name));
+  const missing = (only ?? []).filter((name) => !folders.includes(name));
+  if (missing.length > 0) throw new Error(`model repository ${dir} has no model ${missing.join(', ')}`);
   const out: RepositoryModel[] = [];
   for (const name of folders.sort()) out.push(await readModel(dir, name, cpus));
   return out;

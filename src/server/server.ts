@@ -34,6 +34,8 @@ export const NAIVE_POLICY = 'naive';
 
 export interface ServerOptions {
   readonly repository: string;
+  /** Serve only these models of the repository (default: every one). */
+  readonly models?: readonly string[];
   /** A registered policy, or `naive` (default `veltair`). */
   readonly policy?: string;
   readonly host?: string;
@@ -121,7 +123,7 @@ export class VeltairServer {
   static async start(opts: ServerOptions): Promise<VeltairServer> {
     const progress = opts.onProgress ?? (() => {});
     const cpus = opts.cpus ?? processCpus();
-    const scanned = await scanRepository(opts.repository, cpus.length);
+    const scanned = await scanRepository(opts.repository, cpus.length, opts.models);
     const ready = scanned.filter((m) => m.state === 'READY' && m.spec);
     for (const m of scanned.filter((x) => x.state !== 'READY'))
       progress(`${m.name}: unavailable: ${m.reason}`);
@@ -346,12 +348,21 @@ export class VeltairServer {
     } finally {
       this.inflight.set(m.name, (this.inflight.get(m.name) ?? 1) - 1);
     }
+    this.observeLateness(m.name, Math.min(deadlineMs ?? Infinity, arrivalMs + this.qosTargetMs[m.name]));
     const outputs = this.account(m, outcome, arrivalMs);
     return {
       model: m,
       id: typeof request.id === 'string' ? request.id : undefined,
       outputs: wanted.names.map((name) => ({ name, tensor: outputs[name], binary: wanted.binary(name) })),
     };
+  }
+
+  /** How long after `deadlineMs` the engine gave its outcome (the server's promise: one block at most). */
+  private observeLateness(model: string, deadlineMs: number): void {
+    const lateS = (this.service.clock.nowMs() - deadlineMs) / 1000;
+    if (lateS <= 0) return;
+    this.metrics.lateSeconds.observe({ model }, lateS);
+    this.metrics.worstLateSeconds = Math.max(this.metrics.worstLateSeconds, lateS);
   }
 
   /** Turns away at once what cannot meet its deadline even alone, and what finds its queue full. */

@@ -1,0 +1,219 @@
+/**
+ * `veltair bench-serve` (`npm run bench:serve`): the server started once per policy on the same
+ * models, each one's peak found by the same open-loop generator over HTTP (binary tensors), in a
+ * process of its own. Beside each peak: the same policy's in-process peak and the simulator's
+ * prediction, from a `bench --live --json` report of this machine when one is given.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { findModels, modelNameFor } from '../compile/index.js';
+import {
+  RemoteService,
+  WORKLOADS,
+  benchRemote,
+  referenceCases,
+  round,
+  table,
+  type LiveBenchReport,
+  type RemoteBenchReport,
+} from '../load/index.js';
+import { UsageError } from './errors.js';
+
+const VELTAIR = fileURLToPath(new URL('../../bin/veltair.js', import.meta.url));
+const DEFAULT_POLICIES = [
+  'naive',
+  'instance-per-core',
+  'static-partition',
+  'model-fcfs',
+  'layer-wise',
+  'veltair',
+];
+
+interface BenchServeFlags {
+  repository: string;
+  policies: string;
+  liveReport?: string;
+  queries: string;
+  port: string;
+  json?: string;
+}
+
+interface ServeRow {
+  policy: string;
+  peakQps: number | null;
+  peak95Qps: number | null;
+  worstOvershootMs: number;
+  /** The server's own measure of the same (its metric `veltair_worst_late_seconds`), in ms. */
+  serverWorstLateMs: number | null;
+  liveQps: number | null;
+  simQps: number | null;
+  report: RemoteBenchReport;
+}
+
+/** `veltair serve` in a child process, resolved once it answers its readiness probe. */
+async function startServer(
+  repository: string,
+  models: readonly string[],
+  policy: string,
+  port: number,
+): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      VELTAIR,
+      'serve',
+      '--repository',
+      repository,
+      '--models',
+      models.join(','),
+      '--policy',
+      policy,
+      '--http-port',
+      String(port),
+      '--grpc-port',
+      '0',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  const deadline = Date.now() + 600_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`veltair serve exited (${child.exitCode}): ${log.trim()}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/v2/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return child;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`veltair serve did not become ready in 10 minutes: ${log.trim()}`);
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function benchServe(flags: BenchServeFlags): Promise<void> {
+  const policies = flags.policies.split(',').map((p) => p.trim());
+  const port = Number(flags.port);
+  const queries = Number(flags.queries);
+  const live = flags.liveReport
+    ? (JSON.parse(readFileSync(flags.liveReport, 'utf8')) as LiveBenchReport)
+    : undefined;
+  const weights = WORKLOADS.light.weights;
+  const files = new Map((await findModels(flags.repository)).map((f) => [modelNameFor(f), f]));
+  const models = Object.keys(weights).map((name) => {
+    const path = files.get(name);
+    if (!path) throw new UsageError(`${flags.repository} has no model '${name}' (the light workload's)`);
+    return { name, path };
+  });
+  const cases = await referenceCases(models, 3);
+  const say = (m: string) => process.stderr.write(`${m}\n`);
+  const rows: ServeRow[] = [];
+  for (const policy of policies) {
+    say(`${policy}: starting veltair serve`);
+    const child = await startServer(flags.repository, Object.keys(weights), policy, port);
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      const service = await RemoteService.connect(url, 'binary', Object.keys(weights));
+      const liveRow = live?.rows.find((r) => r.policy === policy);
+      const report = await benchRemote({
+        service,
+        url,
+        transport: 'binary',
+        scenario: {
+          workload: 'light',
+          weights,
+          qosTargetMs: service.qosTargetMs,
+          queries,
+          seed: 1,
+          cases,
+          checkEvery: 10,
+        },
+        startQps: liveRow?.peakQps ?? liveRow?.peak95Qps ?? 20,
+        relTolerance: 0.05,
+        onProgress: (m) => say(`${policy}: ${m}`),
+      });
+      await service.close();
+      const metrics = await fetch(`${url}/metrics`).then((r) => r.text());
+      const late = /^veltair_worst_late_seconds ([\d.e+-]+)$/m.exec(metrics);
+      rows.push({
+        serverWorstLateMs: late ? round(1000 * Number(late[1]), 1) : null,
+        policy,
+        peakQps: report.peakQps,
+        peak95Qps: report.peak95Qps,
+        worstOvershootMs: report.worstOvershootMs,
+        liveQps: liveRow?.peakQps ?? null,
+        simQps: liveRow?.simPeakQps ?? null,
+        report,
+      });
+    } finally {
+      await stopServer(child);
+    }
+  }
+  if (flags.json) writeFileSync(flags.json, JSON.stringify({ schema: 'veltair.bench-serve/1', rows }) + '\n');
+  console.log(formatServeTable(rows));
+}
+
+function formatServeTable(rows: readonly ServeRow[]): string {
+  const naive = rows.find((r) => r.policy === 'naive');
+  const f = (x: number | null, d = 1) => (x === null ? 'none' : x.toFixed(d));
+  const ratio = (a: number | null, b: number | null | undefined) =>
+    a !== null && b ? (a / b).toFixed(2) : '-';
+  return [
+    'peak QPS over HTTP (binary tensors) with every model >= 99 %; in-process and simulated peaks from the live report',
+    table(
+      [
+        'policy',
+        'HTTP peak',
+        'x naive',
+        'HTTP @95%',
+        'x naive @95%',
+        'in-process',
+        'HTTP / in-process',
+        'sim',
+        'late ms (client)',
+        'late ms (server)',
+      ],
+      rows.map((r) => [
+        r.policy,
+        f(r.peakQps),
+        ratio(r.peakQps, naive?.peakQps),
+        f(r.peak95Qps),
+        ratio(r.peak95Qps, naive?.peak95Qps),
+        f(r.liveQps),
+        ratio(r.peakQps, r.liveQps),
+        f(r.simQps),
+        round(Math.max(0, r.worstOvershootMs), 1).toFixed(1),
+        r.serverWorstLateMs === null ? '-' : r.serverWorstLateMs.toFixed(1),
+      ]),
+    ),
+  ].join('\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('bench-serve')
+    .description('start veltair serve once per policy and find each peak QPS over HTTP')
+    .option(
+      '--repository <dir>',
+      "repository with the light workload's models (compiled on this machine)",
+      'models',
+    )
+    .option('--policies <list>', 'comma-separated policies (naive included)', DEFAULT_POLICIES.join(','))
+    .option(
+      '--live-report <file>',
+      'a bench --live --json report of this machine: in-process and simulated peaks',
+    )
+    .option('--queries <n>', 'queries per peak-search run', '1000')
+    .option('--port <port>', 'HTTP port for the servers', '18000')
+    .option('--json <file>', 'write the rows as JSON')
+    .action((flags: BenchServeFlags) => benchServe(flags));
+}
