@@ -52,8 +52,20 @@ interface ServeRow {
   report: RemoteBenchReport;
 }
 
+/** The light workload's models in `repository`, and reference answers to check the server's with. */
+export async function lightMix(repository: string) {
+  const weights = WORKLOADS.light.weights;
+  const files = new Map((await findModels(repository)).map((f) => [modelNameFor(f), f]));
+  const models = Object.keys(weights).map((name) => {
+    const path = files.get(name);
+    if (!path) throw new UsageError(`${repository} has no model '${name}' (the light workload's)`);
+    return { name, path };
+  });
+  return { weights, cases: await referenceCases(models, 3) };
+}
+
 /** `veltair serve` in a child process, resolved once it answers its readiness probe. */
-async function startServer(
+export async function startServer(
   repository: string,
   models: readonly string[],
   policy: string,
@@ -93,7 +105,7 @@ async function startServer(
   throw new Error(`veltair serve did not become ready in 10 minutes: ${log.trim()}`);
 }
 
-async function stopServer(child: ChildProcess): Promise<void> {
+export async function stopServer(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
@@ -107,14 +119,7 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
   const live = flags.liveReport
     ? (JSON.parse(readFileSync(flags.liveReport, 'utf8')) as LiveBenchReport)
     : undefined;
-  const weights = WORKLOADS.light.weights;
-  const files = new Map((await findModels(flags.repository)).map((f) => [modelNameFor(f), f]));
-  const models = Object.keys(weights).map((name) => {
-    const path = files.get(name);
-    if (!path) throw new UsageError(`${flags.repository} has no model '${name}' (the light workload's)`);
-    return { name, path };
-  });
-  const cases = await referenceCases(models, 3);
+  const { weights, cases } = await lightMix(flags.repository);
   const say = (m: string) => process.stderr.write(`${m}\n`);
   const rows: ServeRow[] = [];
   for (const policy of policies) {

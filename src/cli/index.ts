@@ -9,6 +9,7 @@ import { register as registerSimulate } from './simulate.js';
 import { register as registerBench } from './bench.js';
 import { register as registerServe } from './serve.js';
 import { register as registerBenchServe } from './bench-serve.js';
+import { register as registerSoak } from './soak.js';
 
 /** Each command lives in its own file and registers itself here. */
 const registrations: ((program: Command) => void)[] = [
@@ -20,6 +21,7 @@ const registrations: ((program: Command) => void)[] = [
   registerBench,
   registerServe,
   registerBenchServe,
+  registerSoak,
 ];
 
 export function buildProgram(): Command {

@@ -12,7 +12,7 @@ export {
   type QualitySample,
   type ErrorStats,
 } from './profile.js';
-export { ProfilePredictor, soloAt, slowdownAt } from './predictor.js';
+export { ProfilePredictor, soloAt, slowdownAt, latencyWeightedPressure } from './predictor.js';
 export {
   machineFingerprint,
   machineKey,

@@ -43,7 +43,6 @@ export class RemoteService implements InferenceService {
   readonly clock = new WallClock();
   private inside = 0;
   private idleWaiters: (() => void)[] = [];
-  private aborted = new AbortController();
   /** The most any answer or rejection came after its deadline (ms; 0: none late). */
   worstOvershootMs = 0;
 
@@ -97,7 +96,7 @@ export class RemoteService implements InferenceService {
     this.inside++;
     try {
       const answer = await this.send(model, feeds, arrivalMs + m.qosTargetMs).catch((err: Error): Answer => ({
-        status: this.aborted.signal.aborted ? 499 : 0,
+        status: 0,
         error: err.message,
       }));
       const latencyMs = this.clock.nowMs() - arrivalMs;
@@ -105,7 +104,6 @@ export class RemoteService implements InferenceService {
       if (answer.status === 200 && answer.outputs) {
         return { status: 'ok', outputs: answer.outputs, latencyMs, satisfied: latencyMs <= m.qosTargetMs };
       }
-      if (answer.status === 499) return { status: 'rejected', reason: 'aborted', latencyMs };
       if (answer.status === 503) {
         return {
           status: 'rejected',
@@ -119,11 +117,11 @@ export class RemoteService implements InferenceService {
     }
   }
 
-  /** Abandons the requests in flight (the server still runs them); later ones go ahead. */
-  abortWaiting(): void {
-    this.aborted.abort();
-    this.aborted = new AbortController();
-  }
+  /**
+   * Nothing to do: requests in flight are the server's, and each ends by its deadline (plus one
+   * block). Cancelling them client-side left undici's pool with requests that never settled.
+   */
+  abortWaiting(): void {}
 
   idle(): Promise<void> {
     if (this.inside === 0) return Promise.resolve();
@@ -204,7 +202,6 @@ export class RemoteService implements InferenceService {
       path: `${this.url.pathname.replace(/\/$/, '')}/v2/models/${encodeURIComponent(model)}/infer`,
       headers,
       body,
-      signal: this.aborted.signal,
     });
     const bytes = Buffer.from(await r.body.arrayBuffer());
     if (r.statusCode !== 200) return { status: r.statusCode, error: errorCode(bytes) };
@@ -236,20 +233,18 @@ export class RemoteService implements InferenceService {
         req: object,
         opts: grpc.CallOptions,
         cb: (err: grpc.ServiceError | null, res: GrpcAnswer) => void,
-      ) => grpc.ClientUnaryCall
+      ) => void
     >;
     return new Promise((resolve) => {
-      const call = client.ModelInfer.call(this.grpcClient, request, {}, (err, res) => {
+      client.ModelInfer.call(this.grpcClient, request, {}, (err, res) => {
         if (err) {
-          const status =
-            err.code === grpc.status.UNAVAILABLE ? 503 : err.code === grpc.status.CANCELLED ? 499 : 500;
+          const status = err.code === grpc.status.UNAVAILABLE ? 503 : 500;
           const code = err.metadata?.get('veltair-error-code')[0];
           resolve({ status, error: typeof code === 'string' ? code : err.details });
           return;
         }
         resolve({ status: 200, outputs: decodeGrpcOutputs(res) });
       });
-      this.aborted.signal.addEventListener('abort', () => call.cancel(), { once: true });
     });
   }
 }

@@ -11,6 +11,7 @@
  */
 import {
   ProfilePredictor,
+  latencyWeightedPressure,
   soloAt,
   versionSpec,
   type LayerProfile,
@@ -165,7 +166,7 @@ export function segmentProfile(data: ModelProfileData, segments: readonly BlockR
       version,
       soloUs: data.coreCounts.map((c) => pred.blockUs(i, j, version, c, 0)),
       slowdown: levels.map((l) => (solo > 0 ? pred.blockUs(i, j, version, refCores, l) / solo : 1)),
-      pressure: workWeightedPressure(pred, range, version, refCores),
+      pressure: latencyWeightedPressure(pred, range[0], range[1], version, refCores),
     };
   };
   const layers = segments.map((range, index): LayerProfile => {
@@ -199,23 +200,6 @@ export function segmentProfile(data: ModelProfileData, segments: readonly BlockR
     createdAt: data.createdAt,
     compile: data.compile,
   };
-}
-
-/** Pressure per core of a range: its layers' pressures weighted by their latency. */
-function workWeightedPressure(
-  pred: ProfilePredictor,
-  [i, j]: BlockRange,
-  version: string,
-  cores: number,
-): number {
-  let weighted = 0;
-  let total = 0;
-  for (let l = i; l < j; l++) {
-    const us = pred.layerUs(l, version, cores, 0);
-    weighted += us * pred.layerVersion(l, version).pressure;
-    total += us;
-  }
-  return total > 0 ? weighted / total : 0;
 }
 
 /** Measured latencies of a model's units (segments, then the whole model), by version and cores: us. */

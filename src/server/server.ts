@@ -138,6 +138,7 @@ export class VeltairServer {
       if (m) Object.assign(m, { state: 'UNAVAILABLE', reason: failed.reason });
     }
     const served = scanned.filter((m) => m.state === 'READY');
+    let started: { service: InferenceService; engine?: LiveEngine } | undefined;
     try {
       const names = served.map((m) => m.name);
       const rule = qosTargets(names, runtime.predictors, runtime.pool.cpus.length, false);
@@ -147,13 +148,13 @@ export class VeltairServer {
           m.settings.qosTargetMs ?? Math.max(MIN_DEFAULT_QOS_MS, rule[m.name].targetMs),
         ]),
       );
-      const { service, engine } = await serviceFor(opts.policy ?? 'veltair', runtime, served, qosTargetMs);
+      started = await serviceFor(opts.policy ?? 'veltair', runtime, served, qosTargetMs);
       const server = new VeltairServer(
         opts,
         new Map(scanned.map((m) => [m.name, m])),
         runtime,
-        service,
-        engine,
+        started.service,
+        started.engine,
         qosTargetMs,
       );
       const host = opts.host ?? '127.0.0.1';
@@ -163,6 +164,7 @@ export class VeltairServer {
       }
       return server;
     } catch (err) {
+      await started?.service.close();
       await runtime.stop();
       throw err;
     }

@@ -15,7 +15,7 @@
  * blocks. The policy sees only the monitor's estimate of the level, inferred from how
  * much slower than predicted recent blocks ran, as the live monitor does.
  */
-import { slowdownAt, type ProfilePredictor } from '../compile/index.js';
+import { latencyWeightedPressure, slowdownAt, type ProfilePredictor } from '../compile/index.js';
 import {
   EngineCore,
   VirtualClock,
@@ -335,14 +335,7 @@ function blockPressure(pred: ProfilePredictor, i: number, j: number, version: st
     ((i * n + j) * pred.versions.length + pred.versions.indexOf(version)) * (pred.maxCores + 1) + cores;
   let pressure = cache.get(key);
   if (pressure === undefined) {
-    let weighted = 0;
-    let total = 0;
-    for (let l = i; l < j; l++) {
-      const us = pred.layerUs(l, version, cores, 0);
-      weighted += us * pred.layerVersion(l, version).pressure;
-      total += us;
-    }
-    pressure = total > 0 ? weighted / total : 0;
+    pressure = latencyWeightedPressure(pred, i, j, version, cores);
     cache.set(key, pressure);
   }
   return pressure;
