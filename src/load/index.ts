@@ -63,7 +63,14 @@ export {
   type LivePolicyRow,
   type EngineCost,
 } from './live-bench.js';
-export { DATATYPES, datatypeOf, ortTypeOf, loadInferenceService, type Datatype } from './oip.js';
+export {
+  DATATYPES,
+  ERROR_CODE_KEY,
+  datatypeOf,
+  ortTypeOf,
+  loadInferenceService,
+  type Datatype,
+} from './oip.js';
 export { RemoteService, RemoteError, TRANSPORTS, type Transport } from './remote.js';
 export {
   benchRemote,

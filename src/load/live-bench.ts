@@ -328,7 +328,7 @@ function simulatedRow(
   };
 }
 
-const fmt = (x: number | null | undefined, digits = 1) =>
+export const fmt = (x: number | null | undefined, digits = 1) =>
   x === null || x === undefined ? '-' : x.toFixed(digits);
 
 /** The human table: each policy's live peaks, the simulator's prediction, and latency at the reference rate. */

@@ -39,6 +39,9 @@ export function ortTypeOf(datatype: string): ort.Tensor.Type | undefined {
   return (DATATYPES as Record<string, ort.Tensor.Type>)[datatype];
 }
 
+/** gRPC trailing metadata that carries the server's error code (the REST error body's `code`). */
+export const ERROR_CODE_KEY = 'veltair-error-code';
+
 const PROTO = fileURLToPath(new URL('../../proto/grpc_predict_v2.proto', import.meta.url));
 
 /** `inference.GRPCInferenceService`: what the server implements and a client builds its stub from. */

@@ -6,7 +6,7 @@
  */
 import { round, table, type CurvePoint } from './compare.js';
 import { runLive, type LiveRunResult, type LiveScenario } from './live.js';
-import { searchLivePeaks } from './live-bench.js';
+import { fmt, searchLivePeaks } from './live-bench.js';
 import type { PeakPoint } from './peak.js';
 import type { RemoteService, Transport } from './remote.js';
 
@@ -100,9 +100,6 @@ export async function benchRemote(opts: RemoteBenchOptions): Promise<RemoteBench
     })),
   };
 }
-
-const fmt = (x: number | null | undefined, digits = 1) =>
-  x === null || x === undefined ? '-' : x.toFixed(digits);
 
 export function formatRemoteBench(r: RemoteBenchReport): string {
   const run = r.run;

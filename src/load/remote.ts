@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { Pool } from 'undici';
 import { WallClock, type EndReason } from '../engine/index.js';
 import type { InferOutcome, InferenceService, ModelInput, QueryTiming } from '../runtime/index.js';
-import { datatypeOf, loadInferenceService, ortTypeOf } from './oip.js';
+import { ERROR_CODE_KEY, datatypeOf, loadInferenceService, ortTypeOf } from './oip.js';
 
 export type Transport = 'json' | 'binary' | 'grpc';
 export const TRANSPORTS: readonly Transport[] = ['json', 'binary', 'grpc'];
@@ -239,7 +239,7 @@ export class RemoteService implements InferenceService {
       client.ModelInfer.call(this.grpcClient, request, {}, (err, res) => {
         if (err) {
           const status = err.code === grpc.status.UNAVAILABLE ? 503 : 500;
-          const code = err.metadata?.get('veltair-error-code')[0];
+          const code = err.metadata?.get(ERROR_CODE_KEY)[0];
           resolve({ status, error: typeof code === 'string' ? code : err.details });
           return;
         }

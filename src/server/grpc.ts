@@ -4,7 +4,7 @@
  * codes. Outputs always travel as `raw_output_contents` (as Triton answers).
  */
 import * as grpc from '@grpc/grpc-js';
-import { loadInferenceService } from '../load/index.js';
+import { ERROR_CODE_KEY, loadInferenceService } from '../load/index.js';
 import { ApiError } from './errors.js';
 import { BinaryCursor, encodeOutput } from './tensors.js';
 import type { DecodedRequest, VeltairServer } from './server.js';
@@ -52,9 +52,6 @@ const GRPC_CODE: Readonly<Record<number, grpc.status>> = {
   500: grpc.status.INTERNAL,
   503: grpc.status.UNAVAILABLE,
 };
-
-/** Trailing metadata that carries the server's error code (as the REST body's `code`). */
-export const ERROR_CODE_KEY = 'veltair-error-code';
 
 function toServiceError(err: unknown): Partial<grpc.ServiceError> {
   const api =
