@@ -69,7 +69,7 @@ async function runVerify(file: string, flags: VerifyFlags): Promise<void> {
   } catch (err) {
     // --json callers still get one document; the one-line reason also goes to stderr.
     if (flags.json) console.log(JSON.stringify({ model: file, ok: false, error: (err as Error).message }));
-    if (err instanceof ShapeOverrideError) throw new UsageError(err.message);
+    if (err instanceof ShapeOverrideError) throw new UsageError(`--shape: ${err.message}`);
     throw err;
   }
   console.log(flags.json ? JSON.stringify(report) : formatReport(report));

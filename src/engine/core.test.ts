@@ -113,6 +113,35 @@ describe('EngineCore', () => {
     assert.equal(core.missCount, 1);
   });
 
+  it('serves a changed set of models with a new policy, and refuses to drop a model with a query inside', () => {
+    const { clock, core, started, ends } = engine(lossPolicy());
+    core.arrive('m', 0);
+    core.decide();
+    const withN = {
+      predictors: predictorsOf(flatProfile('n', 1000)),
+      qosTargetMs: { n: 5 },
+      policy: lossPolicy(),
+    };
+    assert.throws(() => core.setTenants(withN), /model 'm' still has query q0 inside/);
+    clock.set(1);
+    core.complete(started[0].run, 1000);
+    core.decide();
+    core.setTenants(withN);
+    assert.throws(() => core.arrive('m', 1), /unknown model 'm'/);
+    core.arrive('n', 1);
+    core.decide();
+    assert.equal(started[1].model, 'n');
+    clock.set(2);
+    core.complete(started[1].run, 1000);
+    assert.deepEqual(
+      ends.map((e) => [e.model, e.outcome]),
+      [
+        ['m', 'completed'],
+        ['n', 'completed'],
+      ],
+    );
+  });
+
   it('rejects every waiting query when aborted, and times each decide', () => {
     const idle: Policy = { name: 'idle', decide: () => [] };
     const { core, ends } = engine(idle);

@@ -60,12 +60,16 @@ export interface QueryEnd {
   readonly satisfied: boolean;
 }
 
-export interface EngineCoreOptions {
+/** The models an engine serves and the policy that schedules them. */
+export interface Tenants {
+  readonly predictors: ReadonlyMap<string, ProfilePredictor>;
+  readonly qosTargetMs: Readonly<Record<string, number>>;
+  readonly policy: Policy;
+}
+
+export interface EngineCoreOptions extends Tenants {
   /** The CPUs the ledger hands out (ids from the affinity mask; 0..P-1 when simulated). */
   cpus: readonly number[];
-  predictors: ReadonlyMap<string, ProfilePredictor>;
-  qosTargetMs: Readonly<Record<string, number>>;
-  policy: Policy;
   /** What the engine expects each dispatch to add to a block's latency (us). */
   dispatchOverheadUs: number;
   /** Keep a hash of every decision and the ledger's events. */
@@ -139,7 +143,7 @@ export class EngineCore {
   private attemptsTotal = 0;
   private readonly loadWindow: { atMs: number; coreUs: number }[] = [];
   private loadSum = 0;
-  private readonly leastCoreUs = new Map<string, number>();
+  private tenants: Tenants;
   private decideCalls = 0;
   private decisions = 0;
   private readonly decideMs = new RecentSamples(DECIDE_SAMPLES);
@@ -150,7 +154,7 @@ export class EngineCore {
   private hash = 0x811c9dc5;
 
   private readonly profileOf = (model: string): ProfilePredictor => {
-    const p = this.opts.predictors.get(model);
+    const p = this.tenants.predictors.get(model);
     if (!p) throw new Error(`no profile for model '${model}'`);
     return p;
   };
@@ -161,14 +165,26 @@ export class EngineCore {
     private readonly executor: Executor,
   ) {
     this.ledger = new CoreLedger(opts.cpus, { trace: opts.trace });
-    for (const [m, p] of opts.predictors) this.leastCoreUs.set(m, leastCoreTimeUs(p));
+    this.tenants = opts;
+  }
+
+  /**
+   * Serves `tenants` from the next decision on (a server loading or unloading a model). A model
+   * left out must have no query inside; the others' queries go on where they are, and the new
+   * policy sees them in its next view (policies keep no state between calls).
+   */
+  setTenants(tenants: Tenants): void {
+    const inside = [...this.waiting, ...[...this.runs.values()].map((r) => r.q)];
+    const orphan = inside.find((q) => !tenants.predictors.has(q.model));
+    if (orphan) throw new Error(`model '${orphan.model}' still has query ${orphan.id} inside the engine`);
+    this.tenants = tenants;
   }
 
   /** A query of `model` scheduled to arrive at `arrivalMs` is here; returns its id. */
   arrive(model: string, arrivalMs: number, deadlineMs?: number): string {
     this.beginEvent();
-    const pred = this.opts.predictors.get(model);
-    const target = this.opts.qosTargetMs[model];
+    const pred = this.tenants.predictors.get(model);
+    const target = this.tenants.qosTargetMs[model];
     if (!pred || target === undefined) throw new Error(`arrival for unknown model '${model}'`);
     const index = this.nextIndex++;
     const id = `q${index}`;
@@ -187,7 +203,7 @@ export class EngineCore {
     };
     this.countsOf(model).queries++;
     this.waiting.push(q); // arrivals come in index order, so the list stays in arrival order
-    const coreUs = this.leastCoreUs.get(model) ?? 0;
+    const coreUs = leastCoreTimeUs(pred);
     this.loadWindow.push({ atMs: this.nowMs, coreUs });
     this.loadSum += coreUs;
     return id;
@@ -246,7 +262,7 @@ export class EngineCore {
     const decisions = this.timedDecide(view);
     this.decideCalls++;
     if (decisions.length === 0) return;
-    validateDecisions(this.opts.policy.name, view, decisions);
+    validateDecisions(this.tenants.policy.name, view, decisions);
     this.decisions += decisions.length;
     // Take the decided queries out of the queue, then apply decisions in the policy's order
     // (that order fixes run numbers, CPU choice and, simulated, noise draws).
@@ -356,9 +372,9 @@ export class EngineCore {
 
   private timedDecide(view: EngineView): Decision[] {
     const watch = this.opts.stopwatch;
-    if (!watch) return this.opts.policy.decide(view);
+    if (!watch) return this.tenants.policy.decide(view);
     const t0 = watch();
-    const decisions = this.opts.policy.decide(view);
+    const decisions = this.tenants.policy.decide(view);
     this.decideMs.push(watch() - t0);
     return decisions;
   }

@@ -13,6 +13,7 @@ export {
   type EndReason,
   type ModelCounts,
   type QueryEnd,
+  type Tenants,
 } from './core.js';
 export { VirtualClock, WallClock, type Clock } from './clock.js';
 export { CoreLedger, LedgerError, checkLedgerTrace, type LedgerEvent } from './ledger.js';

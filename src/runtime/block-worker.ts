@@ -16,18 +16,40 @@ import { fromWire, toWire, transferList, type WireTensors } from './wire.js';
 const setup = workerData as WorkerSetup;
 const port = parentPort;
 const sessions = new Map<string, ort.InferenceSession>();
+/** Sessions asked for and not open yet: a run that needs one opens it first. */
+const asked = new Map<string, SessionSpec>();
 
 function reply(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(message, transfer);
 }
 
+async function openSession(spec: SessionSpec): Promise<ort.InferenceSession> {
+  const open = sessions.get(spec.key);
+  if (open) return open;
+  const session = await openBlockSession(spec.bytes, spec.config, spec.source);
+  const feeds = Object.fromEntries(Object.entries(spec.warmup).map(([n, w]) => [n, fromWire(w)]));
+  for (const value of Object.values(await session.run(feeds))) freeTensorMemory(value as ort.Tensor);
+  sessions.set(spec.key, session);
+  asked.delete(spec.key);
+  return session;
+}
+
+/**
+ * Opens sessions one at a time, and between two of them handles the messages that arrived
+ * meanwhile: a model loaded while others are served delays their blocks by one session's
+ * opening at most, not by all of its sessions'.
+ */
 async function open(id: number, specs: readonly SessionSpec[]): Promise<void> {
-  for (const spec of specs) {
-    if (sessions.has(spec.key)) continue;
-    const session = await openBlockSession(spec.bytes, spec.config, spec.source);
-    const feeds = Object.fromEntries(Object.entries(spec.warmup).map(([n, w]) => [n, fromWire(w)]));
-    for (const value of Object.values(await session.run(feeds))) freeTensorMemory(value as ort.Tensor);
-    sessions.set(spec.key, session);
+  for (const spec of specs) if (!sessions.has(spec.key)) asked.set(spec.key, spec);
+  try {
+    for (const spec of specs) {
+      await openSession(spec);
+      for (let next = port && receiveMessageOnPort(port); next; next = port && receiveMessageOnPort(port)) {
+        await handle(next.message as ToWorker);
+      }
+    }
+  } finally {
+    for (const spec of specs) asked.delete(spec.key);
   }
   reply({ kind: 'opened', id, sessions: sessions.size });
 }
@@ -38,7 +60,8 @@ async function run(id: number, steps: readonly ChainStep[], feeds: WireTensors, 
   const startEpochMs = performance.timeOrigin + performance.now();
   const stepUs: number[] = [];
   for (const step of steps) {
-    const session = sessions.get(step.session);
+    const spec = asked.get(step.session);
+    const session = sessions.get(step.session) ?? (spec && (await openSession(spec)));
     if (!session) throw new Error(`no session ${step.session} on this worker`);
     const stepFeeds: Record<string, ort.Tensor> = {};
     for (const name of step.inputs) {
@@ -76,6 +99,7 @@ async function run(id: number, steps: readonly ChainStep[], feeds: WireTensors, 
 }
 
 async function close(id: number, prefix: string): Promise<void> {
+  for (const key of [...asked.keys()]) if (key.startsWith(prefix)) asked.delete(key);
   for (const [key, session] of [...sessions]) {
     if (!key.startsWith(prefix)) continue;
     sessions.delete(key);

@@ -41,6 +41,7 @@ export {
 } from './executor.js';
 export {
   seededInputs,
+  pinInputShapes,
   parseShapeOverrides,
   ShapeOverrideError,
   type ShapeOverrides,

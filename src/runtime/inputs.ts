@@ -3,13 +3,17 @@ import {
   DataType,
   GraphIndex,
   ORT_TYPE_NAME,
+  decodeModel,
+  encodeModel,
   seededRandom,
+  tensorTypeOf,
+  valueInfo,
   type Dim,
   type ModelProto,
 } from '../onnx/index.js';
 import type { TensorMap } from './executor.js';
 
-/** Shapes given by the user for inputs, by input name (`--shape name:d1,d2`). */
+/** Shapes given by the user for inputs, by input name (`--shape name:d1,d2`, a model's config). */
 export type ShapeOverrides = ReadonlyMap<string, readonly number[]>;
 
 /** A malformed `--shape` value or an override naming no input. */
@@ -55,14 +59,7 @@ export function seededInputs(model: ModelProto, options: SeededInputOptions = {}
   const index = new GraphIndex(model.graph);
   const random = seededRandom(options.seed ?? 1);
   const shapes = options.shapes ?? new Map<string, readonly number[]>();
-  const names = new Set(index.feedInputs.map((v) => v.name));
-  for (const name of shapes.keys()) {
-    if (!names.has(name)) {
-      throw new ShapeOverrideError(
-        `--shape names '${name}', which is not an input (inputs: ${[...names].join(', ')})`,
-      );
-    }
-  }
+  checkInputNames(index, shapes);
   const feeds: TensorMap = {};
   for (const input of index.feedInputs) {
     const type = index.typeOf(input.name);
@@ -75,17 +72,45 @@ export function seededInputs(model: ModelProto, options: SeededInputOptions = {}
   return feeds;
 }
 
+/**
+ * A copy of `model` whose inputs named in `shapes` have exactly those dims: served at one
+ * shape, a model with symbolic dims is cut, measured and checked at that shape.
+ */
+export function pinInputShapes(model: ModelProto, shapes: ShapeOverrides): ModelProto {
+  if (shapes.size === 0) return model;
+  const pinned = decodeModel(encodeModel(model));
+  if (!pinned.graph) throw new Error('model has no graph');
+  checkInputNames(new GraphIndex(pinned.graph), shapes);
+  for (const input of pinned.graph.input) {
+    const dims = shapes.get(input.name);
+    const type = input.type ? tensorTypeOf(input.type) : undefined;
+    if (!dims || !type) continue;
+    checkOverride(input.name, dims, type.shape);
+    input.type = valueInfo(input.name, type.elemType, dims).type;
+  }
+  return pinned;
+}
+
+function checkInputNames(index: GraphIndex, shapes: ShapeOverrides): void {
+  const names = new Set(index.feedInputs.map((v) => v.name));
+  for (const name of shapes.keys()) {
+    if (!names.has(name)) {
+      throw new ShapeOverrideError(
+        `a shape is given for '${name}', which is not an input (inputs: ${[...names].join(', ')})`,
+      );
+    }
+  }
+}
+
 /** An override may only choose symbolic or unknown dims: ORT rejects any other change. */
 function checkOverride(name: string, dims: readonly number[], declared: readonly Dim[] | undefined): void {
   if (!declared) return;
   if (declared.length !== dims.length) {
-    throw new ShapeOverrideError(
-      `--shape ${name}: the input has rank ${declared.length}, got ${dims.length} dims`,
-    );
+    throw new ShapeOverrideError(`input '${name}' has rank ${declared.length}, got ${dims.length} dims`);
   }
   declared.forEach((d, i) => {
     if (typeof d === 'number' && d !== dims[i]) {
-      throw new ShapeOverrideError(`--shape ${name}: dim ${i} is fixed at ${d} by the model, got ${dims[i]}`);
+      throw new ShapeOverrideError(`input '${name}': dim ${i} is fixed at ${d} by the model, got ${dims[i]}`);
     }
   });
 }

@@ -29,6 +29,7 @@ import {
 } from './calibrate.js';
 import { cpuWindows } from './windows.js';
 import { WorkerPool, type ChainResult } from './pool.js';
+import type { ShapeOverrides } from './inputs.js';
 import { DEFAULT_SEGMENT_OPTIONS, type SegmentOptions } from './segments.js';
 import { ServedModel, type ModelInput } from './served.js';
 import type { InferenceService, InferOutcome, QueryTiming } from './service.js';
@@ -44,6 +45,8 @@ export interface LiveModelSpec {
    * so it cannot say where a cut is cheap (`estimatedProfile`).
    */
   readonly whole?: boolean;
+  /** Shapes of inputs with symbolic dims, pinned: the model is served at these shapes only. */
+  readonly shapes?: ShapeOverrides;
 }
 
 export interface LiveRuntimeOptions {
@@ -87,7 +90,7 @@ export interface RuntimeReport {
   /** How much a unit's runs vary (log-space standard deviation, the widest of the models). */
   readonly latencySpread: number;
   readonly openMs: number;
-  /** Resident memory of the process after opening (bytes). */
+  /** Resident memory of the process when the report was made (bytes). */
   readonly rssBytes: number;
 }
 
@@ -129,124 +132,179 @@ async function planModel(
   cpu: number,
   opts: SegmentOptions,
 ): Promise<ServedModel> {
-  let model = await ServedModel.load(spec.name, spec.path, spec.profile, opts);
+  let model = await ServedModel.load(spec, opts);
   for (let k = 0; k < REPLANS; k++) {
     const version = model.predictor.predict(0, model.segmentCount, 1, 0).version;
     const measured = await measureChainOverhead(pool, model, cpu, version, 3);
     const allowed = 1.5 * opts.junctionShare;
     if (measured <= allowed || model.segmentCount <= 1 || model.plan.estimatedOverhead <= 0) break;
     const junctionScale = (model.plan.junctionScale ?? 1) * (measured / model.plan.estimatedOverhead);
-    model = await ServedModel.load(spec.name, spec.path, spec.profile, { ...opts, junctionScale });
+    model = await ServedModel.load(spec, { ...opts, junctionScale });
   }
   return model;
 }
 
+type ModelReport = RuntimeReport['models'][number];
+
 export class LiveRuntime {
   private active: LiveEngine | undefined;
   /** Session sets (model, CPU window) asked of a worker, by `${model}/${cpus}`. */
-  private readonly opened: Set<string>;
+  private readonly opened = new Set<string>();
+  private readonly served = new Map<string, ServedModel>();
+  private readonly modelReports = new Map<string, ModelReport>();
+  private readonly unavailable: { name: string; reason: string }[] = [];
+  /** Sessions each worker holds, by CPU. */
+  private readonly held = new Map<number, number>();
+  private readonly spreads = new Map<string, number>();
+  private dispatchOverheadUs = LIVE_DISPATCH_OVERHEAD_US;
+  private openMs = 0;
 
   private constructor(
     readonly pool: WorkerPool,
-    readonly models: ReadonlyMap<string, ServedModel>,
-    readonly report: RuntimeReport,
-    opened: Iterable<string>,
-  ) {
-    this.opened = new Set(opened);
-  }
+    private readonly segments: SegmentOptions,
+    private readonly measureOptions: MeasureOptions,
+    private readonly progress: (message: string) => void,
+  ) {}
 
   /** Starts the workers, cuts the models into segments and opens their sessions. */
   static async start(opts: LiveRuntimeOptions): Promise<LiveRuntime> {
     const t0 = performance.now();
     const cpus = opts.cpus ?? processCpus();
-    const progress = opts.onProgress ?? (() => {});
     const pool = await WorkerPool.start(cpus, {
       pin: opts.pin ?? true,
       reportCpu: opts.reportCpu,
       nice: WORKER_NICE,
       pollUs: WORKER_POLL_US,
     });
-    const models = new Map<string, ServedModel>();
-    const opened: string[] = [];
-    const held = new Map<number, number>();
-    const chainOverWhole = new Map<string, ReadonlyMap<string, ReadonlyMap<number, number>>>();
-    const spreads: number[] = [];
-    const unavailable: { name: string; reason: string }[] = [];
-    let dispatchOverheadUs = LIVE_DISPATCH_OVERHEAD_US;
+    const segments = {
+      maxSegmentUs: shortestModelUs(opts.models),
+      ...(opts.segments ?? DEFAULT_SEGMENT_OPTIONS),
+    };
+    const runtime = new LiveRuntime(
+      pool,
+      segments,
+      opts.measure ?? DEFAULT_MEASURE_OPTIONS,
+      opts.onProgress ?? (() => {}),
+    );
     try {
-      const segments = {
-        maxSegmentUs: shortestModelUs(opts.models),
-        ...(opts.segments ?? DEFAULT_SEGMENT_OPTIONS),
-      };
-      for (const spec of opts.models) {
-        progress(`${spec.name}: cutting into segments`);
-        const plan = spec.whole ? { ...segments, whole: true } : segments;
-        try {
-          models.set(spec.name, await planModel(pool, spec, cpus[0], plan));
-        } catch (err) {
-          unavailable.push({ name: spec.name, reason: (err as Error).message });
-        }
-      }
-      for (const model of [...models.values()]) {
-        progress(`${model.name}: opening sessions`);
-        const counts = model.profile.coreCounts.filter((c) => c <= cpus.length);
-        // Workers open their sessions in parallel; each opens its windows in turn.
-        try {
-          await Promise.all(
-            cpus.map(async (cpu) => {
-              for (const window of cpuWindows(cpus, counts).filter((w) => w[0] === cpu)) {
-                held.set(cpu, await pool.open(cpu, model.sessionSpecs(window)));
-                opened.push(`${model.name}/${window.join('.')}`);
-              }
-            }),
-          );
-        } catch (err) {
-          models.delete(model.name);
-          unavailable.push({ name: model.name, reason: (err as Error).message });
-        }
-      }
-      progress('measuring the units');
-      const counts = [...new Set([...models.values()].flatMap((m) => m.profile.coreCounts))].filter(
-        (c) => c <= cpus.length,
-      );
-      const measured = await measureUnits(
-        pool,
-        [...models.values()],
-        counts,
-        opts.measure ?? DEFAULT_MEASURE_OPTIONS,
-      );
-      dispatchOverheadUs = measured.dispatchOverheadUs;
-      for (const m of models.values()) {
-        const found = measured.models.get(m.name);
-        spreads.push(found?.logSpread ?? 0);
-        if (found) m.useMeasured(found.latencies);
-        chainOverWhole.set(m.name, found?.chainOverWhole ?? new Map());
-      }
+      const admitted = await runtime.admit(opts.models);
+      runtime.unavailable.push(...admitted.unavailable);
+      runtime.dispatchOverheadUs = admitted.dispatchOverheadUs;
     } catch (err) {
       await pool.stop();
       throw err;
     }
-    const report: RuntimeReport = {
-      cpus,
-      pinned: pool.pinned,
-      models: [...models.values()].map((m) => ({
+    runtime.openMs = performance.now() - t0;
+    return runtime;
+  }
+
+  /** What the runtime holds now. */
+  get report(): RuntimeReport {
+    return {
+      cpus: this.pool.cpus,
+      pinned: this.pool.pinned,
+      models: [...this.modelReports.values()],
+      unavailable: this.unavailable,
+      sessions: [...this.held.values()].reduce((a, b) => a + b, 0),
+      dispatchOverheadUs: this.dispatchOverheadUs,
+      latencySpread: Math.max(0, ...this.spreads.values()),
+      openMs: this.openMs,
+      rssBytes: process.memoryUsage().rss,
+    };
+  }
+
+  /** The models served, by name. */
+  get models(): ReadonlyMap<string, ServedModel> {
+    return this.served;
+  }
+
+  /**
+   * Serves one more model (a server loading it): cut into segments, its sessions opened on every
+   * worker and its units measured, while the workers go on running the other models' blocks
+   * (those wait behind each measuring run). The engine schedules it once told
+   * (`LiveEngine.setTenants`). Throws the reason it cannot be served.
+   */
+  async addModel(spec: LiveModelSpec): Promise<ServedModel> {
+    if (this.served.has(spec.name)) throw new Error(`model '${spec.name}' is already served`);
+    const admitted = await this.admit([spec]);
+    const [failed] = admitted.unavailable;
+    if (failed) throw new Error(failed.reason);
+    return this.model(spec.name);
+  }
+
+  /**
+   * Stops serving `name` and releases its sessions on every worker. The engine must have stopped
+   * scheduling it first (`LiveEngine.setTenants` without it).
+   */
+  async removeModel(name: string): Promise<void> {
+    const model = this.model(name);
+    this.served.delete(name);
+    this.modelReports.delete(name);
+    this.spreads.delete(name);
+    for (const key of [...this.opened]) if (key.startsWith(`${name}/`)) this.opened.delete(key);
+    for (const [cpu, sessions] of await this.pool.close(model.keyPrefix)) this.held.set(cpu, sessions);
+  }
+
+  /** Cuts, opens and measures `specs`; what cannot be served is listed with its reason. */
+  private async admit(specs: readonly LiveModelSpec[]) {
+    const cpus = this.pool.cpus;
+    const unavailable: { name: string; reason: string }[] = [];
+    const models: ServedModel[] = [];
+    for (const spec of specs) {
+      this.progress(`${spec.name}: cutting into segments`);
+      const plan = spec.whole ? { ...this.segments, whole: true } : this.segments;
+      try {
+        models.push(await planModel(this.pool, spec, cpus[0], plan));
+      } catch (err) {
+        unavailable.push({ name: spec.name, reason: (err as Error).message });
+      }
+    }
+    const opened: ServedModel[] = [];
+    for (const model of models) {
+      this.progress(`${model.name}: opening sessions`);
+      try {
+        await this.openSessions(model);
+        opened.push(model);
+      } catch (err) {
+        for (const [cpu, sessions] of await this.pool.close(model.keyPrefix)) this.held.set(cpu, sessions);
+        unavailable.push({ name: model.name, reason: (err as Error).message });
+      }
+    }
+    if (opened.length === 0) return { unavailable, dispatchOverheadUs: this.dispatchOverheadUs };
+    this.progress('measuring the units');
+    const counts = [...new Set(opened.flatMap((m) => m.profile.coreCounts))].filter((c) => c <= cpus.length);
+    const measured = await measureUnits(this.pool, opened, counts, this.measureOptions);
+    for (const m of opened) {
+      const found = measured.models.get(m.name);
+      this.spreads.set(m.name, found?.logSpread ?? 0);
+      if (found) m.useMeasured(found.latencies);
+      this.served.set(m.name, m);
+      this.modelReports.set(m.name, {
         name: m.name,
         segments: m.segmentCount,
         units: m.unitCount,
         unitBytes: m.unitBytes,
         junctionScale: m.plan.junctionScale ?? 1,
         chainOverWhole: Object.fromEntries(
-          [...(chainOverWhole.get(m.name) ?? [])].map(([v, byCores]) => [v, Object.fromEntries(byCores)]),
+          [...(found?.chainOverWhole ?? [])].map(([v, byCores]) => [v, Object.fromEntries(byCores)]),
         ),
-      })),
-      unavailable,
-      sessions: [...held.values()].reduce((a, b) => a + b, 0),
-      dispatchOverheadUs,
-      latencySpread: Math.max(0, ...spreads),
-      openMs: performance.now() - t0,
-      rssBytes: process.memoryUsage().rss,
-    };
-    return new LiveRuntime(pool, models, report, opened);
+      });
+    }
+    return { unavailable, dispatchOverheadUs: measured.dispatchOverheadUs };
+  }
+
+  /** Opens `model`'s sessions for every CPU window the ledger may hand out; workers open in parallel. */
+  private async openSessions(model: ServedModel): Promise<void> {
+    const cpus = this.pool.cpus;
+    const counts = model.profile.coreCounts.filter((c) => c <= cpus.length);
+    await Promise.all(
+      cpus.map(async (cpu) => {
+        for (const window of cpuWindows(cpus, counts).filter((w) => w[0] === cpu)) {
+          this.held.set(cpu, await this.pool.open(cpu, model.sessionSpecs(window)));
+          this.opened.add(`${model.name}/${window.join('.')}`);
+        }
+      }),
+    );
   }
 
   /** The profiles policies plan with (one layer per segment). */
@@ -413,6 +471,15 @@ export class LiveEngine implements InferenceService {
       this.queries.set(id, { model: served, live, resolve });
       this.decide();
     });
+  }
+
+  /**
+   * Schedules the models the runtime serves now with `policy` (once a model was added to the
+   * runtime, or before one is removed from it: no query of a model left out may be inside).
+   */
+  setTenants(policy: Policy, qosTargetMs: Readonly<Record<string, number>>): void {
+    this.core.setTenants({ predictors: this.runtime.predictors, qosTargetMs, policy });
+    this.decide();
   }
 
   /** Rejects every waiting query (reason `aborted`); running blocks finish. */

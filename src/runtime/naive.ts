@@ -17,13 +17,16 @@ import { ORT_DEFAULTS } from './session.js';
 import type { InferenceService, InferOutcome, QueryTiming } from './service.js';
 import { fromWire, toWire } from './wire.js';
 
+/** A model as the naive baseline serves it: its file and the tensors it takes and gives. */
+export interface NaiveModel {
+  readonly name: string;
+  readonly path: string;
+  readonly inputs: readonly ModelInput[];
+  readonly outputs: readonly string[];
+}
+
 export interface NaiveOptions {
-  readonly models: readonly {
-    name: string;
-    path: string;
-    inputs: readonly ModelInput[];
-    outputs: readonly string[];
-  }[];
+  readonly models: readonly NaiveModel[];
   readonly qosTargetMs: Readonly<Record<string, number>>;
   /** Queries running at once at most (default: 4 per CPU). */
   readonly maxConcurrent: number;
@@ -36,35 +39,56 @@ interface Waiting {
   resolve: (o: InferOutcome) => void;
 }
 
+/** The key a worker holds a model's default session under (model names have no `#`). */
+const sessionKey = (model: string) => `${model}#`;
+
 export class NaiveService implements InferenceService {
   readonly clock = new WallClock();
   private readonly queue: Waiting[] = [];
   private inside = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly models = new Map<string, NaiveModel & { qosTargetMs: number }>();
 
   private constructor(
-    private readonly opts: NaiveOptions,
     private readonly free: BlockWorker[],
     private readonly workers: readonly BlockWorker[],
   ) {}
 
   /** Starts `maxConcurrent` unpinned workers, each opening every model with ORT's defaults. */
   static async start(opts: NaiveOptions): Promise<NaiveService> {
-    const specs: SessionSpec[] = [];
-    for (const m of opts.models) {
-      const model = await loadModel(m.path);
-      const warmup = Object.fromEntries(Object.entries(seededInputs(model)).map(([n, t]) => [n, toWire(t)]));
-      specs.push({ key: m.name, bytes: encodeModel(model), config: ORT_DEFAULTS, warmup, source: m.path });
-    }
     const workers = await Promise.all(
       Array.from({ length: opts.maxConcurrent }, () => BlockWorker.start({ reportCpu: false })),
     );
-    for (const w of workers) await w.open(specs);
-    return new NaiveService(opts, [...workers], workers);
+    const service = new NaiveService([...workers], workers);
+    for (const m of opts.models) await service.addModel(m, opts.qosTargetMs[m.name] ?? Infinity);
+    return service;
+  }
+
+  /** Serves one more model: every worker opens it with ORT's defaults. */
+  async addModel(m: NaiveModel, qosTargetMs: number): Promise<void> {
+    const model = await loadModel(m.path);
+    const warmup = Object.fromEntries(Object.entries(seededInputs(model)).map(([n, t]) => [n, toWire(t)]));
+    const spec: SessionSpec = {
+      key: sessionKey(m.name),
+      bytes: encodeModel(model),
+      config: ORT_DEFAULTS,
+      warmup,
+      source: m.path,
+    };
+    await Promise.all(this.workers.map((w) => w.open([spec])));
+    this.models.set(m.name, { ...m, qosTargetMs });
+  }
+
+  /** Stops serving `name` (none of its queries may be inside) and releases its sessions. */
+  async removeModel(name: string): Promise<void> {
+    this.models.delete(name);
+    await Promise.all(
+      this.workers.map((w) => w.ask((id) => ({ kind: 'close', id, prefix: sessionKey(name) }))),
+    );
   }
 
   inputsOf(model: string): readonly ModelInput[] {
-    const m = this.opts.models.find((x) => x.name === model);
+    const m = this.models.get(model);
     if (!m) throw new Error(`model '${model}' is not served`);
     return m.inputs;
   }
@@ -104,10 +128,10 @@ export class NaiveService implements InferenceService {
     while (this.queue.length > 0 && this.free.length > 0) {
       const q = this.queue.shift() as Waiting;
       const worker = this.free.pop() as BlockWorker;
-      const m = this.opts.models.find((x) => x.name === q.model);
+      const m = this.models.get(q.model);
       const wire = Object.fromEntries(Object.entries(q.feeds).map(([n, t]) => [n, toWire(t)]));
       const chain = {
-        steps: [{ session: q.model, inputs: Object.keys(wire), release: [] }],
+        steps: [{ session: sessionKey(q.model), inputs: Object.keys(wire), release: [] }],
         returns: m?.outputs ?? [],
       };
       worker.run(chain, wire, (r) => {
@@ -116,7 +140,7 @@ export class NaiveService implements InferenceService {
         if (r instanceof Error) this.done(q, { status: 'failed', error: r.message, latencyMs });
         else {
           const outputs = Object.fromEntries(Object.entries(r.outputs).map(([n, w]) => [n, fromWire(w)]));
-          const satisfied = latencyMs <= (this.opts.qosTargetMs[q.model] ?? Infinity);
+          const satisfied = latencyMs <= (m?.qosTargetMs ?? Infinity);
           const queueMs = this.clock.fromEpochMs(r.startEpochMs) - q.arrivalMs;
           this.done(q, { status: 'ok', outputs, latencyMs, queueMs, satisfied });
         }

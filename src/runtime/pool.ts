@@ -160,9 +160,15 @@ export class WorkerPool {
     return this.worker(cpu).open(sessions);
   }
 
-  /** Releases the sessions whose key starts with `prefix` on every worker. */
-  async close(prefix: string): Promise<void> {
-    await Promise.all([...this.workers.values()].map((w) => w.ask((id) => ({ kind: 'close', id, prefix }))));
+  /** Releases the sessions whose key starts with `prefix` on every worker; how many each still holds. */
+  async close(prefix: string): Promise<Map<number, number>> {
+    const held = await Promise.all(
+      [...this.workers].map(async ([cpu, w]) => {
+        const m = await w.ask((id) => ({ kind: 'close', id, prefix }));
+        return [cpu, m.kind === 'closed' ? m.sessions : 0] as const;
+      }),
+    );
+    return new Map(held);
   }
 
   /**

@@ -8,6 +8,7 @@
 import { PROFILE_SCHEMA, machineFingerprint, ortVersion, type ModelProfileData } from '../compile/index.js';
 import { loadModel, type ModelProto } from '../onnx/index.js';
 import { discoverLayers } from '../partition/index.js';
+import { pinInputShapes, type ShapeOverrides } from './inputs.js';
 import type { LiveModelSpec } from './live.js';
 
 /** A rough CPU core's throughput for the estimate (multiply-accumulates per us). */
@@ -55,7 +56,16 @@ export function estimatedProfile(name: string, model: ModelProto, cpus: number):
   };
 }
 
-/** A model file without a compiled profile, as the live runtime serves it: whole, measured in place. */
-export async function unprofiledModelSpec(name: string, path: string, cpus: number): Promise<LiveModelSpec> {
-  return { name, path, profile: estimatedProfile(name, await loadModel(path), cpus), whole: true };
+/**
+ * A model file without a compiled profile, as the live runtime serves it: whole, measured in
+ * place (at `shapes`, when its config pins them).
+ */
+export async function unprofiledModelSpec(
+  name: string,
+  path: string,
+  cpus: number,
+  shapes: ShapeOverrides = new Map(),
+): Promise<LiveModelSpec> {
+  const model = pinInputShapes(await loadModel(path), shapes);
+  return { name, path, profile: estimatedProfile(name, model, cpus), whole: true, shapes };
 }

@@ -167,6 +167,17 @@ export async function startGrpc(
       const { name, versions, platform, inputs, outputs } = server.metadata(server.lookup(target(r)));
       return { name, versions, platform, inputs, outputs };
     }),
+    RepositoryIndex: unary(async (r: { ready: boolean }) => ({
+      models: await server.repositoryIndex(r.ready),
+    })),
+    RepositoryModelLoad: unary(async (r: { model_name: string }) => {
+      await server.load(r.model_name);
+      return {};
+    }),
+    RepositoryModelUnload: unary(async (r: { model_name: string }) => {
+      await server.unload(r.model_name);
+      return {};
+    }),
     ModelInfer: unary(async (req: GrpcInferRequest) => {
       const answer = await server.serve(
         { model: req.model_name, version: req.model_version || undefined },

@@ -20,9 +20,15 @@ import {
   decodeModel,
   modelHash,
   tensorTypeOf,
+  type ModelProto,
   type ValueInfoProto,
 } from '../onnx/index.js';
-import { unprofiledModelSpec, type LiveModelSpec } from '../runtime/index.js';
+import {
+  pinInputShapes,
+  unprofiledModelSpec,
+  type LiveModelSpec,
+  type ShapeOverrides,
+} from '../runtime/index.js';
 import { datatypeOf } from '../load/index.js';
 import type { TensorMetadata } from './tensors.js';
 
@@ -41,11 +47,13 @@ export interface ModelSettings {
   readonly maxQueue: number;
   /** Share of the load this model is expected to get, for the policy (default 1). */
   readonly weight: number;
+  /** Shapes that pin inputs' symbolic dims: the model is served, measured and checked at them. */
+  readonly inputShapes: ShapeOverrides;
 }
 
 export const DEFAULT_MAX_QUEUE = 64;
 
-export type ModelState = 'READY' | 'UNAVAILABLE';
+export type ModelState = 'READY' | 'LOADING' | 'UNLOADING' | 'UNAVAILABLE';
 
 export interface RepositoryModel {
   readonly name: string;
@@ -67,31 +75,42 @@ export async function scanRepository(
   cpus: number,
   only?: readonly string[],
 ): Promise<RepositoryModel[]> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch((err: Error) => {
-    throw new Error(`model repository ${dir}: ${err.message}`);
-  });
-  const folders = entries
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-    .map((e) => e.name)
-    .filter((name) => !only || only.includes(name));
+  const folders = (await modelFolders(dir)).filter((name) => !only || only.includes(name));
   const missing = (only ?? []).filter((name) => !folders.includes(name));
   if (missing.length > 0) throw new Error(`model repository ${dir} has no model ${missing.join(', ')}`);
   const out: RepositoryModel[] = [];
-  for (const name of folders.sort()) out.push(await readModel(dir, name, cpus));
+  for (const name of folders) out.push(await readRepositoryModel(dir, name, cpus));
   return out;
 }
 
-async function readModel(dir: string, name: string, cpus: number): Promise<RepositoryModel> {
-  const unavailable = (reason: string, version = ''): RepositoryModel => ({
+/** The model folders of repository `dir`, sorted. */
+export async function modelFolders(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err: Error) => {
+    throw new Error(`model repository ${dir}: ${err.message}`);
+  });
+  return entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
+}
+
+/** A model known by its name only: being read, or unreadable for `reason`. */
+export function unreadModel(name: string, state: ModelState, reason = '', version = ''): RepositoryModel {
+  return {
     name,
     version,
-    state: 'UNAVAILABLE',
+    state,
     reason,
-    settings: { maxQueue: DEFAULT_MAX_QUEUE, weight: 1 },
+    settings: DEFAULT_SETTINGS,
     inputs: [],
     outputs: [],
     profile: 'none',
-  });
+  };
+}
+
+/** Model `name` of repository `dir`, read and checked (state UNAVAILABLE and the reason when it cannot be served). */
+export async function readRepositoryModel(dir: string, name: string, cpus: number): Promise<RepositoryModel> {
+  const unavailable = (reason: string, version = '') => unreadModel(name, 'UNAVAILABLE', reason, version);
   if (!isModelName(name)) return unavailable('a model name is letters, digits, _, . and - only');
   let settings: ModelSettings;
   try {
@@ -104,14 +123,19 @@ async function readModel(dir: string, name: string, cpus: number): Promise<Repos
   const path = join(dir, name, version, 'model.onnx');
   try {
     const bytes = await readFile(path);
-    const model = decodeModel(bytes, path);
+    const file = decodeModel(bytes, path);
+    const shapes = settings.inputShapes;
+    const model = pinInputShapes(file, shapes);
     if (!model.graph) throw new Error(`${path}: the model has no graph`);
     const inputs = new GraphIndex(model.graph).feedInputs.map(metadataOf);
     const outputs = model.graph.output.map(metadataOf);
-    const compiled = await compiledProfile(path, modelHash(bytes));
+    // The compiler measures symbolic dims at 1: its profile describes other pinned shapes wrongly.
+    const compiled = pinnedAsCompiled(file, shapes)
+      ? await compiledProfile(path, modelHash(bytes))
+      : undefined;
     const spec: LiveModelSpec = compiled
-      ? { name, path, profile: compiled }
-      : await unprofiledModelSpec(name, path, cpus);
+      ? { name, path, profile: compiled, shapes }
+      : await unprofiledModelSpec(name, path, cpus, shapes);
     return {
       name,
       version,
@@ -128,9 +152,11 @@ async function readModel(dir: string, name: string, cpus: number): Promise<Repos
   }
 }
 
+const DEFAULT_SETTINGS: ModelSettings = { maxQueue: DEFAULT_MAX_QUEUE, weight: 1, inputShapes: new Map() };
+
 async function readSettings(path: string): Promise<ModelSettings> {
   const text = await readFile(path, 'utf8').catch(() => undefined);
-  if (text === undefined) return { maxQueue: DEFAULT_MAX_QUEUE, weight: 1 };
+  if (text === undefined) return DEFAULT_SETTINGS;
   const raw = JSON.parse(text) as Record<string, unknown>;
   const positive = (key: string): number | undefined => {
     const v = raw[key];
@@ -144,7 +170,35 @@ async function readSettings(path: string): Promise<ModelSettings> {
     qosTargetMs: positive('qosTargetMs'),
     maxQueue: maxQueue ?? DEFAULT_MAX_QUEUE,
     weight: positive('weight') ?? 1,
+    inputShapes: inputShapesOf(raw.inputShapes),
   };
+}
+
+/** `"inputShapes": {"<input>": [d1, d2, ...]}`. */
+function inputShapesOf(raw: unknown): ShapeOverrides {
+  if (raw === undefined) return new Map();
+  const invalid = () =>
+    new Error(
+      '\'inputShapes\' maps input names to arrays of non-negative integers, e.g. {"x": [1, 3, 224, 224]}',
+    );
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid();
+  const shapes = new Map<string, number[]>();
+  for (const [name, dims] of Object.entries(raw)) {
+    if (!Array.isArray(dims) || !dims.every((d) => Number.isSafeInteger(d) && d >= 0)) throw invalid();
+    shapes.set(name, dims as number[]);
+  }
+  return shapes;
+}
+
+/** Whether every pinned input has the shape the compiler measured it at (symbolic dims 1). */
+function pinnedAsCompiled(model: ModelProto, shapes: ShapeOverrides): boolean {
+  const inputs = model.graph?.input ?? [];
+  return [...shapes].every(([name, dims]) => {
+    const input = inputs.find((v) => v.name === name);
+    const declared = input?.type ? tensorTypeOf(input.type)?.shape : undefined;
+    const measured = declared?.map((d) => (typeof d === 'number' ? d : 1));
+    return measured !== undefined && measured.join(',') === dims.join(',');
+  });
 }
 
 async function latestVersion(folder: string): Promise<string | undefined> {

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as ort from 'onnxruntime-node';
 import { encodeModel, loadModel, loadTensor, tensorValues, type ModelProto } from '../onnx/index.js';
-import { branchModel, multiIoModel, residualModel } from '../partition/fixtures.js';
+import { branchModel, multiIoModel, residualModel, symbolicModel } from '../partition/fixtures.js';
 import {
   DEFAULT_SESSION_CONFIG,
   compareOutputs,
@@ -39,10 +39,10 @@ async function writeModel(repo: string, name: string, model: ModelProto, config:
   return path;
 }
 
-/** Seeded inputs and the whole model's answer, run directly in ORT. */
-async function directCase(path: string): Promise<Case> {
+/** Seeded inputs (at `shapes`) and the whole model's answer, run directly in ORT. */
+async function directCase(path: string, shapes?: ReadonlyMap<string, number[]>): Promise<Case> {
   const model = await loadModel(path);
-  const feeds = seededInputs(model, { seed: 5 });
+  const feeds = seededInputs(model, { seed: 5, shapes });
   const session = await openModelSession(model, DEFAULT_SESSION_CONFIG);
   const expected = (await session.run(feeds)) as TensorMap;
   await session.release();
@@ -155,6 +155,13 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
       }),
     };
     for (const [name, path] of Object.entries(paths)) cases.set(name, await directCase(path));
+    // A symbolic batch dim, pinned by the config; and a pin the model's fixed dims contradict.
+    const pinned = await writeModel(repo, 'pinned', symbolicModel().model, {
+      ...settings,
+      inputShapes: { x: [5, 8] },
+    });
+    cases.set('pinned', await directCase(pinned, new Map([['x', [5, 8]]])));
+    await writeModel(repo, 'badpin', symbolicModel().model, { inputShapes: { x: [5, 9] } });
     if (existsSync(CONFORMANCE)) {
       await mkdir(join(repo, 'conformance', '1'), { recursive: true });
       await copyFile(join(CONFORMANCE, 'model.onnx'), join(repo, 'conformance', '1', 'model.onnx'));
@@ -208,6 +215,8 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     );
     assert.equal(model.parameters.profile, 'estimated', 'no compiled profile: served whole, and it says so');
     assert.equal(model.parameters.qos_target_ms, 5000);
+    const pinned = (await (await fetch(`${url}/v2/models/pinned`)).json()) as typeof model;
+    assert.deepEqual(pinned.inputs[0].shape, [5, 8], 'the config pins the symbolic dim');
     const versioned = await fetch(`${url}/v2/models/residual/versions/1/ready`);
     assert.deepEqual(await versioned.json(), { name: 'residual', ready: true });
   });
@@ -221,6 +230,9 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     const broken = index.find((m) => m.name === 'broken');
     assert.equal(broken?.state, 'UNAVAILABLE');
     assert.match(broken?.reason ?? '', /not an ONNX model/);
+    const badpin = index.find((m) => m.name === 'badpin');
+    assert.equal(badpin?.state, 'UNAVAILABLE');
+    assert.match(badpin?.reason ?? '', /input 'x': dim 1 is fixed at 8 by the model, got 9/);
     assert.ok(index.filter((m) => m.state === 'READY').length >= 4);
   });
 
@@ -284,6 +296,12 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
       ['unknown output', { inputs: [input], outputs: [{ name: 'nope' }] }, /has no output 'nope'/],
       ['bad timeout', { inputs: [input], parameters: { timeout: -1 } }, /timeout/],
     ];
+    const [pinnedInput] = jsonInputs(cases.get('pinned')!.feeds);
+    const unpinned = await infer('pinned', {
+      inputs: [{ ...pinnedInput, shape: [1, 8], data: pinnedInput.data.slice(0, 8) }],
+    });
+    assert.equal(unpinned.status, 400, 'a shape other than the pinned one');
+    assert.match(((await unpinned.json()) as { error: string }).error, /shape \[1, 8\], expected \[5, 8\]/);
     for (const [what, body, message] of cases400) {
       const r = await infer('residual', body);
       assert.equal(r.status, 400, what);
@@ -414,6 +432,80 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     );
     assert.equal(await code({ ...request, model_name: 'broken' }), grpc.status.INVALID_ARGUMENT);
     assert.equal(await code(request), grpc.status.OK);
+  });
+
+  it('loads and unloads models through the repository extension (HTTP and gRPC) while the others serve', async () => {
+    const repositoryCall = (model: string, action: 'load' | 'unload') =>
+      fetch(`${url}/v2/repository/models/${model}/${action}`, { method: 'POST' });
+    const index = async () =>
+      (await (await fetch(`${url}/v2/repository/index`, { method: 'POST' })).json()) as {
+        name: string;
+        state: string;
+        reason: string;
+      }[];
+    const sessions = async () =>
+      Number(/^veltair_sessions (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+    const before = await sessions();
+    const path = await writeModel(repo, 'late', branchModel().model, { qosTargetMs: 5000 });
+    cases.set('late', await directCase(path));
+    assert.deepEqual(
+      (await index()).find((m) => m.name === 'late'),
+      { name: 'late', version: '', state: 'UNAVAILABLE', reason: 'not loaded' },
+    );
+    // Other tenants are served while the model is cut, opened and measured.
+    const during = Promise.all([assertAnswers('residual'), assertAnswers('multi')]);
+    assert.equal((await repositoryCall('late', 'load')).status, 200);
+    await during;
+    assert.ok((await sessions()) > before, 'the loaded model holds sessions');
+    await assertAnswers('late');
+    assert.equal((await index()).find((m) => m.name === 'late')?.state, 'READY');
+
+    // Requests in flight when the unload starts are answered; later ones are turned away.
+    const inflight = Array.from({ length: 6 }, () =>
+      infer('late', { inputs: jsonInputs(cases.get('late')!.feeds) }).then((r) => r.status),
+    );
+    const unloaded = await repositoryCall('late', 'unload');
+    assert.equal(unloaded.status, 200);
+    assert.deepEqual(
+      (await Promise.all(inflight)).filter((s) => s !== 200 && s !== 400),
+      [],
+      'each request answered, or refused because the model was unloading',
+    );
+    assert.equal(await sessions(), before, 'an unloaded model releases its sessions');
+    const refused = await infer('late', { inputs: jsonInputs(cases.get('late')!.feeds) });
+    assert.equal(refused.status, 400);
+    assert.match(((await refused.json()) as { error: string }).error, /not ready: unloaded/);
+    assert.deepEqual(
+      (await index()).find((m) => m.name === 'late'),
+      { name: 'late', version: '1', state: 'UNAVAILABLE', reason: 'unloaded' },
+    );
+
+    const failed = await repositoryCall('broken', 'load');
+    assert.equal(failed.status, 400);
+    assert.match(((await failed.json()) as { error: string }).error, /cannot be served: .*not an ONNX model/);
+    assert.equal((await repositoryCall('nope', 'load')).status, 404);
+    assert.equal(
+      (await repositoryCall('..%2Fetc', 'load')).status,
+      400,
+      'no name reaches outside the repository',
+    );
+
+    await rpc('RepositoryModelLoad', { model_name: 'late' });
+    await rpc('RepositoryModelLoad', { model_name: 'late' }); // a reload
+    assert.deepEqual(await rpc('ModelReady', { name: 'late' }), { ready: true });
+    const ready = await rpc<{ models: { name: string; state: string }[] }>('RepositoryIndex', {
+      ready: true,
+    });
+    assert.ok(ready.models.some((m) => m.name === 'late'));
+    assert.ok(ready.models.every((m) => m.state === 'READY'));
+    await assertAnswers('late');
+    await rpc('RepositoryModelUnload', { model_name: 'late' });
+    assert.deepEqual(await rpc('ModelReady', { name: 'late' }), { ready: false });
+    await assert.rejects(rpc('RepositoryModelLoad', { model_name: 'broken' }), (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+      return true;
+    });
+    await assertAnswers('residual');
   });
 
   it('on close, answers every request it took and then closes its port', async () => {

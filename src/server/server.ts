@@ -7,30 +7,30 @@
  * a request that cannot be served gets a status and `{"error": ...}` at once and touches no
  * other tenant.
  */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type * as ort from 'onnxruntime-node';
-import { qosTargets } from '../load/index.js';
-import {
-  LiveRuntime,
-  NaiveService,
-  processCpus,
-  type InferOutcome,
-  type InferenceService,
-  type LiveEngine,
-} from '../runtime/index.js';
-import { policySpec, type PolicyContext } from '../sched/index.js';
+import { processCpus, type InferOutcome, type InferenceService } from '../runtime/index.js';
+import { Backend, type Tenant } from './backend.js';
 import { ApiError } from './errors.js';
 import { startGrpc, type GrpcEndpoint } from './grpc.js';
 import { ServerMetrics } from './metrics.js';
-import { scanRepository, type RepositoryModel } from './repository.js';
+import {
+  isModelName,
+  modelFolders,
+  readRepositoryModel,
+  scanRepository,
+  unreadModel,
+  type RepositoryModel,
+} from './repository.js';
 import { BinaryCursor, encodeOutput, parseInputs, type EncodedOutput } from './tensors.js';
 
 export const SERVER_NAME = 'veltair';
 export const SERVER_VERSION = '0.1.0';
 const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics', 'schedule_policy'];
 
-/** The baseline with no engine: every query at once on ORT's defaults. */
-export const NAIVE_POLICY = 'naive';
+export { NAIVE_POLICY } from './backend.js';
 
 export interface ServerOptions {
   readonly repository: string;
@@ -81,11 +81,6 @@ interface ModelStatistics {
 }
 
 const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;
-/**
- * A model without a configured target gets the workloads' rule (a multiple of its latency alone),
- * but never less than this: below it, the HTTP round trip alone would miss.
- */
-const MIN_DEFAULT_QOS_MS = 10;
 /** Seconds a rejected caller is told to wait before trying again. */
 const RETRY_AFTER_S = 1;
 /** `priority: 1` (the highest) asks for an answer within this share of the model's QoS target. */
@@ -93,8 +88,12 @@ const HIGH_PRIORITY_SHARE = 0.5;
 
 export class VeltairServer {
   private readonly inflight = new Map<string, number>();
+  /** Who waits for a model's last request to end (an unload). */
+  private readonly drainWaiters = new Map<string, (() => void)[]>();
   private readonly statistics = new Map<string, ModelStatistics>();
   private readonly metrics: ServerMetrics;
+  /** Loads and unloads, one at a time. */
+  private repositoryChanges: Promise<unknown> = Promise.resolve();
   private draining = false;
   private closing: Promise<void> | undefined;
   private grpc: GrpcEndpoint | undefined;
@@ -102,19 +101,17 @@ export class VeltairServer {
 
   private constructor(
     private readonly opts: ServerOptions,
-    private readonly models: ReadonlyMap<string, RepositoryModel>,
-    private readonly runtime: LiveRuntime,
-    private readonly service: InferenceService,
-    private readonly engine: LiveEngine | undefined,
-    readonly qosTargetMs: Readonly<Record<string, number>>,
+    /** Every model the server has read (served or not), by name. */
+    private readonly models: Map<string, RepositoryModel>,
+    private readonly backend: Backend,
   ) {
     this.metrics = new ServerMetrics({
       models: () => [...this.models.keys()],
       queueDepth: (m) => this.inflight.get(m) ?? 0,
-      cpusBusy: () => this.engine?.busyCpus ?? 0,
-      interference: () => this.engine?.interference ?? 0,
-      sessions: () => this.runtime.report.sessions,
-      threads: () => this.runtime.pool.cpus.length,
+      cpusBusy: () => this.backend.engine?.busyCpus ?? 0,
+      interference: () => this.backend.engine?.interference ?? 0,
+      sessions: () => this.backend.runtime.report.sessions,
+      threads: () => this.backend.runtime.pool.cpus.length,
     });
     this.app = this.routes();
   }
@@ -124,39 +121,17 @@ export class VeltairServer {
     const progress = opts.onProgress ?? (() => {});
     const cpus = opts.cpus ?? processCpus();
     const scanned = await scanRepository(opts.repository, cpus.length, opts.models);
-    const ready = scanned.filter((m) => m.state === 'READY' && m.spec);
+    const ready = scanned.filter((m) => m.state === 'READY');
     for (const m of scanned.filter((x) => x.state !== 'READY'))
       progress(`${m.name}: unavailable: ${m.reason}`);
     if (ready.length === 0) throw new Error(`no model of ${opts.repository} can be served`);
-    const runtime = await LiveRuntime.start({
-      models: ready.map((m) => m.spec!),
-      cpus,
-      onProgress: progress,
-    });
-    for (const failed of runtime.report.unavailable) {
+    const backend = await Backend.start(opts.policy ?? 'veltair', cpus, ready.map(tenantOf), progress);
+    for (const failed of backend.runtime.report.unavailable) {
       const m = scanned.find((x) => x.name === failed.name);
       if (m) Object.assign(m, { state: 'UNAVAILABLE', reason: failed.reason });
     }
-    const served = scanned.filter((m) => m.state === 'READY');
-    let started: { service: InferenceService; engine?: LiveEngine } | undefined;
+    const server = new VeltairServer(opts, new Map(scanned.map((m) => [m.name, m])), backend);
     try {
-      const names = served.map((m) => m.name);
-      const rule = qosTargets(names, runtime.predictors, runtime.pool.cpus.length, false);
-      const qosTargetMs = Object.fromEntries(
-        served.map((m) => [
-          m.name,
-          m.settings.qosTargetMs ?? Math.max(MIN_DEFAULT_QOS_MS, rule[m.name].targetMs),
-        ]),
-      );
-      started = await serviceFor(opts.policy ?? 'veltair', runtime, served, qosTargetMs);
-      const server = new VeltairServer(
-        opts,
-        new Map(scanned.map((m) => [m.name, m])),
-        runtime,
-        started.service,
-        started.engine,
-        qosTargetMs,
-      );
       const host = opts.host ?? '127.0.0.1';
       await server.app.listen({ host, port: opts.httpPort ?? 8000 });
       if (opts.grpcPort !== undefined) {
@@ -164,10 +139,19 @@ export class VeltairServer {
       }
       return server;
     } catch (err) {
-      await started?.service.close();
-      await runtime.stop();
+      await server.app.close();
+      await backend.close();
       throw err;
     }
+  }
+
+  private get service(): InferenceService {
+    return this.backend.service;
+  }
+
+  /** QoS target per served model (ms). */
+  get qosTargetMs(): Readonly<Record<string, number>> {
+    return this.backend.qosTargetMs;
   }
 
   /** `http://host:port` the server listens on. */
@@ -196,12 +180,11 @@ export class VeltairServer {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.draining = true;
+      await this.repositoryChanges;
       await this.service.idle();
       await this.grpc?.close();
       await this.app.close();
-      await this.service.close();
-      if (this.service !== this.engine) await this.engine?.close();
-      await this.runtime.stop();
+      await this.backend.close();
     })();
     return this.closing;
   }
@@ -252,18 +235,102 @@ export class VeltairServer {
         .filter((m) => m.state === 'READY')
         .map((m) => this.statisticsOf(m)),
     }));
-    app.post('/v2/repository/index', async () =>
-      [...this.models.values()].map((m) => ({
-        name: m.name,
-        version: m.version,
-        state: m.state,
-        reason: m.reason,
-      })),
-    );
+    app.post('/v2/repository/index', async (req) => this.repositoryIndex(readyOnly(req.body)));
+    type RepositoryParams = { model: string };
+    app.post<{ Params: RepositoryParams }>('/v2/repository/models/:model/load', async (req) => {
+      await this.load(req.params.model);
+      return {};
+    });
+    app.post<{ Params: RepositoryParams }>('/v2/repository/models/:model/unload', async (req) => {
+      await this.unload(req.params.model);
+      return {};
+    });
     app.get('/metrics', async (_req, reply) =>
       reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics()),
     );
     return app;
+  }
+
+  /**
+   * Every model folder of the repository and every model served: name, version, state (`READY`,
+   * `LOADING`, `UNLOADING`, `UNAVAILABLE`) and why it is not ready.
+   */
+  async repositoryIndex(readyOnly = false) {
+    const folders = await modelFolders(this.opts.repository).catch(() => []);
+    const names = [...new Set([...folders, ...this.models.keys()])].sort();
+    const index = names.map((name) => {
+      const m = this.models.get(name);
+      if (!m) return { name, version: '', state: 'UNAVAILABLE', reason: 'not loaded' };
+      return { name, version: m.version, state: m.state, reason: m.reason };
+    });
+    return readyOnly ? index.filter((m) => m.state === 'READY') : index;
+  }
+
+  /**
+   * Loads `name` from the repository (the extension's load): reads its folder again, then cuts,
+   * opens and measures it while the other models are served. A model already served is
+   * reloaded: its requests are answered, then it is read again (requests meanwhile get 503).
+   */
+  load(name: string): Promise<void> {
+    return this.changeRepository(name, async () => {
+      const folder = await stat(join(this.opts.repository, name)).catch(() => undefined);
+      if (!folder?.isDirectory()) {
+        throw new ApiError(404, 'unknown_model', `the repository has no model '${name}'`);
+      }
+      const current = this.models.get(name);
+      if (current?.state === 'READY') await this.stopServing(current);
+      this.models.set(name, unreadModel(name, 'LOADING'));
+      const m = await readRepositoryModel(this.opts.repository, name, this.backend.runtime.pool.cpus.length);
+      if (m.state === 'READY') {
+        await this.backend.add(tenantOf(m)).catch((err: Error) => {
+          Object.assign(m, { state: 'UNAVAILABLE', reason: err.message });
+        });
+      }
+      this.models.set(name, m);
+      if (m.state !== 'READY') {
+        throw new ApiError(400, 'load_failed', `model '${name}' cannot be served: ${m.reason}`);
+      }
+    });
+  }
+
+  /**
+   * Stops serving `name` (the extension's unload): new requests get 400 at once, those inside
+   * are answered, then its sessions are released. Unloading a model not served does nothing.
+   */
+  unload(name: string): Promise<void> {
+    return this.changeRepository(name, async () => {
+      const m = this.models.get(name);
+      if (m?.state === 'READY') return this.stopServing(m);
+      const folder = await stat(join(this.opts.repository, name)).catch(() => undefined);
+      if (!m && !folder?.isDirectory()) throw new ApiError(404, 'unknown_model', `unknown model '${name}'`);
+    });
+  }
+
+  private changeRepository(name: string, change: () => Promise<void>): Promise<void> {
+    if (!isModelName(name)) {
+      throw new ApiError(
+        400,
+        'invalid_model_name',
+        `'${name}' is not a model name (letters, digits, _, . and -)`,
+      );
+    }
+    if (this.draining) throw new ApiError(503, 'shutting_down', 'the server is shutting down', RETRY_AFTER_S);
+    const run = this.repositoryChanges.then(change);
+    this.repositoryChanges = run.catch(() => {});
+    return run;
+  }
+
+  private async stopServing(m: RepositoryModel): Promise<void> {
+    Object.assign(m, { state: 'UNLOADING', reason: 'unloading' });
+    if ((this.inflight.get(m.name) ?? 0) > 0) {
+      await new Promise<void>((resolve) => {
+        const waiters = this.drainWaiters.get(m.name) ?? [];
+        waiters.push(resolve);
+        this.drainWaiters.set(m.name, waiters);
+      });
+    }
+    await this.backend.remove(m.name);
+    Object.assign(m, { state: 'UNAVAILABLE', reason: 'unloaded' });
   }
 
   lookup(params: { model: string; version?: string }): RepositoryModel {
@@ -289,7 +356,7 @@ export class VeltairServer {
       parameters: {
         state: m.state,
         ...(m.reason ? { reason: m.reason } : {}),
-        qos_target_ms: this.qosTargetMs[m.name] ?? null,
+        qos_target_ms: m.state === 'READY' ? this.qosTargetMs[m.name] : null,
         max_queue: m.settings.maxQueue,
         // A model nobody compiled here is served whole, its latency measured at start.
         profile: m.profile,
@@ -320,6 +387,9 @@ export class VeltairServer {
     const arrivalMs = this.service.clock.nowMs();
     const m = this.lookup(target);
     this.metrics.requests.inc({ model: m.name });
+    if (m.state === 'LOADING') {
+      throw new ApiError(503, 'model_loading', `model '${m.name}' is loading`, RETRY_AFTER_S);
+    }
     if (m.state !== 'READY') {
       throw new ApiError(400, 'model_unavailable', `model '${m.name}' is not ready: ${m.reason}`);
     }
@@ -348,7 +418,7 @@ export class VeltairServer {
     try {
       outcome = await this.service.infer(m.name, feeds, { arrivalMs, deadlineMs });
     } finally {
-      this.inflight.set(m.name, (this.inflight.get(m.name) ?? 1) - 1);
+      this.requestEnded(m.name);
     }
     this.observeLateness(m.name, Math.min(deadlineMs ?? Infinity, arrivalMs + this.qosTargetMs[m.name]));
     const outputs = this.account(m, outcome, arrivalMs);
@@ -357,6 +427,12 @@ export class VeltairServer {
       id: typeof request.id === 'string' ? request.id : undefined,
       outputs: wanted.names.map((name) => ({ name, tensor: outputs[name], binary: wanted.binary(name) })),
     };
+  }
+
+  private requestEnded(model: string): void {
+    const depth = (this.inflight.get(model) ?? 1) - 1;
+    this.inflight.set(model, depth);
+    if (depth === 0) for (const resolve of this.drainWaiters.get(model)?.splice(0) ?? []) resolve();
   }
 
   /** How long after `deadlineMs` the engine gave its outcome (the server's promise: one block at most). */
@@ -369,7 +445,7 @@ export class VeltairServer {
 
   /** Turns away at once what cannot meet its deadline even alone, and what finds its queue full. */
   private admit(m: RepositoryModel, arrivalMs: number, deadlineMs: number | undefined): void {
-    const fastestMs = this.fastestMs(m.name);
+    const fastestMs = this.backend.fastestMs(m.name);
     const leftMs =
       Math.min(deadlineMs ?? Infinity, arrivalMs + this.qosTargetMs[m.name]) - this.service.clock.nowMs();
     if (leftMs < fastestMs) {
@@ -391,13 +467,6 @@ export class VeltairServer {
         RETRY_AFTER_S,
       );
     }
-  }
-
-  /** The model's latency alone on the machine, at its best core count (measured at start). */
-  private fastestMs(model: string): number {
-    const pred = this.runtime.model(model).predictor;
-    const counts = pred.data.coreCounts.filter((c) => c <= this.runtime.pool.cpus.length);
-    return Math.min(...counts.map((c) => pred.predict(0, pred.layerCount, c, 0).latencyUs / 1000));
   }
 
   /** The request's deadline when tighter than the model's: its `timeout` (us) or a high `priority`. */
@@ -612,33 +681,20 @@ function toApiError(err: unknown): ApiError {
   return new ApiError(500, 'internal', e.message ?? String(err));
 }
 
-async function serviceFor(
-  policy: string,
-  runtime: LiveRuntime,
-  served: readonly RepositoryModel[],
-  qosTargetMs: Readonly<Record<string, number>>,
-): Promise<{ service: InferenceService; engine?: LiveEngine }> {
-  if (policy === NAIVE_POLICY) {
-    const service = await NaiveService.start({
-      models: served.map((m) => ({
-        name: m.name,
-        path: m.spec!.path,
-        inputs: runtime.model(m.name).inputs,
-        outputs: runtime.model(m.name).outputNames,
-      })),
-      qosTargetMs,
-      maxConcurrent: 4 * runtime.pool.cpus.length,
-    });
-    return { service };
+/** What the backend needs of a readable repository model. */
+function tenantOf(m: RepositoryModel): Tenant {
+  if (!m.spec) throw new Error(`model '${m.name}' was not read`);
+  return { spec: m.spec, qosTargetMs: m.settings.qosTargetMs, weight: m.settings.weight };
+}
+
+/** `{"ready": true}` in a repository index request asks for the ready models only. */
+function readyOnly(body: unknown): boolean {
+  if (!Buffer.isBuffer(body) || body.length === 0) return false;
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new ApiError(400, 'malformed_json', `malformed JSON: ${(err as Error).message}`);
   }
-  const spec = policySpec(policy);
-  const weights = Object.fromEntries(served.map((m) => [m.name, m.settings.weight]));
-  const ctx: PolicyContext = {
-    totalCores: runtime.pool.cpus.length,
-    modelWeights: weights,
-    qosTargetMs,
-    profile: (model) => runtime.model(model).predictor,
-  };
-  const engine = runtime.engine({ policy: spec.create(spec.defaults, ctx), qosTargetMs, keepRecords: false });
-  return { service: engine, engine };
+  return (json as { ready?: unknown } | null)?.ready === true;
 }

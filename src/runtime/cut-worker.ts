@@ -1,0 +1,24 @@
+/**
+ * The thread `ServedModel.load` cuts a model on: loading, extracting and encoding every unit
+ * takes the engine's thread about half a second for GoogLeNet, during which it could not serve.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { lowerThisThreadPriority } from './affinity.js';
+import { ServedModel, type CutReply, type CutRequest } from './served.js';
+
+const request = workerData as CutRequest;
+lowerThisThreadPriority(request.nice);
+let reply: CutReply;
+try {
+  reply = { parts: await ServedModel.cut(request.source, request.opts) };
+} catch (err) {
+  reply = { error: err instanceof Error ? err.message : String(err) };
+}
+// Unit models are fresh buffers: moved, not copied, to the engine's thread.
+const moved =
+  'parts' in reply
+    ? reply.parts.units
+        .map((u) => u.bytes)
+        .filter((b) => b.byteOffset === 0 && b.byteLength === b.buffer.byteLength)
+    : [];
+parentPort?.postMessage(reply, [...new Set(moved.map((b) => b.buffer as ArrayBuffer))]);
