@@ -1,6 +1,40 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The folders of src/, bottom first (docs/ARCHITECTURE.md): each may import only the folders
+ * before it here, so that dependencies point one way and the layers stay apart.
+ */
+export const LAYERS = [
+  'onnx',
+  'zoo',
+  'partition',
+  'compile',
+  'sched',
+  'engine',
+  'sim',
+  'runtime',
+  'load',
+  'server',
+  'cli',
+];
+
+/** One config per folder: importing a folder above it is an error that names the rule. */
+const layerOrder = LAYERS.map((folder, k) => ({
+  files: [`src/${folder}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: LAYERS.slice(k + 1).map((above) => ({
+          regex: `^(\\.\\./)+${above}(/|$)`,
+          message: `src/${folder} sits below src/${above}: it may import only the folders below it (docs/ARCHITECTURE.md)`,
+        })),
+      },
+    ],
+  },
+}));
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', '.cache/', 'models/', 'zoo/'] },
   js.configs.recommended,
@@ -13,6 +47,7 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  ...layerOrder,
   {
     files: ['bin/**/*.js', 'scripts/**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },

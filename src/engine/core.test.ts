@@ -4,6 +4,7 @@ import type { Policy } from '../sched/index.js';
 import { flatProfile, layerFcfsPolicy, lossPolicy, predictorsOf } from './testing.js';
 import { VirtualClock } from './clock.js';
 import { EngineCore, type BlockStart, type QueryEnd } from './core.js';
+import { checkLedgerTrace } from './ledger.js';
 import { invertCurve } from './monitor.js';
 
 /** An executor that only records what it was asked to start. */
@@ -140,6 +141,23 @@ describe('EngineCore', () => {
         ['n', 'completed'],
       ],
     );
+  });
+
+  it('keeps a held CPU from the policy until the hold is released', () => {
+    const { core, started, ends } = engine(lossPolicy(), { cpus: [6, 9] });
+    const hold = core.holdCpu(6);
+    assert.throws(() => core.holdCpu(6), /CPU 6, which is not free/);
+    core.arrive('m', 0);
+    core.arrive('m', 0);
+    core.decide();
+    assert.deepEqual(
+      started.map((b) => b.cpus),
+      [[9]],
+    );
+    assert.equal(ends[0].reason, 'queue_full', "the held CPU is not the policy's to give");
+    core.releaseHold(hold, 6);
+    assert.equal(core.ledger.free, 1);
+    assert.equal(checkLedgerTrace(core.ledgerTrace, 2), 2);
   });
 
   it('rejects every waiting query when aborted, and times each decide', () => {

@@ -144,6 +144,8 @@ export class EngineCore {
   private readonly loadWindow: { atMs: number; coreUs: number }[] = [];
   private loadSum = 0;
   private tenants: Tenants;
+  /** Holds are runs of their own in the ledger, numbered down from -1. */
+  private nextHold = -1;
   private decideCalls = 0;
   private decisions = 0;
   private readonly decideMs = new RecentSamples(DECIDE_SAMPLES);
@@ -178,6 +180,20 @@ export class EngineCore {
     const orphan = inside.find((q) => !tenants.predictors.has(q.model));
     if (orphan) throw new Error(`model '${orphan.model}' still has query ${orphan.id} inside the engine`);
     this.tenants = tenants;
+  }
+
+  /**
+   * Takes `cpu`, free now, out of what policies may use (a live runtime opening or measuring a
+   * model on its worker while the engine serves); returns the hold, for `releaseHold`.
+   */
+  holdCpu(cpu: number): number {
+    const hold = this.nextHold--;
+    this.ledger.takeExactly([cpu], hold, this.clock.nowMs());
+    return hold;
+  }
+
+  releaseHold(hold: number, cpu: number): void {
+    this.ledger.release([cpu], hold, this.clock.nowMs());
   }
 
   /** A query of `model` scheduled to arrive at `arrivalMs` is here; returns its id. */

@@ -13,12 +13,15 @@ export interface LedgerEvent {
   readonly cpus: readonly number[];
 }
 
+/** Marks a free CPU: any other number, negative ones included, may name a run. */
+const FREE = -0x80000000;
+
 export class LedgerError extends Error {
   override readonly name = 'LedgerError';
 }
 
 export class CoreLedger {
-  /** Which run holds each CPU (by position in `cpus`); -1 when free. */
+  /** Which run holds each CPU (by position in `cpus`); FREE when none. */
   private readonly holder: Int32Array;
   /** When each CPU was last released (a count of releases; 0: never held). */
   private readonly releasedAt: Float64Array;
@@ -34,7 +37,7 @@ export class CoreLedger {
   ) {
     if (cpus.length === 0) throw new LedgerError('a ledger needs at least one CPU');
     if (new Set(cpus).size !== cpus.length) throw new LedgerError(`CPU listed twice in [${cpus.join(', ')}]`);
-    this.holder = new Int32Array(cpus.length).fill(-1);
+    this.holder = new Int32Array(cpus.length).fill(FREE);
     this.releasedAt = new Float64Array(cpus.length);
     this.freeCount = cpus.length;
     this.events = opts.trace ? [] : undefined;
@@ -85,6 +88,22 @@ export class CoreLedger {
     return cpus;
   }
 
+  isFree(cpu: number): boolean {
+    const p = this.cpus.indexOf(cpu);
+    return p >= 0 && this.holder[p] === FREE;
+  }
+
+  /** Gives exactly `cpus` (free ones) to `run`: work the engine did not dispatch, on their workers. */
+  takeExactly(cpus: readonly number[], run: number, atMs: number): void {
+    for (const cpu of cpus) {
+      if (!this.isFree(cpu)) throw new LedgerError(`run ${run} asks for CPU ${cpu}, which is not free`);
+    }
+    for (const cpu of cpus) this.holder[this.cpus.indexOf(cpu)] = run;
+    this.freeCount -= cpus.length;
+    this.maxBusyCount = Math.max(this.maxBusyCount, this.busy);
+    this.events?.push({ atMs, kind: 'take', run, cpus: [...cpus] });
+  }
+
   /** Takes back the CPUs `run` holds; they must be exactly the ones it was given. */
   release(cpus: readonly number[], run: number, atMs: number): void {
     for (const cpu of cpus) {
@@ -92,7 +111,7 @@ export class CoreLedger {
       if (p < 0 || this.holder[p] !== run) {
         throw new LedgerError(`run ${run} releases CPU ${cpu}, which it does not hold`);
       }
-      this.holder[p] = -1;
+      this.holder[p] = FREE;
       this.releasedAt[p] = ++this.releases;
     }
     this.freeCount += cpus.length;
@@ -105,7 +124,7 @@ export class CoreLedger {
       const out: number[] = [];
       for (let k = 0; k < count; k++) {
         const p = (start + k) % n;
-        if (this.holder[p] !== -1) return undefined;
+        if (this.holder[p] !== FREE) return undefined;
         out.push(p);
       }
       return out;
@@ -119,12 +138,12 @@ export class CoreLedger {
       (a, b) => this.releasedAt[b] - this.releasedAt[a],
     );
     for (const start of starts) {
-      if (this.holder[start] !== -1) continue;
+      if (this.holder[start] !== FREE) continue;
       const w = window(start);
       if (w) return w;
     }
     const out: number[] = [];
-    for (let p = 0; p < n && out.length < count; p++) if (this.holder[p] === -1) out.push(p);
+    for (let p = 0; p < n && out.length < count; p++) if (this.holder[p] === FREE) out.push(p);
     return out;
   }
 }

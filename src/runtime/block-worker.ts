@@ -11,7 +11,7 @@ import { freeTensorMemory } from '../onnx/index.js';
 import { currentCpu, lowerThisThreadPriority, pinThisThread, threadAllowedCpus } from './affinity.js';
 import type { ChainStep, FromWorker, SessionSpec, ToWorker, WorkerSetup } from './protocol.js';
 import { openBlockSession, ortReason } from './session.js';
-import { fromWire, toWire, transferList, type WireTensors } from './wire.js';
+import { fromWire, owned, toWire, transferList, type WireTensors } from './wire.js';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort;
@@ -26,8 +26,8 @@ function reply(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 async function openSession(spec: SessionSpec): Promise<ort.InferenceSession> {
   const open = sessions.get(spec.key);
   if (open) return open;
-  const session = await openBlockSession(spec.bytes, spec.config, spec.source);
-  const feeds = Object.fromEntries(Object.entries(spec.warmup).map(([n, w]) => [n, fromWire(w)]));
+  const session = await openBlockSession(owned(spec.bytes), spec.config, spec.source);
+  const feeds = Object.fromEntries(Object.entries(spec.warmup).map(([n, w]) => [n, fromWire(owned(w))]));
   for (const value of Object.values(await session.run(feeds))) freeTensorMemory(value as ort.Tensor);
   sessions.set(spec.key, session);
   asked.delete(spec.key);

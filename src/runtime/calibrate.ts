@@ -23,6 +23,15 @@ export interface MeasureOptions {
 
 export const DEFAULT_MEASURE_OPTIONS: MeasureOptions = { rounds: 5 };
 
+/**
+ * Waits until the runtime may use `cpus` for its own runs, and answers the release: a live
+ * engine serving meanwhile takes them from its policy first (`LiveEngine.hold`).
+ */
+export type CpuGate = (cpus: readonly number[]) => Promise<() => void>;
+
+/** Nothing else runs: the CPUs are always the runtime's. */
+export const OPEN_GATE: CpuGate = () => Promise.resolve(() => {});
+
 /** What measuring found for one model: its unit latencies and what chains cost over the whole. */
 export interface UnitMeasurement {
   /**
@@ -47,7 +56,23 @@ function copyWire(feeds: WireTensors): WireTensors {
 }
 
 /** A chain run, and how long its round trip took beyond the sessions' runs (us). */
-function runChain(
+async function runChain(
+  pool: WorkerPool,
+  model: ServedModel,
+  chain: Chain,
+  version: string,
+  cpus: readonly number[],
+  gate: CpuGate,
+) {
+  const release = await gate(cpus);
+  try {
+    return await runChainNow(pool, model, chain, version, cpus);
+  } finally {
+    release();
+  }
+}
+
+function runChainNow(
   pool: WorkerPool,
   model: ServedModel,
   chain: Chain,
@@ -93,6 +118,7 @@ export async function measureUnits(
   models: readonly ServedModel[],
   coreCounts: readonly number[],
   opts: MeasureOptions = DEFAULT_MEASURE_OPTIONS,
+  gate: CpuGate = OPEN_GATE,
 ): Promise<{ models: Map<string, UnitMeasurement>; dispatchOverheadUs: number }> {
   const samples = new Map<string, Samples>(models.map((m) => [m.name, new Map()]));
   const overheads: number[] = [];
@@ -102,11 +128,18 @@ export async function measureUnits(
         if (!model.predictor.versions.includes(version)) continue;
         const s = samples.get(model.name) as Samples;
         const segments = model.segmentChain();
-        const chained = await runChain(pool, model, segments, version, cpus);
+        const chained = await runChain(pool, model, segments, version, cpus, gate);
         record(s, version, cpus.length, segments.units, chained.stepUs);
         overheads.push(chained.overheadUs);
         if (model.segmentCount > 1) {
-          const whole = await runChain(pool, model, model.chain([0, model.segmentCount]), version, cpus);
+          const whole = await runChain(
+            pool,
+            model,
+            model.chain([0, model.segmentCount]),
+            version,
+            cpus,
+            gate,
+          );
           record(s, version, cpus.length, [model.segmentCount], whole.stepUs);
           overheads.push(whole.overheadUs);
         }
@@ -172,16 +205,22 @@ export async function measureChainOverhead(
   cpu: number,
   version: string,
   rounds: number,
+  gate: CpuGate = OPEN_GATE,
 ): Promise<number> {
   if (model.segmentCount <= 1) return 0;
-  await pool.open(cpu, model.sessionSpecs([cpu], [version]));
+  const release = await gate([cpu]);
+  try {
+    await pool.open(cpu, model.sessionSpecs([cpu], [version]));
+  } finally {
+    release();
+  }
   try {
     const chain: number[] = [];
     const whole: number[] = [];
     for (let round = 0; round < rounds; round++) {
-      const c = await runChain(pool, model, model.segmentChain(), version, [cpu]);
+      const c = await runChain(pool, model, model.segmentChain(), version, [cpu], gate);
       chain.push(c.stepUs.reduce((a, b) => a + b, 0));
-      const w = await runChain(pool, model, model.chain([0, model.segmentCount]), version, [cpu]);
+      const w = await runChain(pool, model, model.chain([0, model.segmentCount]), version, [cpu], gate);
       whole.push(w.stepUs[0]);
     }
     return median(chain) / median(whole) - 1;

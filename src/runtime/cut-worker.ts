@@ -1,6 +1,7 @@
 /**
  * The thread `ServedModel.load` cuts a model on: loading, extracting and encoding every unit
  * takes the engine's thread about half a second for GoogLeNet, during which it could not serve.
+ * Unit bytes and warm-up inputs come back in shared memory (see `shared`).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { lowerThisThreadPriority } from './affinity.js';
@@ -14,11 +15,4 @@ try {
 } catch (err) {
   reply = { error: err instanceof Error ? err.message : String(err) };
 }
-// Unit models are fresh buffers: moved, not copied, to the engine's thread.
-const moved =
-  'parts' in reply
-    ? reply.parts.units
-        .map((u) => u.bytes)
-        .filter((b) => b.byteOffset === 0 && b.byteLength === b.buffer.byteLength)
-    : [];
-parentPort?.postMessage(reply, [...new Set(moved.map((b) => b.buffer as ArrayBuffer))]);
+parentPort?.postMessage(reply);

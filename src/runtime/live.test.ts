@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { checkLedgerTrace } from '../engine/index.js';
+import { seededRandom } from '../onnx/index.js';
 import { branchModel, multiIoModel, residualModel } from '../partition/fixtures.js';
 import { POLICIES, policySpec, type PolicyContext } from '../sched/index.js';
-import { poissonArrivals } from '../load/arrivals.js';
 import {
   DEFAULT_SESSION_CONFIG,
   LiveRuntime,
@@ -87,7 +87,7 @@ describe('the live engine', () => {
         qosTargetMs: QOS_MS,
         trace: true,
       });
-      const arrivals = poissonArrivals(weights, 400, 200, 7);
+      const arrivals = poissonArrivals(Object.keys(weights), 400, 200, 7);
       const start = engine.clock.nowMs();
       const answers: Promise<[string, InferOutcome]>[] = [];
       for (const a of arrivals) {
@@ -135,3 +135,13 @@ describe('the live engine', () => {
     });
   }
 });
+
+/** `count` arrivals at `qps`, exponential gaps, each of a model drawn uniformly (seeded). */
+function poissonArrivals(models: readonly string[], qps: number, count: number, seed: number) {
+  const random = seededRandom(seed);
+  let atMs = 0;
+  return Array.from({ length: count }, () => {
+    atMs += (-Math.log(1 - random()) / qps) * 1000;
+    return { model: models[Math.floor(random() * models.length)], atMs };
+  });
+}

@@ -23,7 +23,9 @@ import type { Policy } from '../sched/index.js';
 import { processCpus } from './affinity.js';
 import {
   DEFAULT_MEASURE_OPTIONS,
+  OPEN_GATE,
   measureChainOverhead,
+  type CpuGate,
   measureUnits,
   type MeasureOptions,
 } from './calibrate.js';
@@ -131,11 +133,12 @@ async function planModel(
   spec: LiveModelSpec,
   cpu: number,
   opts: SegmentOptions,
+  gate: CpuGate,
 ): Promise<ServedModel> {
   let model = await ServedModel.load(spec, opts);
   for (let k = 0; k < REPLANS; k++) {
     const version = model.predictor.predict(0, model.segmentCount, 1, 0).version;
-    const measured = await measureChainOverhead(pool, model, cpu, version, 3);
+    const measured = await measureChainOverhead(pool, model, cpu, version, 3, gate);
     const allowed = 1.5 * opts.junctionShare;
     if (measured <= allowed || model.segmentCount <= 1 || model.plan.estimatedOverhead <= 0) break;
     const junctionScale = (model.plan.junctionScale ?? 1) * (measured / model.plan.estimatedOverhead);
@@ -245,6 +248,13 @@ export class LiveRuntime {
     for (const [cpu, sessions] of await this.pool.close(model.keyPrefix)) this.held.set(cpu, sessions);
   }
 
+  /**
+   * Waits until `cpus` are the runtime's alone: taken from the running engine's policy, if one
+   * runs, until the release is called.
+   */
+  private readonly gate: CpuGate = (cpus) =>
+    this.active && !this.active.closed ? this.active.hold(cpus) : OPEN_GATE(cpus);
+
   /** Cuts, opens and measures `specs`; what cannot be served is listed with its reason. */
   private async admit(specs: readonly LiveModelSpec[]) {
     const cpus = this.pool.cpus;
@@ -254,7 +264,7 @@ export class LiveRuntime {
       this.progress(`${spec.name}: cutting into segments`);
       const plan = spec.whole ? { ...this.segments, whole: true } : this.segments;
       try {
-        models.push(await planModel(this.pool, spec, cpus[0], plan));
+        models.push(await planModel(this.pool, spec, cpus[0], plan, this.gate));
       } catch (err) {
         unavailable.push({ name: spec.name, reason: (err as Error).message });
       }
@@ -273,7 +283,7 @@ export class LiveRuntime {
     if (opened.length === 0) return { unavailable, dispatchOverheadUs: this.dispatchOverheadUs };
     this.progress('measuring the units');
     const counts = [...new Set(opened.flatMap((m) => m.profile.coreCounts))].filter((c) => c <= cpus.length);
-    const measured = await measureUnits(this.pool, opened, counts, this.measureOptions);
+    const measured = await measureUnits(this.pool, opened, counts, this.measureOptions, this.gate);
     for (const m of opened) {
       const found = measured.models.get(m.name);
       this.spreads.set(m.name, found?.logSpread ?? 0);
@@ -300,7 +310,12 @@ export class LiveRuntime {
     await Promise.all(
       cpus.map(async (cpu) => {
         for (const window of cpuWindows(cpus, counts).filter((w) => w[0] === cpu)) {
-          this.held.set(cpu, await this.pool.open(cpu, model.sessionSpecs(window)));
+          const release = await this.gate(window);
+          try {
+            this.held.set(cpu, await this.pool.open(cpu, model.sessionSpecs(window)));
+          } finally {
+            release();
+          }
           this.opened.add(`${model.name}/${window.join('.')}`);
         }
       }),
@@ -403,6 +418,12 @@ export class LiveEngine implements InferenceService {
   private timer: NodeJS.Timeout | undefined;
   private timerAtMs = Infinity;
   private idleWaiters: (() => void)[] = [];
+  private readonly pendingHolds: {
+    readonly cpus: readonly number[];
+    /** Hold per CPU taken so far. */
+    readonly held: Map<number, number>;
+    readonly granted: (release: () => void) => void;
+  }[] = [];
   closed = false;
 
   constructor(
@@ -482,6 +503,18 @@ export class LiveEngine implements InferenceService {
     this.decide();
   }
 
+  /**
+   * Takes `cpus` away from the policy, each as soon as it is free, for the runtime's own work on
+   * their workers (opening and measuring a model loaded while serving: a block sent there would
+   * wait behind it, unseen by the policy). Resolves with the release once all are held.
+   */
+  hold(cpus: readonly number[]): Promise<() => void> {
+    return new Promise((granted) => {
+      this.pendingHolds.push({ cpus, held: new Map(), granted });
+      this.decide();
+    });
+  }
+
   /** Rejects every waiting query (reason `aborted`); running blocks finish. */
   abortWaiting(): void {
     this.core.abortWaiting();
@@ -512,8 +545,24 @@ export class LiveEngine implements InferenceService {
   }
 
   private decide(): void {
+    this.grantHolds();
     this.core.decide();
     this.armExpiry();
+  }
+
+  /** Holds go before the policy: the CPUs they wait for are theirs once free. */
+  private grantHolds(): void {
+    for (const h of [...this.pendingHolds]) {
+      for (const cpu of h.cpus) {
+        if (!h.held.has(cpu) && this.core.ledger.isFree(cpu)) h.held.set(cpu, this.core.holdCpu(cpu));
+      }
+      if (h.held.size < h.cpus.length) continue;
+      this.pendingHolds.splice(this.pendingHolds.indexOf(h), 1);
+      h.granted(() => {
+        for (const [cpu, hold] of h.held) this.core.releaseHold(hold, cpu);
+        this.decide();
+      });
+    }
   }
 
   /** Wakes the engine when the earliest waiting deadline passes, to expire that query then. */

@@ -34,7 +34,7 @@ import {
   type SegmentOptions,
   type UnitLatencies,
 } from './segments.js';
-import { toWire, type WireTensors } from './wire.js';
+import { shared, toWire, type WireTensors } from './wire.js';
 import type { SessionConfig } from './session.js';
 
 /** A graph input a caller feeds. */
@@ -219,8 +219,17 @@ export class ServedModel {
     const units = ranges.map((range, k): Unit => {
       const { inputs, outputs } = cut.boundary(range);
       const block = cut.extract(range);
-      const warmup = Object.fromEntries(Object.entries(seededInputs(block)).map(([n, t]) => [n, toWire(t)]));
-      return { range, bytes: encodeModel(block), inputs, outputs, whole: k === segments.length, warmup };
+      const warmup = Object.fromEntries(
+        Object.entries(seededInputs(block)).map(([n, t]) => [n, shared(toWire(t))]),
+      );
+      return {
+        range,
+        bytes: shared(encodeModel(block)),
+        inputs,
+        outputs,
+        whole: k === segments.length,
+        warmup,
+      };
     });
     const index = new GraphIndex(typed.graph!);
     const fed = new Set(index.feedInputs.map((v) => v.name));

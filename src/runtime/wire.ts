@@ -32,6 +32,34 @@ export function transferList(tensors: Iterable<WireTensor>): ArrayBuffer[] {
   return [...buffers];
 }
 
+/**
+ * `bytes` in shared memory: posting it to a worker then copies nothing on the sending thread
+ * (a model's unit bytes go to every worker, once per CPU window and version).
+ */
+export function shared<T extends Uint8Array | WireTensor>(value: T): T {
+  if (value instanceof Uint8Array) {
+    const copy = new Uint8Array(new SharedArrayBuffer(value.byteLength));
+    copy.set(value);
+    return copy as T;
+  }
+  const data = value.data;
+  if (Array.isArray(data)) return value;
+  const copy = new (data.constructor as new (b: SharedArrayBuffer) => typeof data)(
+    new SharedArrayBuffer(data.byteLength),
+  );
+  (copy as Uint8Array).set(data as Uint8Array);
+  return { ...value, data: copy } as T;
+}
+
+/** A private copy of what `shared` made, for ORT, which takes memory of its own. */
+export function owned<T extends Uint8Array | WireTensor>(value: T): T {
+  if (value instanceof Uint8Array)
+    return (value.buffer instanceof SharedArrayBuffer ? value.slice() : value) as T;
+  const data = value.data as { buffer?: unknown; slice?: () => ort.Tensor.DataType };
+  if (!(data.buffer instanceof SharedArrayBuffer) || !data.slice) return value;
+  return { ...value, data: data.slice() } as T;
+}
+
 /** Frees a wire tensor's memory now (see freeTensorMemory). */
 export function freeWire(w: WireTensor): void {
   freeTensorMemory(fromWire(w));
