@@ -12,7 +12,10 @@ import {
   type CompileProgress,
   type CompileResult,
 } from '../compile/index.js';
-import { openBlockSession } from '../runtime/index.js';
+import { basename, dirname } from 'node:path';
+import { loadModel } from '../onnx/index.js';
+import { InputOverrideError, openBlockSession, parsePinnedValues, pinnedTensors } from '../runtime/index.js';
+import { readModelSettings } from '../server/index.js';
 import { UsageError } from './errors.js';
 
 interface CompileFlags {
@@ -21,6 +24,7 @@ interface CompileFlags {
   force?: boolean;
   seed: string;
   priority?: boolean;
+  pin: string[];
 }
 
 export function register(program: Command): void {
@@ -36,6 +40,13 @@ export function register(program: Command): void {
     .option('--force', 'rebuild even when a matching profile exists')
     .option('--seed <n>', 'seed of the held-out block choice', '1')
     .option('--no-priority', 'do not raise the measuring process priority (nice -10, where allowed)')
+    .option(
+      '--pin <name=v1,v2,...>',
+      "an input's values (repeatable; a repository model's config.json inputValues apply too): " +
+        'an If they decide is compiled as the branch it takes',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .action(async (path: string, flags: CompileFlags) => {
       const seed = Number(flags.seed);
       if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got '${flags.seed}'`);
@@ -46,6 +57,12 @@ export function register(program: Command): void {
 async function runCompile(path: string, flags: CompileFlags, seed: number): Promise<void> {
   const started = performance.now();
   const models = await findModels(path);
+  let flagPins: Map<string, number[]>;
+  try {
+    flagPins = parsePinnedValues(flags.pin);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   if (flags.priority !== false) raiseMeasurementPriority();
   const measurer = new OrtMeasurer(generatorThreadsFor(usableCores()), openBlockSession);
   const progress = makeProgress(!flags.json && Boolean(process.stderr.isTTY));
@@ -58,6 +75,7 @@ async function runCompile(path: string, flags: CompileFlags, seed: number): Prom
         measurer,
         seed,
         onProgress: progress.update,
+        pins: await pinsFor(modelPath, flagPins),
       });
       progress.finish(result);
       results.push(result);
@@ -84,6 +102,25 @@ async function runCompile(path: string, flags: CompileFlags, seed: number): Prom
     console.log(
       `compiled ${results.length} model${results.length === 1 ? '' : 's'} in ${(totalMs / 1000).toFixed(1)} s`,
     );
+  }
+}
+
+/**
+ * The pinned inputs of `modelPath` as tensors: its repository config's `inputValues`, then the
+ * `--pin` flags, which win.
+ */
+async function pinsFor(modelPath: string, flagPins: ReadonlyMap<string, number[]>) {
+  const inRepository = basename(modelPath) === 'model.onnx';
+  const configured = inRepository
+    ? (await readModelSettings(dirname(dirname(modelPath)))).inputValues
+    : new Map();
+  const values = new Map([...configured, ...flagPins]);
+  if (values.size === 0) return undefined;
+  try {
+    return pinnedTensors(await loadModel(modelPath), values);
+  } catch (err) {
+    if (err instanceof InputOverrideError) throw new UsageError(`${modelPath}: ${err.message}`);
+    throw err;
   }
 }
 

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GraphBuilder, encodeModel, makeModel, saveModel } from '../onnx/index.js';
-import { residualModel, symbolicModel } from '../partition/fixtures.js';
+import { rateSwitchModel, residualModel, symbolicModel } from '../partition/fixtures.js';
 import { veltair } from './testing.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'veltair-verify-'));
@@ -77,6 +77,19 @@ test('verify --json on a broken file still prints one JSON document saying why',
   const doc = JSON.parse(r.stdout);
   assert.equal(doc.ok, false);
   assert.match(doc.error, /no such file/);
+});
+
+test('verify cuts an If a pinned input decides into the layers of the branch it takes', async () => {
+  const path = join(dir, 'rate_switch.onnx');
+  await saveModel(rateSwitchModel().model, path);
+  const r = await veltair('verify', path, '--pin', 'rate=16000', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.ok, true);
+  assert.equal(report.layers, 4);
+  assert.deepEqual(report.specialized, [{ node: 'if', branch: 'then_branch' }]);
+  const bad = await veltair('verify', path, '--pin', 'rate=fast');
+  assert.equal(bad.code, 2, 'a pin that is not a number is a usage error');
 });
 
 test('verify refuses bad flags with a usage error', async () => {

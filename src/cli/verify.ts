@@ -1,13 +1,20 @@
 import type { Command } from 'commander';
 import { loadModel } from '../onnx/index.js';
 import { parseGranularity, type Granularity } from '../partition/index.js';
-import { ShapeOverrideError, parseShapeOverrides, verifyModel, type VerifyReport } from '../runtime/index.js';
+import {
+  InputOverrideError,
+  parsePinnedValues,
+  parseShapeOverrides,
+  verifyModel,
+  type VerifyReport,
+} from '../runtime/index.js';
 import { UsageError } from './errors.js';
 
 interface VerifyFlags {
   json?: boolean;
   granularity: string;
   shape: string[];
+  pin: string[];
   threads: string;
   seed: string;
 }
@@ -32,6 +39,7 @@ function formatReport(r: VerifyReport): string {
     `model:       ${r.model}`,
     `layers:      ${r.layers}`,
     `blocks:      ${r.blocks} (granularity ${r.granularity})`,
+    ...r.specialized.map((t) => `pinned If:   ${t.node} takes its ${t.branch}`),
   ];
   for (const c of r.checks) {
     lines.push(
@@ -52,8 +60,10 @@ async function runVerify(file: string, flags: VerifyFlags): Promise<void> {
   const seed = Number(flags.seed);
   if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got '${flags.seed}'`);
   let shapes;
+  let pins;
   try {
     shapes = parseShapeOverrides(flags.shape);
+    pins = parsePinnedValues(flags.pin);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -63,13 +73,14 @@ async function runVerify(file: string, flags: VerifyFlags): Promise<void> {
     report = await verifyModel(model, file, {
       granularity,
       shapes,
+      pins,
       seed,
       config: { threads, optimization: 'all', spinning: false },
     });
   } catch (err) {
     // --json callers still get one document; the one-line reason also goes to stderr.
     if (flags.json) console.log(JSON.stringify({ model: file, ok: false, error: (err as Error).message }));
-    if (err instanceof ShapeOverrideError) throw new UsageError(`--shape: ${err.message}`);
+    if (err instanceof InputOverrideError) throw new UsageError(err.message);
     throw err;
   }
   console.log(flags.json ? JSON.stringify(report) : formatReport(report));
@@ -86,6 +97,12 @@ export function register(program: Command): void {
     .option(
       '--shape <name:d1,d2,...>',
       'shape of an input with symbolic dims (repeatable; symbolic dims are 1 otherwise)',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .option(
+      '--pin <name=v1,v2,...>',
+      "an input's values (repeatable): an If they decide is cut as the branch it takes",
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )

@@ -12,6 +12,10 @@ import { qualityPassesOf } from './quality.js';
 import { MEASURING_PROTOCOL, partialPathFor } from './store.js';
 import { DEFAULT_FAKE, FakeMeasurer, tinyConvModel } from './testing.js';
 import { findModels } from './repository.js';
+import * as ort from 'onnxruntime-node';
+import { encodeModel } from '../onnx/index.js';
+import { discoverLayers } from '../partition/index.js';
+import { rateSwitchModel } from '../partition/fixtures.js';
 
 let dir: string;
 let modelPath: string;
@@ -103,6 +107,28 @@ describe('profile cache', () => {
     await writeFile(join(dir, 'tiny', '1', 'profile.json'), '{ not json');
     const result = await compileModel(modelPath, quick(new FakeMeasurer()));
     assert.equal(result.rebuiltBecause, 'no profile yet');
+  });
+});
+
+describe('pinned inputs', () => {
+  it('compile the branch of an If the pins take, record the pins, and rebuild when they change', async () => {
+    const path = join(dir, 'rates', '1', 'model.onnx');
+    await mkdir(join(dir, 'rates', '1'), { recursive: true });
+    await writeFile(path, encodeModel(rateSwitchModel().model));
+    const rate = (hz: number) =>
+      new Map([['rate', new ort.Tensor('int64', BigInt64Array.from([BigInt(hz)]), [])]]);
+    const measurer = new FakeMeasurer();
+    const at16k = await compileModel(path, quick(measurer, { pins: rate(16000) }));
+    assert.equal(discoverLayers(measurer.opened[0]).length, 4, 'the 16 kHz branch is measured');
+    assert.deepEqual(at16k.profile.pins, { rate: [16000] });
+    const again = await compileModel(path, quick(new FakeMeasurer(), { pins: rate(16000) }));
+    assert.equal(again.reused, true);
+    const at8k = await compileModel(path, quick(measurer, { pins: rate(8000) }));
+    assert.equal(at8k.rebuiltBecause, 'pinned input values changed');
+    assert.deepEqual(at8k.profile.pins, { rate: [8000] });
+    assert.equal(discoverLayers(measurer.opened[1]).length, 2, 'the other branch is measured');
+    await compileModel(path, quick(measurer));
+    assert.equal(discoverLayers(measurer.opened[2]).length, 1, 'unpinned, the If is one layer');
   });
 });
 

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, dirname } from 'node:path';
 import { OnnxModelError, decodeModel, modelHash } from '../onnx/index.js';
-import type { BlockRange } from '../partition/index.js';
+import { specializeBranches, type BlockRange, type InputPins } from '../partition/index.js';
 import { machineKey } from './fingerprint.js';
 import { median, quantile, typicalUs } from './interference.js';
 import type { BlockSamples, MeasurePlan, Measurer, ModelUnderTest } from './measure.js';
@@ -75,6 +75,8 @@ export interface CompileOptions {
   seed?: number;
   /** Clock for compile time (ms); injectable so tests need no real time. */
   now?: () => number;
+  /** Inputs fixed to these values: the `If`s they decide are compiled as the branch they take. */
+  pins?: InputPins;
 }
 
 export interface CompileResult {
@@ -99,7 +101,8 @@ export async function compileModel(modelPath: string, options: CompileOptions): 
   const now = options.now ?? (() => performance.now());
   const started = now();
   const bytes = await readModelBytes(modelPath);
-  const model = decodeModel(bytes, modelPath);
+  const pins = options.pins ?? new Map();
+  const model = (await specializeBranches(decodeModel(bytes, modelPath), pins)).model;
   const name = modelNameFor(modelPath);
   const { measurer } = options;
   const settings = options.settings ?? settingsFor(options.mode, measurer.machine.usableCores);
@@ -109,6 +112,7 @@ export async function compileModel(modelPath: string, options: CompileOptions): 
     ortVersion: measurer.ortVersion,
     mode: settings.mode,
     protocol: MEASURING_PROTOCOL,
+    ...(pins.size > 0 ? { pins: pinnedValues(pins) } : {}),
   };
   const profilePath = profilePathFor(modelPath);
   const stored = await readJson<ModelProfileData>(profilePath);
@@ -125,6 +129,13 @@ export async function compileModel(modelPath: string, options: CompileOptions): 
   } finally {
     await mut.release();
   }
+}
+
+/** Pinned tensors as the numbers a profile records. */
+function pinnedValues(pins: InputPins): Record<string, number[]> {
+  return Object.fromEntries(
+    [...pins].map(([name, t]) => [name, Array.from(t.data as ArrayLike<number | bigint>, Number)]),
+  );
 }
 
 async function readModelBytes(path: string): Promise<Uint8Array> {
@@ -561,7 +572,7 @@ class ModelCompile {
 
   private skeleton(): Pick<
     ModelProfileData,
-    'schema' | 'model' | 'modelHash' | 'machine' | 'ortVersion' | 'source'
+    'schema' | 'model' | 'modelHash' | 'machine' | 'ortVersion' | 'source' | 'pins'
   > {
     return {
       schema: PROFILE_SCHEMA,
@@ -570,6 +581,7 @@ class ModelCompile {
       machine: this.options.measurer.machine,
       ortVersion: this.key.ortVersion,
       source: 'compiled',
+      ...(this.key.pins ? { pins: this.key.pins } : {}),
     };
   }
 

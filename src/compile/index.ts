@@ -67,6 +67,7 @@ export {
   profilePathFor,
   partialPathFor,
   staleReason,
+  samePins,
   type CompileMode,
   type ProfileKey,
 } from './store.js';

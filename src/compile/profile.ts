@@ -103,6 +103,11 @@ export interface ModelProfileData {
   ortVersion: string;
   /** Where the data came from: `compiled`, `calibration:<name>`, `fitted:<name>`, `synthetic`. */
   source: string;
+  /**
+   * Inputs whose values the model was compiled at (its `If`s specialised to the branches they
+   * take, `specializeBranches`); absent: none.
+   */
+  pins?: Record<string, number[]>;
   /** Core counts the `soloUs` columns are measured at, ascending (e.g. [1, 2] or [8, 16, ..., 64]). */
   coreCounts: number[];
   /** Interference levels the `slowdown` columns are measured at, ascending, starting at 0. */

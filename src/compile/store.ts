@@ -19,6 +19,15 @@ export interface ProfileKey {
   mode: CompileMode;
   /** MEASURING_PROTOCOL the profile was measured under. */
   protocol: number;
+  /** Pinned input values (see ModelProfileData.pins). */
+  pins?: Record<string, number[]>;
+}
+
+/** Whether two sets of pinned values are the same (absent = none). */
+type Pins = Readonly<Record<string, readonly number[]>> | undefined;
+export function samePins(a: Pins, b: Pins): boolean {
+  const text = (p: Pins) => JSON.stringify(Object.entries(p ?? {}).sort(([x], [y]) => x.localeCompare(y)));
+  return text(a) === text(b);
 }
 
 /**
@@ -53,6 +62,7 @@ export function staleReason(data: ModelProfileData | undefined, key: ProfileKey)
   const protocol = data.compile?.protocol ?? 1;
   if (protocol !== key.protocol) return `measured the way of protocol ${protocol}, now ${key.protocol}`;
   if (data.compile?.mode === 'quick' && key.mode === 'full') return 'stored profile is a --quick one';
+  if (!samePins(data.pins, key.pins)) return 'pinned input values changed';
   return undefined;
 }
 

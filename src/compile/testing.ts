@@ -2,7 +2,7 @@
  * Test fixtures for the compiler: a deterministic measurer (a latency model instead of ORT) and
  * a tiny real ONNX model. The fake replaces the *measurement*, not the compiler under test.
  */
-import { GraphBuilder, encodeModel, makeModel } from '../onnx/index.js';
+import { GraphBuilder, encodeModel, makeModel, type ModelProto } from '../onnx/index.js';
 import type { BlockRange } from '../partition/index.js';
 import type { BlockSamples, LayerInfo, MeasurePlan, Measurer, ModelUnderTest } from './measure.js';
 import type { MachineFingerprint, TensorEdge } from './profile.js';
@@ -64,6 +64,8 @@ export class FakeMeasurer implements Measurer {
   readonly ortVersion: string;
   readonly redoneRounds = 0;
   calls = { calibrate: 0, measure: 0 };
+  /** The models it was asked to measure, as the compiler gave them. */
+  readonly opened: ModelProto[] = [];
   /** Every block measured, with the versions it was measured in and its runs per column. */
   readonly measured: { range: BlockRange; versions: string[]; repetitions: number }[] = [];
   private readonly latency: FakeLatency;
@@ -85,7 +87,8 @@ export class FakeMeasurer implements Measurer {
     return intensities.map((x) => (hidden ? fakeLevel(x) / 40 : fakeLevel(x)));
   }
 
-  async open(): Promise<ModelUnderTest> {
+  async open(model: ModelProto): Promise<ModelUnderTest> {
+    this.opened.push(model);
     const count = this.options.layers ?? 4;
     const layers: LayerInfo[] = Array.from({ length: count }, (_, k) => ({
       name: `conv${k}`,

@@ -103,6 +103,29 @@ export function ifModel(): Fixture {
   return { name: 'if', model: makeModel(b.build(), 13), shapes: {} };
 }
 
+/**
+ * The whole network inside an `If` on a sample-rate input: four conv layers at 16 kHz, two at
+ * any other rate. Unpinned, it is one layer; with `rate` pinned, the layers of one branch.
+ */
+export function rateSwitchModel(): Fixture {
+  const b = new GraphBuilder('rate_switch', 21);
+  const x = b.input('x', [1, 2, 8, 8]);
+  const rate = b.input('rate', [], DataType.INT64);
+  const is16k = b.op('Equal', [rate, b.int64s('rate_16k', [16000])]);
+  const stack = (name: string, depth: number) => {
+    const g = new GraphBuilder(name, depth);
+    let h = x;
+    for (let k = 0; k < depth; k++) {
+      h = g.op('Relu', [g.op('Conv', [h, g.weight('w', [2, 2, 3, 3], 0.4)], { pads: [1, 1, 1, 1] })]);
+    }
+    g.output(h, [1, 2, 8, 8]);
+    return g.build();
+  };
+  const y = b.op('If', [is16k], { then_branch: stack('at_16k', 4), else_branch: stack('other_rates', 2) });
+  b.output(b.op('Sigmoid', [y]), [1, 2, 8, 8]);
+  return { name: 'rate_switch', model: makeModel(b.build(), 13), shapes: {} };
+}
+
 /** A bias that is both an initializer and a graph input (an overridable default), read by two layers. */
 export function initializerInputModel(): Fixture {
   const b = new GraphBuilder('init_input', 16);

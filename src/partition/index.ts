@@ -22,6 +22,8 @@
  *   mapped onto the same layer indices, or undefined when ORT's fusions cross layers. Cut it
  *   with `new ModelPartition(await inferValueTypes(r.model), r.layers)` to measure or run blocks
  *   at optimization `all` without layout conversions at block boundaries (the executor does).
+ * - `specializeBranches(model, pins)`: the graph with each `If` that pinned input values decide
+ *   replaced by the branch it takes, so that the layers inside it can be cut.
  */
 export { discoverLayers, isAnchor, macsOf, HEAVY_OPS, type Layer } from './layers.js';
 export { extractBlock, ModelPartition, PartitionError, type BlockBoundary } from './extract.js';
@@ -35,3 +37,4 @@ export {
 } from './plan.js';
 export { inferValueTypes } from './types.js';
 export { ortOptimizedLayers } from './optimized.js';
+export { specializeBranches, type InputPins, type TakenBranch } from './branches.js';

@@ -42,8 +42,11 @@ export {
 export {
   seededInputs,
   pinInputShapes,
+  pinnedTensors,
+  parsePinnedValues,
+  type PinnedValues,
   parseShapeOverrides,
-  ShapeOverrideError,
+  InputOverrideError,
   type ShapeOverrides,
   type SeededInputOptions,
 } from './inputs.js';

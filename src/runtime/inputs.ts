@@ -11,14 +11,15 @@ import {
   type Dim,
   type ModelProto,
 } from '../onnx/index.js';
+import { specializeBranches } from '../partition/index.js';
 import type { TensorMap } from './executor.js';
 
 /** Shapes given by the user for inputs, by input name (`--shape name:d1,d2`, a model's config). */
 export type ShapeOverrides = ReadonlyMap<string, readonly number[]>;
 
-/** A malformed `--shape` value or an override naming no input. */
-export class ShapeOverrideError extends Error {
-  override readonly name = 'ShapeOverrideError';
+/** A malformed shape or pinned value (`--shape`, `--pin`, a config), or one naming no input. */
+export class InputOverrideError extends Error {
+  override readonly name = 'InputOverrideError';
 }
 
 /** Parses `name:d1,d2,...` flags (repeatable) into overrides. */
@@ -35,7 +36,7 @@ export function parseShapeOverrides(specs: readonly string[]): Map<string, numbe
             .split(',')
             .map(Number);
     if (colon <= 0 || dims.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new ShapeOverrideError(
+      throw new InputOverrideError(
         `--shape expects name:d1,d2,... with non-negative integer dims, got '${spec}'`,
       );
     }
@@ -72,6 +73,93 @@ export function seededInputs(model: ModelProto, options: SeededInputOptions = {}
   return feeds;
 }
 
+/** Values given by the user for inputs, by input name (`--pin name=v1,v2`): row-major elements. */
+export type PinnedValues = ReadonlyMap<string, readonly number[]>;
+
+/** Parses `name=v1,v2,...` flags (repeatable) into pinned values. */
+export function parsePinnedValues(specs: readonly string[]): Map<string, number[]> {
+  const pins = new Map<string, number[]>();
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    const values = spec
+      .slice(eq + 1)
+      .split(',')
+      .map((v) => (v.trim() === '' ? NaN : Number(v)));
+    if (eq <= 0 || values.some((v) => !Number.isFinite(v))) {
+      throw new InputOverrideError(`a pin is name=v1,v2,... with numbers, got '${spec}'`);
+    }
+    pins.set(spec.slice(0, eq), values);
+  }
+  return pins;
+}
+
+/**
+ * The pinned values as tensors of their inputs' types and shapes (symbolic dims are 1, or what
+ * the element count makes the only symbolic dim).
+ */
+export function pinnedTensors(model: ModelProto, pins: PinnedValues): Map<string, ort.Tensor> {
+  if (!model.graph) throw new Error('model has no graph');
+  const index = new GraphIndex(model.graph);
+  checkInputNames(index, pins);
+  const out = new Map<string, ort.Tensor>();
+  for (const [name, values] of pins) {
+    const type = index.typeOf(name);
+    if (!type) throw new InputOverrideError(`input '${name}' is not a tensor`);
+    const declared = type.shape ?? [values.length];
+    const known = declared.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
+    const open = declared.filter((d) => typeof d !== 'number').length;
+    const dims = declared.map((d) => (typeof d === 'number' ? d : open === 1 ? values.length / known : 1));
+    if (dims.reduce((a, b) => a * b, 1) !== values.length) {
+      throw new InputOverrideError(`input '${name}' holds ${known} elements, ${values.length} are pinned`);
+    }
+    out.set(name, tensorOf(type.elemType, dims, values, name));
+  }
+  return out;
+}
+
+function tensorOf(
+  elemType: number,
+  dims: readonly number[],
+  values: readonly number[],
+  name: string,
+): ort.Tensor {
+  switch (elemType) {
+    case DataType.FLOAT:
+      return new ort.Tensor('float32', Float32Array.from(values), dims);
+    case DataType.DOUBLE:
+      return new ort.Tensor('float64', Float64Array.from(values), dims);
+    case DataType.INT64:
+      return new ort.Tensor(
+        'int64',
+        BigInt64Array.from(values, (v) => BigInt(Math.trunc(v))),
+        dims,
+      );
+    case DataType.INT32:
+      return new ort.Tensor('int32', Int32Array.from(values), dims);
+    case DataType.BOOL:
+      return new ort.Tensor(
+        'bool',
+        Uint8Array.from(values, (v) => (v ? 1 : 0)),
+        dims,
+      );
+    default:
+      throw new InputOverrideError(
+        `input '${name}': values of type ${ORT_TYPE_NAME[elemType] ?? elemType} cannot be pinned`,
+      );
+  }
+}
+
+/** The graph a model is served as: its inputs at `shapes`, its `If`s specialised to `pins`. */
+export async function servedGraph(
+  model: ModelProto,
+  shapes: ShapeOverrides = new Map(),
+  pins: PinnedValues = new Map(),
+): Promise<ModelProto> {
+  const shaped = pinInputShapes(model, shapes);
+  if (pins.size === 0) return shaped;
+  return (await specializeBranches(shaped, pinnedTensors(shaped, pins))).model;
+}
+
 /**
  * A copy of `model` whose inputs named in `shapes` have exactly those dims: served at one
  * shape, a model with symbolic dims is cut, measured and checked at that shape.
@@ -91,12 +179,12 @@ export function pinInputShapes(model: ModelProto, shapes: ShapeOverrides): Model
   return pinned;
 }
 
-function checkInputNames(index: GraphIndex, shapes: ShapeOverrides): void {
+function checkInputNames(index: GraphIndex, given: ReadonlyMap<string, unknown>): void {
   const names = new Set(index.feedInputs.map((v) => v.name));
-  for (const name of shapes.keys()) {
+  for (const name of given.keys()) {
     if (!names.has(name)) {
-      throw new ShapeOverrideError(
-        `a shape is given for '${name}', which is not an input (inputs: ${[...names].join(', ')})`,
+      throw new InputOverrideError(
+        `'${name}' is given, but it is not an input (inputs: ${[...names].join(', ')})`,
       );
     }
   }
@@ -106,11 +194,11 @@ function checkInputNames(index: GraphIndex, shapes: ShapeOverrides): void {
 function checkOverride(name: string, dims: readonly number[], declared: readonly Dim[] | undefined): void {
   if (!declared) return;
   if (declared.length !== dims.length) {
-    throw new ShapeOverrideError(`input '${name}' has rank ${declared.length}, got ${dims.length} dims`);
+    throw new InputOverrideError(`input '${name}' has rank ${declared.length}, got ${dims.length} dims`);
   }
   declared.forEach((d, i) => {
     if (typeof d === 'number' && d !== dims[i]) {
-      throw new ShapeOverrideError(`input '${name}': dim ${i} is fixed at ${d} by the model, got ${dims[i]}`);
+      throw new InputOverrideError(`input '${name}': dim ${i} is fixed at ${d} by the model, got ${dims[i]}`);
     }
   });
 }

@@ -31,7 +31,7 @@ import {
 } from './calibrate.js';
 import { cpuWindows } from './windows.js';
 import { WorkerPool, type ChainResult } from './pool.js';
-import type { ShapeOverrides } from './inputs.js';
+import type { PinnedValues, ShapeOverrides } from './inputs.js';
 import { DEFAULT_SEGMENT_OPTIONS, type SegmentOptions } from './segments.js';
 import { ServedModel, type ModelInput } from './served.js';
 import type { InferenceService, InferOutcome, QueryTiming } from './service.js';
@@ -49,6 +49,8 @@ export interface LiveModelSpec {
   readonly whole?: boolean;
   /** Shapes of inputs with symbolic dims, pinned: the model is served at these shapes only. */
   readonly shapes?: ShapeOverrides;
+  /** Inputs fixed to these values: the `If`s they decide are served as the branches they take. */
+  readonly pins?: PinnedValues;
 }
 
 export interface LiveRuntimeOptions {

@@ -22,7 +22,7 @@ import {
 import { ModelPartition, discoverLayers, inferValueTypes, type BlockRange } from '../partition/index.js';
 import type { ChainStep, SessionSpec } from './protocol.js';
 import { Worker } from 'node:worker_threads';
-import { pinInputShapes, seededInputs, type ShapeOverrides } from './inputs.js';
+import { servedGraph, seededInputs, type PinnedValues, type ShapeOverrides } from './inputs.js';
 import {
   DEFAULT_SEGMENT_OPTIONS,
   estimatedChainOverhead,
@@ -96,6 +96,7 @@ export interface ServedModelSource {
   readonly path: string;
   readonly profile: ModelProfileData;
   readonly shapes?: ShapeOverrides;
+  readonly pins?: PinnedValues;
 }
 
 /** Cutting GoogLeNet takes about half a second of CPU: below the block workers, on a thread of its own. */
@@ -163,7 +164,7 @@ export class ServedModel {
 
   /** What `load` does on its thread. */
   static async cut(source: ServedModelSource, opts: SegmentOptions): Promise<ServedModelParts> {
-    const model = pinInputShapes(await loadModel(source.path), source.shapes ?? new Map());
+    const model = await servedGraph(await loadModel(source.path), source.shapes, source.pins);
     return ServedModel.cutModel(source.name, model, source.profile, source.path, opts);
   }
 

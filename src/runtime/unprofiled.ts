@@ -8,7 +8,7 @@
 import { PROFILE_SCHEMA, machineFingerprint, ortVersion, type ModelProfileData } from '../compile/index.js';
 import { loadModel, type ModelProto } from '../onnx/index.js';
 import { discoverLayers } from '../partition/index.js';
-import { pinInputShapes, type ShapeOverrides } from './inputs.js';
+import { servedGraph, type PinnedValues, type ShapeOverrides } from './inputs.js';
 import type { LiveModelSpec } from './live.js';
 
 /** A rough CPU core's throughput for the estimate (multiply-accumulates per us). */
@@ -65,7 +65,8 @@ export async function unprofiledModelSpec(
   path: string,
   cpus: number,
   shapes: ShapeOverrides = new Map(),
+  pins: PinnedValues = new Map(),
 ): Promise<LiveModelSpec> {
-  const model = pinInputShapes(await loadModel(path), shapes);
-  return { name, path, profile: estimatedProfile(name, model, cpus), whole: true, shapes };
+  const model = await servedGraph(await loadModel(path), shapes, pins);
+  return { name, path, profile: estimatedProfile(name, model, cpus), whole: true, shapes, pins };
 }

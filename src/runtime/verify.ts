@@ -3,18 +3,22 @@ import {
   discoverLayers,
   inferValueTypes,
   planBlocks,
+  specializeBranches,
   type Granularity,
   type Layer,
+  type TakenBranch,
 } from '../partition/index.js';
 import { compareOutputs, DEFAULT_TOLERANCE, type OutputDiff, type Tolerance } from './compare.js';
 import { BlockExecutor, openModelSession, type TensorMap } from './executor.js';
-import { seededInputs, type ShapeOverrides } from './inputs.js';
+import { pinnedTensors, seededInputs, type PinnedValues, type ShapeOverrides } from './inputs.js';
 import type { SessionConfig } from './session.js';
 
 export interface VerifyOptions {
   granularity?: Granularity;
   config?: SessionConfig;
   shapes?: ShapeOverrides;
+  /** Inputs fixed to these values: the `If`s they decide are cut as the branch they take. */
+  pins?: PinnedValues;
   seed?: number;
   tolerance?: Tolerance;
 }
@@ -35,6 +39,8 @@ export interface VerifyReport {
   layers: number;
   blocks: number;
   granularity: Granularity;
+  /** The `If`s the pins decided: blocks run the branch each takes, the whole model the `If`. */
+  specialized: TakenBranch[];
   /** Worst over `checks`. */
   maxAbsDiff: number;
   maxRelDiff: number;
@@ -58,9 +64,14 @@ export async function verifyModel(
   const config = options.config ?? { threads: 1, optimization: 'all', spinning: false };
   const granularity = options.granularity ?? 'layer';
   const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;
-  const typed = await inferValueTypes(model, source);
+  const pins = pinnedTensors(model, options.pins ?? new Map());
+  const specialized = await specializeBranches(model, pins);
+  const typed = await inferValueTypes(specialized.model, source);
   const layers = layersOf(typed, source);
-  const feeds = seededInputs(typed, { seed: options.seed ?? 1, shapes: options.shapes });
+  const feeds = {
+    ...seededInputs(typed, { seed: options.seed ?? 1, shapes: options.shapes }),
+    ...Object.fromEntries(pins),
+  };
   const expected = await runWhole(model, config, feeds, source);
   const ranges = planBlocks(layers, granularity);
   const checks: CutCheck[] = [];
@@ -84,6 +95,7 @@ export async function verifyModel(
     layers: layers.length,
     blocks: ranges.length,
     granularity,
+    specialized: specialized.taken,
     maxAbsDiff: Math.max(...checks.map((c) => c.maxAbsDiff)),
     maxRelDiff: Math.max(...checks.map((c) => c.maxRelDiff)),
     ok: checks.every((c) => c.ok),

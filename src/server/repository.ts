@@ -8,6 +8,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   PROFILE_SCHEMA,
+  samePins,
   machineFingerprint,
   machineKey,
   ortVersion,
@@ -25,8 +26,10 @@ import {
 } from '../onnx/index.js';
 import {
   pinInputShapes,
+  pinnedTensors,
   unprofiledModelSpec,
   type LiveModelSpec,
+  type PinnedValues,
   type ShapeOverrides,
 } from '../runtime/index.js';
 import { datatypeOf } from '../load/index.js';
@@ -49,6 +52,11 @@ export interface ModelSettings {
   readonly weight: number;
   /** Shapes that pin inputs' symbolic dims: the model is served, measured and checked at them. */
   readonly inputShapes: ShapeOverrides;
+  /**
+   * Inputs fixed to these values (row-major elements): requests must send them, and the `If`s
+   * they decide are served as the branches they take.
+   */
+  readonly inputValues: PinnedValues;
 }
 
 export const DEFAULT_MAX_QUEUE = 64;
@@ -127,15 +135,17 @@ export async function readRepositoryModel(dir: string, name: string, cpus: numbe
     const shapes = settings.inputShapes;
     const model = pinInputShapes(file, shapes);
     if (!model.graph) throw new Error(`${path}: the model has no graph`);
+    const pins = settings.inputValues;
+    pinnedTensors(model, pins);
     const inputs = new GraphIndex(model.graph).feedInputs.map(metadataOf);
     const outputs = model.graph.output.map(metadataOf);
     // The compiler measures symbolic dims at 1: its profile describes other pinned shapes wrongly.
     const compiled = pinnedAsCompiled(file, shapes)
-      ? await compiledProfile(path, modelHash(bytes))
+      ? await compiledProfile(path, modelHash(bytes), pins)
       : undefined;
     const spec: LiveModelSpec = compiled
-      ? { name, path, profile: compiled, shapes }
-      : await unprofiledModelSpec(name, path, cpus, shapes);
+      ? { name, path, profile: compiled, shapes, pins }
+      : await unprofiledModelSpec(name, path, cpus, shapes, pins);
     return {
       name,
       version,
@@ -152,7 +162,20 @@ export async function readRepositoryModel(dir: string, name: string, cpus: numbe
   }
 }
 
-const DEFAULT_SETTINGS: ModelSettings = { maxQueue: DEFAULT_MAX_QUEUE, weight: 1, inputShapes: new Map() };
+const DEFAULT_SETTINGS: ModelSettings = {
+  maxQueue: DEFAULT_MAX_QUEUE,
+  weight: 1,
+  inputShapes: new Map(),
+  inputValues: new Map(),
+};
+
+/** The `config.json` of the model folder `folder` (defaults when it has none). */
+export async function readModelSettings(folder: string): Promise<ModelSettings> {
+  const path = join(folder, 'config.json');
+  return readSettings(path).catch((err: Error) => {
+    throw new Error(`${path}: ${err.message}`);
+  });
+}
 
 async function readSettings(path: string): Promise<ModelSettings> {
   const text = await readFile(path, 'utf8').catch(() => undefined);
@@ -171,7 +194,24 @@ async function readSettings(path: string): Promise<ModelSettings> {
     maxQueue: maxQueue ?? DEFAULT_MAX_QUEUE,
     weight: positive('weight') ?? 1,
     inputShapes: inputShapesOf(raw.inputShapes),
+    inputValues: inputValuesOf(raw.inputValues),
   };
+}
+
+/** `"inputValues": {"<input>": 16000 | [v1, v2, ...]}`. */
+function inputValuesOf(raw: unknown): PinnedValues {
+  if (raw === undefined) return new Map();
+  const invalid = () =>
+    new Error('\'inputValues\' maps input names to a number or an array of numbers, e.g. {"rate": 16000}');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid();
+  const values = new Map<string, number[]>();
+  for (const [name, v] of Object.entries(raw)) {
+    const list: unknown = typeof v === 'number' ? [v] : v;
+    if (!Array.isArray(list) || !list.every((x) => typeof x === 'number' && Number.isFinite(x)))
+      throw invalid();
+    values.set(name, list as number[]);
+  }
+  return values;
 }
 
 /** `"inputShapes": {"<input>": [d1, d2, ...]}`. */
@@ -225,10 +265,15 @@ function metadataOf(v: ValueInfoProto): TensorMetadata {
   };
 }
 
-/** The model's compiled profile, when it was compiled on this machine for this very file. */
-async function compiledProfile(path: string, hash: string): Promise<ModelProfileData | undefined> {
+/** The model's compiled profile, when it was compiled on this machine for this very file at these pins. */
+async function compiledProfile(
+  path: string,
+  hash: string,
+  pins: PinnedValues,
+): Promise<ModelProfileData | undefined> {
   const profile = await readProfileFor(path);
   if (!profile || profile.schema !== PROFILE_SCHEMA || profile.modelHash !== hash) return undefined;
+  if (!samePins(profile.pins, Object.fromEntries(pins))) return undefined;
   if (profile.compile?.machineKey !== machineKey(machineFingerprint(), ortVersion())) return undefined;
   return profile;
 }

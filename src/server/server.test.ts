@@ -7,7 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as ort from 'onnxruntime-node';
 import { encodeModel, loadModel, loadTensor, tensorValues, type ModelProto } from '../onnx/index.js';
-import { branchModel, multiIoModel, residualModel, symbolicModel } from '../partition/fixtures.js';
+import {
+  branchModel,
+  multiIoModel,
+  rateSwitchModel,
+  residualModel,
+  symbolicModel,
+} from '../partition/fixtures.js';
 import {
   DEFAULT_SESSION_CONFIG,
   compareOutputs,
@@ -22,6 +28,7 @@ import { datatypeOf, loadInferenceService } from '../load/index.js';
 /** ONNX's own conformance model (not written here), with its inputs and expected output. */
 const CONFORMANCE = '/usr/share/libonnx-testdata/data/node/test_conv_with_strides_padding';
 const BODY_LIMIT = 4 * 1024 * 1024;
+const rate16k = new ort.Tensor('int64', BigInt64Array.from([16000n]), []);
 
 interface Case {
   feeds: TensorMap;
@@ -39,10 +46,14 @@ async function writeModel(repo: string, name: string, model: ModelProto, config:
   return path;
 }
 
-/** Seeded inputs (at `shapes`) and the whole model's answer, run directly in ORT. */
-async function directCase(path: string, shapes?: ReadonlyMap<string, number[]>): Promise<Case> {
+/** Seeded inputs (at `shapes`, `fixed` ones as given) and the whole model's answer, run directly in ORT. */
+async function directCase(
+  path: string,
+  shapes?: ReadonlyMap<string, number[]>,
+  fixed: TensorMap = {},
+): Promise<Case> {
   const model = await loadModel(path);
-  const feeds = seededInputs(model, { seed: 5, shapes });
+  const feeds = { ...seededInputs(model, { seed: 5, shapes }), ...fixed };
   const session = await openModelSession(model, DEFAULT_SESSION_CONFIG);
   const expected = (await session.run(feeds)) as TensorMap;
   await session.release();
@@ -54,7 +65,7 @@ function jsonInputs(feeds: TensorMap) {
     name,
     shape: [...t.dims],
     datatype: datatypeOf(t.type),
-    data: Array.from(t.data as Float32Array),
+    data: Array.from(t.data as ArrayLike<number | bigint>, Number),
   }));
 }
 
@@ -162,6 +173,12 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     });
     cases.set('pinned', await directCase(pinned, new Map([['x', [5, 8]]])));
     await writeModel(repo, 'badpin', symbolicModel().model, { inputShapes: { x: [5, 9] } });
+    // The whole network inside an If on a sample rate the config pins: served as that branch.
+    const rates = await writeModel(repo, 'rates', rateSwitchModel().model, {
+      ...settings,
+      inputValues: { rate: 16000 },
+    });
+    cases.set('rates', await directCase(rates, undefined, { rate: rate16k }));
     if (existsSync(CONFORMANCE)) {
       await mkdir(join(repo, 'conformance', '1'), { recursive: true });
       await copyFile(join(CONFORMANCE, 'model.onnx'), join(repo, 'conformance', '1', 'model.onnx'));
@@ -217,6 +234,10 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     assert.equal(model.parameters.qos_target_ms, 5000);
     const pinned = (await (await fetch(`${url}/v2/models/pinned`)).json()) as typeof model;
     assert.deepEqual(pinned.inputs[0].shape, [5, 8], 'the config pins the symbolic dim');
+    const rates = (await (await fetch(`${url}/v2/models/rates`)).json()) as {
+      parameters: { pinned_inputs: Record<string, number[]> };
+    };
+    assert.deepEqual(rates.parameters.pinned_inputs, { rate: [16000] });
     const versioned = await fetch(`${url}/v2/models/residual/versions/1/ready`);
     assert.deepEqual(await versioned.json(), { name: 'residual', ready: true });
   });
@@ -296,6 +317,12 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
       ['unknown output', { inputs: [input], outputs: [{ name: 'nope' }] }, /has no output 'nope'/],
       ['bad timeout', { inputs: [input], parameters: { timeout: -1 } }, /timeout/],
     ];
+    const rateInputs = jsonInputs(cases.get('rates')!.feeds).map((i) =>
+      i.name === 'rate' ? { ...i, data: [8000] } : i,
+    );
+    const otherRate = await infer('rates', { inputs: rateInputs });
+    assert.equal(otherRate.status, 400, 'a pinned input sent with another value');
+    assert.match(((await otherRate.json()) as { error: string }).error, /input 'rate' = \[16000\] only/);
     const [pinnedInput] = jsonInputs(cases.get('pinned')!.feeds);
     const unpinned = await infer('pinned', {
       inputs: [{ ...pinnedInput, shape: [1, 8], data: pinnedInput.data.slice(0, 8) }],
@@ -396,7 +423,10 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
         model_name: model,
         inputs: grpcInputs(feeds).map((t) => ({
           ...t,
-          contents: { fp32_contents: Array.from(feeds[t.name].data as Float32Array) },
+          contents:
+            t.datatype === 'INT64'
+              ? { int64_contents: Array.from(feeds[t.name].data as BigInt64Array, Number) }
+              : { fp32_contents: Array.from(feeds[t.name].data as Float32Array) },
         })),
       }).then((r) => assert.ok(compareOutputs(expected, grpcOutputs(r)).ok, `${model} over gRPC, typed`));
     };

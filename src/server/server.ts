@@ -360,6 +360,9 @@ export class VeltairServer {
         max_queue: m.settings.maxQueue,
         // A model nobody compiled here is served whole, its latency measured at start.
         profile: m.profile,
+        ...(m.settings.inputValues.size > 0
+          ? { pinned_inputs: Object.fromEntries(m.settings.inputValues) }
+          : {}),
       },
     };
   }
@@ -404,6 +407,7 @@ export class VeltairServer {
     try {
       request = decode();
       feeds = parseInputs(m.name, m.inputs, request.inputs, request.binary);
+      checkPinned(m, feeds);
       wanted = requestedOutputs(m, request);
       deadlineMs = this.deadlineOf(m.name, arrivalMs, request.parameters);
     } catch (err) {
@@ -679,6 +683,20 @@ function toApiError(err: unknown): ApiError {
     return new ApiError(e.statusCode, 'invalid_request', e.message ?? 'bad request');
   }
   return new ApiError(500, 'internal', e.message ?? String(err));
+}
+
+/** A pinned input must carry its pinned values: the model is served as the branches they take. */
+function checkPinned(m: RepositoryModel, feeds: Readonly<Record<string, ort.Tensor>>): void {
+  for (const [name, values] of m.settings.inputValues) {
+    const sent = Array.from(feeds[name].data as ArrayLike<number | bigint>, Number);
+    const same = (v: number, k: number) => v === values[k] || v === Math.fround(values[k]);
+    if (sent.length === values.length && sent.every(same)) continue;
+    throw new ApiError(
+      400,
+      'pinned_input',
+      `model '${m.name}' is served with input '${name}' = [${values.join(', ')}] only (its config.json inputValues), got [${sent.slice(0, 8).join(', ')}${sent.length > 8 ? ', ...' : ''}]`,
+    );
+  }
 }
 
 /** What the backend needs of a readable repository model. */
