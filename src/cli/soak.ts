@@ -71,13 +71,27 @@ async function soak(flags: SoakFlags): Promise<void> {
   say(`starting veltair serve (${flags.policy})`);
   const child = await startServer(flags.repository, Object.keys(weights), flags.policy, port);
   const url = `http://127.0.0.1:${port}`;
-  const memory: { atS: number; rssMiB: number }[] = [];
+  const memory: MemorySample[] = [];
   const malformed = { sent: 0, expected: 0, other: [] as string[] };
   let run: LiveRunResult;
   const t0 = Date.now();
-  const sample = () =>
-    memory.push({ atS: Math.round((Date.now() - t0) / 1000), rssMiB: rssBytes(child.pid!) / 2 ** 20 });
-  const sampler = setInterval(sample, 15_000);
+  const sample = async () => {
+    const atS = Math.round((Date.now() - t0) / 1000);
+    const rssMiB = rssBytes(child.pid!) / 2 ** 20;
+    const text = await fetch(`${url}/metrics`).then(
+      (r) => r.text(),
+      () => '',
+    );
+    const mib = (name: string) =>
+      Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+    memory.push({
+      atS,
+      rssMiB,
+      heapMiB: mib('nodejs_heap_size_used_bytes'),
+      externalMiB: mib('nodejs_external_memory_bytes'),
+    });
+  };
+  const sampler = setInterval(() => void sample(), 15_000);
   // Malformed requests at `share` of the rate, each checked for its status.
   const badEveryMs = share > 0 ? 1000 / (rate * share) : Infinity;
   const badPending: Promise<void>[] = [];
@@ -103,7 +117,7 @@ async function soak(flags: SoakFlags): Promise<void> {
       }, badEveryMs)
     : undefined;
   try {
-    sample();
+    await sample();
     const service = await RemoteService.connect(url, 'binary', Object.keys(weights));
     say(`soaking at ${rate} QPS for ${minutes} min, ${(100 * share).toFixed(0)} % malformed on top`);
     run = await runLive(
@@ -121,7 +135,7 @@ async function soak(flags: SoakFlags): Promise<void> {
     );
     clearInterval(bad);
     await Promise.all(badPending);
-    sample();
+    await sample();
     await service.close();
     report(run, malformed, memory, service.worstOvershootMs, flags.json ?? false);
   } finally {
@@ -134,7 +148,7 @@ async function soak(flags: SoakFlags): Promise<void> {
 function report(
   run: LiveRunResult,
   malformed: { sent: number; expected: number; other: string[] },
-  memory: readonly { atS: number; rssMiB: number }[],
+  memory: readonly MemorySample[],
   worstLateMs: number,
   json: boolean,
 ): void {
@@ -143,6 +157,7 @@ function report(
   // Memory after warm-up: from the first sample a quarter into the run.
   const settled = memory.filter((s) => s.atS >= memory[memory.length - 1].atS / 4);
   const growth = settled.length > 1 ? settled[settled.length - 1].rssMiB / settled[0].rssMiB - 1 : 0;
+  const perHour = (key: 'rssMiB' | 'heapMiB' | 'externalMiB') => slopePerHour(settled, key);
   const summary = {
     schema: 'veltair.soak/1',
     qps: run.qps,
@@ -158,6 +173,11 @@ function report(
     worstLateMs: worstLateMs,
     memory,
     rssGrowthAfterWarmup: growth,
+    afterWarmupMiBPerHour: {
+      rss: perHour('rssMiB'),
+      heap: perHour('heapMiB'),
+      external: perHour('externalMiB'),
+    },
   };
   if (json) {
     process.stdout.write(JSON.stringify(summary) + '\n');
@@ -182,9 +202,31 @@ function report(
       ),
       `worst answer past its deadline (client): ${Math.max(0, worstLateMs).toFixed(1)} ms`,
       `server resident memory (MiB) by second: ${memory.map((s) => `${s.atS}:${s.rssMiB.toFixed(0)}`).join(' ')}`,
-      `after warm-up it changed by ${(100 * growth).toFixed(1)} %`,
+      `engine thread's V8 heap used (MiB) by second: ${memory.map((s) => `${s.atS}:${s.heapMiB.toFixed(0)}`).join(' ')}`,
+      `after warm-up it changed by ${(100 * growth).toFixed(1)} %; trend (least squares) in MiB per hour: resident ${perHour('rssMiB').toFixed(0)}, V8 heap ${perHour('heapMiB').toFixed(0)}, external ${perHour('externalMiB').toFixed(0)}`,
     ].join('\n'),
   );
+}
+
+interface MemorySample {
+  atS: number;
+  /** The server process and its children. */
+  rssMiB: number;
+  /** The engine thread's V8 heap in use, and memory held outside it (its /metrics). */
+  heapMiB: number;
+  externalMiB: number;
+}
+
+/** Least-squares slope of `key` over time, in MiB per hour. */
+function slopePerHour(samples: readonly MemorySample[], key: 'rssMiB' | 'heapMiB' | 'externalMiB'): number {
+  const points = samples.filter((s) => Number.isFinite(s[key]));
+  if (points.length < 2) return 0;
+  const mean = (f: (s: MemorySample) => number) => points.reduce((a, s) => a + f(s), 0) / points.length;
+  const t = mean((s) => s.atS);
+  const y = mean((s) => s[key]);
+  const cov = mean((s) => (s.atS - t) * (s[key] - y));
+  const variance = mean((s) => (s.atS - t) ** 2);
+  return variance > 0 ? (cov / variance) * 3600 : 0;
 }
 
 export function register(program: Command): void {

@@ -36,8 +36,8 @@ async function openSession(spec: SessionSpec): Promise<ort.InferenceSession> {
 
 /**
  * Opens sessions one at a time, and between two of them handles the messages that arrived
- * meanwhile: a model loaded while others are served delays their blocks by one session's
- * opening at most, not by all of its sessions'.
+ * meanwhile: a block sent here while this worker opens what the engine did not open ahead
+ * (`LiveRuntime.ensureSessions`) waits for one session's opening at most, not for all of them.
  */
 async function open(id: number, specs: readonly SessionSpec[]): Promise<void> {
   for (const spec of specs) if (!sessions.has(spec.key)) asked.set(spec.key, spec);

@@ -225,9 +225,9 @@ export class LiveRuntime {
 
   /**
    * Serves one more model (a server loading it): cut into segments, its sessions opened on every
-   * worker and its units measured, while the workers go on running the other models' blocks
-   * (those wait behind each measuring run). The engine schedules it once told
-   * (`LiveEngine.setTenants`). Throws the reason it cannot be served.
+   * worker and its units measured, each step on CPUs the running engine first takes from its
+   * policy (`gate`), so that no block waits unseen behind it. The engine schedules the model
+   * once told (`LiveEngine.setTenants`). Throws the reason it cannot be served.
    */
   async addModel(spec: LiveModelSpec): Promise<ServedModel> {
     if (this.served.has(spec.name)) throw new Error(`model '${spec.name}' is already served`);
@@ -552,7 +552,10 @@ export class LiveEngine implements InferenceService {
     this.armExpiry();
   }
 
-  /** Holds go before the policy: the CPUs they wait for are theirs once free. */
+  /**
+   * Holds go before the policy, oldest first: a CPU one waits for is its own once free, so the
+   * oldest never waits on a younger one, and every hold is granted once blocks end.
+   */
   private grantHolds(): void {
     for (const h of [...this.pendingHolds]) {
       for (const cpu of h.cpus) {

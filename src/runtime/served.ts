@@ -90,7 +90,7 @@ export interface ServedModelParts {
   readonly plan: SegmentOptions & { estimatedOverhead: number };
 }
 
-/** A model to serve: its file, the profile compiled for it, the shapes its inputs are pinned to. */
+/** A model to serve: its file, the profile compiled for it, and the shapes and values its inputs are pinned to. */
 export interface ServedModelSource {
   readonly name: string;
   readonly path: string;

@@ -2,7 +2,7 @@
  * Prometheus metrics of one server (a registry of its own, so that servers in one process, as in
  * tests, do not share counters). Latencies in seconds, split into queue and compute.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** What the gauges read when Prometheus scrapes. */
 export interface ServerGauges {
@@ -33,6 +33,9 @@ export class ServerMetrics {
 
   constructor(gauges: ServerGauges) {
     const registers = [this.registry];
+    // The process's own: resident memory, the engine thread's V8 heap, external memory, event
+    // loop lag, as every Node.js service exposes them.
+    collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({
       name: 'veltair_requests_total',
       help: 'Inference requests received, by model',
