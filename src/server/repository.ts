@@ -136,7 +136,7 @@ export async function readRepositoryModel(dir: string, name: string, cpus: numbe
     const model = pinInputShapes(file, shapes);
     if (!model.graph) throw new Error(`${path}: the model has no graph`);
     const pins = settings.inputValues;
-    pinnedTensors(model, pins);
+    pinnedTensors(model, pins); // throws when a pin names no input or does not fit it
     const inputs = new GraphIndex(model.graph).feedInputs.map(metadataOf);
     const outputs = model.graph.output.map(metadataOf);
     // The compiler measures symbolic dims at 1: its profile describes other pinned shapes wrongly.
