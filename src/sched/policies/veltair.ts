@@ -305,32 +305,32 @@ class CoreTimeline {
   }
 }
 
-/** The configuration a registered spec builds from its parameters (defaults where absent). */
+/** The configuration a registered spec builds from its parameters (the spec's defaults where absent). */
 export function veltairConfig(
   name: string,
-  p: PolicyParams,
+  params: PolicyParams,
   ctx?: Pick<PolicyContext, 'qosTargetMs'>,
   fixed: Partial<VeltairConfig> = {},
 ): VeltairConfig {
+  const p = { ...veltair.defaults, ...params };
   // Blocks are capped in time at a share of the tightest QoS target served.
   const tightestMs = Math.min(...Object.values(ctx?.qosTargetMs ?? {}));
-  const span = p.blockSpan ?? 0;
   return {
     name,
-    threshold: p.threshold ?? 0.5,
-    conflictSensitivity: p.conflictSensitivity ?? 4,
-    loadSensitivity: p.loadSensitivity ?? 1,
-    budgetFactor: p.budgetFactor ?? 0.8,
-    reserve: (p.reserve ?? 1) !== 0,
-    pressureAware: (p.pressureAware ?? 1) !== 0,
-    externality: p.externality ?? 0,
-    maxBlockUs: span > 0 && Number.isFinite(tightestMs) ? span * tightestMs * 1000 : Infinity,
+    threshold: p.threshold,
+    conflictSensitivity: p.conflictSensitivity,
+    loadSensitivity: p.loadSensitivity,
+    budgetFactor: p.budgetFactor,
+    reserve: p.reserve !== 0,
+    pressureAware: p.pressureAware !== 0,
+    externality: p.externality,
+    maxBlockUs: p.blockSpan > 0 && Number.isFinite(tightestMs) ? p.blockSpan * tightestMs * 1000 : Infinity,
     drop: (['never', 'solo', 'at-estimate', 'queue-aware'] as const)[
-      Math.max(0, Math.min(3, Math.round(p.drop ?? 1)))
+      Math.max(0, Math.min(3, Math.round(p.drop)))
     ],
     maxLayers: Infinity,
     versionRule: 'adaptive',
-    splitRule: (p.split ?? 1) === 1 ? 'efficient' : 'work',
+    splitRule: p.split === 1 ? 'efficient' : 'work',
     ...fixed,
   };
 }
