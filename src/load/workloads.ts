@@ -13,6 +13,7 @@
  * machine simulated or at hand, rounded up to 0.1 ms.
  */
 import type { ProfilePredictor } from '../compile/index.js';
+import { ZOO_MODELS } from '../zoo/index.js';
 
 export type WorkloadName = 'light' | 'medium' | 'heavy';
 export const WORKLOAD_NAMES: readonly WorkloadName[] = ['light', 'medium', 'heavy'];
@@ -49,12 +50,10 @@ export const WORKLOADS: Readonly<Record<WorkloadName, Workload>> = {
   },
 };
 
-/** MLPerf Server-scenario targets (ms), used with the 64-core calibration only. */
-export const MLPERF_QOS_MS: Readonly<Record<string, number>> = {
-  resnet50: 15,
-  mobilenetv2: 10,
-  'bert-base': 130,
-};
+/** MLPerf Server-scenario targets (ms) of the zoo's models that have one; used with the 64-core calibration only. */
+export const MLPERF_QOS_MS: Readonly<Record<string, number>> = Object.fromEntries(
+  ZOO_MODELS.flatMap((m) => (m.qosTargetMs === null ? [] : [[m.name, m.qosTargetMs]])),
+);
 
 /** Target = this multiple of the model's isolated latency where MLPerf has none. */
 export const QOS_MULTIPLE = 5;
