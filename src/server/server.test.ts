@@ -553,3 +553,47 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     await assert.rejects(fetch(`${url}/v2/health/live`), 'the port is closed');
   });
 });
+
+describe('the naive baseline behind the same API', () => {
+  it('loads and unloads a model while it serves the others, with answers of a direct ORT run', async () => {
+    const repo = await mkdtemp(join(tmpdir(), 'veltair-naive-'));
+    const settings = { qosTargetMs: 5000 };
+    const cases = new Map<string, Case>([
+      ['residual', await directCase(await writeModel(repo, 'residual', residualModel().model, settings))],
+    ]);
+    const server = await VeltairServer.start({
+      repository: repo,
+      httpPort: 0,
+      policy: 'naive',
+      cpus: [0],
+    });
+    try {
+      const answer = async (model: string) => {
+        const r = await fetch(`${server.url}/v2/models/${model}/infer`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ inputs: jsonInputs(cases.get(model)!.feeds) }),
+        });
+        if (r.status !== 200) return r.status;
+        const body = (await r.json()) as Parameters<typeof jsonOutputs>[0];
+        const cmp = compareOutputs(cases.get(model)!.expected, jsonOutputs(body));
+        assert.ok(cmp.ok, `${model}: answer differs from ORT's by ${cmp.maxRelDiff}`);
+        return 200;
+      };
+      cases.set('branch', await directCase(await writeModel(repo, 'branch', branchModel().model, settings)));
+      const repository = (action: string) =>
+        fetch(`${server.url}/v2/repository/models/branch/${action}`, { method: 'POST' });
+      assert.equal((await repository('load')).status, 200);
+      assert.deepEqual(
+        await Promise.all([answer('branch'), answer('residual'), answer('branch')]),
+        [200, 200, 200],
+      );
+      assert.equal((await repository('unload')).status, 200);
+      assert.equal(await answer('branch'), 400);
+      assert.equal(await answer('residual'), 200);
+    } finally {
+      await server.close();
+      await rm(repo, { recursive: true, force: true });
+    }
+  });
+});
