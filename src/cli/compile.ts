@@ -17,6 +17,7 @@ import { loadModel } from '../onnx/index.js';
 import { InputOverrideError, openBlockSession, parsePinnedValues, pinnedTensors } from '../runtime/index.js';
 import { readModelSettings } from '../server/index.js';
 import { UsageError } from './errors.js';
+import { repeatable } from './flags.js';
 
 interface CompileFlags {
   quick?: boolean;
@@ -44,7 +45,7 @@ export function register(program: Command): void {
       '--pin <name=v1,v2,...>',
       "an input's values (repeatable; a repository model's config.json inputValues apply too): " +
         'an If they decide is compiled as the branch it takes',
-      (value: string, previous: string[]) => [...previous, value],
+      repeatable,
       [] as string[],
     )
     .action(async (path: string, flags: CompileFlags) => {

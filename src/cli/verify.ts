@@ -9,6 +9,7 @@ import {
   type VerifyReport,
 } from '../runtime/index.js';
 import { UsageError } from './errors.js';
+import { repeatable } from './flags.js';
 
 interface VerifyFlags {
   json?: boolean;
@@ -97,13 +98,13 @@ export function register(program: Command): void {
     .option(
       '--shape <name:d1,d2,...>',
       'shape of an input with symbolic dims (repeatable; symbolic dims are 1 otherwise)',
-      (value: string, previous: string[]) => [...previous, value],
+      repeatable,
       [] as string[],
     )
     .option(
       '--pin <name=v1,v2,...>',
       "an input's values (repeatable): an If they decide is cut as the branch it takes",
-      (value: string, previous: string[]) => [...previous, value],
+      repeatable,
       [] as string[],
     )
     .option('--threads <n>', 'intra-op threads per session', '1')

@@ -79,13 +79,7 @@ export class CoreLedger {
     if (count > this.freeCount) {
       throw new LedgerError(`run ${run} asks for ${count} CPUs, ${this.freeCount} are free`);
     }
-    const positions = this.choose(count, prefer);
-    for (const p of positions) this.holder[p] = run;
-    this.freeCount -= count;
-    this.maxBusyCount = Math.max(this.maxBusyCount, this.busy);
-    const cpus = positions.map((p) => this.cpus[p]);
-    this.events?.push({ atMs, kind: 'take', run, cpus });
-    return cpus;
+    return this.assign(this.choose(count, prefer), run, atMs);
   }
 
   isFree(cpu: number): boolean {
@@ -98,10 +92,21 @@ export class CoreLedger {
     for (const cpu of cpus) {
       if (!this.isFree(cpu)) throw new LedgerError(`run ${run} asks for CPU ${cpu}, which is not free`);
     }
-    for (const cpu of cpus) this.holder[this.cpus.indexOf(cpu)] = run;
-    this.freeCount -= cpus.length;
+    this.assign(
+      cpus.map((cpu) => this.cpus.indexOf(cpu)),
+      run,
+      atMs,
+    );
+  }
+
+  /** Gives the free CPUs at `positions` to `run`; returns their ids. */
+  private assign(positions: readonly number[], run: number, atMs: number): number[] {
+    for (const p of positions) this.holder[p] = run;
+    this.freeCount -= positions.length;
     this.maxBusyCount = Math.max(this.maxBusyCount, this.busy);
-    this.events?.push({ atMs, kind: 'take', run, cpus: [...cpus] });
+    const cpus = positions.map((p) => this.cpus[p]);
+    this.events?.push({ atMs, kind: 'take', run, cpus });
+    return cpus;
   }
 
   /** Takes back the CPUs `run` holds; they must be exactly the ones it was given. */

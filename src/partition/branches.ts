@@ -48,12 +48,16 @@ export async function specializeBranches(
   if (!graph || pins.size === 0) return { model: out, taken };
   for (;;) {
     const index = new GraphIndex(graph);
-    const decidable = graph.node.findIndex(
-      (n) => n.opType === 'If' && decidedBy(index, n.input[0], pins) !== undefined,
-    );
-    if (decidable < 0) break;
+    let decidable = -1;
+    let condNodes: number[] | undefined;
+    for (let i = 0; i < graph.node.length && !condNodes; i++) {
+      if (graph.node[i].opType !== 'If') continue;
+      condNodes = decidedBy(index, graph.node[i].input[0], pins);
+      decidable = i;
+    }
+    if (!condNodes) break;
     const node = graph.node[decidable];
-    const cond = await evaluateCondition(out, index, node.input[0], pins);
+    const cond = await evaluateCondition(out, index, node.input[0], condNodes, pins);
     const branch = cond ? 'then_branch' : 'else_branch';
     const body = attr(node, branch)?.g;
     if (!body) throw new Error(`If node '${node.name}' has no ${branch}`);
@@ -89,11 +93,12 @@ async function evaluateCondition(
   model: ModelProto,
   index: GraphIndex,
   cond: string,
+  condNodes: readonly number[],
   pins: InputPins,
 ): Promise<boolean> {
   const pinned = pins.get(cond);
   if (pinned) return Boolean(pinned.data[0]);
-  const nodes = (decidedBy(index, cond, pins) ?? []).map((i) => index.node(i));
+  const nodes = condNodes.map((i) => index.node(i));
   const reads = new Set(nodes.flatMap(nodeReads));
   const graph = index.graph;
   const probe = decodeModel(encodeModel(model));

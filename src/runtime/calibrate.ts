@@ -32,6 +32,16 @@ export type CpuGate = (cpus: readonly number[]) => Promise<() => void>;
 /** Nothing else runs: the CPUs are always the runtime's. */
 export const OPEN_GATE: CpuGate = () => Promise.resolve(() => {});
 
+/** Runs `work` once `gate` gives the runtime `cpus`, and gives them back after. */
+export async function onCpus<T>(gate: CpuGate, cpus: readonly number[], work: () => Promise<T>): Promise<T> {
+  const release = await gate(cpus);
+  try {
+    return await work();
+  } finally {
+    release();
+  }
+}
+
 /** What measuring found for one model: its unit latencies and what chains cost over the whole. */
 export interface UnitMeasurement {
   /**
@@ -55,8 +65,8 @@ function copyWire(feeds: WireTensors): WireTensors {
   return Object.fromEntries(Object.entries(feeds).map(([n, w]) => [n, copy(w)]));
 }
 
-/** A chain run, and how long its round trip took beyond the sessions' runs (us). */
-async function runChain(
+/** A chain run once `gate` gives `cpus`, and how long its round trip took beyond the sessions' runs (us). */
+function runChain(
   pool: WorkerPool,
   model: ServedModel,
   chain: Chain,
@@ -64,35 +74,22 @@ async function runChain(
   cpus: readonly number[],
   gate: CpuGate,
 ) {
-  const release = await gate(cpus);
-  try {
-    return await runChainNow(pool, model, chain, version, cpus);
-  } finally {
-    release();
-  }
-}
-
-function runChainNow(
-  pool: WorkerPool,
-  model: ServedModel,
-  chain: Chain,
-  version: string,
-  cpus: readonly number[],
-) {
-  const sent = performance.now();
-  return new Promise<ChainResult & { overheadUs: number }>((resolve, reject) =>
-    pool.run(
-      cpus[0],
-      { steps: model.steps(chain, version, cpus), returns: chain.returns },
-      copyWire(model.sampleInputs),
-      (r) => {
-        if (r instanceof Error) return reject(r);
-        const runUs = r.stepUs.reduce((a, b) => a + b, 0);
-        resolve({ ...r, overheadUs: (performance.now() - sent) * 1000 - runUs });
-      },
-      cpus.slice(1),
-    ),
-  );
+  return onCpus(gate, cpus, () => {
+    const sent = performance.now();
+    return new Promise<ChainResult & { overheadUs: number }>((resolve, reject) =>
+      pool.run(
+        cpus[0],
+        { steps: model.steps(chain, version, cpus), returns: chain.returns },
+        copyWire(model.sampleInputs),
+        (r) => {
+          if (r instanceof Error) return reject(r);
+          const runUs = r.stepUs.reduce((a, b) => a + b, 0);
+          resolve({ ...r, overheadUs: (performance.now() - sent) * 1000 - runUs });
+        },
+        cpus.slice(1),
+      ),
+    );
+  });
 }
 
 /** Samples of one model: by version, cores, unit. */
@@ -208,12 +205,7 @@ export async function measureChainOverhead(
   gate: CpuGate = OPEN_GATE,
 ): Promise<number> {
   if (model.segmentCount <= 1) return 0;
-  const release = await gate([cpu]);
-  try {
-    await pool.open(cpu, model.sessionSpecs([cpu], [version]));
-  } finally {
-    release();
-  }
+  await onCpus(gate, [cpu], () => pool.open(cpu, model.sessionSpecs([cpu], [version])));
   try {
     const chain: number[] = [];
     const whole: number[] = [];

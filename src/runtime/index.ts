@@ -41,7 +41,7 @@ export {
 } from './executor.js';
 export {
   seededInputs,
-  pinInputShapes,
+  servedGraph,
   pinnedTensors,
   parsePinnedValues,
   type PinnedValues,

@@ -25,6 +25,7 @@ import {
   DEFAULT_MEASURE_OPTIONS,
   OPEN_GATE,
   measureChainOverhead,
+  onCpus,
   type CpuGate,
   measureUnits,
   type MeasureOptions,
@@ -312,12 +313,8 @@ export class LiveRuntime {
     await Promise.all(
       cpus.map(async (cpu) => {
         for (const window of cpuWindows(cpus, counts).filter((w) => w[0] === cpu)) {
-          const release = await this.gate(window);
-          try {
-            this.held.set(cpu, await this.pool.open(cpu, model.sessionSpecs(window)));
-          } finally {
-            release();
-          }
+          const held = await onCpus(this.gate, window, () => this.pool.open(cpu, model.sessionSpecs(window)));
+          this.held.set(cpu, held);
           this.opened.add(`${model.name}/${window.join('.')}`);
         }
       }),

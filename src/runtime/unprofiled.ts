@@ -6,9 +6,9 @@
  * shape.
  */
 import { PROFILE_SCHEMA, machineFingerprint, ortVersion, type ModelProfileData } from '../compile/index.js';
-import { loadModel, type ModelProto } from '../onnx/index.js';
+import type { ModelProto } from '../onnx/index.js';
 import { discoverLayers } from '../partition/index.js';
-import { servedGraph, type PinnedValues, type ShapeOverrides } from './inputs.js';
+import type { PinnedValues, ShapeOverrides } from './inputs.js';
 import type { LiveModelSpec } from './live.js';
 
 /** A rough CPU core's throughput for the estimate (multiply-accumulates per us). */
@@ -58,15 +58,15 @@ export function estimatedProfile(name: string, model: ModelProto, cpus: number):
 
 /**
  * A model file without a compiled profile, as the live runtime serves it: whole, measured in
- * place (at `shapes`, when its config pins them).
+ * place. `served` is its graph as served at `shapes` and `pins` (`servedGraph`).
  */
-export async function unprofiledModelSpec(
+export function unprofiledModelSpec(
   name: string,
   path: string,
+  served: ModelProto,
   cpus: number,
   shapes: ShapeOverrides = new Map(),
   pins: PinnedValues = new Map(),
-): Promise<LiveModelSpec> {
-  const model = await servedGraph(await loadModel(path), shapes, pins);
-  return { name, path, profile: estimatedProfile(name, model, cpus), whole: true, shapes, pins };
+): LiveModelSpec {
+  return { name, path, profile: estimatedProfile(name, served, cpus), whole: true, shapes, pins };
 }

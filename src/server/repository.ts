@@ -25,8 +25,7 @@ import {
   type ValueInfoProto,
 } from '../onnx/index.js';
 import {
-  pinInputShapes,
-  pinnedTensors,
+  servedGraph,
   unprofiledModelSpec,
   type LiveModelSpec,
   type PinnedValues,
@@ -133,10 +132,10 @@ export async function readRepositoryModel(dir: string, name: string, cpus: numbe
     const bytes = await readFile(path);
     const file = decodeModel(bytes, path);
     const shapes = settings.inputShapes;
-    const model = pinInputShapes(file, shapes);
-    if (!model.graph) throw new Error(`${path}: the model has no graph`);
     const pins = settings.inputValues;
-    pinnedTensors(model, pins); // throws when a pin names no input or does not fit it
+    // Throws when a shape or a value pinned by the config does not fit its input.
+    const model = await servedGraph(file, shapes, pins);
+    if (!model.graph) throw new Error(`${path}: the model has no graph`);
     const inputs = new GraphIndex(model.graph).feedInputs.map(metadataOf);
     const outputs = model.graph.output.map(metadataOf);
     // The compiler measures symbolic dims at 1: its profile describes other pinned shapes wrongly.
@@ -145,7 +144,7 @@ export async function readRepositoryModel(dir: string, name: string, cpus: numbe
       : undefined;
     const spec: LiveModelSpec = compiled
       ? { name, path, profile: compiled, shapes, pins }
-      : await unprofiledModelSpec(name, path, cpus, shapes, pins);
+      : unprofiledModelSpec(name, path, model, cpus, shapes, pins);
     return {
       name,
       version,

@@ -259,8 +259,7 @@ export class VeltairServer {
     const folders = await modelFolders(this.opts.repository).catch(() => []);
     const names = [...new Set([...folders, ...this.models.keys()])].sort();
     const index = names.map((name) => {
-      const m = this.models.get(name);
-      if (!m) return { name, version: '', state: 'UNAVAILABLE', reason: 'not loaded' };
+      const m = this.models.get(name) ?? unreadModel(name, 'UNAVAILABLE', 'not loaded');
       return { name, version: m.version, state: m.state, reason: m.reason };
     });
     return readyOnly ? index.filter((m) => m.state === 'READY') : index;
@@ -273,8 +272,7 @@ export class VeltairServer {
    */
   load(name: string): Promise<void> {
     return this.changeRepository(name, async () => {
-      const folder = await stat(join(this.opts.repository, name)).catch(() => undefined);
-      if (!folder?.isDirectory()) {
+      if (!(await this.hasFolder(name))) {
         throw new ApiError(404, 'unknown_model', `the repository has no model '${name}'`);
       }
       const current = this.models.get(name);
@@ -301,9 +299,16 @@ export class VeltairServer {
     return this.changeRepository(name, async () => {
       const m = this.models.get(name);
       if (m?.state === 'READY') return this.stopServing(m);
-      const folder = await stat(join(this.opts.repository, name)).catch(() => undefined);
-      if (!m && !folder?.isDirectory()) throw new ApiError(404, 'unknown_model', `unknown model '${name}'`);
+      if (!m && !(await this.hasFolder(name))) {
+        throw new ApiError(404, 'unknown_model', `unknown model '${name}'`);
+      }
     });
+  }
+
+  /** Whether the repository has a folder for model `name`. */
+  private async hasFolder(name: string): Promise<boolean> {
+    const folder = await stat(join(this.opts.repository, name)).catch(() => undefined);
+    return folder?.isDirectory() ?? false;
   }
 
   private changeRepository(name: string, change: () => Promise<void>): Promise<void> {
@@ -616,12 +621,7 @@ function parseRequest(req: FastifyRequest): DecodedRequest {
     jsonBytes = body.subarray(0, n);
     rest = body.subarray(n);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(jsonBytes.toString('utf8'));
-  } catch (err) {
-    throw new ApiError(400, 'malformed_json', `malformed JSON: ${(err as Error).message}`);
-  }
+  const json = parseJson(jsonBytes);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new ApiError(400, 'invalid_request', 'an inference request is a JSON object');
   }
@@ -708,11 +708,14 @@ function tenantOf(m: RepositoryModel): Tenant {
 /** `{"ready": true}` in a repository index request asks for the ready models only. */
 function readyOnly(body: unknown): boolean {
   if (!Buffer.isBuffer(body) || body.length === 0) return false;
-  let json: unknown;
+  return (parseJson(body) as { ready?: unknown } | null)?.ready === true;
+}
+
+/** A request body's JSON; 400 `malformed_json` when it is not JSON. */
+function parseJson(bytes: Buffer): unknown {
   try {
-    json = JSON.parse(body.toString('utf8'));
+    return JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw new ApiError(400, 'malformed_json', `malformed JSON: ${(err as Error).message}`);
   }
-  return (json as { ready?: unknown } | null)?.ready === true;
 }
