@@ -6,6 +6,7 @@ import tseslint from 'typescript-eslint';
  * before it here, so that dependencies point one way and the layers stay apart.
  */
 export const LAYERS = [
+  'errors',
   'onnx',
   'zoo',
   'partition',

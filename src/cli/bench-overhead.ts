@@ -3,7 +3,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { loadModel, type ModelProto } from '../onnx/index.js';
 import { measureOverhead, type OverheadReport, type OverheadRow } from '../runtime/index.js';
 import { ZOO_MODEL_NAMES, buildZooModel, isZooModelName } from '../zoo/index.js';
-import { UsageError } from './errors.js';
+import { VeltairError } from '../errors/index.js';
 
 interface BenchFlags {
   models?: string;
@@ -17,7 +17,10 @@ interface BenchFlags {
 function intList(flag: string, text: string): number[] {
   const values = text.split(',').map((s) => Number(s.trim()));
   if (values.length === 0 || values.some((n) => !Number.isInteger(n) || n < 1)) {
-    throw new UsageError(`${flag} must be a comma-separated list of positive integers, got '${text}'`);
+    throw new VeltairError(
+      'invalid_argument',
+      `${flag} must be a comma-separated list of positive integers, got '${text}'`,
+    );
   }
   return values;
 }
@@ -25,7 +28,7 @@ function intList(flag: string, text: string): number[] {
 function positiveInt(flag: string, text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1)
-    throw new UsageError(`${flag} must be a positive integer, got '${text}'`);
+    throw new VeltairError('invalid_argument', `${flag} must be a positive integer, got '${text}'`);
   return n;
 }
 
@@ -40,7 +43,8 @@ async function loadModels(text: string | undefined): Promise<{ name: string; mod
           .filter(Boolean);
   const bad = names.filter((n) => !isZooModelName(n) && !n.endsWith('.onnx'));
   if (bad.length > 0 || names.length === 0) {
-    throw new UsageError(
+    throw new VeltairError(
+      'invalid_argument',
       `unknown model(s) ${bad.join(', ') || '(none given)'}; give zoo names (${ZOO_MODEL_NAMES.join(', ')}) or .onnx paths`,
     );
   }
@@ -74,7 +78,10 @@ async function runBench(flags: BenchFlags): Promise<void> {
   const warmupRuns = Number(flags.warmup);
   const coarseBlocks = positiveInt('--coarse-blocks', flags.coarseBlocks);
   if (!Number.isInteger(warmupRuns) || warmupRuns < 0) {
-    throw new UsageError(`--warmup must be a non-negative integer, got '${flags.warmup}'`);
+    throw new VeltairError(
+      'invalid_argument',
+      `--warmup must be a non-negative integer, got '${flags.warmup}'`,
+    );
   }
   const models = await loadModels(flags.models);
   const bar = process.stderr.isTTY

@@ -19,7 +19,7 @@ import {
   type LiveBenchReport,
   type RemoteBenchReport,
 } from '../load/index.js';
-import { UsageError } from './errors.js';
+import { VeltairError } from '../errors/index.js';
 
 const VELTAIR = fileURLToPath(new URL('../../bin/veltair.js', import.meta.url));
 const DEFAULT_POLICIES = [
@@ -58,7 +58,11 @@ export async function lightMix(repository: string) {
   const files = new Map((await findModels(repository)).map((f) => [modelNameFor(f), f]));
   const models = Object.keys(weights).map((name) => {
     const path = files.get(name);
-    if (!path) throw new UsageError(`${repository} has no model '${name}' (the light workload's)`);
+    if (!path)
+      throw new VeltairError(
+        'invalid_argument',
+        `${repository} has no model '${name}' (the light workload's)`,
+      );
     return { name, path };
   });
   return { weights, cases: await referenceCases(models, 3) };
@@ -93,7 +97,8 @@ export async function startServer(
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   const deadline = Date.now() + 600_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`veltair serve exited (${child.exitCode}): ${log.trim()}`);
+    if (child.exitCode !== null)
+      throw new VeltairError('server_exited', `veltair serve exited (${child.exitCode}): ${log.trim()}`);
     const ok = await fetch(`http://127.0.0.1:${port}/v2/health/ready`).then(
       (r) => r.ok,
       () => false,
@@ -102,7 +107,7 @@ export async function startServer(
     await new Promise((r) => setTimeout(r, 1000));
   }
   child.kill('SIGKILL');
-  throw new Error(`veltair serve did not become ready in 10 minutes: ${log.trim()}`);
+  throw new VeltairError('server_exited', `veltair serve did not become ready in 10 minutes: ${log.trim()}`);
 }
 
 export async function stopServer(child: ChildProcess): Promise<void> {

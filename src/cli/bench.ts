@@ -17,7 +17,6 @@ import {
 import {
   NAIVE,
   WORKLOADS,
-  WorkloadError,
   benchLive,
   formatLiveBench,
   parseWorkloads,
@@ -35,8 +34,8 @@ import {
   type Transport,
 } from '../load/index.js';
 import { LiveRuntime } from '../runtime/index.js';
-import { policyNames, policySpec, UnknownPolicyError } from '../sched/index.js';
-import { UsageError } from './errors.js';
+import { policyNames, policySpec } from '../sched/index.js';
+import { VeltairError } from '../errors/index.js';
 
 interface BenchFlags {
   live?: boolean;
@@ -94,21 +93,16 @@ export function register(program: Command): void {
 function numberFlag(flag: string, text: string, min: number, integer: boolean): number {
   const n = Number(text);
   if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n)))
-    throw new UsageError(`${flag} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got '${text}'`);
+    throw new VeltairError(
+      'invalid_argument',
+      `${flag} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got '${text}'`,
+    );
   return n;
 }
 
 function parsePolicies(text: string | undefined): string[] {
   const names = text === undefined ? [NAIVE, ...policyNames()] : text.split(',').map((s) => s.trim());
-  for (const n of names) {
-    if (n === NAIVE) continue;
-    try {
-      policySpec(n);
-    } catch (err) {
-      if (err instanceof UnknownPolicyError) throw new UsageError(`--policies: ${err.message}, ${NAIVE}`);
-      throw err;
-    }
-  }
+  for (const n of names) if (n !== NAIVE) policySpec(n);
   return [...new Set(names)];
 }
 
@@ -120,11 +114,20 @@ async function mixModels(repository: string, weights: Record<string, number>) {
   for (const name of Object.keys(weights)) {
     const path = files.get(name);
     if (!path)
-      throw new UsageError(`${repository} has no model '${name}' (veltair zoo build --out ${repository})`);
+      throw new VeltairError(
+        'unknown_model',
+        `${repository} has no model '${name}' (veltair zoo build --out ${repository})`,
+      );
     const profile = await readProfileFor(path);
-    if (!profile) throw new UsageError(`${name} has no profile yet (veltair compile ${repository})`);
+    if (!profile)
+      throw new VeltairError(
+        'profile_unavailable',
+        `${name} has no profile yet (veltair compile ${repository})`,
+      );
     if (profile.compile?.machineKey !== key) {
-      throw new UsageError(
+      throw new VeltairError(
+        'profile_unavailable',
+
         `${name}'s profile was compiled on another machine (veltair compile ${repository} --force)`,
       );
     }
@@ -135,18 +138,13 @@ async function mixModels(repository: string, weights: Record<string, number>) {
 
 /** The workload, the rate (or a peak search) and the queries per run the flags ask for. */
 function runShape(flags: BenchFlags) {
-  if (!flags.findPeak && flags.rate === undefined) throw new UsageError('give --find-peak or --rate R');
+  if (!flags.findPeak && flags.rate === undefined)
+    throw new VeltairError('invalid_argument', 'give --find-peak or --rate R');
   if (flags.findPeak && flags.rate !== undefined)
-    throw new UsageError('give either --find-peak or --rate, not both');
-  let workload;
-  try {
-    const names = parseWorkloads(flags.workload);
-    if (names.length !== 1) throw new UsageError('--workload takes one workload');
-    workload = WORKLOADS[names[0]];
-  } catch (err) {
-    if (err instanceof WorkloadError) throw new UsageError(err.message);
-    throw err;
-  }
+    throw new VeltairError('invalid_argument', 'give either --find-peak or --rate, not both');
+  const names = parseWorkloads(flags.workload);
+  if (names.length !== 1) throw new VeltairError('invalid_argument', '--workload takes one workload');
+  const workload = WORKLOADS[names[0]];
   const rate = flags.rate === undefined ? undefined : numberFlag('--rate', flags.rate, 0.1, false);
   const queries =
     rate === undefined
@@ -160,13 +158,16 @@ async function benchUrlCommand(flags: BenchFlags, url: string): Promise<void> {
   const { workload, rate, queries } = runShape(flags);
   const transport = flags.transport as Transport;
   if (!TRANSPORTS.includes(transport))
-    throw new UsageError(`--transport must be one of ${TRANSPORTS.join(', ')}`);
+    throw new VeltairError('invalid_argument', `--transport must be one of ${TRANSPORTS.join(', ')}`);
   const { weights } = resolveMix(workload, new Set(Object.keys(workload.weights)));
   const files = new Map((await findModels(flags.repository)).map((f) => [modelNameFor(f), f]));
   const models = Object.keys(weights).map((name) => {
     const path = files.get(name);
     if (!path)
-      throw new UsageError(`${flags.repository} has no model '${name}' to check the server's answers with`);
+      throw new VeltairError(
+        'invalid_argument',
+        `${flags.repository} has no model '${name}' to check the server's answers with`,
+      );
     return { name, path };
   });
   const say = (m: string) => process.stderr.write(`${m}\n`);
@@ -176,7 +177,7 @@ async function benchUrlCommand(flags: BenchFlags, url: string): Promise<void> {
     models.map((m) => m.name),
     numberFlag('--grpc-port', flags.grpcPort, 1, true),
   ).catch((err: Error) => {
-    throw new UsageError(`cannot use the server at ${url}: ${err.message}`);
+    throw new VeltairError('invalid_argument', `cannot use the server at ${url}: ${err.message}`);
   });
   try {
     const report = await benchRemote({
@@ -229,7 +230,7 @@ function remoteCsv(report: RemoteBenchReport): string {
 
 async function benchCommand(flags: BenchFlags): Promise<void> {
   if (flags.url !== undefined) return benchUrlCommand(flags, flags.url);
-  if (!flags.live) throw new UsageError('give --live or --url URL');
+  if (!flags.live) throw new VeltairError('invalid_argument', 'give --live or --url URL');
   const { workload, rate, queries } = runShape(flags);
   const policies = parsePolicies(flags.policies);
   const { weights } = resolveMix(workload, new Set(Object.keys(workload.weights)));
@@ -239,7 +240,8 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
   const runtime = await LiveRuntime.start({ models, onProgress: say });
   try {
     const [failed] = runtime.report.unavailable;
-    if (failed) throw new UsageError(`${failed.name} cannot be served: ${failed.reason}`);
+    if (failed)
+      throw new VeltairError('invalid_argument', `${failed.name} cannot be served: ${failed.reason}`);
     const qos = qosTargets(Object.keys(weights), runtime.predictors, runtime.pool.cpus.length, false);
     const scenario: LiveScenario = {
       workload: workload.name,

@@ -47,7 +47,7 @@ test('compile --quick --json on a repository measures every layer with ORT and s
 test('compile on a missing path or with a bad flag value is a one-line error', async () => {
   const missing = await veltair('compile', join(repo, 'nope.onnx'));
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /^veltair: error: .*nope\.onnx: no such file or directory\n$/);
+  assert.match(missing.stderr, /^veltair: model_invalid: .*nope\.onnx: no such file or directory\n$/);
   const badSeed = await veltair('compile', repo, '--seed', 'x');
   assert.equal(badSeed.code, 2);
   assert.match(badSeed.stderr, /--seed must be an integer/);

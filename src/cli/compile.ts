@@ -14,10 +14,10 @@ import {
 } from '../compile/index.js';
 import { basename, dirname } from 'node:path';
 import { loadModel } from '../onnx/index.js';
-import { InputOverrideError, openBlockSession, parsePinnedValues, pinnedTensors } from '../runtime/index.js';
+import { openBlockSession, parsePinnedValues, pinnedTensors } from '../runtime/index.js';
 import { readModelSettings } from '../server/index.js';
-import { UsageError } from './errors.js';
 import { repeatable } from './flags.js';
+import { VeltairError, isVeltairError } from '../errors/index.js';
 
 interface CompileFlags {
   quick?: boolean;
@@ -50,7 +50,8 @@ export function register(program: Command): void {
     )
     .action(async (path: string, flags: CompileFlags) => {
       const seed = Number(flags.seed);
-      if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got '${flags.seed}'`);
+      if (!Number.isInteger(seed))
+        throw new VeltairError('invalid_argument', `--seed must be an integer, got '${flags.seed}'`);
       await runCompile(path, flags, seed);
     });
 }
@@ -58,12 +59,7 @@ export function register(program: Command): void {
 async function runCompile(path: string, flags: CompileFlags, seed: number): Promise<void> {
   const started = performance.now();
   const models = await findModels(path);
-  let flagPins: Map<string, number[]>;
-  try {
-    flagPins = parsePinnedValues(flags.pin);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const flagPins = parsePinnedValues(flags.pin);
   if (flags.priority !== false) raiseMeasurementPriority();
   const measurer = new OrtMeasurer(generatorThreadsFor(usableCores()), openBlockSession);
   const progress = makeProgress(!flags.json && Boolean(process.stderr.isTTY));
@@ -120,8 +116,7 @@ async function pinsFor(modelPath: string, flagPins: ReadonlyMap<string, number[]
   try {
     return pinnedTensors(await loadModel(modelPath), values);
   } catch (err) {
-    if (err instanceof InputOverrideError) throw new UsageError(`${modelPath}: ${err.message}`);
-    throw err;
+    throw isVeltairError(err) ? new VeltairError(err.code, `${modelPath}: ${err.message}`) : err;
   }
 }
 

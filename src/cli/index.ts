@@ -1,6 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { OnnxModelError } from '../onnx/index.js';
-import { UsageError } from './errors.js';
+import { ERROR_CODES, asVeltairError, type ErrorClass, type ErrorCode } from '../errors/index.js';
 import { register as registerCompile } from './compile.js';
 import { register as registerVerify } from './verify.js';
 import { register as registerBenchOverhead } from './bench-overhead.js';
@@ -31,6 +30,7 @@ export function buildProgram(): Command {
     )
     .version('0.1.0')
     .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(usageLine(text)) })
     .showHelpAfterError();
   for (const register of registrations) register(program);
   return program;
@@ -47,21 +47,34 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+function errorLine(code: ErrorCode, message: string): string {
+  return `veltair: ${code}: ${message}`;
+}
+
+/** Commander's "error: ..." as the CLI's line for the code `usage`. */
+function usageLine(text: string): string {
+  return `${errorLine('usage', text.replace(/^error: /, '').trimEnd())}\n`;
+}
+
+/**
+ * The exit status of each error class: 2 when the caller asked for something wrong or absent
+ * (as for a command line that does not parse), 1 for everything else.
+ */
+export const EXIT_STATUS: Readonly<Record<ErrorClass, number>> = {
+  INVALID_ARGUMENT: 2,
+  NOT_FOUND: 2,
+  FAILED_PRECONDITION: 1,
+  RESOURCE_EXHAUSTED: 1,
+  UNAVAILABLE: 1,
+  INTERNAL: 1,
+};
+
+/** Prints one line `veltair: <code>: <message>` and returns the exit status, never a stack trace. */
 function reportError(err: unknown): number {
-  if (err instanceof CommanderError) {
-    // Commander already printed help or the usage error.
-    return err.exitCode === 0 ? 0 : 2;
-  }
-  if (err instanceof UsageError) {
-    console.error(`veltair: ${err.message}`);
-    return 2;
-  }
-  if (err instanceof OnnxModelError) {
-    console.error(`veltair: error: ${err.message}`);
-    return 1;
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  console.error(`veltair: error: ${message.split('\n')[0]}`);
+  // Commander has printed its usage error already (through `usageLine`), or the help asked for.
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_STATUS[ERROR_CODES.usage.class];
+  const coded = asVeltairError(err);
+  console.error(errorLine(coded.code, coded.message));
   if (process.env.VELTAIR_DEBUG) console.error(err);
-  return 1;
+  return EXIT_STATUS[coded.errorClass];
 }

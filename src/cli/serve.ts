@@ -11,7 +11,7 @@ import { WORKLOADS } from '../load/index.js';
 import { POLICIES } from '../sched/index.js';
 import { NAIVE_POLICY, VeltairServer } from '../server/index.js';
 import { writeZooRepository, isZooModelName, type ZooModelName } from '../zoo/index.js';
-import { UsageError } from './errors.js';
+import { VeltairError } from '../errors/index.js';
 
 interface ServeFlags {
   repository?: string;
@@ -59,7 +59,7 @@ async function ensureZoo(dir: string, say: (m: string) => void): Promise<void> {
 function portFlag(flag: string, text: string): number {
   const port = Number(text);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new UsageError(`${flag} must be a port number, got '${text}'`);
+    throw new VeltairError('invalid_argument', `${flag} must be a port number, got '${text}'`);
   return port;
 }
 
@@ -67,7 +67,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   const port = portFlag('--http-port', flags.httpPort);
   const grpcPort = portFlag('--grpc-port', flags.grpcPort);
   if (flags.policy !== NAIVE_POLICY && !POLICIES[flags.policy]) {
-    throw new UsageError(
+    throw new VeltairError(
+      'invalid_argument',
       `--policy: unknown policy '${flags.policy}' (${[...Object.keys(POLICIES), NAIVE_POLICY].join(', ')})`,
     );
   }

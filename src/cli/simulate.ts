@@ -16,7 +16,7 @@ import {
   type FitError,
   type ProfileSource,
 } from '../sim/index.js';
-import { policySpec, UnknownPolicyError, policyNames, type PolicySpec } from '../sched/index.js';
+import { policySpec, policyNames, type PolicySpec } from '../sched/index.js';
 import {
   defaultJobs,
   formatAtPeak,
@@ -30,11 +30,10 @@ import {
   summarise,
   table,
   SATISFACTION_TARGET,
-  WorkloadError,
   type ComparisonJob,
   type WorkloadReport,
 } from '../load/index.js';
-import { UsageError } from './errors.js';
+import { VeltairError } from '../errors/index.js';
 
 interface SimulateFlags {
   cores?: string;
@@ -88,7 +87,10 @@ export function register(program: Command): void {
 function numberFlag(flag: string, text: string, min: number, integer: boolean): number {
   const n = Number(text);
   if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n)))
-    throw new UsageError(`${flag} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got '${text}'`);
+    throw new VeltairError(
+      'invalid_argument',
+      `${flag} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got '${text}'`,
+    );
   return n;
 }
 
@@ -100,28 +102,19 @@ function parsePolicies(text: string | undefined): PolicySpec[] {
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean);
-  if (names.length === 0) throw new UsageError(`--policies is empty; known: ${policyNames().join(', ')}`);
-  try {
-    return [...new Set(names)].map((n) => policySpec(n));
-  } catch (err) {
-    if (err instanceof UnknownPolicyError) throw new UsageError(`--policies: ${err.message}`);
-    throw err;
-  }
+  if (names.length === 0)
+    throw new VeltairError('invalid_argument', `--policies is empty; known: ${policyNames().join(', ')}`);
+  return [...new Set(names)].map((n) => policySpec(n));
 }
 
 async function simulateCommand(flags: SimulateFlags): Promise<void> {
-  if (!flags.findPeak && flags.qps === undefined) throw new UsageError('give --find-peak or --qps Q');
+  if (!flags.findPeak && flags.qps === undefined)
+    throw new VeltairError('invalid_argument', 'give --find-peak or --qps Q');
   if (flags.findPeak && flags.qps !== undefined)
-    throw new UsageError('give either --find-peak or --qps, not both');
-  if (flags.plot && !flags.findPeak) throw new UsageError('--plot needs --find-peak');
+    throw new VeltairError('invalid_argument', 'give either --find-peak or --qps, not both');
+  if (flags.plot && !flags.findPeak) throw new VeltairError('invalid_argument', '--plot needs --find-peak');
   const specs = parsePolicies(flags.policies);
-  let workloads;
-  try {
-    workloads = parseWorkloads(flags.workload);
-  } catch (err) {
-    if (err instanceof WorkloadError) throw new UsageError(err.message);
-    throw err;
-  }
+  const workloads = parseWorkloads(flags.workload);
   const seed = numberFlag('--seed', flags.seed, 0, true);
   const queries = numberFlag('--queries', flags.queries, 100, true);
   const dispatchOverheadUs = numberFlag('--overhead-us', flags.overheadUs, 0, false);
@@ -301,6 +294,6 @@ async function writePlot(file: string, reports: WorkloadReport[]): Promise<void>
   try {
     writeFileSync(file, await satisfactionPlotSvg(points, SATISFACTION_TARGET));
   } catch (err) {
-    throw new UsageError(`--plot: cannot write ${file}: ${(err as Error).message}`);
+    throw new VeltairError('invalid_argument', `--plot: cannot write ${file}: ${(err as Error).message}`);
   }
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { RemoteService, runLive, table, type LiveRunResult } from '../load/index.js';
 import { lightMix, startServer, stopServer } from './bench-serve.js';
-import { UsageError } from './errors.js';
+import { VeltairError } from '../errors/index.js';
 
 interface SoakFlags {
   repository: string;
@@ -63,7 +63,10 @@ async function soak(flags: SoakFlags): Promise<void> {
   const minutes = Number(flags.minutes);
   const share = Number(flags.malformedShare);
   if (!(rate > 0) || !(minutes > 0) || !(share >= 0 && share < 1)) {
-    throw new UsageError('--rate and --minutes must be positive, --malformed-share in [0, 1)');
+    throw new VeltairError(
+      'invalid_argument',
+      '--rate and --minutes must be positive, --malformed-share in [0, 1)',
+    );
   }
   const port = Number(flags.port);
   const { weights, cases } = await lightMix(flags.repository);

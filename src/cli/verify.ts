@@ -1,14 +1,8 @@
 import type { Command } from 'commander';
 import { loadModel } from '../onnx/index.js';
-import { parseGranularity, type Granularity } from '../partition/index.js';
-import {
-  InputOverrideError,
-  parsePinnedValues,
-  parseShapeOverrides,
-  verifyModel,
-  type VerifyReport,
-} from '../runtime/index.js';
-import { UsageError } from './errors.js';
+import { parseGranularity } from '../partition/index.js';
+import { parsePinnedValues, parseShapeOverrides, verifyModel, type VerifyReport } from '../runtime/index.js';
+import { VeltairError } from '../errors/index.js';
 import { repeatable } from './flags.js';
 
 interface VerifyFlags {
@@ -23,16 +17,8 @@ interface VerifyFlags {
 function positiveInt(flag: string, text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1)
-    throw new UsageError(`${flag} must be a positive integer, got '${text}'`);
+    throw new VeltairError('invalid_argument', `${flag} must be a positive integer, got '${text}'`);
   return n;
-}
-
-function granularityOf(text: string): Granularity {
-  try {
-    return parseGranularity(text);
-  } catch (err) {
-    throw new UsageError(`--${(err as Error).message}`);
-  }
 }
 
 function formatReport(r: VerifyReport): string {
@@ -56,18 +42,13 @@ function formatReport(r: VerifyReport): string {
 }
 
 async function runVerify(file: string, flags: VerifyFlags): Promise<void> {
-  const granularity = granularityOf(flags.granularity);
+  const granularity = parseGranularity(flags.granularity);
   const threads = positiveInt('--threads', flags.threads);
   const seed = Number(flags.seed);
-  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got '${flags.seed}'`);
-  let shapes;
-  let pins;
-  try {
-    shapes = parseShapeOverrides(flags.shape);
-    pins = parsePinnedValues(flags.pin);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  if (!Number.isInteger(seed))
+    throw new VeltairError('invalid_argument', `--seed must be an integer, got '${flags.seed}'`);
+  const shapes = parseShapeOverrides(flags.shape);
+  const pins = parsePinnedValues(flags.pin);
   let report: VerifyReport;
   try {
     const model = await loadModel(file);
@@ -81,7 +62,6 @@ async function runVerify(file: string, flags: VerifyFlags): Promise<void> {
   } catch (err) {
     // --json callers still get one document; the one-line reason also goes to stderr.
     if (flags.json) console.log(JSON.stringify({ model: file, ok: false, error: (err as Error).message }));
-    if (err instanceof InputOverrideError) throw new UsageError(err.message);
     throw err;
   }
   console.log(flags.json ? JSON.stringify(report) : formatReport(report));

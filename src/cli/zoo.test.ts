@@ -27,7 +27,7 @@ test('zoo build refuses unknown model names with exit 2, listing the known ones'
   assert.equal(r.stdout, '');
   assert.equal(
     r.stderr.trim(),
-    'veltair: unknown model(s) alexnet; known: resnet50, resnet18, googlenet, mobilenetv2, efficientnet-b0, vgg19, tiny-yolov2, bert-base',
+    'veltair: unknown_model: unknown model(s) alexnet; known: resnet50, resnet18, googlenet, mobilenetv2, efficientnet-b0, vgg19, tiny-yolov2, bert-base',
   );
 });
 

@@ -9,7 +9,7 @@ import {
   type ZooModelName,
   type ZooProgress,
 } from '../zoo/index.js';
-import { UsageError } from './errors.js';
+import { VeltairError } from '../errors/index.js';
 
 interface BuildFlags {
   out: string;
@@ -22,7 +22,10 @@ interface BuildFlags {
 function integerFlag(flag: string, text: string, min: number, max: number): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`${flag} must be an integer in [${min}, ${max}], got '${text}'`);
+    throw new VeltairError(
+      'invalid_argument',
+      `${flag} must be an integer in [${min}, ${max}], got '${text}'`,
+    );
   }
   return n;
 }
@@ -33,9 +36,13 @@ export function parseModelList(text: string | undefined): ZooModelName[] {
   const names = [...new Set(text.split(',').map((s) => s.trim()))].filter((s) => s !== '');
   const unknown = names.filter((n) => !isZooModelName(n));
   if (unknown.length > 0) {
-    throw new UsageError(`unknown model(s) ${unknown.join(', ')}; known: ${ZOO_MODEL_NAMES.join(', ')}`);
+    throw new VeltairError(
+      'unknown_model',
+      `unknown model(s) ${unknown.join(', ')}; known: ${ZOO_MODEL_NAMES.join(', ')}`,
+    );
   }
-  if (names.length === 0) throw new UsageError(`--models is empty; known: ${ZOO_MODEL_NAMES.join(', ')}`);
+  if (names.length === 0)
+    throw new VeltairError('invalid_argument', `--models is empty; known: ${ZOO_MODEL_NAMES.join(', ')}`);
   return names as ZooModelName[];
 }
 

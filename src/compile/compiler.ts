@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, dirname } from 'node:path';
-import { OnnxModelError, decodeModel, modelHash } from '../onnx/index.js';
+import { modelFileError, decodeModel, modelHash } from '../onnx/index.js';
 import { specializeBranches, type BlockRange, type InputPins } from '../partition/index.js';
 import { machineKey } from './fingerprint.js';
 import { median, quantile, typicalUs } from './interference.js';
@@ -143,7 +143,7 @@ async function readModelBytes(path: string): Promise<Uint8Array> {
     return await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new OnnxModelError(path, code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? 'error'})`);
+    throw modelFileError(path, code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? 'error'})`);
   }
 }
 

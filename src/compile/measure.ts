@@ -28,6 +28,7 @@ import {
 import { ForeignLoadMeter, cleanRounds } from './load.js';
 import type { MachineFingerprint, TensorEdge } from './profile.js';
 import { nonSpinningSibling, type VersionSpec } from './versions.js';
+import { VeltairError } from '../errors/index.js';
 
 /** What to measure on one block. */
 export interface MeasurePlan {
@@ -511,6 +512,6 @@ function makeTensor(elemType: number, dims: number[], count: number, random: () 
     case 'int8':
       return new ort.Tensor('int8', new Int8Array(count), dims);
     default:
-      throw new Error(`cannot generate inputs of type ${name ?? elemType}`);
+      throw new VeltairError('model_invalid', `cannot generate inputs of type ${name ?? elemType}`);
   }
 }

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OnnxModelError } from '../onnx/index.js';
+import { modelFileError } from '../onnx/index.js';
 import type { ModelProfileData } from './profile.js';
 import { profilePathFor, readJson } from './store.js';
 
@@ -10,7 +10,7 @@ import { profilePathFor, readJson } from './store.js';
  */
 export async function findModels(path: string): Promise<string[]> {
   const info = await stat(path).catch(() => undefined);
-  if (!info) throw new OnnxModelError(path, 'no such file or directory');
+  if (!info) throw modelFileError(path, 'no such file or directory');
   if (info.isFile()) return [path];
   const found: string[] = [];
   for (const model of (await readdir(path, { withFileTypes: true })).filter((e) => e.isDirectory())) {
@@ -28,7 +28,7 @@ export async function findModels(path: string): Promise<string[]> {
     }
   }
   if (found.length === 0) {
-    throw new OnnxModelError(path, 'not a model repository (no <model>/<version>/model.onnx inside)');
+    throw modelFileError(path, 'not a model repository (no <model>/<version>/model.onnx inside)');
   }
   return found.sort();
 }

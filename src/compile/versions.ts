@@ -1,3 +1,4 @@
+import { VeltairError } from '../errors/index.js';
 /**
  * The versions the compiler tries on every layer: ORT configurations that change the code
  * that runs (graph optimization level) and the resources it holds (spinning). The thread count
@@ -33,6 +34,10 @@ export function nonSpinningSibling(
 
 export function versionSpec(id: string): VersionSpec {
   const spec = VERSION_SPECS.find((v) => v.id === id);
-  if (!spec) throw new Error(`unknown version '${id}' (known: ${VERSION_SPECS.map((v) => v.id).join(', ')})`);
+  if (!spec)
+    throw new VeltairError(
+      'profile_unavailable',
+      `unknown version '${id}' (known: ${VERSION_SPECS.map((v) => v.id).join(', ')})`,
+    );
   return spec;
 }

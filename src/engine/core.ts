@@ -18,6 +18,7 @@ import type { Clock } from './clock.js';
 import { CoreLedger, type LedgerEvent } from './ledger.js';
 import { InterferenceMonitor, blockShape, expectedUs, type BlockShape } from './monitor.js';
 import { RecentSamples } from './stats.js';
+import { VeltairError } from '../errors/index.js';
 
 /** A block the core has started: what an executor needs to run it. */
 export interface BlockStart {
@@ -157,7 +158,7 @@ export class EngineCore {
 
   private readonly profileOf = (model: string): ProfilePredictor => {
     const p = this.tenants.predictors.get(model);
-    if (!p) throw new Error(`no profile for model '${model}'`);
+    if (!p) throw new VeltairError('profile_unavailable', `no profile for model '${model}'`);
     return p;
   };
 
@@ -201,7 +202,8 @@ export class EngineCore {
     this.beginEvent();
     const pred = this.tenants.predictors.get(model);
     const target = this.tenants.qosTargetMs[model];
-    if (!pred || target === undefined) throw new Error(`arrival for unknown model '${model}'`);
+    if (!pred || target === undefined)
+      throw new VeltairError('unknown_model', `arrival for unknown model '${model}'`);
     const index = this.nextIndex++;
     const id = `q${index}`;
     const due = Math.min(arrivalMs + target, deadlineMs ?? Infinity);

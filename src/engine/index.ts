@@ -16,6 +16,6 @@ export {
   type Tenants,
 } from './core.js';
 export { VirtualClock, WallClock, type Clock } from './clock.js';
-export { CoreLedger, LedgerError, checkLedgerTrace, type LedgerEvent } from './ledger.js';
+export { CoreLedger, checkLedgerTrace, type LedgerEvent } from './ledger.js';
 export { InterferenceMonitor, invertCurve, blockShape, expectedUs, type BlockShape } from './monitor.js';
 export { latencyStats, nearestRank, type LatencySummary } from './stats.js';

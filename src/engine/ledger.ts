@@ -1,3 +1,4 @@
+import { VeltairError } from '../errors/index.js';
 /**
  * The CPU ledger: hands out named CPUs (ids as the OS numbers them, from the process's affinity
  * mask) and takes them back. Every running block holds the CPUs it was given and nothing else,
@@ -16,10 +17,6 @@ export interface LedgerEvent {
 /** Marks a free CPU: any other number, negative ones included, may name a run. */
 const FREE = -0x80000000;
 
-export class LedgerError extends Error {
-  override readonly name = 'LedgerError';
-}
-
 export class CoreLedger {
   /** Which run holds each CPU (by position in `cpus`); FREE when none. */
   private readonly holder: Int32Array;
@@ -35,8 +32,9 @@ export class CoreLedger {
     readonly cpus: readonly number[],
     opts: { trace?: boolean } = {},
   ) {
-    if (cpus.length === 0) throw new LedgerError('a ledger needs at least one CPU');
-    if (new Set(cpus).size !== cpus.length) throw new LedgerError(`CPU listed twice in [${cpus.join(', ')}]`);
+    if (cpus.length === 0) throw new VeltairError('ledger_violation', 'a ledger needs at least one CPU');
+    if (new Set(cpus).size !== cpus.length)
+      throw new VeltairError('ledger_violation', `CPU listed twice in [${cpus.join(', ')}]`);
     this.holder = new Int32Array(cpus.length).fill(FREE);
     this.releasedAt = new Float64Array(cpus.length);
     this.freeCount = cpus.length;
@@ -75,9 +73,13 @@ export class CoreLedger {
    * 3. the lowest free CPUs (the free ones are fragmented).
    */
   take(count: number, run: number, atMs: number, prefer?: readonly number[]): number[] {
-    if (!Number.isInteger(count) || count < 1) throw new LedgerError(`cannot take ${count} CPUs`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new VeltairError('ledger_violation', `cannot take ${count} CPUs`);
     if (count > this.freeCount) {
-      throw new LedgerError(`run ${run} asks for ${count} CPUs, ${this.freeCount} are free`);
+      throw new VeltairError(
+        'ledger_violation',
+        `run ${run} asks for ${count} CPUs, ${this.freeCount} are free`,
+      );
     }
     return this.assign(this.choose(count, prefer), run, atMs);
   }
@@ -90,7 +92,8 @@ export class CoreLedger {
   /** Gives exactly `cpus` (free ones) to `run`: work the engine did not dispatch, on their workers. */
   takeExactly(cpus: readonly number[], run: number, atMs: number): void {
     for (const cpu of cpus) {
-      if (!this.isFree(cpu)) throw new LedgerError(`run ${run} asks for CPU ${cpu}, which is not free`);
+      if (!this.isFree(cpu))
+        throw new VeltairError('ledger_violation', `run ${run} asks for CPU ${cpu}, which is not free`);
     }
     this.assign(
       cpus.map((cpu) => this.cpus.indexOf(cpu)),
@@ -114,7 +117,7 @@ export class CoreLedger {
     for (const cpu of cpus) {
       const p = this.cpus.indexOf(cpu);
       if (p < 0 || this.holder[p] !== run) {
-        throw new LedgerError(`run ${run} releases CPU ${cpu}, which it does not hold`);
+        throw new VeltairError('ledger_violation', `run ${run} releases CPU ${cpu}, which it does not hold`);
       }
       this.holder[p] = FREE;
       this.releasedAt[p] = ++this.releases;
@@ -166,17 +169,24 @@ export function checkLedgerTrace(events: readonly LedgerEvent[], total: number):
       for (const cpu of e.cpus) {
         const other = heldBy.get(cpu);
         if (other !== undefined)
-          throw new LedgerError(`CPU ${cpu} given to run ${e.run} while run ${other} holds it`);
+          throw new VeltairError(
+            'ledger_violation',
+            `CPU ${cpu} given to run ${e.run} while run ${other} holds it`,
+          );
         heldBy.set(cpu, e.run);
       }
       taken.set(e.run, e.cpus);
       most = Math.max(most, heldBy.size);
       if (heldBy.size > total)
-        throw new LedgerError(`${heldBy.size} CPUs held at ${e.atMs} ms, ${total} exist`);
+        throw new VeltairError(
+          'ledger_violation',
+          `${heldBy.size} CPUs held at ${e.atMs} ms, ${total} exist`,
+        );
     } else {
       const had = taken.get(e.run);
       if (!had || had.join() !== e.cpus.join()) {
-        throw new LedgerError(
+        throw new VeltairError(
+          'ledger_violation',
           `run ${e.run} released [${e.cpus.join(', ')}], took [${had?.join(', ') ?? ''}]`,
         );
       }

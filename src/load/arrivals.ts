@@ -1,3 +1,5 @@
+import { VeltairError } from '../errors/index.js';
+
 /**
  * Open-loop Poisson arrivals (MLPerf LoadGen's Server scenario). The draws do not depend on
  * the rate: one seeded sequence of unit-rate gaps and model choices is scaled by 1 / qps, so
@@ -12,7 +14,7 @@ export function poissonArrivals(
   count: number,
   seed: number,
 ): Arrival[] {
-  if (!(qps > 0)) throw new RangeError(`qps must be > 0, got ${qps}`);
+  if (!(qps > 0)) throw new VeltairError('invalid_argument', `qps must be > 0, got ${qps}`);
   const models = Object.keys(weights).sort();
   const cumulative: number[] = [];
   let total = 0;

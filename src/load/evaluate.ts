@@ -8,6 +8,7 @@ import type { PolicyContext, PolicyParams, PolicySpec } from '../sched/index.js'
 import { leastCoreTimeUs, simulate, type NoiseModel, type SimResult } from '../sim/index.js';
 import { poissonArrivals } from './arrivals.js';
 import { findPeak, type PeakPoint, type PeakResult } from './peak.js';
+import { VeltairError } from '../errors/index.js';
 
 export const SATISFACTION_TARGET = 0.99;
 
@@ -35,7 +36,7 @@ export function policyContext(scn: Scenario): PolicyContext {
     qosTargetMs: scn.qosTargetMs,
     profile(model: string): ProfilePredictor {
       const p = scn.predictors.get(model);
-      if (!p) throw new Error(`no profile for model '${model}'`);
+      if (!p) throw new VeltairError('profile_unavailable', `no profile for model '${model}'`);
       return p;
     },
   };

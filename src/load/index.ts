@@ -3,7 +3,6 @@ export {
   WORKLOAD_NAMES,
   MLPERF_QOS_MS,
   QOS_MULTIPLE,
-  WorkloadError,
   parseWorkloads,
   resolveMix,
   isolatedLatencyMs,
@@ -46,7 +45,6 @@ export { runComparisonJobs, runComparisonJob, defaultJobs, type ComparisonJob } 
 export {
   runLive,
   referenceCases,
-  WrongAnswerError,
   type LiveScenario,
   type LiveRunResult,
   type LiveModelStats,
@@ -71,7 +69,7 @@ export {
   loadInferenceService,
   type Datatype,
 } from './oip.js';
-export { RemoteService, RemoteError, TRANSPORTS, type Transport } from './remote.js';
+export { RemoteService, TRANSPORTS, type Transport } from './remote.js';
 export {
   benchRemote,
   formatRemoteBench,

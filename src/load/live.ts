@@ -19,6 +19,7 @@ import {
   type TensorMap,
 } from '../runtime/index.js';
 import { poissonArrivals } from './arrivals.js';
+import { VeltairError } from '../errors/index.js';
 
 /** Seeded inputs of a model and the whole model's answers to them (the reference). */
 export interface ReferenceCase {
@@ -69,10 +70,6 @@ export interface LiveRunResult {
   /** How late the generator submitted queries (p99, ms): counted in their latency. */
   submitLateP99Ms: number;
   checked: number;
-}
-
-export class WrongAnswerError extends Error {
-  override readonly name = 'WrongAnswerError';
 }
 
 /** `count` seeded inputs per model and the whole model's answers to them, run directly in ORT. */
@@ -178,7 +175,7 @@ export async function runLive(
   });
   await Promise.all(pending);
   await service.idle();
-  if (wrong) throw new WrongAnswerError(wrong);
+  if (wrong) throw new VeltairError('wrong_answer', wrong);
 
   const perModel = [...planned.keys()].sort().map((model): LiveModelStats => {
     const n = planned.get(model) ?? 0;

@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import type * as ort from 'onnxruntime-node';
+import { VeltairError } from '../errors/index.js';
 
 /** The protocol's datatypes and the ORT tensor types they are. */
 export const DATATYPES = {
@@ -30,7 +31,8 @@ export type Datatype = keyof typeof DATATYPES;
 /** The protocol's name of an ORT tensor type (`float32` -> `FP32`). */
 export function datatypeOf(ortType: string): Datatype {
   const found = (Object.keys(DATATYPES) as Datatype[]).find((d) => DATATYPES[d] === ortType);
-  if (!found) throw new Error(`ORT type '${ortType}' has no Open Inference Protocol datatype`);
+  if (!found)
+    throw new VeltairError('model_invalid', `ORT type '${ortType}' has no Open Inference Protocol datatype`);
   return found;
 }
 

@@ -10,13 +10,10 @@ import { Pool } from 'undici';
 import { WallClock, type EndReason } from '../engine/index.js';
 import type { InferOutcome, InferenceService, ModelInput, QueryTiming } from '../runtime/index.js';
 import { ERROR_CODE_KEY, datatypeOf, loadInferenceService, ortTypeOf } from './oip.js';
+import { VeltairError } from '../errors/index.js';
 
 export type Transport = 'json' | 'binary' | 'grpc';
 export const TRANSPORTS: readonly Transport[] = ['json', 'binary', 'grpc'];
-
-export class RemoteError extends Error {
-  override readonly name = 'RemoteError';
-}
 
 /** What the server says of a model (`GET /v2/models/{m}`). */
 interface RemoteModel {
@@ -136,7 +133,7 @@ export class RemoteService implements InferenceService {
 
   private model(name: string): RemoteModel {
     const m = this.models.get(name);
-    if (!m) throw new RemoteError(`model '${name}' was not connected`);
+    if (!m) throw new VeltairError('remote_failed', `model '${name}' was not connected`);
     return m;
   }
 
@@ -262,17 +259,21 @@ function bytesOf(t: ort.Tensor): Buffer {
 async function readMetadata(http: Pool, name: string): Promise<RemoteModel> {
   const r = await http.request({ method: 'GET', path: `/v2/models/${encodeURIComponent(name)}` });
   const text = await r.body.text();
-  if (r.statusCode !== 200) throw new RemoteError(`model '${name}': ${r.statusCode} ${text}`);
+  if (r.statusCode !== 200)
+    throw new VeltairError('remote_failed', `model '${name}': ${r.statusCode} ${text}`);
   const meta = JSON.parse(text) as {
     inputs: { name: string; datatype: string; shape: number[] }[];
     parameters?: { qos_target_ms?: number; state?: string; reason?: string };
   };
   if (meta.parameters?.state !== undefined && meta.parameters.state !== 'READY') {
-    throw new RemoteError(`model '${name}' is not ready on the server: ${meta.parameters.reason ?? ''}`);
+    throw new VeltairError(
+      'remote_failed',
+      `model '${name}' is not ready on the server: ${meta.parameters.reason ?? ''}`,
+    );
   }
   const qosTargetMs = meta.parameters?.qos_target_ms;
   if (typeof qosTargetMs !== 'number')
-    throw new RemoteError(`model '${name}': the server states no QoS target`);
+    throw new VeltairError('remote_failed', `model '${name}': the server states no QoS target`);
   return {
     name,
     qosTargetMs,
@@ -295,7 +296,8 @@ function errorCode(bytes: Buffer): string {
 
 function tensorOf(datatype: string, bytes: Uint8Array, shape: number[]): ort.Tensor {
   const type = ortTypeOf(datatype);
-  if (type !== 'float32') throw new RemoteError(`output datatype ${datatype}: only FP32 outputs are decoded`);
+  if (type !== 'float32')
+    throw new VeltairError('remote_failed', `output datatype ${datatype}: only FP32 outputs are decoded`);
   return new ort.Tensor('float32', new Float32Array(Uint8Array.from(bytes).buffer), shape);
 }
 

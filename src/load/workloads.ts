@@ -14,6 +14,7 @@
  */
 import type { ProfilePredictor } from '../compile/index.js';
 import { ZOO_MODELS } from '../zoo/index.js';
+import { VeltairError } from '../errors/index.js';
 
 export type WorkloadName = 'light' | 'medium' | 'heavy';
 export const WORKLOAD_NAMES: readonly WorkloadName[] = ['light', 'medium', 'heavy'];
@@ -58,16 +59,13 @@ export const MLPERF_QOS_MS: Readonly<Record<string, number>> = Object.fromEntrie
 /** Target = this multiple of the model's isolated latency where MLPerf has none. */
 export const QOS_MULTIPLE = 5;
 
-export class WorkloadError extends Error {
-  override readonly name = 'WorkloadError';
-}
-
 export function parseWorkloads(text: string): WorkloadName[] {
   if (text === 'all') return [...WORKLOAD_NAMES];
   return text.split(',').map((w) => {
     if (!(WORKLOAD_NAMES as readonly string[]).includes(w))
-      throw new WorkloadError(
-        `--workload: unknown workload '${w}' (known: ${WORKLOAD_NAMES.join(', ')}, all)`,
+      throw new VeltairError(
+        'unknown_workload',
+        `unknown workload '${w}' (known: ${WORKLOAD_NAMES.join(', ')}, all)`,
       );
     return w as WorkloadName;
   });
@@ -82,7 +80,8 @@ export function resolveMix(
   const dropped = Object.keys(workload.weights).filter((m) => !available.has(m));
   const total = kept.reduce((s, [, w]) => s + w, 0);
   if (kept.length === 0)
-    throw new WorkloadError(
+    throw new VeltairError(
+      'profile_unavailable',
       `workload '${workload.name}' needs one of ${Object.keys(workload.weights).join(', ')}; profiles have ${[...available].join(', ') || 'none'}`,
     );
   return { weights: Object.fromEntries(kept.map(([m, w]) => [m, w / total])), dropped };
@@ -115,7 +114,7 @@ export function qosTargets(
       continue;
     }
     const pred = predictors.get(m);
-    if (!pred) throw new WorkloadError(`no profile for model '${m}'`);
+    if (!pred) throw new VeltairError('profile_unavailable', `no profile for model '${m}'`);
     const targetMs = Math.ceil(QOS_MULTIPLE * isolatedLatencyMs(pred, totalCores) * 10) / 10;
     out[m] = { targetMs, rule: 'multiple-of-isolated' };
   }

@@ -1,10 +1,6 @@
-/** A model file could not be read as a usable ONNX model. `file` names it; the message says why. */
-export class OnnxModelError extends Error {
-  override readonly name = 'OnnxModelError';
-  constructor(
-    readonly file: string,
-    readonly problem: string,
-  ) {
-    super(`${file}: ${problem}`);
-  }
+import { VeltairError } from '../errors/index.js';
+
+/** A model file that cannot be used as an ONNX model: `file` names it, `problem` says why. */
+export function modelFileError(file: string, problem: string): VeltairError {
+  return new VeltairError('model_invalid', `${file}: ${problem}`, { details: { file } });
 }

@@ -1,4 +1,4 @@
-export { OnnxModelError } from './errors.js';
+export { modelFileError } from './errors.js';
 export {
   decodeModel,
   encodeModel,

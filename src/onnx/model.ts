@@ -3,22 +3,22 @@ import { dirname } from 'node:path';
 import { createHash } from 'node:crypto';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, type ModelProto, type GraphProto } from 'onnx-buf';
-import { OnnxModelError } from './errors.js';
+import { modelFileError } from './errors.js';
 
 export type { ModelProto, GraphProto };
 
 /** Decodes ONNX bytes; `source` names the bytes in errors (a path, usually). */
 export function decodeModel(bytes: Uint8Array, source = '<bytes>'): ModelProto {
-  if (bytes.length === 0) throw new OnnxModelError(source, 'file is empty');
+  if (bytes.length === 0) throw modelFileError(source, 'file is empty');
   let model: ModelProto;
   try {
     model = fromBinary(ModelProtoSchema, bytes);
   } catch (err) {
-    throw new OnnxModelError(source, `not an ONNX model (protobuf decode failed: ${(err as Error).message})`);
+    throw modelFileError(source, `not an ONNX model (protobuf decode failed: ${(err as Error).message})`);
   }
-  if (!model.graph) throw new OnnxModelError(source, 'not an ONNX model (no graph)');
-  if (model.graph.node.length === 0) throw new OnnxModelError(source, 'graph has no nodes');
-  if (model.irVersion === 0n) throw new OnnxModelError(source, 'not an ONNX model (ir_version missing)');
+  if (!model.graph) throw modelFileError(source, 'not an ONNX model (no graph)');
+  if (model.graph.node.length === 0) throw modelFileError(source, 'graph has no nodes');
+  if (model.irVersion === 0n) throw modelFileError(source, 'not an ONNX model (ir_version missing)');
   return model;
 }
 
@@ -32,7 +32,7 @@ export async function loadModel(path: string): Promise<ModelProto> {
     bytes = await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new OnnxModelError(path, code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? 'error'})`);
+    throw modelFileError(path, code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? 'error'})`);
   }
   return decodeModel(bytes, path);
 }

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import type * as ort from 'onnxruntime-node';
 import { create, fromBinary } from '@bufbuild/protobuf';
 import { TensorProtoSchema, TensorProto_DataType as DataType, type TensorProto } from 'onnx-buf';
-import { OnnxModelError } from './errors.js';
+import { modelFileError } from './errors.js';
+import { VeltairError } from '../errors/index.js';
 
 export { DataType };
 
@@ -95,7 +96,7 @@ export function tensorValues(t: TensorProto): TensorData {
     case DataType.STRING:
       return t.stringData.map((s) => new TextDecoder().decode(s));
     default:
-      throw new Error(`tensor ${t.name}: data type ${t.dataType} is not supported`);
+      throw new VeltairError('model_invalid', `tensor ${t.name}: data type ${t.dataType} is not supported`);
   }
 }
 
@@ -105,7 +106,7 @@ export async function loadTensor(path: string): Promise<TensorProto> {
   try {
     return fromBinary(TensorProtoSchema, bytes);
   } catch (err) {
-    throw new OnnxModelError(path, `not a TensorProto (${(err as Error).message})`);
+    throw modelFileError(path, `not a TensorProto (${(err as Error).message})`);
   }
 }
 

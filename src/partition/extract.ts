@@ -14,11 +14,7 @@ import {
 } from '../onnx/index.js';
 import type { Layer } from './layers.js';
 import type { BlockRange } from './plan.js';
-
-/** A block cannot be cut out as asked: the range is invalid or a boundary type is unknown. */
-export class PartitionError extends Error {
-  override readonly name = 'PartitionError';
-}
+import { VeltairError } from '../errors/index.js';
 
 /** What a block exchanges with the rest of the model. */
 export interface BlockBoundary {
@@ -56,7 +52,7 @@ export class ModelPartition {
     readonly model: ModelProto,
     readonly layers: readonly Layer[],
   ) {
-    if (!model.graph) throw new PartitionError('model has no graph');
+    if (!model.graph) throw new VeltairError('partition_failed', 'model has no graph');
     this.index = new GraphIndex(model.graph);
     this.graphInputs = new Set(model.graph.input.map((v) => v.name));
     this.layerOfNode = new Array<number>(model.graph.node.length).fill(-1);
@@ -81,7 +77,8 @@ export class ModelPartition {
       to > this.layers.length ||
       from >= to
     ) {
-      throw new PartitionError(
+      throw new VeltairError(
+        'partition_failed',
         `block [${from}, ${to}) is not a non-empty range of the ${this.layers.length} layers`,
       );
     }
@@ -151,12 +148,12 @@ export class ModelPartition {
    * it reads), the initializers it uses, typed inputs, outputs typed where the model knows
    * the type (ORT infers the rest), the model's opsets, IR version and local functions.
    * The block shares node and initializer objects with `model`: treat both as read-only.
-   * Throws PartitionError when an input's type is unknown (see `inferValueTypes`).
+   * Throws `partition_failed` when an input's type is unknown (see `inferValueTypes`).
    */
   extract(range: BlockRange): ModelProto {
     this.checkRange(range);
     const graph = this.model.graph;
-    if (!graph) throw new PartitionError('model has no graph');
+    if (!graph) throw new VeltairError('partition_failed', 'model has no graph');
     const nodes = this.nodesOf(range);
     const borrowed = this.borrowedConstants(nodes);
     const { inputs, outputs } = this.boundaryOf(range, nodes, borrowed);
@@ -191,7 +188,8 @@ export class ModelPartition {
     if (info?.type?.value.case) return info;
     const init = this.index.initializers.get(name);
     if (init) return initializerInfo(init);
-    throw new PartitionError(
+    throw new VeltairError(
+      'partition_failed',
       `block [${from}, ${to}) reads '${name}' whose type the model does not declare (run inferValueTypes on the model first)`,
     );
   }

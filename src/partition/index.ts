@@ -13,7 +13,7 @@
  *   order, so every [i, j) is a valid block. No heavy node at all: one layer per node.
  * - `extractBlock` / `ModelPartition.extract`: block inputs are the non-initializer values it
  *   reads that come from graph inputs or earlier layers; outputs are what later layers read or
- *   the graph outputs; only the initializers it uses. Throws `PartitionError` when an input's
+ *   the graph outputs; only the initializers it uses. Throws `partition_failed` when an input's
  *   type is unknown: call `inferValueTypes` (loads the model once in ORT; runs nothing) first.
  * - `ModelPartition.boundary(range)`: the block's input and output names without cutting.
  * - `planBlocks(layers, 'layer' | n | 'whole')`, `planEvenBlocks(layerCount, blocks)`,
@@ -26,7 +26,7 @@
  *   replaced by the branch it takes, so that the layers inside it can be cut.
  */
 export { discoverLayers, isAnchor, macsOf, HEAVY_OPS, type Layer } from './layers.js';
-export { extractBlock, ModelPartition, PartitionError, type BlockBoundary } from './extract.js';
+export { extractBlock, ModelPartition, type BlockBoundary } from './extract.js';
 export {
   planBlocks,
   planEvenBlocks,

@@ -1,3 +1,5 @@
+import { VeltairError } from '../errors/index.js';
+
 /** A block: the contiguous layer range [from, to) of a model's layer order. */
 export type BlockRange = readonly [number, number];
 
@@ -12,7 +14,8 @@ export function planBlocks(layers: number | readonly unknown[], granularity: Gra
   const count = typeof layers === 'number' ? layers : layers.length;
   const size = granularity === 'layer' ? 1 : granularity === 'whole' ? Math.max(1, count) : granularity;
   if (!Number.isInteger(size) || size < 1) {
-    throw new RangeError(
+    throw new VeltairError(
+      'invalid_argument',
       `block granularity must be 'layer', 'whole' or a positive integer, got ${granularity}`,
     );
   }
@@ -80,7 +83,10 @@ export function parseGranularity(text: string): Granularity {
   if (text === 'layer' || text === 'whole') return text;
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) {
-    throw new RangeError(`granularity must be 'layer', 'whole' or a positive integer, got '${text}'`);
+    throw new VeltairError(
+      'invalid_argument',
+      `granularity must be 'layer', 'whole' or a positive integer, got '${text}'`,
+    );
   }
   return n;
 }

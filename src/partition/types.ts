@@ -4,7 +4,7 @@ import { ModelProtoSchema, GraphProtoSchema, ValueInfoProtoSchema } from 'onnx-b
 import {
   GraphIndex,
   ORT_TYPE_NAME,
-  OnnxModelError,
+  modelFileError,
   encodeModel,
   nodeWrites,
   valueInfo,
@@ -28,7 +28,7 @@ const ONNX_TYPE_CODE = new Map(Object.entries(ORT_TYPE_NAME).map(([code, name]) 
  */
 export async function inferValueTypes(model: ModelProto, source = '<model>'): Promise<ModelProto> {
   const graph = model.graph;
-  if (!graph) throw new OnnxModelError(source, 'no graph');
+  if (!graph) throw modelFileError(source, 'no graph');
   const index = new GraphIndex(graph);
   const missing = graph.node
     .flatMap((n) => nodeWrites(n))
@@ -84,7 +84,7 @@ async function createProbeSession(bytes: Uint8Array, source: string): Promise<or
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
   } catch (err) {
-    throw new OnnxModelError(source, `ONNX Runtime cannot load it: ${firstLine(err)}`);
+    throw modelFileError(source, `ONNX Runtime cannot load it: ${firstLine(err)}`);
   }
 }
 

@@ -12,6 +12,7 @@ import { currentCpu, lowerThisThreadPriority, pinThisThread, threadAllowedCpus }
 import type { ChainStep, FromWorker, SessionSpec, ToWorker, WorkerSetup } from './protocol.js';
 import { openBlockSession, ortReason } from './session.js';
 import { fromWire, owned, toWire, transferList, type WireTensors } from './wire.js';
+import { VeltairError } from '../errors/index.js';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort;
@@ -74,7 +75,7 @@ async function run(id: number, steps: readonly ChainStep[], feeds: WireTensors, 
     try {
       results = await session.run(stepFeeds);
     } catch (err) {
-      throw new Error(`${step.session} failed: ${ortReason(err)}`);
+      throw new VeltairError('runtime_error', `${step.session} failed: ${ortReason(err)}`);
     }
     stepUs.push((performance.now() - t0) * 1000);
     for (const [name, value] of Object.entries(results)) live.set(name, value as ort.Tensor);

@@ -8,6 +8,7 @@ import {
   type Layer,
 } from '../partition/index.js';
 import { openBlockSession, ortReason, type SessionConfig } from './session.js';
+import { VeltairError } from '../errors/index.js';
 
 /** A name -> tensor map, as ORT takes feeds and returns results. */
 export type TensorMap = Record<string, ort.Tensor>;
@@ -144,7 +145,10 @@ export class BlockExecutor {
       try {
         results = await block.session.run(blockFeeds);
       } catch (err) {
-        throw new Error(`block [${block.range[0]}, ${block.range[1]}) failed: ${ortReason(err)}`);
+        throw new VeltairError(
+          'runtime_error',
+          `block [${block.range[0]}, ${block.range[1]}) failed: ${ortReason(err)}`,
+        );
       }
       for (const name of block.outputs) {
         if (this.read.has(name) || this.finals.has(name)) live.set(name, results[name] as ort.Tensor);

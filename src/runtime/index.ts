@@ -4,7 +4,7 @@
  * - `SessionConfig { threads, optimization, spinning }` is one version of a block;
  *   `openBlockSession(bytes, config, source)` opens it with every ORT knob explicit
  *   (intraOpNumThreads = threads, interOpNumThreads 1, sequential, allow_spinning '0'/'1').
- *   A model ORT rejects throws OnnxModelError("<source>: ONNX Runtime cannot load it: ...").
+ *   A model ORT rejects throws `model_invalid` ("<source>: ONNX Runtime cannot load it: ...").
  * - `BlockExecutor.create(model, layers, ranges, config | configs, source, { preoptimize })`
  *   opens one session per block; `run(feeds)` hands ORT tensors from block to block and
  *   returns the outputs. When every block runs at
@@ -46,7 +46,6 @@ export {
   parsePinnedValues,
   type PinnedValues,
   parseShapeOverrides,
-  InputOverrideError,
   type ShapeOverrides,
   type SeededInputOptions,
 } from './inputs.js';

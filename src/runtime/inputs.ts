@@ -13,14 +13,10 @@ import {
 } from '../onnx/index.js';
 import { specializeBranches } from '../partition/index.js';
 import type { TensorMap } from './executor.js';
+import { VeltairError } from '../errors/index.js';
 
 /** Shapes given by the user for inputs, by input name (`--shape name:d1,d2`, a model's config). */
 export type ShapeOverrides = ReadonlyMap<string, readonly number[]>;
-
-/** A malformed shape or pinned value (`--shape`, `--pin`, a config), or one naming no input. */
-export class InputOverrideError extends Error {
-  override readonly name = 'InputOverrideError';
-}
 
 /** Parses `name:d1,d2,...` flags (repeatable) into overrides. */
 export function parseShapeOverrides(specs: readonly string[]): Map<string, number[]> {
@@ -36,8 +32,9 @@ export function parseShapeOverrides(specs: readonly string[]): Map<string, numbe
             .split(',')
             .map(Number);
     if (colon <= 0 || dims.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new InputOverrideError(
-        `--shape expects name:d1,d2,... with non-negative integer dims, got '${spec}'`,
+      throw new VeltairError(
+        'input_override',
+        `a shape is name:d1,d2,... with non-negative integer dims, got '${spec}'`,
       );
     }
     shapes.set(name, dims);
@@ -64,7 +61,11 @@ export function seededInputs(model: ModelProto, options: SeededInputOptions = {}
   const feeds: TensorMap = {};
   for (const input of index.feedInputs) {
     const type = index.typeOf(input.name);
-    if (!type) throw new Error(`input '${input.name}' is not a tensor (only tensor inputs can be generated)`);
+    if (!type)
+      throw new VeltairError(
+        'model_invalid',
+        `input '${input.name}' is not a tensor (only tensor inputs can be generated)`,
+      );
     const given = shapes.get(input.name);
     if (given) checkOverride(input.name, given, type.shape);
     const dims = given ?? (type.shape ?? []).map((d) => (typeof d === 'number' ? d : 1));
@@ -86,7 +87,7 @@ export function parsePinnedValues(specs: readonly string[]): Map<string, number[
       .split(',')
       .map((v) => (v.trim() === '' ? NaN : Number(v)));
     if (eq <= 0 || values.some((v) => !Number.isFinite(v))) {
-      throw new InputOverrideError(`a pin is name=v1,v2,... with numbers, got '${spec}'`);
+      throw new VeltairError('input_override', `a pin is name=v1,v2,... with numbers, got '${spec}'`);
     }
     pins.set(spec.slice(0, eq), values);
   }
@@ -104,13 +105,16 @@ export function pinnedTensors(model: ModelProto, pins: PinnedValues): Map<string
   const out = new Map<string, ort.Tensor>();
   for (const [name, values] of pins) {
     const type = index.typeOf(name);
-    if (!type) throw new InputOverrideError(`input '${name}' is not a tensor`);
+    if (!type) throw new VeltairError('input_override', `input '${name}' is not a tensor`);
     const declared = type.shape ?? [values.length];
     const known = declared.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
     const open = declared.filter((d) => typeof d !== 'number').length;
     const dims = declared.map((d) => (typeof d === 'number' ? d : open === 1 ? values.length / known : 1));
     if (dims.reduce((a, b) => a * b, 1) !== values.length) {
-      throw new InputOverrideError(`input '${name}' holds ${known} elements, ${values.length} are pinned`);
+      throw new VeltairError(
+        'input_override',
+        `input '${name}' holds ${known} elements, ${values.length} are pinned`,
+      );
     }
     out.set(name, tensorOf(type.elemType, dims, values, name));
   }
@@ -143,7 +147,8 @@ function tensorOf(
         dims,
       );
     default:
-      throw new InputOverrideError(
+      throw new VeltairError(
+        'input_override',
         `input '${name}': values of type ${ORT_TYPE_NAME[elemType] ?? elemType} cannot be pinned`,
       );
   }
@@ -183,7 +188,8 @@ function checkInputNames(index: GraphIndex, given: ReadonlyMap<string, unknown>)
   const names = new Set(index.feedInputs.map((v) => v.name));
   for (const name of given.keys()) {
     if (!names.has(name)) {
-      throw new InputOverrideError(
+      throw new VeltairError(
+        'input_override',
         `'${name}' is given, but it is not an input (inputs: ${[...names].join(', ')})`,
       );
     }
@@ -194,11 +200,17 @@ function checkInputNames(index: GraphIndex, given: ReadonlyMap<string, unknown>)
 function checkOverride(name: string, dims: readonly number[], declared: readonly Dim[] | undefined): void {
   if (!declared) return;
   if (declared.length !== dims.length) {
-    throw new InputOverrideError(`input '${name}' has rank ${declared.length}, got ${dims.length} dims`);
+    throw new VeltairError(
+      'input_override',
+      `input '${name}' has rank ${declared.length}, got ${dims.length} dims`,
+    );
   }
   declared.forEach((d, i) => {
     if (typeof d === 'number' && d !== dims[i]) {
-      throw new InputOverrideError(`input '${name}': dim ${i} is fixed at ${d} by the model, got ${dims[i]}`);
+      throw new VeltairError(
+        'input_override',
+        `input '${name}': dim ${i} is fixed at ${d} by the model, got ${dims[i]}`,
+      );
     }
   });
 }
@@ -256,7 +268,10 @@ function randomTensor(
         dims,
       );
     default:
-      throw new Error(`input '${name}': cannot generate data of type ${ORT_TYPE_NAME[elemType] ?? elemType}`);
+      throw new VeltairError(
+        'model_invalid',
+        `input '${name}': cannot generate data of type ${ORT_TYPE_NAME[elemType] ?? elemType}`,
+      );
   }
 }
 

@@ -37,6 +37,7 @@ import { DEFAULT_SEGMENT_OPTIONS, type SegmentOptions } from './segments.js';
 import { ServedModel, type ModelInput } from './served.js';
 import type { InferenceService, InferOutcome, QueryTiming } from './service.js';
 import { fromWire, toWire, freeWire, type WireTensor } from './wire.js';
+import { VeltairError } from '../errors/index.js';
 
 /** A model to serve: its file and the profile compiled for it on this machine. */
 export interface LiveModelSpec {
@@ -231,10 +232,11 @@ export class LiveRuntime {
    * once told (`LiveEngine.setTenants`). Throws the reason it cannot be served.
    */
   async addModel(spec: LiveModelSpec): Promise<ServedModel> {
-    if (this.served.has(spec.name)) throw new Error(`model '${spec.name}' is already served`);
+    if (this.served.has(spec.name))
+      throw new VeltairError('invalid_argument', `model '${spec.name}' is already served`);
     const admitted = await this.admit([spec]);
     const [failed] = admitted.unavailable;
-    if (failed) throw new Error(failed.reason);
+    if (failed) throw new VeltairError('model_invalid', failed.reason);
     return this.model(spec.name);
   }
 
@@ -328,7 +330,7 @@ export class LiveRuntime {
 
   model(name: string): ServedModel {
     const m = this.models.get(name);
-    if (!m) throw new Error(`model '${name}' is not served`);
+    if (!m) throw new VeltairError('unknown_model', `model '${name}' is not served`);
     return m;
   }
 
@@ -484,7 +486,7 @@ export class LiveEngine implements InferenceService {
       const live = new Map<string, WireTensor>();
       for (const input of served.inputs) {
         const t = feeds[input.name];
-        if (!t) throw new Error(`${model}: input '${input.name}' is missing`);
+        if (!t) throw new VeltairError('missing_input', `${model}: input '${input.name}' is missing`);
         live.set(input.name, toWire(t));
       }
       const id = this.core.arrive(model, timing.arrivalMs ?? this.clock.nowMs(), timing.deadlineMs);

@@ -16,6 +16,7 @@ import type { ModelInput } from './served.js';
 import { ORT_DEFAULTS } from './session.js';
 import type { InferenceService, InferOutcome, QueryTiming } from './service.js';
 import { fromWire, toWire } from './wire.js';
+import { VeltairError } from '../errors/index.js';
 
 /** A model as the naive baseline serves it: its file and the tensors it takes and gives. */
 export interface NaiveModel {
@@ -89,7 +90,7 @@ export class NaiveService implements InferenceService {
 
   inputsOf(model: string): readonly ModelInput[] {
     const m = this.models.get(model);
-    if (!m) throw new Error(`model '${model}' is not served`);
+    if (!m) throw new VeltairError('unknown_model', `model '${model}' is not served`);
     return m.inputs;
   }
 

@@ -9,7 +9,7 @@ import {
   ORT_TYPE_NAME,
   encodeModel,
   loadModel,
-  OnnxModelError,
+  modelFileError,
   type ModelProto,
 } from '../onnx/index.js';
 import {
@@ -202,7 +202,7 @@ export class ServedModel {
     const typed = await inferValueTypes(model, source);
     const layers = discoverLayers(typed);
     if (layers.length !== profile.layers.length) {
-      throw new OnnxModelError(
+      throw modelFileError(
         source,
         `has ${layers.length} layers but its profile has ${profile.layers.length}: compile it again`,
       );

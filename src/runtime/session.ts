@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { OnnxModelError } from '../onnx/index.js';
+import { modelFileError } from '../onnx/index.js';
 
 /** One ORT configuration: the resources and kernels a block runs with (a "version"). */
 export interface SessionConfig {
@@ -77,7 +77,7 @@ function poolAffinities(config: SessionConfig): { intra_op_thread_affinities?: s
 
 /**
  * Opens an ORT session on serialized model bytes. A model ORT rejects becomes an
- * OnnxModelError naming `source` and ORT's one-line reason.
+ * a `model_invalid` error naming `source` and ORT's one-line reason.
  */
 export async function openBlockSession(
   bytes: Uint8Array,
@@ -89,7 +89,7 @@ export async function openBlockSession(
   try {
     return await ort.InferenceSession.create(bytes, options);
   } catch (err) {
-    throw new OnnxModelError(source, `ONNX Runtime cannot load it: ${ortReason(err)}`);
+    throw modelFileError(source, `ONNX Runtime cannot load it: ${ortReason(err)}`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { OnnxModelError, type ModelProto } from '../onnx/index.js';
+import { modelFileError, type ModelProto } from '../onnx/index.js';
 import {
   discoverLayers,
   inferValueTypes,
@@ -54,7 +54,7 @@ export interface VerifyReport {
  * same session config, and compares every output. Both ways the executor cuts blocks are
  * checked: from the original graph, and (at optimization `all`, where the executor uses it)
  * from ORT's optimized graph. Problems with the model itself (ORT cannot load or run it, a
- * cycle) throw OnnxModelError naming `source`.
+ * cycle) throw a `model_invalid` error naming `source`.
  */
 export async function verifyModel(
   model: ModelProto,
@@ -107,7 +107,7 @@ function layersOf(model: ModelProto, source: string): Layer[] {
   try {
     return discoverLayers(model);
   } catch (err) {
-    throw new OnnxModelError(source, (err as Error).message);
+    throw modelFileError(source, (err as Error).message);
   }
 }
 
@@ -121,7 +121,7 @@ async function runWhole(
   try {
     return (await session.run(feeds)) as TensorMap;
   } catch (err) {
-    throw new OnnxModelError(source, `ONNX Runtime cannot run it: ${(err as Error).message.split('\n')[0]}`);
+    throw modelFileError(source, `ONNX Runtime cannot run it: ${(err as Error).message.split('\n')[0]}`);
   } finally {
     await session.release();
   }

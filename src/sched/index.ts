@@ -10,5 +10,5 @@ export type {
   PolicySpec,
   PolicyRole,
 } from './types.js';
-export { POLICIES, BASELINES, ABLATIONS, policySpec, policyNames, UnknownPolicyError } from './registry.js';
-export { validateDecisions, PolicyViolation, type DecisionRule } from './validate.js';
+export { POLICIES, BASELINES, ABLATIONS, policySpec, policyNames } from './registry.js';
+export { validateDecisions, type DecisionRule } from './validate.js';

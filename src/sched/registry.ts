@@ -1,6 +1,7 @@
 /**
  * Every policy by name. Engines look policies up here and never branch on a name.
  */
+import { VeltairError } from '../errors/index.js';
 import { instancePerCore } from './policies/instance-per-core.js';
 import { layerWise } from './policies/layer-wise.js';
 import { modelFcfs } from './policies/model-fcfs.js';
@@ -26,17 +27,15 @@ export const POLICIES: Readonly<Record<string, PolicySpec>> = Object.freeze(
   Object.fromEntries(ALL.map((spec) => [spec.name, spec])),
 );
 
-export class UnknownPolicyError extends Error {
-  constructor(readonly policy: string) {
-    super(`unknown policy '${policy}' (known: ${Object.keys(POLICIES).join(', ')})`);
-    this.name = 'UnknownPolicyError';
-  }
-}
-
-/** The spec registered under `name`; throws UnknownPolicyError listing the known names. */
+/** The spec registered under `name`; throws `unknown_policy` listing the known names. */
 export function policySpec(name: string): PolicySpec {
   const spec = Object.hasOwn(POLICIES, name) ? POLICIES[name] : undefined;
-  if (!spec) throw new UnknownPolicyError(name);
+  if (!spec) {
+    const known = Object.keys(POLICIES).join(', ');
+    throw new VeltairError('unknown_policy', `unknown policy '${name}' (known: ${known})`, {
+      details: { policy: name },
+    });
+  }
   return spec;
 }
 

@@ -2,6 +2,7 @@
  * The one check every engine runs on a policy's decisions before starting anything.
  * A violation is a bug in the policy: it throws, naming the policy, the rule and the query.
  */
+import { VeltairError } from '../errors/index.js';
 import type { Decision, EngineView } from './types.js';
 
 /** The rules a decision list must keep; the names appear in error messages. */
@@ -14,17 +15,6 @@ export type DecisionRule =
   | 'block_outside_model'
   | 'unknown_version'
   | 'wanted_cores_invalid';
-
-export class PolicyViolation extends Error {
-  override readonly name = 'PolicyViolation';
-  constructor(
-    readonly policy: string,
-    readonly rule: DecisionRule,
-    detail: string,
-  ) {
-    super(`policy '${policy}' broke rule ${rule}: ${detail}`);
-  }
-}
 
 /**
  * Checks decisions against the view they were made from: each names a waiting query at most
@@ -40,7 +30,9 @@ export function validateDecisions(policy: string, view: EngineView, decisions: r
   const seen = new Set<string>();
   let cores = 0;
   const fail = (rule: DecisionRule, detail: string): never => {
-    throw new PolicyViolation(policy, rule, detail);
+    throw new VeltairError('policy_violation', `policy '${policy}' broke rule ${rule}: ${detail}`, {
+      details: { policy, rule },
+    });
   };
   for (const d of decisions) {
     const q = waitingQuery(d.query);

@@ -1,17 +1,22 @@
-/**
- * What a request can fail with, independent of the transport: an HTTP status (gRPC maps from
- * it), a stable code, and a message that says what was wrong in the caller's terms.
- */
-export class ApiError extends Error {
-  override readonly name = 'ApiError';
+import * as grpc from '@grpc/grpc-js';
+import type { ErrorClass } from '../errors/index.js';
 
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    /** Seconds after which a retry may succeed (overload and deadlines). */
-    readonly retryAfterS?: number,
-  ) {
-    super(message);
-  }
-}
+/** The HTTP status of each error class: the REST API answers every error through this table. */
+export const HTTP_STATUS: Readonly<Record<ErrorClass, number>> = {
+  INVALID_ARGUMENT: 400,
+  FAILED_PRECONDITION: 400,
+  NOT_FOUND: 404,
+  RESOURCE_EXHAUSTED: 413,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+/** The gRPC status of each error class: the gRPC service answers every error through this table. */
+export const GRPC_STATUS: Readonly<Record<ErrorClass, grpc.status>> = {
+  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
+  NOT_FOUND: grpc.status.NOT_FOUND,
+  RESOURCE_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
+  UNAVAILABLE: grpc.status.UNAVAILABLE,
+  INTERNAL: grpc.status.INTERNAL,
+};

@@ -5,9 +5,10 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { ERROR_CODE_KEY, loadInferenceService } from '../load/index.js';
-import { ApiError } from './errors.js';
+import { GRPC_STATUS } from './errors.js';
 import { BinaryCursor, encodeOutput } from './tensors.js';
 import type { DecodedRequest, VeltairServer } from './server.js';
+import { VeltairError, asVeltairError } from '../errors/index.js';
 
 /** An `InferParameter` as proto-loader decodes it (`oneofs: true` names the set field). */
 interface InferParameter {
@@ -44,21 +45,11 @@ interface GrpcInferRequest {
   raw_input_contents: Buffer[];
 }
 
-/** gRPC's code for each HTTP status the server answers with. */
-const GRPC_CODE: Readonly<Record<number, grpc.status>> = {
-  400: grpc.status.INVALID_ARGUMENT,
-  404: grpc.status.NOT_FOUND,
-  413: grpc.status.RESOURCE_EXHAUSTED,
-  500: grpc.status.INTERNAL,
-  503: grpc.status.UNAVAILABLE,
-};
-
 function toServiceError(err: unknown): Partial<grpc.ServiceError> {
-  const api =
-    err instanceof ApiError ? err : new ApiError(500, 'internal', (err as Error).message ?? String(err));
+  const coded = asVeltairError(err);
   const metadata = new grpc.Metadata();
-  metadata.set(ERROR_CODE_KEY, api.code);
-  return { code: GRPC_CODE[api.status] ?? grpc.status.UNKNOWN, details: api.message, metadata };
+  metadata.set(ERROR_CODE_KEY, coded.code);
+  return { code: GRPC_STATUS[coded.errorClass], details: coded.message, metadata };
 }
 
 /** A unary handler that answers with what `body` returns, or with the error it throws. */
@@ -115,14 +106,13 @@ function contentsOf(datatype: string, c: InferTensorContents): unknown[] {
 export function decodeGrpcRequest(req: GrpcInferRequest): DecodedRequest {
   const raw = req.raw_input_contents;
   if (raw.length > 0 && raw.length !== req.inputs.length) {
-    throw new ApiError(
-      400,
+    throw new VeltairError(
       'invalid_binary',
       `${raw.length} raw_input_contents for ${req.inputs.length} inputs: give one per input, in order`,
     );
   }
   if (raw.length > 0 && req.inputs.some((t) => t.contents)) {
-    throw new ApiError(400, 'invalid_request', 'an input has contents although raw_input_contents are given');
+    throw new VeltairError('invalid_request', 'an input has contents although raw_input_contents are given');
   }
   return {
     id: req.id || undefined,

@@ -1,5 +1,5 @@
 export { VeltairServer, NAIVE_POLICY, SERVER_NAME, SERVER_VERSION, type ServerOptions } from './server.js';
-export { ApiError } from './errors.js';
+export { HTTP_STATUS, GRPC_STATUS } from './errors.js';
 export { readModelSettings } from './repository.js';
 export {
   scanRepository,

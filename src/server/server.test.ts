@@ -460,7 +460,7 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
       await code({ ...request, parameters: { timeout: { int64_param: 1 } } }),
       grpc.status.UNAVAILABLE,
     );
-    assert.equal(await code({ ...request, model_name: 'broken' }), grpc.status.INVALID_ARGUMENT);
+    assert.equal(await code({ ...request, model_name: 'broken' }), grpc.status.FAILED_PRECONDITION);
     assert.equal(await code(request), grpc.status.OK);
   });
 
@@ -532,7 +532,8 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     await rpc('RepositoryModelUnload', { model_name: 'late' });
     assert.deepEqual(await rpc('ModelReady', { name: 'late' }), { ready: false });
     await assert.rejects(rpc('RepositoryModelLoad', { model_name: 'broken' }), (err: grpc.ServiceError) => {
-      assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+      assert.equal(err.code, grpc.status.FAILED_PRECONDITION);
+      assert.equal(err.metadata.get('veltair-error-code')[0], 'load_failed');
       return true;
     });
     await assertAnswers('residual');

@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type * as ort from 'onnxruntime-node';
 import { processCpus, type InferOutcome, type InferenceService } from '../runtime/index.js';
+import type { EndReason } from '../engine/index.js';
 import { Backend, type Tenant } from './backend.js';
-import { ApiError } from './errors.js';
+import { HTTP_STATUS } from './errors.js';
 import { startGrpc, type GrpcEndpoint } from './grpc.js';
 import { ServerMetrics } from './metrics.js';
 import {
@@ -25,6 +26,7 @@ import {
   type RepositoryModel,
 } from './repository.js';
 import { BinaryCursor, encodeOutput, parseInputs, type EncodedOutput } from './tensors.js';
+import { VeltairError, asVeltairError, isVeltairError, type ErrorCode } from '../errors/index.js';
 
 export const SERVER_NAME = 'veltair';
 export const SERVER_VERSION = '0.1.0';
@@ -195,9 +197,9 @@ export class VeltairServer {
     // and malformed JSON gets this server's error, not the framework's.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    app.setErrorHandler((err, _req, reply) => this.sendError(reply, toApiError(err)));
+    app.setErrorHandler((err, _req, reply) => this.sendError(reply, fromFastify(err)));
     app.setNotFoundHandler((req, reply) =>
-      this.sendError(reply, new ApiError(404, 'no_route', `no route ${req.method} ${req.url}`)),
+      this.sendError(reply, new VeltairError('no_route', `no route ${req.method} ${req.url}`)),
     );
 
     app.get('/v2/health/live', async () => ({ live: true }));
@@ -273,7 +275,7 @@ export class VeltairServer {
   load(name: string): Promise<void> {
     return this.changeRepository(name, async () => {
       if (!(await this.hasFolder(name))) {
-        throw new ApiError(404, 'unknown_model', `the repository has no model '${name}'`);
+        throw new VeltairError('unknown_model', `the repository has no model '${name}'`);
       }
       const current = this.models.get(name);
       if (current?.state === 'READY') await this.stopServing(current);
@@ -286,7 +288,7 @@ export class VeltairServer {
       }
       this.models.set(name, m);
       if (m.state !== 'READY') {
-        throw new ApiError(400, 'load_failed', `model '${name}' cannot be served: ${m.reason}`);
+        throw new VeltairError('load_failed', `model '${name}' cannot be served: ${m.reason}`);
       }
     });
   }
@@ -300,7 +302,7 @@ export class VeltairServer {
       const m = this.models.get(name);
       if (m?.state === 'READY') return this.stopServing(m);
       if (!m && !(await this.hasFolder(name))) {
-        throw new ApiError(404, 'unknown_model', `unknown model '${name}'`);
+        throw new VeltairError('unknown_model', `unknown model '${name}'`);
       }
     });
   }
@@ -313,13 +315,13 @@ export class VeltairServer {
 
   private changeRepository(name: string, change: () => Promise<void>): Promise<void> {
     if (!isModelName(name)) {
-      throw new ApiError(
-        400,
+      throw new VeltairError(
         'invalid_model_name',
         `'${name}' is not a model name (letters, digits, _, . and -)`,
       );
     }
-    if (this.draining) throw new ApiError(503, 'shutting_down', 'the server is shutting down', RETRY_AFTER_S);
+    if (this.draining)
+      throw new VeltairError('shutting_down', 'the server is shutting down', { retryAfterS: RETRY_AFTER_S });
     const run = this.repositoryChanges.then(change);
     this.repositoryChanges = run.catch(() => {});
     return run;
@@ -340,10 +342,9 @@ export class VeltairServer {
 
   lookup(params: { model: string; version?: string }): RepositoryModel {
     const m = this.models.get(params.model);
-    if (!m) throw new ApiError(404, 'unknown_model', `unknown model '${params.model}'`);
+    if (!m) throw new VeltairError('unknown_model', `unknown model '${params.model}'`);
     if (params.version !== undefined && params.version !== m.version) {
-      throw new ApiError(
-        404,
+      throw new VeltairError(
         'unknown_version',
         `model '${m.name}' has no version '${params.version}' (serving version ${m.version || 'none'})`,
       );
@@ -396,14 +397,14 @@ export class VeltairServer {
     const m = this.lookup(target);
     this.metrics.requests.inc({ model: m.name });
     if (m.state === 'LOADING') {
-      throw new ApiError(503, 'model_loading', `model '${m.name}' is loading`, RETRY_AFTER_S);
+      throw new VeltairError('model_loading', `model '${m.name}' is loading`, { retryAfterS: RETRY_AFTER_S });
     }
     if (m.state !== 'READY') {
-      throw new ApiError(400, 'model_unavailable', `model '${m.name}' is not ready: ${m.reason}`);
+      throw new VeltairError('model_unavailable', `model '${m.name}' is not ready: ${m.reason}`);
     }
     if (this.draining) {
       this.reject(m.name, 'shutting_down');
-      throw new ApiError(503, 'shutting_down', 'the server is shutting down', RETRY_AFTER_S);
+      throw new VeltairError('shutting_down', 'the server is shutting down', { retryAfterS: RETRY_AFTER_S });
     }
     let request: DecodedRequest;
     let feeds: Record<string, ort.Tensor>;
@@ -459,21 +460,19 @@ export class VeltairServer {
       Math.min(deadlineMs ?? Infinity, arrivalMs + this.qosTargetMs[m.name]) - this.service.clock.nowMs();
     if (leftMs < fastestMs) {
       this.reject(m.name, 'deadline_unreachable');
-      throw new ApiError(
-        503,
+      throw new VeltairError(
         'deadline_unreachable',
         `model '${m.name}' takes at least ${fastestMs.toFixed(2)} ms, ${Math.max(0, leftMs).toFixed(2)} ms are left before the deadline`,
-        RETRY_AFTER_S,
+        { retryAfterS: RETRY_AFTER_S },
       );
     }
     const depth = this.inflight.get(m.name) ?? 0;
     if (depth >= m.settings.maxQueue) {
       this.reject(m.name, 'queue_full');
-      throw new ApiError(
-        503,
+      throw new VeltairError(
         'queue_full',
         `model '${m.name}' has ${depth} requests waiting or running, its limit`,
-        RETRY_AFTER_S,
+        { retryAfterS: RETRY_AFTER_S },
       );
     }
   }
@@ -482,19 +481,19 @@ export class VeltairServer {
   private deadlineOf(model: string, arrivalMs: number, parameters: unknown): number | undefined {
     if (parameters === undefined) return undefined;
     if (typeof parameters !== 'object' || parameters === null) {
-      throw new ApiError(400, 'invalid_request', "'parameters' must be an object");
+      throw new VeltairError('invalid_request', "'parameters' must be an object");
     }
     const { timeout, priority } = parameters as { timeout?: unknown; priority?: unknown };
     let deadline = Infinity;
     if (timeout !== undefined) {
       if (!Number.isSafeInteger(timeout) || (timeout as number) <= 0) {
-        throw new ApiError(400, 'invalid_parameter', "'timeout' must be a positive integer of microseconds");
+        throw new VeltairError('invalid_parameter', "'timeout' must be a positive integer of microseconds");
       }
       deadline = arrivalMs + (timeout as number) / 1000;
     }
     if (priority !== undefined) {
       if (!Number.isSafeInteger(priority) || (priority as number) < 0) {
-        throw new ApiError(400, 'invalid_parameter', "'priority' must be a non-negative integer");
+        throw new VeltairError('invalid_parameter', "'priority' must be a non-negative integer");
       }
       if (priority === 1)
         deadline = Math.min(deadline, arrivalMs + HIGH_PRIORITY_SHARE * this.qosTargetMs[model]);
@@ -508,18 +507,17 @@ export class VeltairServer {
     stats.lastInferenceMs = Date.now();
     if (outcome.status === 'rejected') {
       this.reject(m.name, outcome.reason);
-      throw new ApiError(
-        503,
-        outcome.reason,
+      throw new VeltairError(
+        REJECTION_CODE[outcome.reason],
         `model '${m.name}': ${REJECTION_TEXT[outcome.reason] ?? outcome.reason} after ${outcome.latencyMs.toFixed(1)} ms`,
-        RETRY_AFTER_S,
+        { retryAfterS: RETRY_AFTER_S },
       );
     }
     if (outcome.status === 'failed') {
       this.metrics.failures.inc({ model: m.name, reason: 'runtime' });
       this.metrics.qos.inc({ model: m.name, result: 'missed' });
       this.countFailure(m.name, arrivalMs);
-      throw new ApiError(500, 'runtime_error', `model '${m.name}' failed: ${outcome.error}`);
+      throw new VeltairError('runtime_error', `model '${m.name}' failed: ${outcome.error}`);
     }
     const labels = { model: m.name };
     this.metrics.successes.inc(labels);
@@ -583,11 +581,21 @@ export class VeltairServer {
     };
   }
 
-  private sendError(reply: FastifyReply, err: ApiError) {
+  private sendError(reply: FastifyReply, err: VeltairError) {
     if (err.retryAfterS !== undefined) void reply.header('Retry-After', String(err.retryAfterS));
-    return reply.code(err.status).type('application/json').send({ error: err.message, code: err.code });
+    const status = HTTP_STATUS[err.errorClass];
+    return reply.code(status).type('application/json').send({ error: err.message, code: err.code });
   }
 }
+
+/** The error a rejected query answers with, by the engine's reason for ending it. */
+const REJECTION_CODE: Readonly<Record<EndReason, ErrorCode>> = {
+  deadline_unreachable: 'deadline_unreachable',
+  queue_full: 'queue_full',
+  expired: 'expired',
+  aborted: 'shutting_down',
+  failed: 'runtime_error',
+};
 
 const REJECTION_TEXT: Readonly<Record<string, string>> = {
   deadline_unreachable: 'rejected, it could not meet its deadline',
@@ -604,7 +612,7 @@ function add(counter: { count: number; ns: number }, ms: number): void {
 function parseRequest(req: FastifyRequest): DecodedRequest {
   const body = req.body;
   if (!Buffer.isBuffer(body) || body.length === 0) {
-    throw new ApiError(400, 'invalid_request', 'the request has no body (an inference request is JSON)');
+    throw new VeltairError('invalid_request', 'the request has no body (an inference request is JSON)');
   }
   const headerLength = req.headers['inference-header-content-length'];
   let jsonBytes: Buffer = body;
@@ -612,8 +620,7 @@ function parseRequest(req: FastifyRequest): DecodedRequest {
   if (headerLength !== undefined) {
     const n = Number(headerLength);
     if (!Number.isSafeInteger(n) || n <= 0 || n > body.length) {
-      throw new ApiError(
-        400,
+      throw new VeltairError(
         'invalid_binary',
         `Inference-Header-Content-Length ${String(headerLength)} does not fit a body of ${body.length} bytes`,
       );
@@ -623,7 +630,7 @@ function parseRequest(req: FastifyRequest): DecodedRequest {
   }
   const json = parseJson(jsonBytes);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new ApiError(400, 'invalid_request', 'an inference request is a JSON object');
+    throw new VeltairError('invalid_request', 'an inference request is a JSON object');
   }
   const fields = json as Record<string, unknown>;
   return {
@@ -643,15 +650,14 @@ function requestedOutputs(
   const parameters = (json.parameters ?? {}) as { binary_data_output?: unknown };
   const allBinary = parameters.binary_data_output === true;
   if (json.outputs === undefined) return { names: m.outputs.map((o) => o.name), binary: () => allBinary };
-  if (!Array.isArray(json.outputs)) throw new ApiError(400, 'invalid_request', "'outputs' must be an array");
+  if (!Array.isArray(json.outputs)) throw new VeltairError('invalid_request', "'outputs' must be an array");
   const binary = new Map<string, boolean>();
   for (const raw of json.outputs as unknown[]) {
     const o = raw as { name?: unknown; parameters?: { binary_data?: unknown } };
     if (typeof o?.name !== 'string')
-      throw new ApiError(400, 'invalid_request', "a requested output has no 'name'");
+      throw new VeltairError('invalid_request', "a requested output has no 'name'");
     if (!m.outputs.some((x) => x.name === o.name)) {
-      throw new ApiError(
-        400,
+      throw new VeltairError(
         'unknown_output',
         `model '${m.name}' has no output '${o.name}' (outputs: ${m.outputs.map((x) => x.name).join(', ')})`,
       );
@@ -674,15 +680,16 @@ function sendBody(reply: FastifyReply, header: object, encoded: readonly Encoded
     .send(Buffer.concat([json, ...parts]));
 }
 
-function toApiError(err: unknown): ApiError {
-  if (err instanceof ApiError) return err;
+/** Fastify's own errors (body limit, content type) in the server's codes; anything else stays as coded. */
+function fromFastify(err: unknown): VeltairError {
+  if (isVeltairError(err)) return err;
   const e = err as { statusCode?: number; code?: string; message?: string };
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-    return new ApiError(413, 'body_too_large', e.message ?? 'body too large');
+    return new VeltairError('body_too_large', e.message ?? 'body too large');
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    return new ApiError(e.statusCode, 'invalid_request', e.message ?? 'bad request');
+    return new VeltairError('invalid_request', e.message ?? 'bad request');
   }
-  return new ApiError(500, 'internal', e.message ?? String(err));
+  return asVeltairError(err);
 }
 
 /** A pinned input must carry its pinned values: the model is served as the branches they take. */
@@ -691,8 +698,7 @@ function checkPinned(m: RepositoryModel, feeds: Readonly<Record<string, ort.Tens
     const sent = Array.from(feeds[name].data as ArrayLike<number | bigint>, Number);
     const same = (v: number, k: number) => v === values[k] || v === Math.fround(values[k]);
     if (sent.length === values.length && sent.every(same)) continue;
-    throw new ApiError(
-      400,
+    throw new VeltairError(
       'pinned_input',
       `model '${m.name}' is served with input '${name}' = [${values.join(', ')}] only (its config.json inputValues), got [${sent.slice(0, 8).join(', ')}${sent.length > 8 ? ', ...' : ''}]`,
     );
@@ -716,6 +722,6 @@ function parseJson(bytes: Buffer): unknown {
   try {
     return JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw new ApiError(400, 'malformed_json', `malformed JSON: ${(err as Error).message}`);
+    throw new VeltairError('malformed_json', `malformed JSON: ${(err as Error).message}`);
   }
 }

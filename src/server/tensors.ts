@@ -5,7 +5,8 @@
  */
 import * as ort from 'onnxruntime-node';
 import { DATATYPES, datatypeOf, type Datatype } from '../load/index.js';
-import { ApiError } from './errors.js';
+
+import { VeltairError } from '../errors/index.js';
 
 const BYTES_PER_ELEMENT: Readonly<Record<string, number>> = {
   bool: 1,
@@ -45,8 +46,7 @@ export class BinaryCursor {
 
   take(size: number, what: string): Uint8Array {
     if (this.offset + size > this.bytes.length) {
-      throw new ApiError(
-        400,
+      throw new VeltairError(
         'invalid_binary',
         `${what}: binary_data_size ${size} reaches past the ${this.bytes.length - this.offset} bytes left in the body`,
       );
@@ -73,30 +73,28 @@ export function parseInputs(
   binary: BinaryCursor,
 ): Record<string, ort.Tensor> {
   if (!Array.isArray(inputs))
-    throw new ApiError(400, 'invalid_request', "'inputs' must be an array of tensors");
+    throw new VeltairError('invalid_request', "'inputs' must be an array of tensors");
   const out: Record<string, ort.Tensor> = {};
   for (const raw of inputs as unknown[]) {
     if (typeof raw !== 'object' || raw === null)
-      throw new ApiError(400, 'invalid_request', 'each input must be an object');
+      throw new VeltairError('invalid_request', 'each input must be an object');
     const input = raw as RequestInput;
-    if (typeof input.name !== 'string') throw new ApiError(400, 'invalid_request', "an input has no 'name'");
+    if (typeof input.name !== 'string') throw new VeltairError('invalid_request', "an input has no 'name'");
     const name = input.name;
     const spec = declared.find((d) => d.name === name);
     if (!spec) {
-      throw new ApiError(
-        400,
+      throw new VeltairError(
         'unknown_input',
         `model '${model}' has no input '${name}' (inputs: ${declared.map((d) => d.name).join(', ')})`,
       );
     }
-    if (out[name]) throw new ApiError(400, 'duplicate_input', `input '${name}' is given twice`);
+    if (out[name]) throw new VeltairError('duplicate_input', `input '${name}' is given twice`);
     out[name] = parseTensor(spec, input, binary);
   }
   const missing = declared.filter((d) => !out[d.name]).map((d) => d.name);
-  if (missing.length > 0) throw new ApiError(400, 'missing_input', `missing input(s): ${missing.join(', ')}`);
+  if (missing.length > 0) throw new VeltairError('missing_input', `missing input(s): ${missing.join(', ')}`);
   if (binary.left > 0) {
-    throw new ApiError(
-      400,
+    throw new VeltairError(
       'invalid_binary',
       `${binary.left} bytes of binary data are not claimed by any input`,
     );
@@ -107,8 +105,7 @@ export function parseInputs(
 function parseTensor(spec: TensorMetadata, input: RequestInput, binary: BinaryCursor): ort.Tensor {
   const what = `input '${spec.name}'`;
   if (input.datatype !== spec.datatype) {
-    throw new ApiError(
-      400,
+    throw new VeltairError(
       'wrong_datatype',
       `${what}: datatype ${String(input.datatype)}, expected ${spec.datatype}`,
     );
@@ -117,8 +114,7 @@ function parseTensor(spec: TensorMetadata, input: RequestInput, binary: BinaryCu
   const fits =
     shape.length === spec.shape.length && shape.every((d, k) => spec.shape[k] === -1 || spec.shape[k] === d);
   if (!fits) {
-    throw new ApiError(
-      400,
+    throw new VeltairError(
       'wrong_shape',
       `${what}: shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}]`,
     );
@@ -128,18 +124,17 @@ function parseTensor(spec: TensorMetadata, input: RequestInput, binary: BinaryCu
   const size = input.parameters?.binary_data_size;
   if (size !== undefined) {
     if (!Number.isSafeInteger(size) || (size as number) < 0) {
-      throw new ApiError(400, 'invalid_binary', `${what}: binary_data_size must be a non-negative integer`);
+      throw new VeltairError('invalid_binary', `${what}: binary_data_size must be a non-negative integer`);
     }
     if (input.data !== undefined)
-      throw new ApiError(400, 'invalid_request', `${what}: both data and binary_data_size`);
+      throw new VeltairError('invalid_request', `${what}: both data and binary_data_size`);
     return fromBytes(what, type, shape, count, binary.take(size as number, what));
   }
   if (!Array.isArray(input.data))
-    throw new ApiError(400, 'invalid_request', `${what}: 'data' must be an array`);
+    throw new VeltairError('invalid_request', `${what}: 'data' must be an array`);
   const flat = flatten(input.data as unknown[]);
   if (flat.length !== count) {
-    throw new ApiError(
-      400,
+    throw new VeltairError(
       'wrong_element_count',
       `${what}: ${flat.length} elements for shape [${shape.join(', ')}], which holds ${count}`,
     );
@@ -163,7 +158,7 @@ function flatten(data: unknown[]): unknown[] {
 
 function parseShape(what: string, shape: unknown): number[] {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-    throw new ApiError(400, 'wrong_shape', `${what}: 'shape' must be an array of non-negative integers`);
+    throw new VeltairError('wrong_shape', `${what}: 'shape' must be an array of non-negative integers`);
   }
   return shape as number[];
 }
@@ -177,10 +172,9 @@ function fromBytes(
 ): ort.Tensor {
   const width = BYTES_PER_ELEMENT[type];
   if (width === undefined)
-    throw new ApiError(400, 'wrong_datatype', `${what}: ${type} cannot be sent as binary data`);
+    throw new VeltairError('wrong_datatype', `${what}: ${type} cannot be sent as binary data`);
   if (bytes.length !== count * width) {
-    throw new ApiError(
-      400,
+    throw new VeltairError(
       'wrong_element_count',
       `${what}: ${bytes.length} bytes for shape [${shape.join(', ')}] of ${width}-byte elements (${count * width} expected)`,
     );
@@ -219,11 +213,7 @@ function typedView(type: ort.Tensor.Type, buffer: ArrayBuffer): ort.Tensor.DataT
 
 function fromJson(what: string, type: ort.Tensor.Type, shape: number[], flat: unknown[]): ort.Tensor {
   const bad = (k: number, expected: string) =>
-    new ApiError(
-      400,
-      'invalid_data',
-      `${what}: element ${k} (${JSON.stringify(flat[k])}) is not ${expected}`,
-    );
+    new VeltairError('invalid_data', `${what}: element ${k} (${JSON.stringify(flat[k])}) is not ${expected}`);
   if (type === 'string') {
     flat.forEach((x, k) => {
       if (typeof x !== 'string') throw bad(k, 'a string');
@@ -247,7 +237,7 @@ function fromJson(what: string, type: ort.Tensor.Type, shape: number[], flat: un
     return new ort.Tensor(type as 'int64', data as BigInt64Array, shape);
   }
   if (type === 'float16')
-    throw new ApiError(400, 'wrong_datatype', `${what}: send FP16 tensors as binary data`);
+    throw new VeltairError('wrong_datatype', `${what}: send FP16 tensors as binary data`);
   const data = typedView(type, new ArrayBuffer(flat.length * BYTES_PER_ELEMENT[type])) as Float32Array;
   const integral = !type.startsWith('float');
   flat.forEach((x, k) => {

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseShapeRow, type LayerShape } from './shapes.js';
+import { VeltairError } from '../errors/index.js';
 
 export const CALIBRATION_NAME = 'threadripper-3990x';
 export const CALIBRATION_CORES = [8, 16, 24, 32, 40, 48, 56, 64];
@@ -34,10 +35,14 @@ function readModel(dir: URL, model: string): MeasuredLayer[] {
   const shapes = lines(`${model}.layers.csv`);
   const times = lines(`${model}.latency_us.csv`);
   if (shapes.length !== times.length)
-    throw new Error(`${model}: ${shapes.length} shape rows but ${times.length} latency rows`);
+    throw new VeltairError(
+      'calibration_invalid',
+      `${model}: ${shapes.length} shape rows but ${times.length} latency rows`,
+    );
   return shapes.map((row, i) => {
     const us = times[i].split(',').map(Number);
-    if (us.some((x) => !(x > 0))) throw new Error(`${model}.latency_us.csv row ${i + 1}: bad latency`);
+    if (us.some((x) => !(x > 0)))
+      throw new VeltairError('calibration_invalid', `${model}.latency_us.csv row ${i + 1}: bad latency`);
     return {
       model,
       row: i,

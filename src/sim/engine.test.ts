@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { POLICIES, PolicyViolation, type EngineView, type Policy } from '../sched/index.js';
+import { POLICIES, type EngineView, type Policy } from '../sched/index.js';
 import { simulate, type Arrival, type SimOptions } from './engine.js';
 import { Rng } from './rng.js';
 import { calibrationProfiles } from './sources.js';
@@ -87,10 +87,10 @@ describe('simulate', () => {
       decide: (view) =>
         view.waiting.map((q) => ({ kind: 'dispatch', query: q.id, block: [0, 1], cores: 99, version: 'v' })),
     };
-    assert.throws(
-      () => simulate(base({ arrivals: at(0), policy: greedy })),
-      (e: unknown) => e instanceof PolicyViolation && e.policy === 'greedy' && e.rule === 'cores_exceed_free',
-    );
+    assert.throws(() => simulate(base({ arrivals: at(0), policy: greedy })), {
+      code: 'policy_violation',
+      details: { policy: 'greedy', rule: 'cores_exceed_free' },
+    });
   });
 
   it('slows co-runners by the pressure they exert, and the monitor sees it', () => {

@@ -15,7 +15,6 @@ export {
   readProfileFile,
   readRepositoryProfiles,
   versionRulesFromLocal,
-  ProfileSourceError,
   DEFAULT_VERSION_RULES,
   DERIVED_LEVELS,
   type ProfileSource,

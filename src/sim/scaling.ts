@@ -11,6 +11,7 @@
  */
 import { CALIBRATION_CORES, type MeasuredLayer } from './calibration.js';
 import { bytesOf, macsOf, type LayerShape } from './shapes.js';
+import { VeltairError } from '../errors/index.js';
 
 /** Smallest latency the model will predict: ORT's per-node dispatch floor. */
 const FLOOR_US = 2;
@@ -46,7 +47,8 @@ export function fitScalingModel(measured: readonly MeasuredLayer[]): ScalingMode
   const last = CALIBRATION_CORES.length - 1;
   const coefficients = CALIBRATION_CORES.slice(0, last).map((_, k) => {
     const rows = measured.filter((m) => m.latencyUs[k] !== undefined);
-    if (rows.length === 0) throw new Error(`no measurements at ${CALIBRATION_CORES[k]} cores`);
+    if (rows.length === 0)
+      throw new VeltairError('calibration_invalid', `no measurements at ${CALIBRATION_CORES[k]} cores`);
     return nonNegativeWls(
       rows.map((m) => features(m.shape)),
       rows.map((m) => m.latencyUs[k] as number),

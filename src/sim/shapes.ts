@@ -1,3 +1,4 @@
+import { VeltairError } from '../errors/index.js';
 /**
  * Layer shapes: the convolution / matrix-product geometry the scaling model reads.
  * A matrix product [M, K] x [K, N] is written as a 1x1 convolution over an M x 1 image with
@@ -42,7 +43,7 @@ export function parseShapeRow(row: string): LayerShape {
   const [kind, dims] = row.trim().split(',');
   const n = (dims ?? '').split('-').map(Number);
   if (kind !== 'CONV' || (n.length !== 10 && n.length !== 11) || n.some((x) => !Number.isFinite(x)))
-    throw new Error(`bad layer shape row '${row.trim()}'`);
+    throw new VeltairError('calibration_invalid', `bad layer shape row '${row.trim()}'`);
   const [h, w, cin, cout, kh, kw, ph, pw, sh, sw, groups = 1] = n;
   return { h, w, cin, cout, kh, kw, ph, pw, sh, sw, groups };
 }

@@ -15,7 +15,6 @@ import {
   calibrationProfiles,
   DEFAULT_VERSION_RULES,
   loadProfileSource,
-  ProfileSourceError,
   readProfileFile,
   versionRulesFromLocal,
 } from './sources.js';
@@ -111,10 +110,10 @@ describe('local profiles', () => {
       bad,
       JSON.stringify({ ...local, layers: [{ ...local.layers[0], versions: [{ version: 'x' }] }] }),
     );
-    assert.throws(
-      () => readProfileFile(bad),
-      (e: unknown) => e instanceof ProfileSourceError && e.message.includes('layers[0].versions[0].soloUs'),
-    );
-    assert.throws(() => loadProfileSource('local', join(repo, 'none')), ProfileSourceError);
+    assert.throws(() => readProfileFile(bad), {
+      code: 'profile_unavailable',
+      message: /layers\[0\]\.versions\[0\]\.soloUs/,
+    });
+    assert.throws(() => loadProfileSource('local', join(repo, 'none')), { code: 'profile_unavailable' });
   });
 });

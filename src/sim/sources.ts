@@ -19,10 +19,7 @@ import { CALIBRATION_CORES, CALIBRATION_NAME, readCalibration, type MeasuredLaye
 import { architectureShapes, FITTED_MODELS } from './architectures.js';
 import { fitScalingModel, predictLayerUs, type ScalingModel } from './scaling.js';
 import { bytesOf, macsOf, type LayerShape } from './shapes.js';
-
-export class ProfileSourceError extends Error {
-  override readonly name = 'ProfileSourceError';
-}
+import { VeltairError } from '../errors/index.js';
 
 export interface ProfileSource {
   /** `threadripper-3990x`, `local` or the path given. */
@@ -250,7 +247,8 @@ export function readProfileFile(path: string): ModelProfileData {
   try {
     data = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new ProfileSourceError(
+    throw new VeltairError(
+      'profile_unavailable',
       `${path}: not a readable JSON file (${(err as Error).message.split('\n')[0]})`,
     );
   }
@@ -260,7 +258,7 @@ export function readProfileFile(path: string): ModelProfileData {
 
 function checkProfile(path: string, data: unknown): asserts data is ModelProfileData {
   const fail = (what: string): never => {
-    throw new ProfileSourceError(`${path}: ${what}`);
+    throw new VeltairError('profile_unavailable', `${path}: ${what}`);
   };
   if (typeof data !== 'object' || data === null) fail('not a profile object');
   const p = data as Partial<ModelProfileData>;
@@ -289,7 +287,7 @@ function checkProfile(path: string, data: unknown): asserts data is ModelProfile
 /** Profiles in a model repository: `<repo>/<model>/<version>/profile*.json` (last name wins per model). */
 export function readRepositoryProfiles(repo: string): ModelProfileData[] {
   if (!existsSync(repo) || !statSync(repo).isDirectory())
-    throw new ProfileSourceError(`${repo}: no such model repository`);
+    throw new VeltairError('profile_unavailable', `${repo}: no such model repository`);
   const out: ModelProfileData[] = [];
   for (const model of readdirSync(repo).sort()) {
     const dir = join(repo, model);
@@ -313,8 +311,9 @@ export function loadProfileSource(src: string, repository = 'models'): ProfileSo
   if (src === CALIBRATION_NAME) return calibrationSource(repository);
   if (src === 'local') return localSource('local', readRepositoryProfiles(repository), repository);
   if (!existsSync(src))
-    throw new ProfileSourceError(
-      `--profiles: '${src}' is neither '${CALIBRATION_NAME}', 'local' nor an existing path`,
+    throw new VeltairError(
+      'profile_unavailable',
+      `profile source '${src}' is neither '${CALIBRATION_NAME}', 'local' nor an existing path`,
     );
   if (statSync(src).isFile()) return localSource(src, [readProfileFile(src)], src);
   const flat = readdirSync(src)
@@ -326,7 +325,10 @@ export function loadProfileSource(src: string, repository = 'models'): ProfileSo
 
 function localSource(name: string, profiles: ModelProfileData[], where: string): ProfileSource {
   if (profiles.length === 0)
-    throw new ProfileSourceError(`${where}: no compiled profiles found (run 'veltair compile' first)`);
+    throw new VeltairError(
+      'profile_unavailable',
+      `${where}: no compiled profiles found (compile the models first)`,
+    );
   return {
     name,
     profiles,
