@@ -7,10 +7,15 @@ import {
   formatSummary,
   generatorThreadsFor,
   raiseMeasurementPriority,
+  readRawCompile,
+  assembleProfile,
+  stageEffects,
   summarize,
   usableCores,
   type CompileProgress,
   type CompileResult,
+  type HeldOutError,
+  type RawCompile,
 } from '../compile/index.js';
 import { basename, dirname } from 'node:path';
 import { loadModel } from '../onnx/index.js';
@@ -18,6 +23,7 @@ import { openBlockSession, parsePinnedValues, pinnedTensors } from '../runtime/i
 import { readModelSettings } from '../server/index.js';
 import { repeatable } from './flags.js';
 import { VeltairError, isVeltairError } from '../errors/index.js';
+import { writeFile } from 'node:fs/promises';
 
 interface CompileFlags {
   quick?: boolean;
@@ -26,6 +32,9 @@ interface CompileFlags {
   seed: string;
   priority?: boolean;
   pin: string[];
+  keepRaw?: boolean;
+  replay?: boolean;
+  out?: string;
 }
 
 export function register(program: Command): void {
@@ -40,6 +49,13 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON document on stdout')
     .option('--force', 'rebuild even when a matching profile exists')
     .option('--seed <n>', 'seed of the held-out block choice', '1')
+    .option('--keep-raw', 'keep the raw measurements beside each profile (<profile>.raw.json), for --replay')
+    .option(
+      '--replay',
+      "<path> is a compile's raw measurements: rebuild its profile offline and print each " +
+        "correction stage's effect on the held-out error",
+    )
+    .option('--out <file>', 'with --replay: write the rebuilt profile here')
     .option('--no-priority', 'do not raise the measuring process priority (nice -10, where allowed)')
     .option(
       '--pin <name=v1,v2,...>',
@@ -52,7 +68,8 @@ export function register(program: Command): void {
       const seed = Number(flags.seed);
       if (!Number.isInteger(seed))
         throw new VeltairError('invalid_argument', `--seed must be an integer, got '${flags.seed}'`);
-      await runCompile(path, flags, seed);
+      if (flags.replay) await runReplay(path, flags);
+      else await runCompile(path, flags, seed);
     });
 }
 
@@ -73,6 +90,7 @@ async function runCompile(path: string, flags: CompileFlags, seed: number): Prom
         seed,
         onProgress: progress.update,
         pins: await pinsFor(modelPath, flagPins),
+        keepRaw: flags.keepRaw,
       });
       progress.finish(result);
       results.push(result);
@@ -91,6 +109,7 @@ async function runCompile(path: string, flags: CompileFlags, seed: number): Prom
       reused: r.reused,
       rebuiltBecause: r.rebuiltBecause,
       resumedLayers: r.resumedLayers,
+      ...(r.rawPath ? { rawPath: r.rawPath } : {}),
     }));
     console.log(
       JSON.stringify({ machine: measurer.machine, ortVersion: measurer.ortVersion, models: out, totalMs }),
@@ -175,4 +194,36 @@ function makeProgress(tty: boolean): Progress {
     },
     stop() {},
   };
+}
+
+async function runReplay(rawPath: string, flags: CompileFlags): Promise<void> {
+  const raw = await readRawCompile(rawPath);
+  const profile = assembleProfile(raw);
+  if (flags.out) await writeFile(flags.out, JSON.stringify(profile));
+  const effects = stageEffects(raw);
+  if (flags.json) {
+    console.log(
+      JSON.stringify({ model: raw.model, mode: raw.settings.mode, ...effects, profilePath: flags.out }),
+    );
+    return;
+  }
+  for (const line of formatStageEffects(raw, effects)) console.log(line);
+  if (flags.out) console.log(`profile written to ${flags.out}`);
+}
+
+/** The stage table: held-out error with the stages up to each one, and with all but it. */
+function formatStageEffects(raw: RawCompile, effects: ReturnType<typeof stageEffects>): string[] {
+  const samples = raw.quality?.samples.length ?? 0;
+  const cell = (e: HeldOutError) =>
+    [e.alone, e.interfered]
+      .map((s) => `${s.medianPct.toFixed(1)}/${s.p90Pct.toFixed(1)}`.padStart(11))
+      .join(' ');
+  return [
+    `${raw.model}: ${raw.settings.mode} compile, ${raw.layers.length} layers, ${raw.coarse.length} coarse blocks, ` +
+      `${samples} held-out samples`,
+    'held-out error, median/p90 % (alone, interfered)',
+    `${'stage'.padEnd(16)} ${'up to it'.padStart(23)}   ${'all but it'.padStart(23)}`,
+    `${'(measurements)'.padEnd(16)} ${cell(effects.base)}`,
+    ...effects.stages.map((s) => `${s.stage.padEnd(16)} ${cell(s.cumulative)}   ${cell(s.without)}`),
+  ];
 }

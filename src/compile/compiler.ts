@@ -12,29 +12,11 @@ import { specializeBranches, type BlockRange, type InputPins } from '../partitio
 import { machineKey } from './fingerprint.js';
 import { median, quantile, typicalUs } from './interference.js';
 import type { BlockSamples, MeasurePlan, Measurer, ModelUnderTest } from './measure.js';
-import { dominatedBy, paretoPrune } from './pareto.js';
 import { ProfilePredictor } from './predictor.js';
-import {
-  PROFILE_SCHEMA,
-  type BlockProfile,
-  type LayerProfile,
-  type ModelProfileData,
-  type QualityReport,
-  type RunCost,
-  type VersionProfile,
-} from './profile.js';
+import type { ModelProfileData, QualityReport, VersionProfile } from './profile.js';
 import { checkQuality, qualityPassesOf } from './quality.js';
-import {
-  applyContext,
-  applyScale,
-  fitRunCost,
-  localSavingScale,
-  mapSoloUs,
-  noFasterThanLinear,
-  savingScale,
-  scaleRunCost,
-  splitBoundary,
-} from './runcost.js';
+import { assembleProfile } from './assemble.js';
+import { RAW_SCHEMA, rawPathFor, type RawCompile } from './raw.js';
 import { generatorThreadsFor, settingsFor, type CompileSettings } from './settings.js';
 import { versionSpec } from './versions.js';
 import {
@@ -47,7 +29,6 @@ import {
   staleReason,
   writeJsonAtomic,
   type CompileMode,
-  type MeasuredBlock,
   type PartialProfile,
   type ProfileKey,
   type RawLayer,
@@ -77,6 +58,8 @@ export interface CompileOptions {
   now?: () => number;
   /** Inputs fixed to these values: the `If`s they decide are compiled as the branch they take. */
   pins?: InputPins;
+  /** Keep the raw measurements beside the profile (`rawPathFor`), for `--replay`. */
+  keepRaw?: boolean;
 }
 
 export interface CompileResult {
@@ -89,6 +72,8 @@ export interface CompileResult {
   rebuiltBecause?: string;
   /** Layers taken from an interrupted compile's partial results. */
   resumedLayers: number;
+  /** Where the raw measurements were kept, when asked to. */
+  rawPath?: string;
 }
 
 /** `<repo>/<model>/<v>/model.onnx` names the model `<model>`; other files by their stem. */
@@ -122,10 +107,20 @@ export async function compileModel(modelPath: string, options: CompileOptions): 
   const mut = await measurer.open(model, modelPath);
   try {
     const run = new ModelCompile(name, mut, settings, key, partialPathFor(profilePath), options, now);
-    const { profile, resumedLayers } = await run.execute(started);
+    const { profile, raw, resumedLayers } = await run.execute(started);
     await writeJsonAtomic(profilePath, profile);
+    const rawPath = options.keepRaw ? rawPathFor(profilePath) : undefined;
+    if (rawPath) await writeJsonAtomic(rawPath, raw);
     await removeFile(partialPathFor(profilePath));
-    return { model: name, profilePath, profile, reused: false, rebuiltBecause: stale, resumedLayers };
+    return {
+      model: name,
+      profilePath,
+      profile,
+      reused: false,
+      rebuiltBecause: stale,
+      resumedLayers,
+      ...(rawPath ? { rawPath } : {}),
+    };
   } finally {
     await mut.release();
   }
@@ -186,7 +181,9 @@ class ModelCompile {
     return (this.partial?.elapsedMs ?? 0) + (this.now() - startedMs);
   }
 
-  async execute(startedMs: number): Promise<{ profile: ModelProfileData; resumedLayers: number }> {
+  async execute(
+    startedMs: number,
+  ): Promise<{ profile: ModelProfileData; raw: RawCompile; resumedLayers: number }> {
     const n = this.mut.layers.length;
     const { plan } = this.settings;
     const planKey = JSON.stringify([
@@ -215,7 +212,7 @@ class ModelCompile {
     this.step('calibrate', 1 + resumedLayers);
     await this.measureLayers(startedMs);
     await this.measureCoarseBlocks(startedMs);
-    const profile = this.assemble(0);
+    const profile = assembleProfile(this.raw(0));
     const rechecked: RecheckedLayer[] = [];
     const quality = await checkQuality({
       mut: this.mut,
@@ -229,10 +226,11 @@ class ModelCompile {
         rechecked.push(...(await this.recheckLayers()));
       },
     });
-    const final = this.assemble(this.elapsedMs(startedMs));
-    final.compile!.quality = { ...quality, ...this.layersDuringCheck(rechecked) };
-    final.compile!.disturbedRounds = this.options.measurer.redoneRounds - this.redoneAtStart;
-    return { profile: final, resumedLayers };
+    const raw = this.raw(this.elapsedMs(startedMs), {
+      quality: { ...quality, ...this.layersDuringCheck(rechecked) },
+      disturbedRounds: this.options.measurer.redoneRounds - this.redoneAtStart,
+    });
+    return { profile: assembleProfile(raw), raw, resumedLayers };
   }
 
   /**
@@ -332,48 +330,6 @@ class ModelCompile {
   }
 
   /**
-   * In-block layer profiles, pruned to the Pareto-optimal versions; `scale` is [c][k] per
-   * version, `context` [c] per version (see `blockContext`).
-   */
-  private layerProfiles(
-    raw: readonly RawLayer[],
-    fitted: Record<string, RunCost>,
-    scale: Record<string, number[][]>,
-    context: Record<string, number[]> = {},
-  ): LayerProfile[] {
-    return raw.map((layer, k) => {
-      const candidates = layer.single.map((v) =>
-        noFasterThanLinear(
-          applyContext(
-            applyScale(
-              splitBoundary(v, layer, raw[k + 1], this.mut.tensors, fitted[v.version]),
-              scale[v.version]?.map((perLayer) => perLayer[k]),
-            ),
-            context[v.version],
-          ),
-          this.settings.plan.coreCounts,
-        ),
-      );
-      const options = {
-        coreCounts: this.settings.plan.coreCounts,
-        levels: this.partial.levels,
-        latencyTolerance: this.settings.latencyTolerance,
-        pressureTolerance: this.settings.pressureTolerance,
-      };
-      const versions = paretoPrune(candidates, options);
-      const dominated = dominatedBy(candidates, versions, options);
-      return {
-        index: layer.index,
-        name: layer.name,
-        ops: layer.ops,
-        macs: layer.macs,
-        versions,
-        ...(dominated.length > 0 ? { dominated } : {}),
-      };
-    });
-  }
-
-  /**
    * Alone only, no pressure: for pairs and coarse blocks. As many rounds as layers get: a pair
    * sets its junction's end cost, S(k) = L(k) + L(k+1) - L([k, k+2)), and with half the rounds
    * its noise went straight into every block predicted across that junction.
@@ -436,210 +392,36 @@ class ModelCompile {
     return sum;
   }
 
-  /**
-   * Coarse blocks as if measured when their layers were. The layers are measured minutes
-   * before the blocks, and the machine may be in another state by then: other tenants of the
-   * host's cache come and go for seconds to tens of seconds (see `calibrate`). A block's
-   * latency is scaled by how much its layers, measured again right after it, have drifted
-   * since (their sum then over their sum now), so that the blocks calibrate what blocks do,
-   * not the machine's state: in one compile GoogLeNet's four blocks, all measured in one
-   * such stretch, ran 1.04-1.12x their prediction, and its held-out blocks, measured after
-   * it, ran 9 % faster than predicted once that was taken for a block context.
-   */
-  private atLayerTime(raw: readonly RawLayer[]): MeasuredBlock[] {
-    return this.partial.coarse.map((block) => {
-      const now = block.layersNowUs;
-      if (!now) return block;
-      const [i, j] = block.range;
-      return {
-        range: block.range,
-        versions: block.versions.map((v) => {
-          const drift = v.soloUs.map((_, c) => {
-            let then = 0;
-            for (let k = i; k < j; k++)
-              then += raw[k]?.single.find((w) => w.version === v.version)?.soloUs[c] ?? NaN;
-            const ratio = then / (now[v.version]?.[c] ?? NaN);
-            return Number.isFinite(ratio) && ratio > 0 ? ratio : 1;
-          });
-          return mapSoloUs(v, (us, c) => us * drift[c]);
-        }),
-      };
-    });
-  }
-
-  /**
-   * Coarse blocks whose measured latency is still off the prediction by more than the
-   * tolerance: stored whole. Under interference they slow as their layers do.
-   */
-  private blockOverrides(profile: ModelProfileData, coarse: readonly MeasuredBlock[]): BlockProfile[] {
-    const predictor = new ProfilePredictor(profile);
-    const kept = new Set(predictor.versions);
-    const blocks: BlockProfile[] = [];
-    for (const { range, versions } of coarse) {
-      const [i, j] = range;
-      const mine = versions.filter((v) => kept.has(v.version));
-      const off = mine.some((v) =>
-        profile.coreCounts.some((c, k) => {
-          const predicted = predictor.blockUs(i, j, v.version, c, 0);
-          return Math.abs(predicted - v.soloUs[k]) / v.soloUs[k] > this.settings.blockTolerance;
-        }),
-      );
-      if (!off) continue;
-      blocks.push({
-        range: [i, j],
-        versions: mine.map((v) => ({
-          ...v,
-          slowdown: profile.levels.map((l) =>
-            round3(predictor.blockUs(i, j, v.version, 1, l) / predictor.blockUs(i, j, v.version, 1, 0)),
-          ),
-          pressure: meanPressure(i, j, v.version, predictor),
-          why: 'block latency is not the sum of its layers',
-        })),
-      });
-    }
-    return blocks;
-  }
-
-  /**
-   * How much slower layers run inside a block than their own runs say, per version and core
-   * count: a layer measured alone is primed by a run of itself, so its weights are in cache;
-   * inside a block the other layers' weights and values have taken it (BERT-base's coarse
-   * blocks, 9-28 MiB of weights, ran 1.10-1.21x the sum of their layers on 1 core, and every
-   * held-out block was predicted too fast). Savings at junctions are `savingScale`'s; this only
-   * adds: per coarse block the factor m on its layers' in-block latency that makes its
-   * prediction right, the median over blocks, within [1, MAX_CONTEXT].
-   */
-  private blockContext(draft: ModelProfileData, coarse: readonly MeasuredBlock[]): Record<string, number[]> {
-    const predictor = new ProfilePredictor(draft);
-    const context: Record<string, number[]> = {};
-    for (const version of predictor.versions) {
-      context[version] = draft.coreCounts.map((cores, c) => {
-        const ratios: number[] = [];
-        for (const { range, versions } of coarse) {
-          const [i, j] = range;
-          const measured = versions.find((v) => v.version === version)?.soloUs[c];
-          if (measured === undefined || j > draft.layers.length) continue;
-          let inBlockUs = 0;
-          for (let k = i; k < j; k++) inBlockUs += predictor.layerUs(k, version, cores, 0);
-          const endUs = predictor.blockUs(i, j, version, cores, 0) - inBlockUs;
-          if (inBlockUs > 0) ratios.push((measured - endUs) / inBlockUs);
-        }
-        return ratios.length > 0 ? round3(Math.min(MAX_CONTEXT, Math.max(1, median(ratios)))) : 1;
-      });
-    }
-    return context;
-  }
-
-  /**
-   * A layer's slowdown is measured on a one-layer block, whose run is dominated, for small
-   * layers, by the end cost (allocating and copying outputs for JavaScript), which is more
-   * memory-bound than the layer's kernels: summed, layers' slowdowns overstated how much
-   * multi-layer blocks slow (ResNet-50 [1, 7) predicted 1.18x at level 0.06, measured 0.97x).
-   * The coarse blocks, measured whole under the generator, give per version and level the
-   * factor h on the excess slowdown (s - 1) that makes their prediction right, the median over
-   * blocks, within [0, 1]; every layer's slowdown becomes 1 + h (s - 1).
-   */
-  private scaleSlowdowns(layers: LayerProfile[], draft: ModelProfileData): LayerProfile[] {
-    if (draft.levels.length < 2) return layers;
-    const predictor = new ProfilePredictor(draft);
-    const sens = this.settings.plan.sensitivityCores;
-    const factor = new Map<string, number[]>();
-    for (const version of predictor.versions) {
-      factor.set(
-        version,
-        draft.levels.map((level, l) => {
-          if (l === 0) return 1;
-          const ratios: number[] = [];
-          for (const { range, versions } of this.partial.coarse) {
-            const measured = versions.find((v) => v.version === version)?.slowdown[l];
-            if (measured === undefined || range[1] > draft.layers.length) continue;
-            const quiet = predictor.blockUs(range[0], range[1], version, sens, 0);
-            const excess = predictor.blockUs(range[0], range[1], version, sens, level) / quiet - 1;
-            if (excess > 0.01) ratios.push((measured - 1) / excess);
-          }
-          return ratios.length > 0 ? Math.min(1, Math.max(0, median(ratios))) : 1;
-        }),
-      );
-    }
-    return layers.map((layer) => ({
-      ...layer,
-      versions: layer.versions.map((v) => {
-        const h = factor.get(v.version);
-        return h ? { ...v, slowdown: v.slowdown.map((s, l) => round3(1 + h[l] * (s - 1))) } : v;
-      }),
-    }));
-  }
-
-  private skeleton(): Pick<
-    ModelProfileData,
-    'schema' | 'model' | 'modelHash' | 'machine' | 'ortVersion' | 'source' | 'pins'
-  > {
-    return {
-      schema: PROFILE_SCHEMA,
-      model: this.name,
-      modelHash: this.key.modelHash,
-      machine: this.options.measurer.machine,
-      ortVersion: this.key.ortVersion,
-      source: 'compiled',
-      ...(this.key.pins ? { pins: this.key.pins } : {}),
-    };
-  }
-
-  private assemble(compileMs: number): ModelProfileData {
+  /** The measurements so far, with the settings the assembly reads, as a replayable record. */
+  private raw(compileMs: number, check?: { quality: QualityReport; disturbedRounds: number }): RawCompile {
     const { plan, mode } = this.settings;
-    const raw = this.partial.layers.filter((l): l is RawLayer => l !== null);
-    const ids = plan.versions.map((v) => v.id);
-    const fitted = fitRunCost(raw, this.mut.tensors, ids, plan.coreCounts);
-    const coarse = this.atLayerTime(raw);
-    const scale = savingScale(raw, this.mut.tensors, fitted, coarse, plan.coreCounts.length);
-    const runCost = scaleRunCost(fitted, scale);
-    const local = localSavingScale(raw, this.mut.tensors, fitted, coarse, plan.coreCounts.length);
-    const draft = {
-      ...this.skeleton(),
-      coreCounts: [...plan.coreCounts],
-      levels: [...this.partial.levels],
-      layers: this.layerProfiles(raw, fitted, local),
-      runCost,
-      tensors: [...this.mut.tensors],
-    };
-    const context = this.blockContext(draft, coarse);
-    const layers = this.layerProfiles(raw, fitted, local, context);
-    const base = {
-      coreCounts: [...plan.coreCounts],
-      levels: [...this.partial.levels],
-      layers: this.scaleSlowdowns(layers, { ...draft, layers }),
-      runCost,
-    };
-    const blocks = this.blockOverrides(
-      { ...this.skeleton(), ...base, tensors: [...this.mut.tensors] },
-      coarse,
-    );
     return {
-      ...this.skeleton(),
-      ...base,
-      ...(blocks.length > 0 ? { blocks } : {}),
-      tensors: [...this.mut.tensors],
-      createdAt: new Date().toISOString(),
-      compile: {
+      schema: RAW_SCHEMA,
+      model: this.name,
+      key: this.key,
+      machine: this.options.measurer.machine,
+      settings: {
         mode,
-        machineKey: this.key.machineKey,
+        versions: plan.versions.map((v) => v.id),
+        coreCounts: [...plan.coreCounts],
         intensities: [...plan.intensities],
         sensitivityCores: plan.sensitivityCores,
-        generatorThreads: generatorThreadsFor(this.options.measurer.machine.usableCores),
         repetitions: plan.repetitions,
-        compileMs: Math.round(compileMs),
-        protocol: this.key.protocol,
-        blockContext: context,
+        generatorThreads: generatorThreadsFor(this.options.measurer.machine.usableCores),
+        blockTolerance: this.settings.blockTolerance,
+        latencyTolerance: this.settings.latencyTolerance,
+        pressureTolerance: this.settings.pressureTolerance,
       },
+      levels: [...this.partial.levels],
+      layers: this.partial.layers.filter((l): l is RawLayer => l !== null),
+      coarse: this.partial.coarse,
+      tensors: [...this.mut.tensors],
+      ...(check ?? {}),
+      compileMs: Math.round(compileMs),
+      createdAt: new Date().toISOString(),
     };
   }
 }
-
-/**
- * Upper bound of the block context factor: beyond it a coarse block is more likely a noisy run
- * than a layer slowed by its neighbours' data (BERT-base's blocks need 1.13-1.18).
- */
-const MAX_CONTEXT = 1.3;
 
 /** A layer measured again during the check (`recheckLayers`). */
 interface RecheckedLayer {
@@ -711,13 +493,6 @@ export function versionProfiles(samples: BlockSamples, levels: readonly number[]
       pressure: v.pressure,
     };
   });
-}
-
-/** Mean pressure of a block's layers with `version`. */
-function meanPressure(i: number, j: number, version: string, p: ProfilePredictor): number {
-  let sum = 0;
-  for (let k = i; k < j; k++) sum += p.layerVersion(k, version).pressure;
-  return round3(sum / (j - i));
 }
 
 function round1(x: number): number {

@@ -74,3 +74,13 @@ export {
 export { findModels, readProfileFor } from './repository.js';
 export { summarize, formatSummary, type ProfileSummary, type TradeoffLayer } from './summary.js';
 export { ForeignLoadMeter, raiseMeasurementPriority, parseBusyMs } from './load.js';
+export {
+  STAGES,
+  assembleProfile,
+  heldOutError,
+  stageEffects,
+  type CorrectionStage,
+  type HeldOutError,
+  type StageEffect,
+} from './assemble.js';
+export { RAW_SCHEMA, rawPathFor, readRawCompile, type RawCompile } from './raw.js';
