@@ -18,6 +18,8 @@ export {
   ProfileSourceError,
   DEFAULT_VERSION_RULES,
   DERIVED_LEVELS,
+  FITTED_MODELS,
+  MEASURED_MODELS,
   type ProfileSource,
   type VersionRule,
 } from './sources.js';
@@ -29,5 +31,4 @@ export {
   type ScalingModel,
   type FitError,
 } from './scaling.js';
-export { architectureShapes, FITTED_MODELS } from './architectures.js';
 export { Rng, streamSeed } from './rng.js';
