@@ -224,6 +224,11 @@ export const ERROR_CODES = {
     what: 'The CPU ledger was asked to give out CPUs that are not free, or its trace shows an overlap.',
     action: 'Report it; it is a bug in the engine.',
   },
+  zoo_family_invalid: {
+    class: 'INTERNAL',
+    what: 'A model family file of the zoo is malformed (a field missing or of the wrong kind, a name or order taken twice).',
+    action: 'Fix the file the message names in src/zoo/families.',
+  },
   internal: {
     class: 'INTERNAL',
     what: 'Something failed inside veltair or a library it uses.',

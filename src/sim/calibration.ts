@@ -3,7 +3,8 @@
  * shape and its solo latency on 8, 16, ..., 64 cores. Reading and parsing only.
  */
 import { readFileSync } from 'node:fs';
-import { parseShapeRow, type LayerShape } from './shapes.js';
+import type { LayerShape } from '../zoo/index.js';
+import { parseShapeRow } from './shapes.js';
 import { VeltairError } from '../errors/index.js';
 
 export const CALIBRATION_NAME = 'threadripper-3990x';

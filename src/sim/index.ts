@@ -17,6 +17,8 @@ export {
   versionRulesFromLocal,
   DEFAULT_VERSION_RULES,
   DERIVED_LEVELS,
+  FITTED_MODELS,
+  MEASURED_MODELS,
   type ProfileSource,
   type VersionRule,
 } from './sources.js';
@@ -28,5 +30,4 @@ export {
   type ScalingModel,
   type FitError,
 } from './scaling.js';
-export { architectureShapes, FITTED_MODELS } from './architectures.js';
 export { Rng, streamSeed } from './rng.js';

@@ -10,7 +10,8 @@
  * predict held-out layers better (see docs/simulator.md for the comparison).
  */
 import { CALIBRATION_CORES, type MeasuredLayer } from './calibration.js';
-import { bytesOf, macsOf, type LayerShape } from './shapes.js';
+import type { LayerShape } from '../zoo/index.js';
+import { bytesOf, macsOf } from './shapes.js';
 import { VeltairError } from '../errors/index.js';
 
 /** Smallest latency the model will predict: ORT's per-node dispatch floor. */

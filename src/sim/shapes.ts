@@ -1,23 +1,9 @@
 import { VeltairError } from '../errors/index.js';
 /**
- * Layer shapes: the convolution / matrix-product geometry the scaling model reads.
- * A matrix product [M, K] x [K, N] is written as a 1x1 convolution over an M x 1 image with
- * K input and N output channels; a batched product (attention heads) uses groups.
+ * What the scaling model reads of a layer shape (its MACs and the bytes it touches), and the
+ * calibration's shape rows. The shapes themselves are the zoo's (`LayerShape`).
  */
-export interface LayerShape {
-  /** Input height and width. */
-  h: number;
-  w: number;
-  cin: number;
-  cout: number;
-  kh: number;
-  kw: number;
-  ph: number;
-  pw: number;
-  sh: number;
-  sw: number;
-  groups: number;
-}
+import type { LayerShape } from '../zoo/index.js';
 
 export function outputSize(s: LayerShape): { ho: number; wo: number } {
   return {
@@ -46,26 +32,4 @@ export function parseShapeRow(row: string): LayerShape {
     throw new VeltairError('calibration_invalid', `bad layer shape row '${row.trim()}'`);
   const [h, w, cin, cout, kh, kw, ph, pw, sh, sw, groups = 1] = n;
   return { h, w, cin, cout, kh, kw, ph, pw, sh, sw, groups };
-}
-
-export function conv(h: number, cin: number, cout: number, k: number, stride = 1, groups = 1): LayerShape {
-  const p = Math.floor(k / 2);
-  return { h, w: h, cin, cout, kh: k, kw: k, ph: p, pw: p, sh: stride, sw: stride, groups };
-}
-
-/** [rows, k] x [k, n] (times `batch` independent products). */
-export function matmul(rows: number, k: number, n: number, batch = 1): LayerShape {
-  return {
-    h: rows,
-    w: 1,
-    cin: k * batch,
-    cout: n * batch,
-    kh: 1,
-    kw: 1,
-    ph: 0,
-    pw: 0,
-    sh: 1,
-    sw: 1,
-    groups: batch,
-  };
 }

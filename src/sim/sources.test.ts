@@ -6,14 +6,14 @@ import { describe, it } from 'node:test';
 import { ProfilePredictor } from '../compile/index.js';
 import { discoverLayers } from '../partition/index.js';
 import { syntheticProfile, uniformLayers } from '../sched/testing.js';
-import { buildZooModel } from '../zoo/index.js';
-import { architectureShapes, FITTED_MODELS } from './architectures.js';
+import { ZOO_FAMILIES, buildZooModel } from '../zoo/index.js';
 import { readCalibration } from './calibration.js';
 import { heldOutErrors } from './scaling.js';
 import { macsOf } from './shapes.js';
 import {
   calibrationProfiles,
   DEFAULT_VERSION_RULES,
+  FITTED_MODELS,
   loadProfileSource,
   readProfileFile,
   versionRulesFromLocal,
@@ -32,7 +32,11 @@ describe('calibration profiles', () => {
     assert.deepEqual(all?.soloUs, measured[0].latencyUs);
   });
 
-  it('give every workload model a profile, fitted ones marked as fitted', () => {
+  it('give every zoo family a profile, fitted ones marked as fitted', () => {
+    assert.deepEqual(
+      profiles.map((p) => p.model),
+      ZOO_FAMILIES.map((f) => f.name),
+    );
     for (const m of FITTED_MODELS) assert.match(byName.get(m)?.source ?? '', /^fitted:/, m);
     assert.match(byName.get('googlenet')?.source ?? '', /^calibration:/);
   });
@@ -54,18 +58,20 @@ describe('scaling model', () => {
     assert.ok(fold && fold.meanRelError < 0.2, `5-fold mean error ${fold?.meanRelError}`);
     for (const e of errors) assert.ok(e.meanRelError < 0.3, `${e.split}: ${e.meanRelError}`);
   });
+});
 
-  it('uses layer tables that match the zoo models layer by layer (MACs, in order)', () => {
-    for (const name of FITTED_MODELS) {
-      const layers = discoverLayers(buildZooModel(name).model);
-      const shapes = architectureShapes(name) ?? [];
+describe('layer shapes of the fitted families', () => {
+  for (const family of ZOO_FAMILIES) {
+    const data = family.simulator;
+    if (!('layerShapes' in data)) continue;
+    it(`${family.name}: match its zoo graph layer by layer (MACs, in order)`, () => {
+      const layers = discoverLayers(buildZooModel(family.name).model);
       assert.deepEqual(
-        shapes.map(macsOf),
+        data.layerShapes().map(macsOf),
         layers.map((l) => l.macs),
-        name,
       );
-    }
-  });
+    });
+  }
 });
 
 describe('local profiles', () => {

@@ -1,7 +1,8 @@
 /**
  * Where simulated profiles come from:
- * - `threadripper-3990x`: the 64-core calibration. ResNet-50 and GoogLeNet use the measured
- *   per-layer latencies; the other reference models use the scaling model fitted to them.
+ * - `threadripper-3990x`: the 64-core calibration. The zoo's families it measured (ResNet-50,
+ *   GoogLeNet) use the measured per-layer latencies; the others use the scaling model fitted to
+ *   them, applied to the layer shapes each family gives.
  *   The calibration measured one version per layer; other versions are derived by rules
  *   (ratios measured by this machine's compiler where a local profile exists, else defaults).
  * - `local`: the profiles `veltair compile` wrote beside the models of a repository.
@@ -15,10 +16,10 @@ import {
   type ModelProfileData,
   type VersionProfile,
 } from '../compile/index.js';
+import { ZOO_FAMILIES, type LayerShape, type ModelFamily } from '../zoo/index.js';
 import { CALIBRATION_CORES, CALIBRATION_NAME, readCalibration, type MeasuredLayer } from './calibration.js';
-import { architectureShapes, FITTED_MODELS } from './architectures.js';
 import { fitScalingModel, predictLayerUs, type ScalingModel } from './scaling.js';
-import { bytesOf, macsOf, type LayerShape } from './shapes.js';
+import { bytesOf, macsOf } from './shapes.js';
 import { VeltairError } from '../errors/index.js';
 
 export interface ProfileSource {
@@ -147,34 +148,44 @@ function median(xs: number[], fallback: number): number {
   return s[s.length >> 1];
 }
 
-/** The 64-core profiles: measured where the calibration has the model, fitted otherwise. */
+const isMeasured = (f: ModelFamily) => 'calibrationModel' in f.simulator;
+/** The zoo's families the calibration measured, and those whose profiles are fitted from their shapes. */
+export const MEASURED_MODELS: readonly string[] = ZOO_FAMILIES.filter(isMeasured).map((f) => f.name);
+export const FITTED_MODELS: readonly string[] = ZOO_FAMILIES.filter((f) => !isMeasured(f)).map((f) => f.name);
+
+/** The 64-core profile of every zoo family: measured where the calibration has the model, fitted otherwise. */
 export function calibrationProfiles(
   rules: readonly VersionRule[] = DEFAULT_VERSION_RULES,
 ): ModelProfileData[] {
   const measured = readCalibration();
   const fit = fitScalingModel(measured);
   const intensityScale = memoryBoundness(measured.map((m) => m.shape));
-  const build = (model: string, source: string, layers: { shape: LayerShape; us: number[] }[]) =>
-    profileOf(model, source, layers, rules, intensityScale);
-  const out = [
-    build('resnet50', `calibration:${CALIBRATION_NAME}`, measuredLayers(measured, 'ResNet50', fit)),
-    build(
-      'googlenet',
-      `calibration:${CALIBRATION_NAME}`,
-      topological(measuredLayers(measured, 'GoogLeNet', fit)),
-    ),
-  ];
-  for (const model of FITTED_MODELS) {
-    const shapes = architectureShapes(model) ?? [];
-    out.push(
-      build(
-        model,
-        `fitted:${CALIBRATION_NAME}`,
-        shapes.map((shape) => ({ shape, us: predictLayerUs(fit, shape) })),
-      ),
-    );
+  return ZOO_FAMILIES.map((family) => {
+    const { source, layers } = simulatedLayers(family, measured, fit);
+    return profileOf(family.name, source, layers, rules, intensityScale);
+  });
+}
+
+function simulatedLayers(
+  family: ModelFamily,
+  measured: readonly MeasuredLayer[],
+  fit: ScalingModel,
+): { source: string; layers: { shape: LayerShape; us: number[] }[] } {
+  const data = family.simulator;
+  if ('layerShapes' in data) {
+    const layers = data.layerShapes().map((shape) => ({ shape, us: predictLayerUs(fit, shape) }));
+    return { source: `fitted:${CALIBRATION_NAME}`, layers };
   }
-  return out;
+  const rows = measuredLayers(measured, data.calibrationModel, fit);
+  if (rows.length === 0)
+    throw new VeltairError(
+      'calibration_invalid',
+      `zoo family ${family.name}: the calibration has no model '${data.calibrationModel}'`,
+    );
+  return {
+    source: `calibration:${CALIBRATION_NAME}`,
+    layers: data.sortRowsByInputSize ? byInputSize(rows) : rows,
+  };
 }
 
 /** Measured rows; a missing column (GoogLeNet at 64) takes the fit's ratio to the column before. */
@@ -189,8 +200,8 @@ function measuredLayers(measured: readonly MeasuredLayer[], model: string, fit: 
     });
 }
 
-/** GoogLeNet's rows are not in execution order; input size, largest first, restores stage order. */
-function topological<T extends { shape: LayerShape }>(layers: T[]): T[] {
+/** Rows out of execution order (GoogLeNet's): input size, largest first, restores stage order. */
+function byInputSize<T extends { shape: LayerShape }>(layers: T[]): T[] {
   return [...layers].sort((a, b) => b.shape.h - a.shape.h);
 }
 
@@ -352,7 +363,7 @@ function calibrationSource(repository: string): ProfileSource {
     profiles: calibrationProfiles(rules ?? DEFAULT_VERSION_RULES),
     calibrated64: true,
     notes: [
-      'resnet50, googlenet: measured per-layer solo latency (conv layers only)',
+      `${MEASURED_MODELS.join(', ')}: measured per-layer solo latency (conv layers only)`,
       `${FITTED_MODELS.join(', ')}: fitted scaling model from layer shapes`,
       rules
         ? `versions: ${rules.map((r) => r.version).join(', ')}; ratios from local profiles in ${repository}`

@@ -1,18 +1,22 @@
+export { FAMILIES as ZOO_FAMILIES } from './families/index.js';
 export {
   ZOO_MODELS,
   ZOO_MODEL_NAMES,
   buildZooModel,
   buildTestModel,
   isZooModelName,
+  zooFamily,
   zooModelInfo,
   type ZooModelName,
   type ZooModelInfo,
+  type BuiltModel,
+} from './models.js';
+export {
+  type ModelFamily,
+  type SimulatorData,
   type PublishedFigures,
   type BuildOptions,
-  type BuiltModel,
   type TensorSpec,
-} from './models.js';
-/** Stage tables of the published architectures, for code that needs the shapes without a graph. */
-export { MOBILENETV2_STAGES } from './architectures/mobilenetv2.js';
-export { EFFICIENTNET_B0_STAGES } from './architectures/efficientnet.js';
+} from './family.js';
+export type { LayerShape } from './shapes.js';
 export { writeZooRepository, type ModelConfig, type WrittenModel, type ZooProgress } from './repository.js';

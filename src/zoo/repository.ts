@@ -1,7 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { saveModel } from '../onnx/index.js';
-import { buildZooModel, type BuildOptions, type TensorSpec, type ZooModelName } from './models.js';
+import type { BuildOptions, TensorSpec } from './family.js';
+import { buildZooModel, type ZooModelName } from './models.js';
 
 /**
  * `<repo>/<model>/config.json`: what the server needs to know about a model beyond its file.

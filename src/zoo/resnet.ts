@@ -1,4 +1,13 @@
-import type { Net } from '../net.js';
+import type { Net } from './net.js';
+
+/** Blocks per stage: basic blocks for ResNet-18, bottlenecks for ResNet-50 (He et al. 2016, Table 1). */
+export const RESNET_BLOCKS = { 18: [2, 2, 2, 2], 50: [3, 4, 6, 3] } as const;
+
+/** Width of a stage's 3x3 convolutions: 64, 128, 256, 512. */
+export const stageWidth = (stage: number): number => 64 << stage;
+
+/** Each stage but the first halves the size in its first block. */
+export const blockStride = (stage: number, block: number): number => (block === 0 && stage > 0 ? 2 : 1);
 
 function convBn(
   net: Net,
@@ -38,13 +47,11 @@ function bottleneck(net: Net, x: string, width: number, stride: number): string 
  * He et al. 2016 / torchvision: 7x7/2 stem, 3x3/2 max pool, four stages, global pool, FC 1000.
  */
 export function resnet(net: Net, image: string, depth: 18 | 50): string {
-  const stages = depth === 18 ? [2, 2, 2, 2] : [3, 4, 6, 3];
   const block = depth === 18 ? basicBlock : bottleneck;
   let x = convBn(net, image, 64, 7, 2, true);
   x = net.maxPool(x, 3, { stride: 2, pad: 1 });
-  stages.forEach((blocks, stage) => {
-    const width = 64 << stage;
-    for (let b = 0; b < blocks; b++) x = block(net, x, width, b === 0 && stage > 0 ? 2 : 1);
+  RESNET_BLOCKS[depth].forEach((blocks, stage) => {
+    for (let b = 0; b < blocks; b++) x = block(net, x, stageWidth(stage), blockStride(stage, b));
   });
   return net.linear(net.flatten(net.globalAvgPool(x)), 1000);
 }

@@ -1,7 +1,16 @@
+import {
+  CNN_OPSET,
+  IMAGENET_SIDE,
+  buildClassifier,
+  classifierInputs,
+  classifierOutputs,
+  type ModelFamily,
+} from '../family.js';
 import type { Net } from '../net.js';
+import { conv, invertedResidualShapes, matmul, type LayerShape } from '../shapes.js';
 
 /** Tan & Le 2019, Table 1: expansion, kernel, first stride, output channels, repeats. */
-export const EFFICIENTNET_B0_STAGES: readonly (readonly [number, number, number, number, number])[] = [
+const STAGES: readonly (readonly [number, number, number, number, number])[] = [
   [1, 3, 1, 16, 1],
   [6, 3, 2, 24, 2],
   [6, 5, 2, 40, 2],
@@ -10,6 +19,8 @@ export const EFFICIENTNET_B0_STAGES: readonly (readonly [number, number, number,
   [6, 5, 2, 192, 4],
   [6, 3, 1, 320, 1],
 ];
+const STEM_CHANNELS = 32;
+const HEAD_CHANNELS = 1280;
 
 const BN_EPS = 1e-3;
 /**
@@ -47,7 +58,10 @@ function squeezeExcite(net: Net, x: string, squeezeChannels: number): string {
   return net.mul(x, gate);
 }
 
-/** MBConv as in torchvision: squeeze width is a quarter of the block's input channels. */
+/** torchvision's MBConv squeezes to a quarter of the block's input channels. */
+const squeezeWidth = (inChannels: number): number => Math.max(1, Math.floor(inChannels / 4));
+
+/** MBConv as in torchvision. */
 function mbconv(
   net: Net,
   x: string,
@@ -61,17 +75,50 @@ function mbconv(
   const residual = stride === 1 && inChannels === channels;
   let y = expansion === 1 ? x : net.swish(convBn(net, x, hidden, 1));
   y = net.swish(convBn(net, y, hidden, kernel, stride, hidden));
-  y = squeezeExcite(net, y, Math.max(1, Math.floor(inChannels / 4)));
+  y = squeezeExcite(net, y, squeezeWidth(inChannels));
   y = convBn(net, y, channels, 1, 1, 1, 1);
   return residual ? net.add2(y, x) : y;
 }
 
 /** EfficientNet-B0: Swish written as x * Sigmoid(x) (not HardSwish). */
-export function efficientnetB0(net: Net, image: string): string {
-  let x = net.swish(convBn(net, image, 32, 3, 2));
-  for (const [e, k, s, c, n] of EFFICIENTNET_B0_STAGES) {
+function efficientnetB0(net: Net, image: string): string {
+  let x = net.swish(convBn(net, image, STEM_CHANNELS, 3, 2));
+  for (const [e, k, s, c, n] of STAGES) {
     for (let i = 0; i < n; i++) x = mbconv(net, x, e, k, i === 0 ? s : 1, c);
   }
-  x = net.swish(convBn(net, x, 1280, 1));
+  x = net.swish(convBn(net, x, HEAD_CHANNELS, 1));
   return net.linear(net.flatten(net.globalAvgPool(x)), 1000);
 }
+
+function layerShapes(): LayerShape[] {
+  const out = [conv(IMAGENET_SIDE, 3, STEM_CHANNELS, 3, 2)];
+  let [h, c] = [IMAGENET_SIDE / 2, STEM_CHANNELS];
+  for (const [t, k, s, cout, n] of STAGES) {
+    for (let i = 0; i < n; i++) {
+      const stride = i === 0 ? s : 1;
+      out.push(...invertedResidualShapes(h, c, cout, t, k, stride, squeezeWidth(c)));
+      h = Math.ceil(h / stride);
+      c = cout;
+    }
+  }
+  out.push(conv(h, c, HEAD_CHANNELS, 1), matmul(1, HEAD_CHANNELS, 1000));
+  return out;
+}
+
+export const family: ModelFamily = {
+  name: 'efficientnet-b0',
+  listOrder: 50,
+  description: 'EfficientNet-B0 with squeeze-excite, Swish as x * Sigmoid(x)',
+  published: {
+    parameters: 5_288_548,
+    macs: 0.39e9,
+    source:
+      'torchvision EfficientNet_B0_Weights.IMAGENET1K_V1: num_params 5288548, 0.39 GFLOPS; Tan & Le 2019, Table 2: 5.3 M params, 0.39 B FLOPS (multiply-adds)',
+  },
+  inputs: classifierInputs(),
+  outputs: classifierOutputs(),
+  qosTargetMs: null,
+  opset: CNN_OPSET,
+  build: (net, options) => buildClassifier(net, options, efficientnetB0),
+  simulator: { layerShapes },
+};

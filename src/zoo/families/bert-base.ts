@@ -1,7 +1,9 @@
 import { DataType } from '../../onnx/index.js';
+import { checkSize, type ModelFamily, type TensorSpec } from '../family.js';
 import type { Net } from '../net.js';
+import { matmul, type LayerShape } from '../shapes.js';
 
-export interface BertConfig {
+interface BertConfig {
   layers: number;
   hidden: number;
   heads: number;
@@ -12,7 +14,7 @@ export interface BertConfig {
 }
 
 /** BERT-base, uncased (Devlin et al. 2019). */
-export const BERT_BASE: BertConfig = {
+const BERT_BASE: BertConfig = {
   layers: 12,
   hidden: 768,
   heads: 12,
@@ -22,11 +24,14 @@ export const BERT_BASE: BertConfig = {
   typeVocab: 2,
 };
 
+const DEFAULT_SEQ_LEN = 128;
+/** LayerNormalization needs opset 17. */
+const BERT_OPSET = 17;
 const LN_EPS = 1e-12;
 /** BERT's initializer range (normal, std 0.02); a uniform of the same variance here. */
 const EMBEDDING_SCALE = 0.02 * Math.sqrt(3);
 
-export interface BertOutputs {
+interface BertOutputs {
   lastHiddenState: string;
   pooled: string;
 }
@@ -78,7 +83,7 @@ function encoderLayer(net: Net, cfg: BertConfig, seqLen: number, x: string, mask
  * `attention_mask`, `token_type_ids` (int64 [1, seq]); padding positions (mask 0) get a
  * -10000 bias on their attention scores, as in the reference implementation.
  */
-export function bert(net: Net, cfg: BertConfig, seqLen: number): BertOutputs {
+function bert(net: Net, cfg: BertConfig, seqLen: number): BertOutputs {
   const ids = net.input('input_ids', [1, seqLen], DataType.INT64);
   const mask = net.input('attention_mask', [1, seqLen], DataType.INT64);
   const types = net.input('token_type_ids', [1, seqLen], DataType.INT64);
@@ -90,3 +95,55 @@ export function bert(net: Net, cfg: BertConfig, seqLen: number): BertOutputs {
   const pooled = net.unary('Tanh', net.dense(first, cfg.hidden));
   return { lastHiddenState: x, pooled };
 }
+
+/** Per encoder layer Q, K, V, scores, context, output, FFN x2; then the pooler. */
+function layerShapes(): LayerShape[] {
+  const { layers, hidden, heads, intermediate } = BERT_BASE;
+  const seq = DEFAULT_SEQ_LEN;
+  const d = hidden / heads;
+  const out: LayerShape[] = [];
+  for (let l = 0; l < layers; l++) {
+    out.push(matmul(seq, hidden, hidden), matmul(seq, hidden, hidden), matmul(seq, hidden, hidden));
+    out.push(matmul(seq, d, seq, heads), matmul(seq, seq, d, heads));
+    out.push(
+      matmul(seq, hidden, hidden),
+      matmul(seq, hidden, intermediate),
+      matmul(seq, intermediate, hidden),
+    );
+  }
+  out.push(matmul(1, hidden, hidden));
+  return out;
+}
+
+const tokenInputs = (seq: number): TensorSpec[] =>
+  ['input_ids', 'attention_mask', 'token_type_ids'].map((name) => ({
+    name,
+    datatype: 'INT64',
+    shape: [1, seq],
+  }));
+
+export const family: ModelFamily = {
+  name: 'bert-base',
+  listOrder: 80,
+  description: 'BERT-base encoder (12 x 768, 12 heads, FFN 3072), sequence length 128 by default',
+  published: {
+    parameters: 110e6,
+    macs: 11.2e9,
+    source:
+      'Devlin et al. 2019: 110 M parameters; MACs at seq 128 counting every MatMul: 12 x (4sh^2 + 8sh^2 + 2s^2h) + h^2 = 11.2 G',
+  },
+  inputs: tokenInputs(DEFAULT_SEQ_LEN),
+  outputs: [
+    { name: 'last_hidden_state', datatype: 'FP32', shape: [1, DEFAULT_SEQ_LEN, BERT_BASE.hidden] },
+    { name: 'pooler_output', datatype: 'FP32', shape: [1, BERT_BASE.hidden] },
+  ],
+  qosTargetMs: 130,
+  opset: BERT_OPSET,
+  build(net, options) {
+    const seqLen = checkSize('seqLen', options.seqLen ?? DEFAULT_SEQ_LEN, 1, BERT_BASE.maxPositions);
+    const { lastHiddenState, pooled } = bert(net, BERT_BASE, seqLen);
+    net.output(lastHiddenState, 'last_hidden_state');
+    net.output(pooled, 'pooler_output');
+  },
+  simulator: { layerShapes },
+};

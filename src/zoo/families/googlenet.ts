@@ -1,3 +1,10 @@
+import {
+  CNN_OPSET,
+  buildClassifier,
+  classifierInputs,
+  classifierOutputs,
+  type ModelFamily,
+} from '../family.js';
 import type { Net } from '../net.js';
 
 /** One inception module's branch widths: 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool projection. */
@@ -37,7 +44,7 @@ function pool(net: Net, x: string): string {
  * GoogLeNet (Inception v1) as published: 5x5 branches, LRN after the stem, no BatchNorm,
  * no auxiliary classifiers (they are dropped at inference).
  */
-export function googlenet(net: Net, image: string): string {
+function googlenet(net: Net, image: string): string {
   let x = convRelu(net, image, 64, 7, 2);
   x = net.lrn(pool(net, x), 5, 1e-4, 0.75, 1);
   x = convRelu(net, convRelu(net, x, 64, 1), 192, 3);
@@ -49,3 +56,25 @@ export function googlenet(net: Net, image: string): string {
   for (const name of ['5a', '5b']) x = inception(net, x, MODULES[name]);
   return net.linear(net.flatten(net.globalAvgPool(x)), 1000);
 }
+
+export const family: ModelFamily = {
+  name: 'googlenet',
+  listOrder: 30,
+  description: 'GoogLeNet / Inception v1 as published (5x5 branches, LRN, no BatchNorm, no auxiliary heads)',
+  // The paper's "1.5 G multiply-adds" is Table 1's ops column, which lists conv1 (7x7x3 -> 64 at
+  // 112x112) as 34 M where that layer costs 118 M; the other rows match this graph layer by
+  // layer. The VELTAIR calibration data (shared/calibration GoogLeNet) has these same 5x5 layers.
+  published: {
+    parameters: 6.999e6,
+    macs: 1.586e9,
+    source:
+      'params: OpenVINO Open Model Zoo googlenet-v1 (BVLC Caffe GoogLeNet), 6.999 M; MACs: Szegedy et al. 2015, Table 1 ops column (1502 M) with conv1 counted in full (118 M instead of 34 M) = 1.586 G',
+  },
+  inputs: classifierInputs(),
+  outputs: classifierOutputs(),
+  qosTargetMs: null,
+  opset: CNN_OPSET,
+  build: (net, options) => buildClassifier(net, options, googlenet),
+  // The calibration measured the conv layers (not the FC), listed out of execution order.
+  simulator: { calibrationModel: 'GoogLeNet', sortRowsByInputSize: true },
+};
