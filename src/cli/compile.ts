@@ -10,12 +10,13 @@ import {
   readRawCompile,
   assembleProfile,
   stageEffects,
+  eliminateStages,
+  type EliminationRound,
   summarize,
   usableCores,
   type CompileProgress,
   type CompileResult,
   type HeldOutError,
-  type RawCompile,
 } from '../compile/index.js';
 import { basename, dirname } from 'node:path';
 import { loadModel } from '../onnx/index.js';
@@ -44,7 +45,7 @@ export function register(program: Command): void {
       'build (or reuse) the profiles of a model or of every model in a repository: versions per layer, ' +
         'solo latency per core count, slowdown under calibrated interference, prediction quality',
     )
-    .argument('<path>', 'MODEL.onnx or a model repository (<repo>/<model>/<version>/model.onnx)')
+    .argument('<paths...>', 'MODEL.onnx or model repositories (<repo>/<model>/<version>/model.onnx)')
     .option('--quick', 'few repetitions and two interference levels (tests, demos)')
     .option('--json', 'print one JSON document on stdout')
     .option('--force', 'rebuild even when a matching profile exists')
@@ -64,18 +65,18 @@ export function register(program: Command): void {
       repeatable,
       [] as string[],
     )
-    .action(async (path: string, flags: CompileFlags) => {
+    .action(async (paths: string[], flags: CompileFlags) => {
       const seed = Number(flags.seed);
       if (!Number.isInteger(seed))
         throw new VeltairError('invalid_argument', `--seed must be an integer, got '${flags.seed}'`);
-      if (flags.replay) await runReplay(path, flags);
-      else await runCompile(path, flags, seed);
+      if (flags.replay) await runReplay(paths, flags);
+      else await runCompile(paths, flags, seed);
     });
 }
 
-async function runCompile(path: string, flags: CompileFlags, seed: number): Promise<void> {
+async function runCompile(paths: readonly string[], flags: CompileFlags, seed: number): Promise<void> {
   const started = performance.now();
-  const models = await findModels(path);
+  const models = (await Promise.all(paths.map((path) => findModels(path)))).flat();
   const flagPins = parsePinnedValues(flags.pin);
   if (flags.priority !== false) raiseMeasurementPriority();
   const measurer = new OrtMeasurer(generatorThreadsFor(usableCores()), openBlockSession);
@@ -196,34 +197,54 @@ function makeProgress(tty: boolean): Progress {
   };
 }
 
-async function runReplay(rawPath: string, flags: CompileFlags): Promise<void> {
-  const raw = await readRawCompile(rawPath);
-  const profile = assembleProfile(raw);
-  if (flags.out) await writeFile(flags.out, JSON.stringify(profile));
-  const effects = stageEffects(raw);
+async function runReplay(rawPaths: readonly string[], flags: CompileFlags): Promise<void> {
+  const raws = await Promise.all(rawPaths.map((path) => readRawCompile(path)));
+  if (flags.out) {
+    if (raws.length !== 1) throw new VeltairError('invalid_argument', '--out takes one raw file to replay');
+    await writeFile(flags.out, JSON.stringify(assembleProfile(raws[0])));
+  }
+  const perModel = raws.map((raw) => ({ model: raw.model, mode: raw.settings.mode, ...stageEffects([raw]) }));
+  const pooled = raws.length > 1 ? { ...stageEffects(raws), elimination: eliminateStages(raws) } : undefined;
   if (flags.json) {
-    console.log(
-      JSON.stringify({ model: raw.model, mode: raw.settings.mode, ...effects, profilePath: flags.out }),
-    );
+    console.log(JSON.stringify({ models: perModel, pooled, profilePath: flags.out }));
     return;
   }
-  for (const line of formatStageEffects(raw, effects)) console.log(line);
+  for (const [k, raw] of raws.entries()) {
+    const samples = raw.quality?.samples.length ?? 0;
+    console.log(
+      `${raw.model}: ${raw.settings.mode} compile, ${raw.layers.length} layers, ` +
+        `${raw.coarse.length} coarse blocks, ${samples} held-out samples`,
+    );
+    for (const line of formatStageEffects(perModel[k])) console.log(line);
+  }
+  if (pooled) {
+    console.log(`all ${raws.length} compiles, held-out samples pooled`);
+    for (const line of formatStageEffects(pooled)) console.log(line);
+    for (const line of formatElimination(pooled.elimination)) console.log(line);
+  }
   if (flags.out) console.log(`profile written to ${flags.out}`);
 }
 
 /** The stage table: held-out error with the stages up to each one, and with all but it. */
-function formatStageEffects(raw: RawCompile, effects: ReturnType<typeof stageEffects>): string[] {
-  const samples = raw.quality?.samples.length ?? 0;
+function formatStageEffects(effects: ReturnType<typeof stageEffects>): string[] {
   const cell = (e: HeldOutError) =>
     [e.alone, e.interfered]
       .map((s) => `${s.medianPct.toFixed(1)}/${s.p90Pct.toFixed(1)}`.padStart(11))
       .join(' ');
   return [
-    `${raw.model}: ${raw.settings.mode} compile, ${raw.layers.length} layers, ${raw.coarse.length} coarse blocks, ` +
-      `${samples} held-out samples`,
-    'held-out error, median/p90 % (alone, interfered)',
-    `${'stage'.padEnd(16)} ${'up to it'.padStart(23)}   ${'all but it'.padStart(23)}`,
-    `${'(measurements)'.padEnd(16)} ${cell(effects.base)}`,
-    ...effects.stages.map((s) => `${s.stage.padEnd(16)} ${cell(s.cumulative)}   ${cell(s.without)}`),
+    `  held-out error, median/p90 %: alone, interfered`,
+    `  ${'stage'.padEnd(16)} ${'up to it'.padEnd(23)}   ${'all but it'.padEnd(23)}`,
+    `  ${'(measurements)'.padEnd(16)} ${cell(effects.base)}`,
+    ...effects.stages.map((s) => `  ${s.stage.padEnd(16)} ${cell(s.cumulative)}   ${cell(s.without)}`),
   ];
+}
+
+/** Each round of the backward elimination: the score, each stage's gain, what goes. */
+function formatElimination(rounds: readonly EliminationRound[]): string[] {
+  return rounds.flatMap((round, k) => [
+    `  round ${k + 1}: score ${round.score.toFixed(1)} with ${round.stages.join(', ')}`,
+    `    gain of each (score without it - score): ` +
+      round.without.map((w) => `${w.stage} ${(w.score - round.score).toFixed(1)}`).join(', '),
+    `    ${round.removed ? `removes ${round.removed}` : 'every stage earns its place'}`,
+  ]);
 }

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { STAGES, assembleProfile, heldOutError, stageEffects } from './assemble.js';
+import {
+  MIN_STAGE_GAIN,
+  STAGES,
+  assembleProfile,
+  eliminateStages,
+  errorScore,
+  heldOutError,
+  stageEffects,
+} from './assemble.js';
 import type { ModelProfileData } from './profile.js';
 import { readRawCompile } from './raw.js';
 
@@ -16,6 +24,20 @@ const TESTDATA = (file: string) =>
 const RECORDED_RAW = TESTDATA('mobilenetv2-64.raw.json');
 const RECORDED_PROFILE = TESTDATA('mobilenetv2-64.profile.json');
 
+describe('the stage table of docs/compiler.md', () => {
+  it('lists every stage in order with the paragraph its module gives', () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../docs/compiler.md', import.meta.url)), 'utf8');
+    const rows = doc
+      .split('\n')
+      .filter((line) => /^\| \d+ +\| `/.test(line))
+      .map((line) => line.split(' | ').map((cell) => cell.replace(/^\| /, '').replace(/ \|$/, '').trim()));
+    assert.deepEqual(
+      rows,
+      STAGES.map((s, k) => [String(k + 1), `\`${s.name}\``, s.corrects]),
+    );
+  });
+});
+
 describe('replaying a recorded compile', () => {
   it('rebuilds the profile the compile wrote, number for number', async () => {
     const raw = await readRawCompile(RECORDED_RAW);
@@ -25,7 +47,7 @@ describe('replaying a recorded compile', () => {
 
   it("predicts the held-out blocks as the compile's own check did", async () => {
     const raw = await readRawCompile(RECORDED_RAW);
-    const error = heldOutError(assembleProfile(raw), raw);
+    const error = heldOutError([raw]);
     assert.equal(error.skipped, 0);
     assert.deepEqual(error.alone, raw.quality?.alone);
     assert.deepEqual(error.interfered, raw.quality?.interfered);
@@ -33,7 +55,7 @@ describe('replaying a recorded compile', () => {
 
   it('measures every stage added in turn and left out, and the full set equals the profile', async () => {
     const raw = await readRawCompile(RECORDED_RAW);
-    const effects = stageEffects(raw);
+    const effects = stageEffects([raw]);
     assert.deepEqual(
       effects.stages.map((s) => s.stage),
       STAGES.map((s) => s.name),
@@ -52,5 +74,22 @@ describe('replaying a recorded compile', () => {
     );
     assert.ok((all.blocks ?? []).length > 0, 'the recorded compile stores a block whole');
     assert.equal(withoutOverrides.blocks, undefined);
+  });
+
+  it('eliminates stages until each one left earns its place, removing one per round', async () => {
+    const raw = await readRawCompile(RECORDED_RAW);
+    const rounds = eliminateStages([raw]);
+    const last = rounds.at(-1)!;
+    assert.equal(last.removed, undefined);
+    for (const w of last.without)
+      assert.ok(w.score - last.score >= MIN_STAGE_GAIN, `${w.stage} earns its place`);
+    rounds.slice(0, -1).forEach((round, k) => {
+      assert.ok(round.removed, `round ${k + 1} removes a stage`);
+      assert.deepEqual(
+        rounds[k + 1].stages,
+        round.stages.filter((s) => s !== round.removed),
+      );
+    });
+    assert.equal(rounds[0].score, errorScore(heldOutError([raw])));
   });
 });

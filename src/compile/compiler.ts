@@ -238,7 +238,7 @@ class ModelCompile {
    * slowdown look steep, and leaves the profile without levels: calibration is retried, seconds
    * apart. Other tenants of the host's last-level cache, invisible from inside a VM, come and go
    * for seconds to tens of seconds; while they stream, the probe runs slow already (quiet passes
-   * of 1.04-1.66 ms within one minute on this VM) and the generator adds nothing (top level
+   * of 1.04-1.66 ms within one minute on a 2-vCPU cloud VM) and the generator adds nothing (top level
    * 0.003-0.044 against mostly 0.75-0.97), so retrying at once lands in the same stretch.
    */
   private async calibrate(): Promise<{ intensities: number[]; levels: number[] }> {

@@ -96,7 +96,7 @@ export async function checkQuality(ctx: QualityContext): Promise<QualityReport> 
 
 /**
  * Passes over the held-out blocks. The machine's state drifts for seconds to tens of seconds
- * (other tenants of the host's L3, docs/compiler.md "Why a model misses"), and a 2-core block
+ * (other tenants of the host's L3, docs/experiments/2026-11-27-compiler-on-epyc.md), and a 2-core block
  * runs up to 1.5x as long in one state as in another. A prediction sums layers measured at
  * many moments; a block measured in one moment compares that with one state, and its error is
  * the state's more than the profile's. In passes, every block has runs from every part of the
