@@ -10,6 +10,7 @@ export const LAYERS = [
   'onnx',
   'zoo',
   'partition',
+  'profile',
   'compile',
   'sched',
   'engine',

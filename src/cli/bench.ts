@@ -12,8 +12,8 @@ import {
   modelNameFor,
   ortVersion,
   readProfileFor,
-  type ModelProfileData,
 } from '../compile/index.js';
+import { type ModelProfileData } from '../profile/index.js';
 import {
   NAIVE,
   WORKLOADS,

@@ -13,7 +13,7 @@ import { machineKey } from './fingerprint.js';
 import { median, quantile, typicalUs } from './interference.js';
 import type { BlockSamples, MeasurePlan, Measurer, ModelUnderTest } from './measure.js';
 import { dominatedBy, paretoPrune } from './pareto.js';
-import { ProfilePredictor } from './predictor.js';
+import { ProfilePredictor } from '../profile/index.js';
 import {
   PROFILE_SCHEMA,
   type BlockProfile,
@@ -22,7 +22,7 @@ import {
   type QualityReport,
   type RunCost,
   type VersionProfile,
-} from './profile.js';
+} from '../profile/index.js';
 import { checkQuality, qualityPassesOf } from './quality.js';
 import {
   applyContext,

@@ -26,7 +26,7 @@ import {
   type InterferenceGenerator,
 } from './interference.js';
 import { ForeignLoadMeter, cleanRounds } from './load.js';
-import type { MachineFingerprint, TensorEdge } from './profile.js';
+import type { MachineFingerprint, TensorEdge } from '../profile/index.js';
 import { nonSpinningSibling, type VersionSpec } from './versions.js';
 import { VeltairError } from '../errors/index.js';
 

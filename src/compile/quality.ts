@@ -2,8 +2,7 @@ import { seededRandom } from '../onnx/index.js';
 import { median, quantile, typicalUs } from './interference.js';
 import type { BlockSamples, MeasurePlan, ModelUnderTest } from './measure.js';
 import { nonSpinningSibling, type VersionSpec } from './versions.js';
-import type { ProfilePredictor } from './predictor.js';
-import type { ErrorStats, QualityReport, QualitySample } from './profile.js';
+import type { ProfilePredictor, ErrorStats, QualityReport, QualitySample } from '../profile/index.js';
 import type { CompileSettings } from './settings.js';
 
 export interface QualityContext {

@@ -9,8 +9,13 @@
  * a longer block keeps inside, and the last layer's end cost.
  */
 import { median } from './interference.js';
-import { blockIoBytes, skipSavedBytes } from './predictor.js';
-import type { RunCost, TensorEdge, VersionProfile } from './profile.js';
+import {
+  blockIoBytes,
+  skipSavedBytes,
+  type RunCost,
+  type TensorEdge,
+  type VersionProfile,
+} from '../profile/index.js';
 import type { MeasuredBlock, RawLayer } from './store.js';
 
 const MIB = 1024 * 1024;

@@ -11,7 +11,7 @@
  * the event arrives, and that time is the decision's `nowMs`. A query that becomes ready and is
  * dispatched at the same event time started without conflict.
  */
-import type { ProfilePredictor } from '../compile/index.js';
+import type { ProfilePredictor } from '../profile/index.js';
 import { validateDecisions } from '../sched/index.js';
 import type { Decision, EngineView, Policy, Query, RejectReason, Running } from '../sched/index.js';
 import type { Clock } from './clock.js';

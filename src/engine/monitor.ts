@@ -3,7 +3,7 @@
  * interference (in the profiles' unit) that explains it. The simulator and the live runtime
  * feed it the same way: the block's measured run time against its profile prediction.
  */
-import { slowdownAt, type ProfilePredictor } from '../compile/index.js';
+import { slowdownAt, type ProfilePredictor } from '../profile/index.js';
 
 /** Estimate: mean over blocks completed in the last this many ms... */
 const MONITOR_WINDOW_MS = 100;

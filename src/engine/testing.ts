@@ -2,7 +2,7 @@
  * Fixture builders for engine, simulator and evaluation tests: profiles and policies whose
  * behaviour is known in closed form.
  */
-import { PROFILE_SCHEMA, ProfilePredictor, type ModelProfileData } from '../compile/index.js';
+import { PROFILE_SCHEMA, ProfilePredictor, type ModelProfileData } from '../profile/index.js';
 import type { Decision, EngineView, Policy } from '../sched/index.js';
 
 /**

@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type * as ort from 'onnxruntime-node';
-import { ProfilePredictor, type ModelProfileData } from '../compile/index.js';
+import { ProfilePredictor, type ModelProfileData } from '../profile/index.js';
 import {
   EngineCore,
   WallClock,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PROFILE_SCHEMA, ProfilePredictor, type ModelProfileData } from '../compile/index.js';
+import { PROFILE_SCHEMA, ProfilePredictor, type ModelProfileData } from '../profile/index.js';
 import { residualModel } from '../partition/fixtures.js';
 import {
   MIN_INTERFERENCE_RANGE,

@@ -9,15 +9,15 @@
  * session pays at its end), so a chain is predicted as the sum of its segments, and the whole
  * model as one session, as they run.
  */
+import { versionSpec } from '../compile/index.js';
 import {
   ProfilePredictor,
   latencyWeightedPressure,
   soloAt,
-  versionSpec,
   type LayerProfile,
   type ModelProfileData,
   type VersionProfile,
-} from '../compile/index.js';
+} from '../profile/index.js';
 import type { BlockRange } from '../partition/index.js';
 
 export interface SegmentOptions {

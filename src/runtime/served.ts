@@ -12,13 +12,8 @@ import {
   modelFileError,
   type ModelProto,
 } from '../onnx/index.js';
-import {
-  ProfilePredictor,
-  VERSION_SPECS,
-  nonSpinningSibling,
-  versionSpec,
-  type ModelProfileData,
-} from '../compile/index.js';
+import { VERSION_SPECS, nonSpinningSibling, versionSpec } from '../compile/index.js';
+import { ProfilePredictor, type ModelProfileData } from '../profile/index.js';
 import { ModelPartition, discoverLayers, inferValueTypes, type BlockRange } from '../partition/index.js';
 import type { ChainStep, SessionSpec } from './protocol.js';
 import { Worker } from 'node:worker_threads';

@@ -4,7 +4,7 @@
  * Tables are memoised per (predictor, quantised interference level). That is a cache of a
  * pure function, not state between decisions: the same view still gives the same decisions.
  */
-import type { ProfilePredictor } from '../compile/index.js';
+import type { ProfilePredictor } from '../profile/index.js';
 
 /** Levels are quantised to this fraction of the profile's top level before tables are built. */
 const LEVEL_STEPS = 16;

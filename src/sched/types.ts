@@ -3,7 +3,7 @@
  * An engine owns time, cores and execution; a policy reads one frozen view and decides.
  * All times are in milliseconds on the engine's clock.
  */
-import type { ProfilePredictor } from '../compile/index.js';
+import type { ProfilePredictor } from '../profile/index.js';
 
 export interface Query {
   readonly id: string;

@@ -6,15 +6,8 @@
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  PROFILE_SCHEMA,
-  samePins,
-  machineFingerprint,
-  machineKey,
-  ortVersion,
-  readProfileFor,
-  type ModelProfileData,
-} from '../compile/index.js';
+import { samePins, machineFingerprint, machineKey, ortVersion, readProfileFor } from '../compile/index.js';
+import { PROFILE_SCHEMA, type ModelProfileData } from '../profile/index.js';
 import {
   GraphIndex,
   ORT_TYPE_NAME,

@@ -15,7 +15,7 @@
  * blocks. The policy sees only the monitor's estimate of the level, inferred from how
  * much slower than predicted recent blocks ran, as the live monitor does.
  */
-import { latencyWeightedPressure, slowdownAt, type ProfilePredictor } from '../compile/index.js';
+import { latencyWeightedPressure, slowdownAt, type ProfilePredictor } from '../profile/index.js';
 import {
   EngineCore,
   VirtualClock,

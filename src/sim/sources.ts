@@ -14,7 +14,7 @@ import {
   measuredVersions,
   type ModelProfileData,
   type VersionProfile,
-} from '../compile/index.js';
+} from '../profile/index.js';
 import { CALIBRATION_CORES, CALIBRATION_NAME, readCalibration, type MeasuredLayer } from './calibration.js';
 import { architectureShapes, FITTED_MODELS } from './architectures.js';
 import { fitScalingModel, predictLayerUs, type ScalingModel } from './scaling.js';

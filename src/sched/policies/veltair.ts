@@ -18,7 +18,7 @@
  * The ablations share this code: `veltair-fixed` (blocks of a fixed number of layers) and
  * `veltair-1v` (one version per layer: the one fastest alone).
  */
-import type { ProfilePredictor } from '../../compile/index.js';
+import type { ProfilePredictor } from '../../profile/index.js';
 import { dispatch } from '../common.js';
 import {
   blockPressure,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { levelFromSlowdown } from './level.js';
 import { ProfilePredictor } from './predictor.js';
-import { PROFILE_SCHEMA, type ModelProfileData, type VersionProfile } from './profile.js';
+import { PROFILE_SCHEMA, type ModelProfileData, type VersionProfile } from './format.js';
 
 function version(id: string, soloUs: number[], slowdownTop: number, boundaryUs?: number[]): VersionProfile {
   return {

@@ -5,7 +5,7 @@ import {
   type Prediction,
   type TensorEdge,
   type VersionProfile,
-} from './profile.js';
+} from './format.js';
 
 /**
  * Answers "latency of layers [i, j) on c cores at interference level x" from a profile in
