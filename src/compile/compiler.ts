@@ -10,10 +10,10 @@ import { basename, dirname } from 'node:path';
 import { modelFileError, decodeModel, modelHash } from '../onnx/index.js';
 import { specializeBranches, type BlockRange, type InputPins } from '../partition/index.js';
 import { machineKey } from './fingerprint.js';
-import { median, quantile, typicalUs } from './interference.js';
+import { typicalUs } from './interference.js';
 import type { BlockSamples, MeasurePlan, Measurer, ModelUnderTest } from './measure.js';
 import { dominatedBy, paretoPrune } from './pareto.js';
-import { ProfilePredictor } from '../profile/index.js';
+import { ProfilePredictor, blockPressure, median, quantile } from '../profile/index.js';
 import {
   PROFILE_SCHEMA,
   type BlockProfile,
@@ -492,7 +492,7 @@ class ModelCompile {
           slowdown: profile.levels.map((l) =>
             round3(predictor.blockUs(i, j, v.version, 1, l) / predictor.blockUs(i, j, v.version, 1, 0)),
           ),
-          pressure: meanPressure(i, j, v.version, predictor),
+          pressure: round3(blockPressure(predictor, i, j, v.version, 'equal')),
           why: 'block latency is not the sum of its layers',
         })),
       });
@@ -711,13 +711,6 @@ export function versionProfiles(samples: BlockSamples, levels: readonly number[]
       pressure: v.pressure,
     };
   });
-}
-
-/** Mean pressure of a block's layers with `version`. */
-function meanPressure(i: number, j: number, version: string, p: ProfilePredictor): number {
-  let sum = 0;
-  for (let k = i; k < j; k++) sum += p.layerVersion(k, version).pressure;
-  return round3(sum / (j - i));
 }
 
 function round1(x: number): number {

@@ -8,9 +8,9 @@
  * (Theil-Sen, robust to noisy junctions) prices what pairs cannot see: residual values that
  * a longer block keeps inside, and the last layer's end cost.
  */
-import { median } from './interference.js';
 import {
   blockIoBytes,
+  median,
   skipSavedBytes,
   type RunCost,
   type TensorEdge,

@@ -5,7 +5,6 @@ import { flatProfile, layerFcfsPolicy, lossPolicy, predictorsOf } from './testin
 import { VirtualClock } from './clock.js';
 import { EngineCore, type BlockStart, type QueryEnd } from './core.js';
 import { checkLedgerTrace } from './ledger.js';
-import { invertCurve } from './monitor.js';
 
 /** An executor that only records what it was asked to start. */
 function recorder() {
@@ -172,14 +171,5 @@ describe('EngineCore', () => {
       ['aborted', 'aborted'],
     );
     assert.equal(core.stats().decideMs.length, 1);
-  });
-});
-
-describe('invertCurve', () => {
-  it('finds the level whose slowdown matches, extrapolating above the top level', () => {
-    assert.equal(invertCurve([1, 2, 4], [0, 1, 2], 0.9), 0);
-    assert.equal(invertCurve([1, 2, 4], [0, 1, 2], 1.5), 0.5);
-    assert.equal(invertCurve([1, 2, 4], [0, 1, 2], 3), 1.5);
-    assert.equal(invertCurve([1, 2, 4], [0, 1, 2], 6), 3);
   });
 });

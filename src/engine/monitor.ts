@@ -3,7 +3,7 @@
  * interference (in the profiles' unit) that explains it. The simulator and the live runtime
  * feed it the same way: the block's measured run time against its profile prediction.
  */
-import { slowdownAt, type ProfilePredictor } from '../profile/index.js';
+import { levelAtSlowdown, slowdownAt, type ProfilePredictor } from '../profile/index.js';
 
 /** Estimate: mean over blocks completed in the last this many ms... */
 const MONITOR_WINDOW_MS = 100;
@@ -15,7 +15,7 @@ export class InterferenceMonitor {
 
   /** Records a block that ran `measuredUs` where the profile predicted `shape` alone. */
   observe(atMs: number, shape: BlockShape, levels: readonly number[], measuredUs: number): void {
-    const level = invertCurve(shape.curve, levels, measuredUs / shape.soloUs);
+    const level = levelAtSlowdown(shape.curve, levels, measuredUs / shape.soloUs);
     this.samples.push({ atMs, level });
     if (this.samples.length > MONITOR_SAMPLES) this.samples.shift();
   }
@@ -31,20 +31,6 @@ export class InterferenceMonitor {
     }
     return n === 0 ? 0 : sum / n;
   }
-}
-
-/** Level at which the piecewise-linear `curve` over `levels` reaches `ratio` (0 below 1). */
-export function invertCurve(curve: readonly number[], levels: readonly number[], ratio: number): number {
-  if (!(ratio > curve[0]) || levels.length < 2) return 0;
-  for (let k = 1; k < levels.length; k++) {
-    const last = k === levels.length - 1;
-    if (ratio <= curve[k] || last) {
-      const rise = curve[k] - curve[k - 1];
-      if (rise <= 0) return last ? levels[k] : levels[k - 1];
-      return levels[k - 1] + ((ratio - curve[k - 1]) / rise) * (levels[k] - levels[k - 1]);
-    }
-  }
-  return levels[levels.length - 1];
 }
 
 /** What the profile predicts for one block on some cores in some version. */

@@ -5,8 +5,7 @@
  * run at their best settings too. Beside each live peak: the simulator's prediction of it.
  */
 import type { ModelProfileData, ProfilePredictor } from '../profile/index.js';
-import { ProfilePredictor as Predictor } from '../profile/index.js';
-import { nearestRank } from '../engine/index.js';
+import { ProfilePredictor as Predictor, nearestRank } from '../profile/index.js';
 import { DEFAULT_NOISE } from '../sim/index.js';
 import {
   NaiveService,

@@ -6,7 +6,7 @@
  * fails the run.
  */
 import * as ort from 'onnxruntime-node';
-import { nearestRank } from '../engine/index.js';
+import { nearestRank } from '../profile/index.js';
 import { loadModel } from '../onnx/index.js';
 import {
   DEFAULT_SESSION_CONFIG,

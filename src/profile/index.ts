@@ -20,12 +20,7 @@ export {
   type QualitySample,
   type ErrorStats,
 } from './format.js';
-export {
-  ProfilePredictor,
-  soloAt,
-  slowdownAt,
-  latencyWeightedPressure,
-  blockIoBytes,
-  skipSavedBytes,
-} from './predictor.js';
-export { levelFromSlowdown } from './level.js';
+export { ProfilePredictor, soloAt, slowdownAt, blockIoBytes, skipSavedBytes } from './predictor.js';
+export { levelAtSlowdown } from './level.js';
+export { blockPressure, type PressureWeights } from './pressure.js';
+export { nearestRank, lowerMedian, quantile, median, upperMedian } from './stats.js';

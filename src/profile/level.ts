@@ -1,29 +1,23 @@
-import type { ProfilePredictor } from './predictor.js';
-
 /**
- * The run-time inverse of a profile's slowdown curves: the interference level at which the
- * profile predicts `observedUs` for block [i, j) with `version` on `cores`. A monitor feeds it
- * measured block latencies and gets levels in the profile's unit (probe slowdown - 1). Below
- * the quiet prediction it answers 0; above the top level it extrapolates the last segment;
- * a block insensitive to interference (flat curve) tells nothing and answers undefined.
+ * The level at which a slowdown curve reaches `slowdown`: the run-time inverse of a profile's
+ * slowdown curves. The interference monitor feeds it a block's measured latency over its
+ * quiet prediction and gets a level in the profile's unit (probe slowdown - 1).
+ *
+ * `curve[k]` is the slowdown at `levels[k]` (ascending, from 0), linear in between. Edges:
+ * at or below `curve[0]` (a block that ran as fast as alone, or faster: noise) the level is 0,
+ * and so it is for a profile measured at one level only; above the top it extrapolates the
+ * last segment; where the last segment is flat the curve cannot say how far above the top the
+ * level is, and the answer is the top level, the most the profile measured.
  */
-export function levelFromSlowdown(
-  predictor: ProfilePredictor,
-  i: number,
-  j: number,
-  version: string,
-  cores: number,
-  observedUs: number,
-): number | undefined {
-  const levels = predictor.levels;
-  const at = levels.map((l) => predictor.blockUs(i, j, version, cores, l));
-  if (observedUs <= at[0]) return 0;
-  for (let k = 1; k < levels.length; k++) {
-    const last = k === levels.length - 1;
-    if (observedUs > at[k] && !last) continue;
-    const rise = at[k] - at[k - 1];
-    if (rise <= 0) continue;
-    return levels[k - 1] + ((observedUs - at[k - 1]) / rise) * (levels[k] - levels[k - 1]);
-  }
-  return undefined;
+export function levelAtSlowdown(
+  curve: readonly number[],
+  levels: readonly number[],
+  slowdown: number,
+): number {
+  if (!(slowdown > curve[0]) || levels.length < 2) return 0;
+  let k = 1;
+  while (k < levels.length - 1 && !(slowdown <= curve[k])) k++;
+  const rise = curve[k] - curve[k - 1];
+  if (rise <= 0) return levels[k];
+  return levels[k - 1] + ((slowdown - curve[k - 1]) / rise) * (levels[k] - levels[k - 1]);
 }

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { levelFromSlowdown } from './level.js';
 import { ProfilePredictor } from './predictor.js';
 import { PROFILE_SCHEMA, type ModelProfileData, type VersionProfile } from './format.js';
 
@@ -109,20 +108,5 @@ describe('ProfilePredictor', () => {
     assert.equal(p.fewestCoresWithin(0, 3, 0, 320), 1);
     assert.equal(p.fewestCoresWithin(0, 3, 0, 200), 2);
     assert.equal(p.fewestCoresWithin(0, 3, 0, 100), undefined);
-  });
-});
-
-describe('levelFromSlowdown', () => {
-  it('inverts the slowdown curve: the level at which the profile predicts what was observed', () => {
-    const p = new ProfilePredictor(profile());
-    assert.equal(levelFromSlowdown(p, 0, 3, 'all', 1, 320), 0);
-    assert.ok(Math.abs((levelFromSlowdown(p, 0, 3, 'all', 1, 480) ?? NaN) - 0.5) < 1e-9);
-    assert.ok(Math.abs((levelFromSlowdown(p, 0, 3, 'all', 1, 960) ?? NaN) - 2) < 1e-9);
-  });
-
-  it('an insensitive block tells nothing about the level', () => {
-    const data = profile();
-    for (const l of data.layers) l.versions = [version('all', [100, 60], 1)];
-    assert.equal(levelFromSlowdown(new ProfilePredictor(data), 0, 3, 'all', 1, 500), undefined);
   });
 });

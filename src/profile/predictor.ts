@@ -342,24 +342,3 @@ function bracket(levels: readonly number[], level: number): { lo: number; hi: nu
   const t = (level - levels[k]) / (levels[k + 1] - levels[k]);
   return { lo: k, hi: k + 1, t };
 }
-
-/**
- * Pressure per core that `version` of layers [i, j) on `cores` cores puts on co-runners: the
- * layers' pressures weighted by their latency alone at that core count.
- */
-export function latencyWeightedPressure(
-  pred: ProfilePredictor,
-  i: number,
-  j: number,
-  version: string,
-  cores: number,
-): number {
-  let weighted = 0;
-  let total = 0;
-  for (let l = i; l < j; l++) {
-    const us = pred.layerUs(l, version, cores, 0);
-    weighted += us * pred.layerVersion(l, version).pressure;
-    total += us;
-  }
-  return total > 0 ? weighted / total : 0;
-}

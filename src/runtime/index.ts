@@ -59,7 +59,6 @@ export {
 export { verifyModel, type CutCheck, type VerifyOptions, type VerifyReport } from './verify.js';
 export {
   measureOverhead,
-  quantile,
   type OverheadOptions,
   type OverheadReport,
   type OverheadRow,

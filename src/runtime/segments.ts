@@ -12,7 +12,7 @@
 import { versionSpec } from '../compile/index.js';
 import {
   ProfilePredictor,
-  latencyWeightedPressure,
+  blockPressure,
   soloAt,
   type LayerProfile,
   type ModelProfileData,
@@ -166,7 +166,7 @@ export function segmentProfile(data: ModelProfileData, segments: readonly BlockR
       version,
       soloUs: data.coreCounts.map((c) => pred.blockUs(i, j, version, c, 0)),
       slowdown: levels.map((l) => (solo > 0 ? pred.blockUs(i, j, version, refCores, l) / solo : 1)),
-      pressure: latencyWeightedPressure(pred, range[0], range[1], version, refCores),
+      pressure: blockPressure(pred, i, j, version, { cores: refCores }),
     };
   };
   const layers = segments.map((range, index): LayerProfile => {
