@@ -10,9 +10,9 @@ import {
   machineFingerprint,
   machineKey,
   modelNameFor,
-  ortVersion,
   readProfileFor,
 } from '../compile/index.js';
+import { ortVersion } from '../partition/index.js';
 import { type ModelProfileData } from '../profile/index.js';
 import {
   NAIVE,

@@ -19,16 +19,12 @@ export {
 export { makeProbe } from './interference-shared.js';
 export {
   OrtMeasurer,
-  ortVersion,
-  seededFeeds,
   type Measurer,
   type ModelUnderTest,
   type MeasurePlan,
   type BlockSamples,
   type VersionSamples,
   type LayerInfo,
-  type SessionOpener,
-  type SessionSettings,
 } from './measure.js';
 export {
   settingsFor,

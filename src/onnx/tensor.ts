@@ -37,6 +37,39 @@ export const ORT_TYPE_NAME: Readonly<Record<number, string>> = {
   [DataType.STRING]: 'string',
 };
 
+/** Bytes per element of each ONNX data type of fixed width (strings have none). */
+export const ELEMENT_BYTES: Readonly<Record<number, number>> = {
+  [DataType.FLOAT]: 4,
+  [DataType.DOUBLE]: 8,
+  [DataType.FLOAT16]: 2,
+  [DataType.BFLOAT16]: 2,
+  [DataType.INT8]: 1,
+  [DataType.UINT8]: 1,
+  [DataType.INT16]: 2,
+  [DataType.UINT16]: 2,
+  [DataType.INT32]: 4,
+  [DataType.UINT32]: 4,
+  [DataType.INT64]: 8,
+  [DataType.UINT64]: 8,
+  [DataType.BOOL]: 1,
+};
+
+/**
+ * Bytes per element of an ONNX data type, for estimates of how much memory values and weights
+ * take: a type of no fixed width counts as 4, the width of the common float.
+ */
+export function elementBytes(elemType: number): number {
+  return ELEMENT_BYTES[elemType] ?? 4;
+}
+
+/** `ELEMENT_BYTES` by ORT tensor type name (`float32`, ...): absent for `string`. */
+export const ORT_ELEMENT_BYTES: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(ORT_TYPE_NAME).flatMap(([code, name]) => {
+    const bytes = ELEMENT_BYTES[Number(code)];
+    return bytes === undefined ? [] : [[name, bytes]];
+  }),
+);
+
 export function float32Tensor(
   name: string,
   dims: readonly number[],

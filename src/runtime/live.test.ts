@@ -9,15 +9,14 @@ import { seededRandom } from '../onnx/index.js';
 import { branchModel, multiIoModel, residualModel } from '../partition/fixtures.js';
 import { POLICIES, policySpec, type PolicyContext } from '../sched/index.js';
 import {
-  DEFAULT_SESSION_CONFIG,
   LiveRuntime,
   compareOutputs,
   openModelSession,
-  seededInputs,
   type InferOutcome,
   type LiveModelSpec,
-  type TensorMap,
 } from './index.js';
+import { seededInputs, type TensorMap } from '../partition/index.js';
+import { DEFAULT_SESSION_CONFIG } from '../partition/index.js';
 import { loadModel } from '../onnx/index.js';
 import { liveModelSpec } from './testing.js';
 

@@ -8,10 +8,11 @@ import {
   planCoarseBlocks,
   type BlockRange,
 } from '../partition/index.js';
-import { BlockExecutor, executionPartition, openModelSession, type TensorMap } from './executor.js';
+import { BlockExecutor, executionPartition, openModelSession } from './executor.js';
+import { type TensorMap } from '../partition/index.js';
 import { nearestRank } from '../profile/index.js';
-import { seededInputs } from './inputs.js';
-import type { SessionConfig } from './session.js';
+import { seededInputs } from '../partition/index.js';
+import type { SessionConfig } from '../partition/index.js';
 
 /** How a model is run: as one session, in about `coarseBlocks` blocks, or one block per layer. */
 export type OverheadVariant = 'whole' | 'coarse' | 'layer';
