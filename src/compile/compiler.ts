@@ -705,7 +705,6 @@ export function versionProfiles(samples: BlockSamples, levels: readonly number[]
     return {
       version: v.version,
       soloUs: v.soloUs.map((s) => round1(typicalUs(s))),
-      soloMedianUs: v.soloUs.map((s) => round1(median(s))),
       soloP90Us: v.soloUs.map((s) => round1(quantile(s, 0.9))),
       slowdown: levels.map((_, k) => (k === 0 ? 1 : Math.max(1, round3(typicalUs(v.levelUs[k]) / alone)))),
       pressure: v.pressure,

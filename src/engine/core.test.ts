@@ -153,7 +153,7 @@ describe('EngineCore', () => {
       started.map((b) => b.cpus),
       [[9]],
     );
-    assert.equal(ends[0].reason, 'queue_full', "the held CPU is not the policy's to give");
+    assert.equal(ends[0].reason, 'deadline_unreachable', "the held CPU is not the policy's to give");
     core.releaseHold(hold, 6);
     assert.equal(core.ledger.free, 1);
     assert.equal(checkLedgerTrace(core.ledgerTrace, 2), 2);

@@ -13,6 +13,7 @@ import { versionSpec } from '../compile/index.js';
 import {
   ProfilePredictor,
   blockPressure,
+  measuredVersions,
   soloAt,
   type LayerProfile,
   type ModelProfileData,
@@ -233,7 +234,7 @@ export function measuredSegmentProfile(
     return { ...vp, soloUs };
   };
   const layers = estimate.layers.map((l, unit): LayerProfile => {
-    const all = [...l.versions, ...(l.dominated ?? [])].map((v) => apply(v, unit));
+    const all = measuredVersions(l).map((v) => apply(v, unit));
     const kept = all.filter((v) => worthChoosing(v, all));
     return { ...l, versions: kept, dominated: all.filter((v) => !kept.includes(v)) };
   });
