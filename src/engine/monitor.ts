@@ -3,7 +3,7 @@
  * interference (in the profiles' unit) that explains it. The simulator and the live runtime
  * feed it the same way: the block's measured run time against its profile prediction.
  */
-import { levelAtSlowdown, slowdownAt, type ProfilePredictor } from '../profile/index.js';
+import { BlockMemo, levelAtSlowdown, slowdownAt, type ProfilePredictor } from '../profile/index.js';
 
 /** Estimate: mean over blocks completed in the last this many ms... */
 const MONITOR_WINDOW_MS = 100;
@@ -41,8 +41,8 @@ export interface BlockShape {
   curve: number[];
 }
 
-/** Per predictor, per (block, version, cores): a cache of a pure function, shared by engines. */
-const blockShapes = new WeakMap<ProfilePredictor, Map<number, BlockShape>>();
+/** Shared by engines: a cache of a pure function. */
+const blockShapes = new BlockMemo<BlockShape>();
 
 export function blockShape(
   pred: ProfilePredictor,
@@ -51,18 +51,10 @@ export function blockShape(
   version: string,
   cores: number,
 ): BlockShape {
-  let cache = blockShapes.get(pred);
-  if (!cache) blockShapes.set(pred, (cache = new Map()));
-  const n = pred.layerCount + 1;
-  const key =
-    ((i * n + j) * pred.versions.length + pred.versions.indexOf(version)) * (pred.maxCores + 1) + cores;
-  let shape = cache.get(key);
-  if (!shape) {
+  return blockShapes.get(pred, i, j, version, cores, () => {
     const soloUs = pred.blockUs(i, j, version, cores, 0);
-    shape = { soloUs, curve: pred.levels.map((l) => pred.blockUs(i, j, version, cores, l) / soloUs) };
-    cache.set(key, shape);
-  }
-  return shape;
+    return { soloUs, curve: pred.levels.map((l) => pred.blockUs(i, j, version, cores, l) / soloUs) };
+  });
 }
 
 /** Predicted latency of a block with its shape at interference `level`, plus a launch overhead. */

@@ -23,4 +23,5 @@ export {
 export { ProfilePredictor, soloAt, slowdownAt, blockIoBytes, skipSavedBytes } from './predictor.js';
 export { levelAtSlowdown } from './level.js';
 export { blockPressure, type PressureWeights } from './pressure.js';
+export { BlockMemo } from './memo.js';
 export { nearestRank, lowerMedian, quantile, median, upperMedian } from './stats.js';

@@ -1,35 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PROFILE_SCHEMA, type ModelProfileData } from './format.js';
 import { ProfilePredictor } from './predictor.js';
 import { blockPressure } from './pressure.js';
+import { syntheticProfile } from './testing.js';
 
 /**
  * Two layers: layer 0 light (pressure 0.1) and long alone on one core, layer 1 heavy (0.5),
  * short on one core but the longer of the two on two (it does not scale).
  */
 function predictor(): ProfilePredictor {
-  const data: ModelProfileData = {
-    schema: PROFILE_SCHEMA,
-    model: 'm',
-    modelHash: 'h',
-    machine: { cpuModel: 'x', usableCores: 2, cacheBytes: {} },
-    ortVersion: '1.30.0',
-    source: 'synthetic',
-    coreCounts: [1, 2],
-    levels: [0],
-    layers: [
-      { soloUs: [300, 100], pressure: 0.1 },
-      { soloUs: [100, 100], pressure: 0.5 },
-    ].map((v, index) => ({
-      index,
-      name: `l${index}`,
-      ops: ['Conv'],
-      macs: 0,
-      versions: [{ version: 'all', soloUs: v.soloUs, slowdown: [1], pressure: v.pressure }],
-    })),
-  };
-  return new ProfilePredictor(data);
+  const layer = (soloUs: number[], pressure: number) => [{ version: 'all', soloUs, slowdown: [1], pressure }];
+  return new ProfilePredictor(
+    syntheticProfile([layer([300, 100], 0.1), layer([100, 100], 0.5)], { levels: [0] }),
+  );
 }
 
 describe('blockPressure', () => {

@@ -5,6 +5,7 @@
  * how long each runs. How long is a choice each caller makes (`PressureWeights`); the
  * definition is this one.
  */
+import { BlockMemo } from './memo.js';
 import type { ProfilePredictor } from './predictor.js';
 
 /**
@@ -57,8 +58,7 @@ function workWeighted(pred: ProfilePredictor, i: number, j: number, version: str
   return work > 0 ? (weighted[j] - weighted[i]) / work : 0;
 }
 
-/** Per predictor, by (block, version, cores): the simulator asks this for every block it starts. */
-const latencyWeightedMemo = new WeakMap<ProfilePredictor, Map<number, number>>();
+const latencyWeightedMemo = new BlockMemo<number>();
 
 function latencyWeighted(
   pred: ProfilePredictor,
@@ -67,17 +67,9 @@ function latencyWeighted(
   version: string,
   cores: number,
 ): number {
-  let memo = latencyWeightedMemo.get(pred);
-  if (!memo) latencyWeightedMemo.set(pred, (memo = new Map()));
-  const n = pred.layerCount + 1;
-  const key =
-    ((i * n + j) * pred.versions.length + pred.versions.indexOf(version)) * (pred.maxCores + 1) + cores;
-  let pressure = memo.get(key);
-  if (pressure === undefined) {
-    pressure = weightedMean(pred, i, j, version, (l) => pred.layerUs(l, version, cores, 0));
-    memo.set(key, pressure);
-  }
-  return pressure;
+  return latencyWeightedMemo.get(pred, i, j, version, cores, () =>
+    weightedMean(pred, i, j, version, (l) => pred.layerUs(l, version, cores, 0)),
+  );
 }
 
 function weightedMean(
