@@ -10,6 +10,7 @@ export const LAYERS = [
   'onnx',
   'zoo',
   'partition',
+  'profile',
   'compile',
   'sched',
   'engine',
@@ -20,6 +21,18 @@ export const LAYERS = [
   'cli',
 ];
 
+/**
+ * Folders that must stay pure, with what they may not import: what the scheduler and the
+ * simulator compute from a profile must depend on the profile alone. Tests may still use
+ * node:test and node:assert.
+ */
+const PURE = {
+  profile: {
+    regex: '^(?!node:(test|assert(/strict)?)$)(node:|onnxruntime-node$)',
+    message: 'src/profile is pure: no I/O, no timers, no ONNX Runtime (docs/ARCHITECTURE.md)',
+  },
+};
+
 /** One config per folder: importing a folder above it is an error that names the rule. */
 const layerOrder = LAYERS.map((folder, k) => ({
   files: [`src/${folder}/**/*.ts`],
@@ -27,10 +40,13 @@ const layerOrder = LAYERS.map((folder, k) => ({
     'no-restricted-imports': [
       'error',
       {
-        patterns: LAYERS.slice(k + 1).map((above) => ({
-          regex: `^(\\.\\./)+${above}(/|$)`,
-          message: `src/${folder} sits below src/${above}: it may import only the folders below it (docs/ARCHITECTURE.md)`,
-        })),
+        patterns: [
+          ...LAYERS.slice(k + 1).map((above) => ({
+            regex: `^(\\.\\./)+${above}(/|$)`,
+            message: `src/${folder} sits below src/${above}: it may import only the folders below it (docs/ARCHITECTURE.md)`,
+          })),
+          ...(PURE[folder] ? [PURE[folder]] : []),
+        ],
       },
     ],
   },

@@ -20,6 +20,17 @@ describe('the layer order (eslint.config.js)', () => {
     assert.equal((await layerErrors('src/sched/policies/upward.ts', nested)).length, 1);
   });
 
+  it('keeps src/profile pure: no I/O and no ONNX Runtime, while its tests may use node:test', async () => {
+    const io = "import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n";
+    const [message] = await layerErrors('src/profile/io.ts', io);
+    assert.match(message ?? '', /src\/profile is pure/);
+    const ort = "import * as ort from 'onnxruntime-node';\nexport const o = ort;\n";
+    assert.equal((await layerErrors('src/profile/ort.ts', ort)).length, 1);
+    const test =
+      "import assert from 'node:assert/strict';\nimport { it } from 'node:test';\nexport { assert, it };\n";
+    assert.deepEqual(await layerErrors('src/profile/x.test.ts', test), []);
+  });
+
   it('lets a folder import the folders below it', async () => {
     const downward = "import { loadModel } from '../onnx/index.js';\nexport const l = loadModel;\n";
     assert.deepEqual(await layerErrors('src/server/downward.ts', downward), []);

@@ -10,10 +10,10 @@ import {
   machineFingerprint,
   machineKey,
   modelNameFor,
-  ortVersion,
   readProfileFor,
-  type ModelProfileData,
 } from '../compile/index.js';
+import { ortVersion } from '../partition/index.js';
+import { type ModelProfileData } from '../profile/index.js';
 import {
   NAIVE,
   WORKLOADS,

@@ -4,7 +4,7 @@ import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tinyConvModel } from '../compile/testing.js';
-import { PROFILE_SCHEMA, type ModelProfileData } from '../compile/index.js';
+import { PROFILE_SCHEMA, type ModelProfileData } from '../profile/index.js';
 import { veltair } from './testing.js';
 
 const repo = await mkdtemp(join(tmpdir(), 'veltair-compile-cli-'));

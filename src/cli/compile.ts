@@ -20,7 +20,7 @@ import {
 } from '../compile/index.js';
 import { basename, dirname } from 'node:path';
 import { loadModel } from '../onnx/index.js';
-import { openBlockSession, parsePinnedValues, pinnedTensors } from '../runtime/index.js';
+import { parsePinnedValues, pinnedTensors } from '../partition/index.js';
 import { readModelSettings } from '../server/index.js';
 import { repeatable } from './flags.js';
 import { VeltairError, isVeltairError } from '../errors/index.js';
@@ -79,7 +79,7 @@ async function runCompile(paths: readonly string[], flags: CompileFlags, seed: n
   const models = (await Promise.all(paths.map((path) => findModels(path)))).flat();
   const flagPins = parsePinnedValues(flags.pin);
   if (flags.priority !== false) raiseMeasurementPriority();
-  const measurer = new OrtMeasurer(generatorThreadsFor(usableCores()), openBlockSession);
+  const measurer = new OrtMeasurer(generatorThreadsFor(usableCores()));
   const progress = makeProgress(!flags.json && Boolean(process.stderr.isTTY));
   const results: CompileResult[] = [];
   try {

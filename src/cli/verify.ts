@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { loadModel } from '../onnx/index.js';
 import { parseGranularity } from '../partition/index.js';
-import { parsePinnedValues, parseShapeOverrides, verifyModel, type VerifyReport } from '../runtime/index.js';
+import { verifyModel, type VerifyReport } from '../runtime/index.js';
+import { parsePinnedValues, parseShapeOverrides } from '../partition/index.js';
 import { VeltairError } from '../errors/index.js';
 import { repeatable } from './flags.js';
 

@@ -11,7 +11,7 @@ import {
   heldOutError,
   stageEffects,
 } from './assemble.js';
-import type { ModelProfileData } from './profile.js';
+import type { ModelProfileData } from '../profile/index.js';
 import { readRawCompile } from './raw.js';
 
 const TESTDATA = (file: string) =>

@@ -5,8 +5,8 @@
  * same raw measurements always give the same profile, so a compile can be replayed offline
  * and each stage's effect on the held-out error measured (`stageEffects`).
  */
-import { ProfilePredictor } from './predictor.js';
-import type { ErrorStats, ModelProfileData, QualitySample } from './profile.js';
+import { ProfilePredictor } from '../profile/index.js';
+import type { ErrorStats, ModelProfileData, QualitySample } from '../profile/index.js';
 import { errorStats } from './quality.js';
 import { heldOutSamples, type RawCompile } from './raw.js';
 import { baseAssembly, renderProfile, type Assembly } from './stages/assembly.js';

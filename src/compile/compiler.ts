@@ -10,10 +10,16 @@ import { basename, dirname } from 'node:path';
 import { modelFileError, decodeModel, modelHash } from '../onnx/index.js';
 import { specializeBranches, type BlockRange, type InputPins } from '../partition/index.js';
 import { machineKey } from './fingerprint.js';
-import { median, quantile, typicalUs } from './interference.js';
+import { typicalUs } from './interference.js';
 import type { BlockSamples, MeasurePlan, Measurer, ModelUnderTest } from './measure.js';
-import { ProfilePredictor } from './predictor.js';
-import type { ModelProfileData, QualityReport, VersionProfile } from './profile.js';
+import {
+  ProfilePredictor,
+  median,
+  quantile,
+  type ModelProfileData,
+  type QualityReport,
+  type VersionProfile,
+} from '../profile/index.js';
 import { checkQuality, qualityPassesOf } from './quality.js';
 import { assembleProfile } from './assemble.js';
 import { RAW_SCHEMA, rawPathFor, type RawCompile } from './raw.js';
@@ -487,7 +493,6 @@ export function versionProfiles(samples: BlockSamples, levels: readonly number[]
     return {
       version: v.version,
       soloUs: v.soloUs.map((s) => round1(typicalUs(s))),
-      soloMedianUs: v.soloUs.map((s) => round1(median(s))),
       soloP90Us: v.soloUs.map((s) => round1(quantile(s, 0.9))),
       slowdown: levels.map((_, k) => (k === 0 ? 1 : Math.max(1, round3(typicalUs(v.levelUs[k]) / alone)))),
       pressure: v.pressure,

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { createHash } from 'node:crypto';
-import type { MachineFingerprint } from './profile.js';
+import type { MachineFingerprint } from '../profile/index.js';
 
 /** Where the machine's facts are read from; tests point it at a fake tree. */
 export interface SysRoot {

@@ -1,19 +1,4 @@
 export {
-  PROFILE_SCHEMA,
-  measuredVersions,
-  type MachineFingerprint,
-  type VersionProfile,
-  type LayerProfile,
-  type BlockProfile,
-  type ModelProfileData,
-  type Prediction,
-  type CompileInfo,
-  type QualityReport,
-  type QualitySample,
-  type ErrorStats,
-} from './profile.js';
-export { ProfilePredictor, soloAt, slowdownAt, latencyWeightedPressure } from './predictor.js';
-export {
   machineFingerprint,
   machineKey,
   usableCores,
@@ -32,19 +17,14 @@ export {
   type InterferenceGenerator,
 } from './interference.js';
 export { makeProbe } from './interference-shared.js';
-export { levelFromSlowdown } from './level.js';
 export {
   OrtMeasurer,
-  ortVersion,
-  seededFeeds,
   type Measurer,
   type ModelUnderTest,
   type MeasurePlan,
   type BlockSamples,
   type VersionSamples,
   type LayerInfo,
-  type SessionOpener,
-  type SessionSettings,
 } from './measure.js';
 export {
   settingsFor,

@@ -5,11 +5,12 @@
  * last-level-cache-sized working set) runs (1 + x) times as long as it does alone. 0 = no
  * interference. The compiler measures the level each generator setting produces, the pressure
  * each version exerts, and the run-time monitor can observe the same quantity, either by
- * running the probe or by inverting a profile's slowdown curves (levelFromSlowdown).
+ * running the probe or by inverting a profile's slowdown curves (levelAtSlowdown in src/profile).
  */
 import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { median } from '../profile/index.js';
 import { allowedCpus, hostSys } from './fingerprint.js';
 import { CONTROL, CONTROL_SLOTS, makeProbe, whenReady, type WorkerData } from './interference-shared.js';
 
@@ -150,20 +151,6 @@ const plainRounds: RoundRunner = async (count, round) => {
  */
 export function typicalUs(samples: readonly number[]): number {
   return median(samples);
-}
-
-export function median(xs: readonly number[]): number {
-  return quantile(xs, 0.5);
-}
-
-/** Nearest-rank-interpolated quantile; NaN for no samples. */
-export function quantile(xs: readonly number[], q: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.min(s.length - 1, lo + 1);
-  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
 }
 
 /**

@@ -4,19 +4,20 @@
  * round runs every (version, cores, level) once in turn, so drift from other processes' load
  * hits all of them alike, and statistics are medians over rounds after warmup.
  */
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { elementBytes, encodeModel, freeTensorMemory, tensorTypeOf, type ModelProto } from '../onnx/index.js';
 import {
-  DataType,
-  ORT_TYPE_NAME,
-  encodeModel,
-  freeTensorMemory,
-  seededRandom,
-  tensorTypeOf,
-  type ModelProto,
-} from '../onnx/index.js';
-import { ModelPartition, discoverLayers, inferValueTypes, type BlockRange } from '../partition/index.js';
+  ModelPartition,
+  discoverLayers,
+  inferValueTypes,
+  openSession,
+  ortVersion,
+  seededInputs,
+  type BlockRange,
+  type TensorMap,
+} from '../partition/index.js';
 import { lastLevelCacheBytes, machineFingerprint } from './fingerprint.js';
 import {
   CpuPlacement,
@@ -26,9 +27,8 @@ import {
   type InterferenceGenerator,
 } from './interference.js';
 import { ForeignLoadMeter, cleanRounds } from './load.js';
-import type { MachineFingerprint, TensorEdge } from './profile.js';
+import type { MachineFingerprint, TensorEdge } from '../profile/index.js';
 import { nonSpinningSibling, type VersionSpec } from './versions.js';
-import { VeltairError } from '../errors/index.js';
 
 /** What to measure on one block. */
 export interface MeasurePlan {
@@ -85,29 +85,6 @@ export interface Measurer {
   close(): Promise<void>;
 }
 
-/** ORT configuration of a session (the runtime's SessionConfig has this shape). */
-export interface SessionSettings {
-  threads: number;
-  optimization: 'all' | 'extended';
-  spinning: boolean;
-  /** CPUs of the pool threads (threads - 1 of them); see CpuPlacement. */
-  poolCpus?: readonly number[];
-}
-
-/**
- * Opens a session: the runtime's `openBlockSession` is passed in from above (compile sits
- * below runtime in the module order), so compiled and served blocks open the same way.
- */
-export type SessionOpener = (
-  bytes: Uint8Array,
-  config: SessionSettings,
-  source: string,
-) => Promise<ort.InferenceSession>;
-
-export function ortVersion(): string {
-  return ort.env.versions.node ?? ort.env.versions.common;
-}
-
 /**
  * The real measurer: ORT sessions per (block, version, cores), a streaming generator on
  * `generatorThreads` worker threads, and a probe thread for pressure.
@@ -125,7 +102,6 @@ export class OrtMeasurer implements Measurer {
 
   constructor(
     readonly generatorThreads: number,
-    readonly openSession: SessionOpener,
     machine?: MachineFingerprint,
   ) {
     this.machine = machine ?? machineFingerprint();
@@ -183,7 +159,7 @@ export class OrtMeasurer implements Measurer {
   }
 }
 
-type Feeds = Record<string, ort.Tensor>;
+type Feeds = TensorMap;
 
 /** Other processes' CPU use (cores, averaged over a round) above which the round is redone. */
 const MAX_FOREIGN_CORES = 0.3;
@@ -214,7 +190,7 @@ class OrtModel implements ModelUnderTest {
     const open: OpenSession[] = [];
     for (const { version, cores } of configs) {
       const name = `${this.source} block [${range[0]}, ${range[1]}) ${version.id}@${cores}`;
-      const session = await this.measurer.openSession(
+      const session = await openSession(
         bytes,
         {
           threads: cores,
@@ -236,7 +212,8 @@ class OrtModel implements ModelUnderTest {
 
   async measure(range: BlockRange, plan: MeasurePlan): Promise<BlockSamples> {
     const { model, bytes } = this.block(range);
-    const feeds = seededFeeds(model, range[0]);
+    // The same inputs for every run and every version of a block.
+    const feeds = seededInputs(model, { seed: 0x5eed + range[0], integers: 'zeros' });
     const configs = plan.versions.flatMap((version) => plan.coreCounts.map((cores) => ({ version, cores })));
     const measured = new Map<string, ConfigSamples>();
     for (const group of sessionGroups(configs, weightBytes(model))) {
@@ -427,7 +404,7 @@ function weightBytes(model: ModelProto): number {
   let total = 0;
   for (const t of model.graph?.initializer ?? []) {
     const count = t.dims.reduce((a, d) => a * Number(d), 1);
-    total += count * bytesPerElement(t.dataType);
+    total += count * elementBytes(t.dataType);
   }
   return total;
 }
@@ -457,61 +434,5 @@ function valueBytes(cut: ModelPartition, name: string): number {
   const t = info?.type ? tensorTypeOf(info.type) : undefined;
   if (!t?.shape) return 0;
   const count = t.shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
-  return count * bytesPerElement(t.elemType);
-}
-
-function bytesPerElement(elemType: number): number {
-  if (elemType === DataType.DOUBLE || elemType === DataType.INT64 || elemType === DataType.UINT64) return 8;
-  if (elemType === DataType.FLOAT16 || elemType === DataType.INT16 || elemType === DataType.UINT16) return 2;
-  if (elemType === DataType.INT8 || elemType === DataType.UINT8 || elemType === DataType.BOOL) return 1;
-  return 4;
-}
-
-/**
- * Inputs for a block, the same for every run and every version: floats uniform in [-1, 1),
- * integers 0 (valid as token ids, indices and shape-free flags). Symbolic dims are 1.
- */
-export function seededFeeds(model: ModelProto, seed: number): Feeds {
-  const random = seededRandom(0x5eed + seed);
-  const init = new Set(model.graph?.initializer.map((t) => t.name));
-  const feeds: Feeds = {};
-  for (const input of model.graph?.input ?? []) {
-    if (init.has(input.name)) continue;
-    const t = input.type ? tensorTypeOf(input.type) : undefined;
-    if (!t?.shape) throw new Error(`block input '${input.name}' has no known shape`);
-    const dims = t.shape.map((d) => (typeof d === 'number' ? d : 1));
-    const count = dims.reduce((a, b) => a * b, 1);
-    feeds[input.name] = makeTensor(t.elemType, dims, count, random);
-  }
-  return feeds;
-}
-
-function makeTensor(elemType: number, dims: number[], count: number, random: () => number): ort.Tensor {
-  const name = ORT_TYPE_NAME[elemType];
-  switch (name) {
-    case 'float32':
-      return new ort.Tensor(
-        'float32',
-        Float32Array.from({ length: count }, () => random() * 2 - 1),
-        dims,
-      );
-    case 'float64':
-      return new ort.Tensor(
-        'float64',
-        Float64Array.from({ length: count }, () => random() * 2 - 1),
-        dims,
-      );
-    case 'int64':
-      return new ort.Tensor('int64', new BigInt64Array(count), dims);
-    case 'int32':
-      return new ort.Tensor('int32', new Int32Array(count), dims);
-    case 'bool':
-      return new ort.Tensor('bool', new Uint8Array(count), dims);
-    case 'uint8':
-      return new ort.Tensor('uint8', new Uint8Array(count), dims);
-    case 'int8':
-      return new ort.Tensor('int8', new Int8Array(count), dims);
-    default:
-      throw new VeltairError('model_invalid', `cannot generate inputs of type ${name ?? elemType}`);
-  }
+  return count * elementBytes(t.elemType);
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { dominatedBy, paretoPrune, type ParetoOptions } from './pareto.js';
-import type { VersionProfile } from './profile.js';
+import type { VersionProfile } from '../profile/index.js';
 
 const opts: ParetoOptions = {
   coreCounts: [1, 2],

@@ -1,4 +1,4 @@
-import type { VersionProfile } from './profile.js';
+import type { VersionProfile } from '../profile/index.js';
 import { VERSION_SPECS } from './versions.js';
 
 /** One axis a version is judged on; lower is better on every axis. */

@@ -1,9 +1,15 @@
 import { seededRandom } from '../onnx/index.js';
-import { median, quantile, typicalUs } from './interference.js';
+import { typicalUs } from './interference.js';
 import type { BlockSamples, MeasurePlan, ModelUnderTest } from './measure.js';
 import { nonSpinningSibling, type VersionSpec } from './versions.js';
-import type { ProfilePredictor } from './predictor.js';
-import type { ErrorStats, QualityReport, QualitySample } from './profile.js';
+import {
+  median,
+  quantile,
+  type ProfilePredictor,
+  type ErrorStats,
+  type QualityReport,
+  type QualitySample,
+} from '../profile/index.js';
 import type { CompileSettings } from './settings.js';
 
 export interface QualityContext {

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { VeltairError } from '../errors/index.js';
-import type { MachineFingerprint, QualityReport, QualitySample, TensorEdge } from './profile.js';
+import type { MachineFingerprint, QualityReport, QualitySample, TensorEdge } from '../profile/index.js';
 import type { CompileMode, MeasuredBlock, ProfileKey, RawLayer } from './store.js';
 
 export const RAW_SCHEMA = 'veltair.raw/1';

@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { modelFileError } from '../onnx/index.js';
-import type { ModelProfileData } from './profile.js';
+import type { ModelProfileData } from '../profile/index.js';
 import { profilePathFor, readJson } from './store.js';
 
 /**

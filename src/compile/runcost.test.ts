@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { blockIoBytes, skipSavedBytes } from './predictor.js';
-import type { TensorEdge } from './profile.js';
+import { blockIoBytes, skipSavedBytes, type TensorEdge } from '../profile/index.js';
 import {
   applyScale,
   localSavingScale,

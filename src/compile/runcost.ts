@@ -8,9 +8,14 @@
  * (Theil-Sen, robust to noisy junctions) prices what pairs cannot see: residual values that
  * a longer block keeps inside, and the last layer's end cost.
  */
-import { median } from './interference.js';
-import { blockIoBytes, skipSavedBytes } from './predictor.js';
-import type { RunCost, TensorEdge, VersionProfile } from './profile.js';
+import {
+  blockIoBytes,
+  median,
+  skipSavedBytes,
+  type RunCost,
+  type TensorEdge,
+  type VersionProfile,
+} from '../profile/index.js';
 import type { MeasuredBlock, RawLayer } from './store.js';
 
 const MIB = 1024 * 1024;
@@ -88,9 +93,6 @@ export function splitBoundary(
   return {
     ...v,
     soloUs: v.soloUs.map((l, c) => round1(l - boundaryUs[c])),
-    ...(v.soloMedianUs
-      ? { soloMedianUs: v.soloMedianUs.map((l, c) => round1(Math.max(0, l - boundaryUs[c]))) }
-      : {}),
     ...(v.soloP90Us ? { soloP90Us: v.soloP90Us.map((l, c) => round1(Math.max(0, l - boundaryUs[c]))) } : {}),
     boundaryUs: boundaryUs.map(round1),
   };
@@ -219,13 +221,12 @@ function interpolate(points: readonly { x: number; g: number }[], x: number): nu
  */
 const MAX_SCALE = 6;
 
-/** `v` with `f` applied to every solo latency column it has (typical, median, p90), rounded. */
+/** `v` with `f` applied to every solo latency column it has (typical, p90), rounded. */
 export function mapSoloUs(v: VersionProfile, f: (us: number, c: number) => number): VersionProfile {
   const g = (us: number, c: number) => round1(f(us, c));
   return {
     ...v,
     soloUs: v.soloUs.map(g),
-    ...(v.soloMedianUs ? { soloMedianUs: v.soloMedianUs.map(g) } : {}),
     ...(v.soloP90Us ? { soloP90Us: v.soloP90Us.map(g) } : {}),
   };
 }

@@ -8,7 +8,7 @@
  */
 import { readFile, writeFile, rename, rm, mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { PROFILE_SCHEMA, type ModelProfileData, type VersionProfile } from './profile.js';
+import { PROFILE_SCHEMA, type ModelProfileData, type VersionProfile } from '../profile/index.js';
 
 export type CompileMode = 'quick' | 'full';
 

@@ -1,5 +1,9 @@
-import { ProfilePredictor } from './predictor.js';
-import type { ModelProfileData, QualityReport, VersionProfile } from './profile.js';
+import {
+  ProfilePredictor,
+  type ModelProfileData,
+  type QualityReport,
+  type VersionProfile,
+} from '../profile/index.js';
 
 /** A layer whose fastest version alone is not the fastest at the top level, with the numbers. */
 export interface TradeoffLayer {

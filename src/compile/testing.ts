@@ -5,8 +5,7 @@
 import { GraphBuilder, encodeModel, makeModel, type ModelProto } from '../onnx/index.js';
 import type { BlockRange } from '../partition/index.js';
 import type { BlockSamples, LayerInfo, MeasurePlan, Measurer, ModelUnderTest } from './measure.js';
-import type { MachineFingerprint, TensorEdge } from './profile.js';
-import { blockIoBytes } from './predictor.js';
+import { type MachineFingerprint, type TensorEdge, blockIoBytes } from '../profile/index.js';
 import { VERSION_SPECS, nonSpinningSibling, versionSpec } from './versions.js';
 
 export interface FakeLatency {

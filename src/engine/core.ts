@@ -11,7 +11,7 @@
  * the event arrives, and that time is the decision's `nowMs`. A query that becomes ready and is
  * dispatched at the same event time started without conflict.
  */
-import type { ProfilePredictor } from '../compile/index.js';
+import type { ProfilePredictor } from '../profile/index.js';
 import { validateDecisions } from '../sched/index.js';
 import type { Decision, EngineView, Policy, Query, RejectReason, Running } from '../sched/index.js';
 import type { Clock } from './clock.js';
@@ -41,8 +41,12 @@ export interface Executor {
   start(blocks: readonly BlockStart[]): void;
 }
 
-/** Why a query ended without an answer: the policy's reasons, or the engine's own. */
-export type EndReason = RejectReason | 'expired' | 'aborted' | 'failed';
+/**
+ * Why a query ended without an answer: the policy's reasons, the engine's own (`expired`,
+ * `aborted`, `failed`), or `queue_full`: the server turned it away at admission, its model's
+ * queue at its limit, before any engine saw it (as a remote client reports it).
+ */
+export type EndReason = RejectReason | 'queue_full' | 'expired' | 'aborted' | 'failed';
 
 /** How a query ended. */
 export interface QueryEnd {
@@ -135,7 +139,7 @@ export class EngineCore {
   private readonly runs = new Map<number, RunState>();
   private readonly monitor = new InterferenceMonitor();
   private nextIndex = 0;
-  private seq = 0;
+  private nextRun = 0;
   private busyCoreMsTotal = 0;
   /** Ring of the last CONFLICT_WINDOW attempts (1 = conflict) and their sum. */
   private readonly attempts = new Uint8Array(CONFLICT_WINDOW);
@@ -496,7 +500,7 @@ export class EngineCore {
     const [i, j] = d.block;
     const shape = blockShape(q.pred, i, j, d.version, d.cores);
     const endUs = expectedUs(shape, q.pred.levels, estimate, this.opts.dispatchOverheadUs);
-    const run = this.seq++;
+    const run = this.nextRun++;
     const cpus = this.ledger.take(d.cores, run, this.nowMs, q.lastCpus);
     const start: BlockStart = {
       run,

@@ -17,5 +17,5 @@ export {
 } from './core.js';
 export { VirtualClock, WallClock, type Clock } from './clock.js';
 export { CoreLedger, checkLedgerTrace, type LedgerEvent } from './ledger.js';
-export { InterferenceMonitor, invertCurve, blockShape, expectedUs, type BlockShape } from './monitor.js';
-export { latencyStats, nearestRank, type LatencySummary } from './stats.js';
+export { InterferenceMonitor, blockShape, expectedUs, type BlockShape } from './monitor.js';
+export { latencyStats, type LatencySummary } from './stats.js';

@@ -3,7 +3,7 @@
  * interference (in the profiles' unit) that explains it. The simulator and the live runtime
  * feed it the same way: the block's measured run time against its profile prediction.
  */
-import { slowdownAt, type ProfilePredictor } from '../compile/index.js';
+import { BlockMemo, levelAtSlowdown, slowdownAt, type ProfilePredictor } from '../profile/index.js';
 
 /** Estimate: mean over blocks completed in the last this many ms... */
 const MONITOR_WINDOW_MS = 100;
@@ -15,7 +15,7 @@ export class InterferenceMonitor {
 
   /** Records a block that ran `measuredUs` where the profile predicted `shape` alone. */
   observe(atMs: number, shape: BlockShape, levels: readonly number[], measuredUs: number): void {
-    const level = invertCurve(shape.curve, levels, measuredUs / shape.soloUs);
+    const level = levelAtSlowdown(shape.curve, levels, measuredUs / shape.soloUs);
     this.samples.push({ atMs, level });
     if (this.samples.length > MONITOR_SAMPLES) this.samples.shift();
   }
@@ -33,20 +33,6 @@ export class InterferenceMonitor {
   }
 }
 
-/** Level at which the piecewise-linear `curve` over `levels` reaches `ratio` (0 below 1). */
-export function invertCurve(curve: readonly number[], levels: readonly number[], ratio: number): number {
-  if (!(ratio > curve[0]) || levels.length < 2) return 0;
-  for (let k = 1; k < levels.length; k++) {
-    const last = k === levels.length - 1;
-    if (ratio <= curve[k] || last) {
-      const rise = curve[k] - curve[k - 1];
-      if (rise <= 0) return last ? levels[k] : levels[k - 1];
-      return levels[k - 1] + ((ratio - curve[k - 1]) / rise) * (levels[k] - levels[k - 1]);
-    }
-  }
-  return levels[levels.length - 1];
-}
-
 /** What the profile predicts for one block on some cores in some version. */
 export interface BlockShape {
   /** Latency alone, in us. */
@@ -55,8 +41,8 @@ export interface BlockShape {
   curve: number[];
 }
 
-/** Per predictor, per (block, version, cores): a cache of a pure function, shared by engines. */
-const blockShapes = new WeakMap<ProfilePredictor, Map<number, BlockShape>>();
+/** Shared by engines: a cache of a pure function. */
+const blockShapes = new BlockMemo<BlockShape>();
 
 export function blockShape(
   pred: ProfilePredictor,
@@ -65,18 +51,10 @@ export function blockShape(
   version: string,
   cores: number,
 ): BlockShape {
-  let cache = blockShapes.get(pred);
-  if (!cache) blockShapes.set(pred, (cache = new Map()));
-  const n = pred.layerCount + 1;
-  const key =
-    ((i * n + j) * pred.versions.length + pred.versions.indexOf(version)) * (pred.maxCores + 1) + cores;
-  let shape = cache.get(key);
-  if (!shape) {
+  return blockShapes.get(pred, i, j, version, cores, () => {
     const soloUs = pred.blockUs(i, j, version, cores, 0);
-    shape = { soloUs, curve: pred.levels.map((l) => pred.blockUs(i, j, version, cores, l) / soloUs) };
-    cache.set(key, shape);
-  }
-  return shape;
+    return { soloUs, curve: pred.levels.map((l) => pred.blockUs(i, j, version, cores, l) / soloUs) };
+  });
 }
 
 /** Predicted latency of a block with its shape at interference `level`, plus a launch overhead. */

@@ -1,15 +1,10 @@
 /** Latency summaries the engines report, nearest-rank quantiles. */
+import { nearestRank } from '../profile/index.js';
 
 export interface LatencySummary {
   mean: number;
   p50: number;
   p99: number;
-}
-
-/** Value at quantile q (0..1) of ascending samples, nearest rank; NaN when there are none. */
-export function nearestRank(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
 /** Mean, p50 and p99 of the samples (all 0 when there are none). */

@@ -2,7 +2,7 @@
  * Fixture builders for engine, simulator and evaluation tests: profiles and policies whose
  * behaviour is known in closed form.
  */
-import { PROFILE_SCHEMA, ProfilePredictor, type ModelProfileData } from '../compile/index.js';
+import { PROFILE_SCHEMA, ProfilePredictor, type ModelProfileData } from '../profile/index.js';
 import type { Decision, EngineView, Policy } from '../sched/index.js';
 
 /**
@@ -47,7 +47,8 @@ export function predictorsOf(...profiles: ModelProfileData[]): Map<string, Profi
 
 /**
  * Loss system: each waiting query gets one core for its whole model if one is free, else is
- * rejected (queue_full). On c cores with service time D this is an M/D/c/c queue.
+ * rejected (with no core free it cannot finish in time). On c cores with service time D this
+ * is an M/D/c/c queue.
  */
 export function lossPolicy(): Policy {
   return {
@@ -55,7 +56,7 @@ export function lossPolicy(): Policy {
     decide(view: EngineView): Decision[] {
       let free = view.freeCores;
       return view.waiting.map((q): Decision => {
-        if (free === 0) return { kind: 'reject', query: q.id, reason: 'queue_full' };
+        if (free === 0) return { kind: 'reject', query: q.id, reason: 'deadline_unreachable' };
         free--;
         return {
           kind: 'dispatch',

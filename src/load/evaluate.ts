@@ -3,7 +3,7 @@
  * and compare policies side by side. Every policy gets the same search, so baselines run
  * at their best settings.
  */
-import type { ProfilePredictor } from '../compile/index.js';
+import type { ProfilePredictor } from '../profile/index.js';
 import type { PolicyContext, PolicyParams, PolicySpec } from '../sched/index.js';
 import { leastCoreTimeUs, simulate, type NoiseModel, type SimResult } from '../sim/index.js';
 import { poissonArrivals } from './arrivals.js';

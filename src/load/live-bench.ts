@@ -4,9 +4,8 @@
  * simulator beforehand (tuning seed), on the profiles the live engine plans with, so baselines
  * run at their best settings too. Beside each live peak: the simulator's prediction of it.
  */
-import type { ModelProfileData, ProfilePredictor } from '../compile/index.js';
-import { ProfilePredictor as Predictor } from '../compile/index.js';
-import { nearestRank } from '../engine/index.js';
+import type { ModelProfileData, ProfilePredictor } from '../profile/index.js';
+import { ProfilePredictor as Predictor, nearestRank } from '../profile/index.js';
 import { DEFAULT_NOISE } from '../sim/index.js';
 import {
   NaiveService,

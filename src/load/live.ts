@@ -6,18 +6,17 @@
  * fails the run.
  */
 import * as ort from 'onnxruntime-node';
-import { nearestRank } from '../engine/index.js';
+import { nearestRank } from '../profile/index.js';
 import { loadModel } from '../onnx/index.js';
 import {
-  DEFAULT_SESSION_CONFIG,
   DEFAULT_TOLERANCE,
   compareOutputs,
   openModelSession,
-  seededInputs,
   type InferenceService,
   type InferOutcome,
-  type TensorMap,
 } from '../runtime/index.js';
+import { seededInputs, type TensorMap } from '../partition/index.js';
+import { DEFAULT_SESSION_CONFIG } from '../partition/index.js';
 import { poissonArrivals } from './arrivals.js';
 import { VeltairError } from '../errors/index.js';
 

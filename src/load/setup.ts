@@ -1,7 +1,7 @@
 /**
  * From a profile source and workload names to the scenarios a simulated evaluation runs.
  */
-import { ProfilePredictor } from '../compile/index.js';
+import { ProfilePredictor } from '../profile/index.js';
 import type { ProfileSource } from '../sim/index.js';
 import type { Scenario } from './evaluate.js';
 import { WORKLOADS, qosTargets, resolveMix, type QosTarget, type WorkloadName } from './workloads.js';

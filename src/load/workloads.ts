@@ -12,7 +12,7 @@
  * QOS_MULTIPLE x the model's isolated latency (best core count, no co-runners) on the
  * machine simulated or at hand, rounded up to 0.1 ms.
  */
-import type { ProfilePredictor } from '../compile/index.js';
+import type { ProfilePredictor } from '../profile/index.js';
 import { ZOO_MODELS } from '../zoo/index.js';
 import { VeltairError } from '../errors/index.js';
 

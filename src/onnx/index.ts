@@ -32,6 +32,9 @@ export {
 export {
   DataType,
   ORT_TYPE_NAME,
+  ELEMENT_BYTES,
+  ORT_ELEMENT_BYTES,
+  elementBytes,
   float32Tensor,
   int64Tensor,
   tensorValues,

@@ -20,22 +20,51 @@ export type TensorData =
   | BigUint64Array
   | string[];
 
-/** ONNX data type code -> the ORT tensor type name it maps to. */
-export const ORT_TYPE_NAME: Readonly<Record<number, string>> = {
-  [DataType.FLOAT]: 'float32',
-  [DataType.DOUBLE]: 'float64',
-  [DataType.FLOAT16]: 'float16',
-  [DataType.INT8]: 'int8',
-  [DataType.UINT8]: 'uint8',
-  [DataType.INT16]: 'int16',
-  [DataType.UINT16]: 'uint16',
-  [DataType.INT32]: 'int32',
-  [DataType.UINT32]: 'uint32',
-  [DataType.INT64]: 'int64',
-  [DataType.UINT64]: 'uint64',
-  [DataType.BOOL]: 'bool',
-  [DataType.STRING]: 'string',
+/**
+ * The ONNX data types veltair handles, by code: the ORT tensor type each maps to (bfloat16 has
+ * none in JavaScript) and its width in bytes (strings have none).
+ */
+const ELEMENT_TYPES: Readonly<Record<number, { readonly ort?: string; readonly bytes?: number }>> = {
+  [DataType.FLOAT]: { ort: 'float32', bytes: 4 },
+  [DataType.DOUBLE]: { ort: 'float64', bytes: 8 },
+  [DataType.FLOAT16]: { ort: 'float16', bytes: 2 },
+  [DataType.BFLOAT16]: { bytes: 2 },
+  [DataType.INT8]: { ort: 'int8', bytes: 1 },
+  [DataType.UINT8]: { ort: 'uint8', bytes: 1 },
+  [DataType.INT16]: { ort: 'int16', bytes: 2 },
+  [DataType.UINT16]: { ort: 'uint16', bytes: 2 },
+  [DataType.INT32]: { ort: 'int32', bytes: 4 },
+  [DataType.UINT32]: { ort: 'uint32', bytes: 4 },
+  [DataType.INT64]: { ort: 'int64', bytes: 8 },
+  [DataType.UINT64]: { ort: 'uint64', bytes: 8 },
+  [DataType.BOOL]: { ort: 'bool', bytes: 1 },
+  [DataType.STRING]: { ort: 'string' },
 };
+
+const types = Object.entries(ELEMENT_TYPES).map(([code, t]) => ({ code: Number(code), ...t }));
+
+/** ONNX data type code -> the ORT tensor type name it maps to. */
+export const ORT_TYPE_NAME: Readonly<Record<number, string>> = Object.fromEntries(
+  types.flatMap((t) => (t.ort === undefined ? [] : [[t.code, t.ort]])),
+);
+
+/** Bytes per element of each ONNX data type of fixed width. */
+export const ELEMENT_BYTES: Readonly<Record<number, number>> = Object.fromEntries(
+  types.flatMap((t) => (t.bytes === undefined ? [] : [[t.code, t.bytes]])),
+);
+
+/** `ELEMENT_BYTES` by ORT tensor type name (`float32`, ...): absent for `string`. */
+export const ORT_ELEMENT_BYTES: Readonly<Record<string, number>> = Object.fromEntries(
+  types.flatMap((t) => (t.ort === undefined || t.bytes === undefined ? [] : [[t.ort, t.bytes]])),
+);
+
+/**
+ * Bytes per element of an ONNX data type, for estimates of how much memory values and weights
+ * take: a type of no fixed width counts as 4, the width of the common float.
+ */
+export function elementBytes(elemType: number): number {
+  return ELEMENT_BYTES[elemType] ?? 4;
+}
 
 export function float32Tensor(
   name: string,

@@ -6,7 +6,7 @@
  * branch it takes, whose nodes then become layers like any other.
  */
 import { create } from '@bufbuild/protobuf';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { GraphProtoSchema, NodeProtoSchema } from 'onnx-buf';
 import {
   DataType,
@@ -22,6 +22,7 @@ import {
   type ModelProto,
   type NodeProto,
 } from '../onnx/index.js';
+import { DEFAULT_SESSION_CONFIG, openSession } from './session.js';
 
 /** Values of pinned inputs, by input name. */
 export type InputPins = ReadonlyMap<string, ort.Tensor>;
@@ -109,7 +110,7 @@ async function evaluateCondition(
     initializer: graph.initializer.filter((t) => reads.has(t.name)),
     output: [valueInfo(cond, DataType.BOOL)],
   });
-  const session = await ort.InferenceSession.create(encodeModel(probe), { logSeverityLevel: 3 });
+  const session = await openSession(encodeModel(probe), DEFAULT_SESSION_CONFIG, probe.graph.name);
   try {
     const feeds = Object.fromEntries(probe.graph.input.map((v) => [v.name, pins.get(v.name) as ort.Tensor]));
     const result = await session.run(feeds);

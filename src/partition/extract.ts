@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { GraphProtoSchema, ModelProtoSchema, ValueInfoProtoSchema } from 'onnx-buf';
 import {
-  DataType,
+  elementBytes,
   GraphIndex,
   nodeReads,
   nodeWrites,
@@ -221,21 +221,8 @@ export class ModelPartition {
 function tensorBytes(type: TensorType | undefined): number {
   if (!type) return 0;
   const elements = (type.shape ?? []).reduce<number>((n, d) => n * (typeof d === 'number' ? d : 1), 1);
-  return elements * (ELEMENT_BYTES[type.elemType] ?? 4);
+  return elements * elementBytes(type.elemType);
 }
-
-const ELEMENT_BYTES: Readonly<Record<number, number>> = {
-  [DataType.DOUBLE]: 8,
-  [DataType.INT64]: 8,
-  [DataType.UINT64]: 8,
-  [DataType.FLOAT16]: 2,
-  [DataType.BFLOAT16]: 2,
-  [DataType.INT16]: 2,
-  [DataType.UINT16]: 2,
-  [DataType.INT8]: 1,
-  [DataType.UINT8]: 1,
-  [DataType.BOOL]: 1,
-};
 
 /** Every name the nodes read, including what their subgraphs read from outer scopes. */
 function usedNames(nodes: readonly NodeProto[]): Set<string> {

@@ -24,6 +24,12 @@
  *   at optimization `all` without layout conversions at block boundaries (the executor does).
  * - `specializeBranches(model, pins)`: the graph with each `If` that pinned input values decide
  *   replaced by the branch it takes, so that the layers inside it can be cut.
+ * - `openSession(bytes, config, source)`: every ONNX Runtime session veltair opens, with every
+ *   knob of `SessionConfig` (threads, optimization, spinning, pool CPUs, memory) explicit. A
+ *   model ORT rejects throws `model_invalid` ("<source>: ONNX Runtime cannot load it: ...").
+ * - `seededInputs(model, { seed, shapes, integers })`: deterministic inputs of a model or a
+ *   block; `parseShapeOverrides(['x:1,3,224,224'])`, `parsePinnedValues(['rate=16000'])`,
+ *   `servedGraph(model, shapes, pins)`: the graph a model is served as.
  */
 export { discoverLayers, isAnchor, macsOf, HEAVY_OPS, type Layer } from './layers.js';
 export { extractBlock, ModelPartition, type BlockBoundary } from './extract.js';
@@ -38,3 +44,26 @@ export {
 export { inferValueTypes } from './types.js';
 export { ortOptimizedLayers } from './optimized.js';
 export { specializeBranches, type InputPins, type TakenBranch } from './branches.js';
+export {
+  openSession,
+  sessionOptions,
+  ortReason,
+  ortVersion,
+  DEFAULT_SESSION_CONFIG,
+  ORT_DEFAULTS,
+  type SessionConfig,
+  type SessionSetup,
+  type OpenOptions,
+  type TensorMap,
+} from './session.js';
+export {
+  seededInputs,
+  servedGraph,
+  pinnedTensors,
+  pinInputShapes,
+  parsePinnedValues,
+  parseShapeOverrides,
+  type PinnedValues,
+  type ShapeOverrides,
+  type SeededInputOptions,
+} from './inputs.js';

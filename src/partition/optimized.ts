@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { encodeModel, loadModel, nodeReads, topologicalOrder, type ModelProto } from '../onnx/index.js';
 import { discoverLayers, type Layer } from './layers.js';
+import { openSession } from './session.js';
 
 /**
  * Why: cutting the original graph makes every block a separate ORT graph, so at `all` each
@@ -98,16 +98,12 @@ async function optimizeWithOrt(model: ModelProto): Promise<ModelProto | undefine
   const path = join(dir, 'optimized.onnx');
   try {
     // The NCHWc layout does not depend on the thread count: one thread, no spinning.
-    const options: ort.InferenceSession.SessionOptions = {
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      optimizedModelFilePath: path,
-      logSeverityLevel: 3,
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    };
-    const session = await ort.InferenceSession.create(encodeModel(model), options);
+    const session = await openSession(
+      encodeModel(model),
+      { threads: 1, optimization: 'all', spinning: false },
+      '<model>',
+      { saveOptimizedTo: path },
+    );
     await session.release();
     return await loadModel(path);
   } catch {

@@ -1,5 +1,4 @@
 import { create } from '@bufbuild/protobuf';
-import * as ort from 'onnxruntime-node';
 import { ModelProtoSchema, GraphProtoSchema, ValueInfoProtoSchema } from 'onnx-buf';
 import {
   GraphIndex,
@@ -12,6 +11,10 @@ import {
   type ModelProto,
   type ValueInfoProto,
 } from '../onnx/index.js';
+import { openSession, type SessionConfig } from './session.js';
+
+/** Loaded to read types back, never run. */
+const PROBE_CONFIG: SessionConfig = { threads: 1, optimization: 'disabled', spinning: false };
 
 const ONNX_TYPE_CODE = new Map(Object.entries(ORT_TYPE_NAME).map(([code, name]) => [name, Number(code)]));
 
@@ -41,7 +44,8 @@ export async function inferValueTypes(model: ModelProto, source = '<model>'): Pr
       output: [...graph.output, ...missing.map((name) => create(ValueInfoProtoSchema, { name }))],
     }),
   });
-  const session = await createProbeSession(encodeModel(probe), source);
+  // Not optimized: ORT would fold away the very values whose types are wanted.
+  const session = await openSession(encodeModel(probe), PROBE_CONFIG, source, { quiet: true });
   try {
     const wanted = new Set(missing);
     const learned: ValueInfoProto[] = [];
@@ -71,24 +75,4 @@ function hasTensorType(info: ValueInfoProto | undefined): boolean {
 function toDim(d: number | string): Dim {
   if (typeof d === 'number') return d >= 0 ? d : null;
   return d === '' ? null : d;
-}
-
-async function createProbeSession(bytes: Uint8Array, source: string): Promise<ort.InferenceSession> {
-  try {
-    return await ort.InferenceSession.create(bytes, {
-      graphOptimizationLevel: 'disabled',
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      logSeverityLevel: 4,
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    });
-  } catch (err) {
-    throw modelFileError(source, `ONNX Runtime cannot load it: ${firstLine(err)}`);
-  }
-}
-
-export function firstLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.split('\n')[0].trim();
 }

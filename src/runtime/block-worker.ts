@@ -10,7 +10,7 @@ import type * as ort from 'onnxruntime-node';
 import { freeTensorMemory } from '../onnx/index.js';
 import { currentCpu, lowerThisThreadPriority, pinThisThread, threadAllowedCpus } from './affinity.js';
 import type { ChainStep, FromWorker, SessionSpec, ToWorker, WorkerSetup } from './protocol.js';
-import { openBlockSession, ortReason } from './session.js';
+import { openSession, ortReason } from '../partition/index.js';
 import { fromWire, owned, toWire, transferList, type WireTensors } from './wire.js';
 import { VeltairError } from '../errors/index.js';
 
@@ -24,10 +24,10 @@ function reply(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(message, transfer);
 }
 
-async function openSession(spec: SessionSpec): Promise<ort.InferenceSession> {
+async function sessionFor(spec: SessionSpec): Promise<ort.InferenceSession> {
   const open = sessions.get(spec.key);
   if (open) return open;
-  const session = await openBlockSession(owned(spec.bytes), spec.config, spec.source);
+  const session = await openSession(owned(spec.bytes), spec.config, spec.source);
   const feeds = Object.fromEntries(Object.entries(spec.warmup).map(([n, w]) => [n, fromWire(owned(w))]));
   for (const value of Object.values(await session.run(feeds))) freeTensorMemory(value as ort.Tensor);
   sessions.set(spec.key, session);
@@ -44,7 +44,7 @@ async function open(id: number, specs: readonly SessionSpec[]): Promise<void> {
   for (const spec of specs) if (!sessions.has(spec.key)) asked.set(spec.key, spec);
   try {
     for (const spec of specs) {
-      await openSession(spec);
+      await sessionFor(spec);
       for (let next = port && receiveMessageOnPort(port); next; next = port && receiveMessageOnPort(port)) {
         await handle(next.message as ToWorker);
       }
@@ -62,7 +62,7 @@ async function run(id: number, steps: readonly ChainStep[], feeds: WireTensors, 
   const stepUs: number[] = [];
   for (const step of steps) {
     const spec = asked.get(step.session);
-    const session = sessions.get(step.session) ?? (spec && (await openSession(spec)));
+    const session = sessions.get(step.session) ?? (spec && (await sessionFor(spec)));
     if (!session) throw new Error(`no session ${step.session} on this worker`);
     const stepFeeds: Record<string, ort.Tensor> = {};
     for (const name of step.inputs) {

@@ -9,7 +9,7 @@
  * every worker measures at the same time, as blocks run side by side under load.
  */
 import { performance } from 'node:perf_hooks';
-import { nearestRank } from '../engine/index.js';
+import { lowerMedian } from '../profile/index.js';
 import type { WorkerPool, ChainResult } from './pool.js';
 import type { UnitLatencies } from './segments.js';
 import type { Chain, ServedModel } from './served.js';
@@ -154,12 +154,8 @@ export async function measureUnits(
   }
   return {
     models: new Map(models.map((m) => [m.name, summarize(m, samples.get(m.name) as Samples)])),
-    dispatchOverheadUs: median(overheads),
+    dispatchOverheadUs: lowerMedian(overheads),
   };
-}
-
-function median(xs: readonly number[]): number {
-  return nearestRank(Float64Array.from(xs).sort(), 0.5);
 }
 
 function summarize(model: ServedModel, samples: Samples): UnitMeasurement {
@@ -170,12 +166,12 @@ function summarize(model: ServedModel, samples: Samples): UnitMeasurement {
     const lat = new Map<number, number[]>();
     const ratio = new Map<number, number>();
     for (const [cores, perUnit] of byCores) {
-      const medians = perUnit.map(median);
+      const medians = perUnit.map(lowerMedian);
       perUnit.forEach((runs, u) => runs.forEach((us) => deviations.push(Math.log(us / medians[u]))));
       lat.set(cores, medians);
       const S = model.segmentCount;
       if (S > 1 && perUnit[S]) {
-        const chainUs = median(
+        const chainUs = lowerMedian(
           perUnit[0].map((_, round) => perUnit.slice(0, S).reduce((sum, u) => sum + u[round], 0)),
         );
         ratio.set(cores, chainUs / medians[S]);
@@ -215,7 +211,7 @@ export async function measureChainOverhead(
       const w = await runChain(pool, model, model.chain([0, model.segmentCount]), version, [cpu], gate);
       whole.push(w.stepUs[0]);
     }
-    return median(chain) / median(whole) - 1;
+    return lowerMedian(chain) / lowerMedian(whole) - 1;
   } finally {
     await pool.close(model.keyPrefix);
   }

@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import type { TensorMap } from './executor.js';
+import type { TensorMap } from '../partition/index.js';
 
 /**
  * Tolerance for "block by block equals whole": an output matches when its largest absolute

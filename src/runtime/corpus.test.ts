@@ -13,13 +13,9 @@ import {
   type TensorProto,
 } from '../onnx/index.js';
 import { discoverLayers, planBlocks } from '../partition/index.js';
-import {
-  BlockExecutor,
-  compareOutputs,
-  openModelSession,
-  type SessionConfig,
-  type TensorMap,
-} from './index.js';
+import { BlockExecutor, compareOutputs, openModelSession } from './index.js';
+import { type TensorMap } from '../partition/index.js';
+import { type SessionConfig } from '../partition/index.js';
 
 const CORPUS = '/usr/share/libonnx-testdata/data';
 const CONFIG: SessionConfig = { threads: 1, optimization: 'all', spinning: false };

@@ -7,11 +7,8 @@ import {
   type BlockRange,
   type Layer,
 } from '../partition/index.js';
-import { openBlockSession, ortReason, type SessionConfig } from './session.js';
+import { openSession, ortReason, type SessionConfig, type TensorMap } from '../partition/index.js';
 import { VeltairError } from '../errors/index.js';
-
-/** A name -> tensor map, as ORT takes feeds and returns results. */
-export type TensorMap = Record<string, ort.Tensor>;
 
 export interface ExecutorOptions {
   /**
@@ -104,11 +101,7 @@ export class BlockExecutor {
     try {
       for (const [k, range] of ranges.entries()) {
         const bytes = encodeModel(cut.extract(range));
-        const session = await openBlockSession(
-          bytes,
-          configs[k],
-          `${source} block [${range[0]}, ${range[1]})`,
-        );
+        const session = await openSession(bytes, configs[k], `${source} block [${range[0]}, ${range[1]})`);
         const releaseAfter = [...lastUse]
           .filter(([name, last]) => last === k && !finals.has(name))
           .map(([n]) => n);
@@ -218,5 +211,5 @@ export async function openModelSession(
   config: SessionConfig,
   source = '<model>',
 ): Promise<ort.InferenceSession> {
-  return openBlockSession(encodeModel(model), { ...config, memory: 'arena' }, source);
+  return openSession(encodeModel(model), { ...config, memory: 'arena' }, source);
 }

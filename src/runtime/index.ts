@@ -1,10 +1,7 @@
 /**
- * Live runtime, first part: ORT sessions per block and the block executor.
+ * Live runtime, first part: the block executor. Sessions (`openSession`, `SessionConfig`) and
+ * a model's inputs (`seededInputs`, shapes and pins) come from src/partition.
  *
- * - `SessionConfig { threads, optimization, spinning }` is one version of a block;
- *   `openBlockSession(bytes, config, source)` opens it with every ORT knob explicit
- *   (intraOpNumThreads = threads, interOpNumThreads 1, sequential, allow_spinning '0'/'1').
- *   A model ORT rejects throws `model_invalid` ("<source>: ONNX Runtime cannot load it: ...").
  * - `BlockExecutor.create(model, layers, ranges, config | configs, source, { preoptimize })`
  *   opens one session per block; `run(feeds)` hands ORT tensors from block to block and
  *   returns the outputs. When every block runs at
@@ -17,19 +14,8 @@
  *   boundaries (`cutBytes`) on it.
  * - `verifyModel(model, source, { granularity, config, shapes, seed })`: `veltair verify`.
  * - `measureOverhead(models, { runs, warmupRuns, threads, coarseBlocks })`: `bench-overhead`.
- * - `seededInputs(model, { seed, shapes })`, `parseShapeOverrides(['x:1,3,224,224'])`.
  * - `compareOutputs(expected, actual)`: max abs / rel diff against DEFAULT_TOLERANCE.
- *
- * Note: src/runtime sits above src/compile in the layer order; code below it that needs a
- * session should take an `openBlockSession`-shaped function as a parameter.
  */
-export {
-  openBlockSession,
-  sessionOptions,
-  ortReason,
-  DEFAULT_SESSION_CONFIG,
-  type SessionConfig,
-} from './session.js';
 export {
   BlockExecutor,
   executionPartition,
@@ -37,18 +23,7 @@ export {
   type ExecutionPartition,
   type ExecutorBlock,
   type ExecutorOptions,
-  type TensorMap,
 } from './executor.js';
-export {
-  seededInputs,
-  servedGraph,
-  pinnedTensors,
-  parsePinnedValues,
-  type PinnedValues,
-  parseShapeOverrides,
-  type ShapeOverrides,
-  type SeededInputOptions,
-} from './inputs.js';
 export {
   compareOutputs,
   DEFAULT_TOLERANCE,
@@ -59,7 +34,6 @@ export {
 export { verifyModel, type CutCheck, type VerifyOptions, type VerifyReport } from './verify.js';
 export {
   measureOverhead,
-  quantile,
   type OverheadOptions,
   type OverheadReport,
   type OverheadRow,

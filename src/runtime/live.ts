@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type * as ort from 'onnxruntime-node';
-import { ProfilePredictor, type ModelProfileData } from '../compile/index.js';
+import { ProfilePredictor, type ModelProfileData } from '../profile/index.js';
 import {
   EngineCore,
   WallClock,
@@ -32,7 +32,7 @@ import {
 } from './calibrate.js';
 import { cpuWindows } from './windows.js';
 import { WorkerPool, type ChainResult } from './pool.js';
-import type { PinnedValues, ShapeOverrides } from './inputs.js';
+import type { PinnedValues, ShapeOverrides } from '../partition/index.js';
 import { DEFAULT_SEGMENT_OPTIONS, type SegmentOptions } from './segments.js';
 import { ServedModel, type ModelInput } from './served.js';
 import type { InferenceService, InferOutcome, QueryTiming } from './service.js';

@@ -9,11 +9,11 @@
 import type * as ort from 'onnxruntime-node';
 import { WallClock } from '../engine/index.js';
 import { encodeModel, loadModel } from '../onnx/index.js';
-import { seededInputs } from './inputs.js';
+import { seededInputs } from '../partition/index.js';
 import { BlockWorker } from './pool.js';
 import type { SessionSpec } from './protocol.js';
 import type { ModelInput } from './served.js';
-import { ORT_DEFAULTS } from './session.js';
+import { ORT_DEFAULTS } from '../partition/index.js';
 import type { InferenceService, InferOutcome, QueryTiming } from './service.js';
 import { fromWire, toWire } from './wire.js';
 import { VeltairError } from '../errors/index.js';

@@ -1,15 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { residualModel } from '../partition/fixtures.js';
-import { measureOverhead, quantile } from './index.js';
-
-test('quantiles are nearest-rank over sorted samples', () => {
-  const sorted = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  assert.equal(quantile(sorted, 0.5), 5);
-  assert.equal(quantile(sorted, 0.99), 10);
-  assert.equal(quantile(sorted, 0), 1);
-  assert.ok(Number.isNaN(quantile([], 0.5)));
-});
+import { measureOverhead } from './index.js';
 
 test('the overhead report has whole, coarse and per-layer rows per thread count, ratios over whole', async () => {
   const { model } = residualModel();

@@ -8,9 +8,11 @@ import {
   planCoarseBlocks,
   type BlockRange,
 } from '../partition/index.js';
-import { BlockExecutor, executionPartition, openModelSession, type TensorMap } from './executor.js';
-import { seededInputs } from './inputs.js';
-import type { SessionConfig } from './session.js';
+import { BlockExecutor, executionPartition, openModelSession } from './executor.js';
+import { type TensorMap } from '../partition/index.js';
+import { nearestRank } from '../profile/index.js';
+import { seededInputs } from '../partition/index.js';
+import type { SessionConfig } from '../partition/index.js';
 
 /** How a model is run: as one session, in about `coarseBlocks` blocks, or one block per layer. */
 export type OverheadVariant = 'whole' | 'coarse' | 'layer';
@@ -52,13 +54,6 @@ export interface OverheadReport {
   loadAverageEnd: number[];
   runs: number;
   rows: OverheadRow[];
-}
-
-/** Value at quantile q (0..1) of sorted samples, nearest-rank. */
-export function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[rank];
 }
 
 interface Runner {
@@ -157,11 +152,11 @@ async function timeInterleaved(runners: Runner[], feeds: TensorMap, options: Ove
 function summarize(model: string, threads: number, runners: Runner[]): OverheadRow[] {
   const stats = runners.map((r) => {
     const sorted = [...r.samplesMs].sort((a, b) => a - b);
-    const cpu = quantile(
+    const cpu = nearestRank(
       [...r.cpuMs].sort((a, b) => a - b),
       0.5,
     );
-    return { r, median: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), cpu };
+    return { r, median: nearestRank(sorted, 0.5), p99: nearestRank(sorted, 0.99), cpu };
   });
   const base = stats[0];
   return stats.map(({ r, median, p99, cpu }) => ({

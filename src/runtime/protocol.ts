@@ -1,7 +1,7 @@
 /**
  * Messages between the live engine and its block workers (one worker thread per CPU).
  */
-import type { SessionSetup } from './session.js';
+import type { SessionSetup } from '../partition/index.js';
 import type { WireTensors } from './wire.js';
 
 /** A session a worker should hold, under `key`. */

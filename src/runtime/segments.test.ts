@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PROFILE_SCHEMA, ProfilePredictor, type ModelProfileData } from '../compile/index.js';
+import { ProfilePredictor, type ModelProfileData } from '../profile/index.js';
+import { syntheticProfile } from '../profile/testing.js';
 import { residualModel } from '../partition/fixtures.js';
 import {
   MIN_INTERFERENCE_RANGE,
@@ -15,32 +16,17 @@ import { syntheticProfileOf } from './testing.js';
 
 /** `n` layers of `us` each on one core (half on two), one cut cost for every layer end. */
 function profile(n: number, us: number, endUs: number, levels = [0, 0.5]): ModelProfileData {
-  return {
-    schema: PROFILE_SCHEMA,
-    model: 'm',
-    modelHash: 'h',
-    machine: { cpuModel: 'x', usableCores: 2, cacheBytes: {} },
-    ortVersion: 'x',
-    source: 'synthetic',
-    coreCounts: [1, 2],
-    levels,
-    layers: Array.from({ length: n }, (_, index) => ({
-      index,
-      name: `l${index}`,
-      ops: ['Conv'],
-      macs: 1,
-      versions: [
-        {
-          version: 'all',
-          soloUs: [us, us / 2],
-          boundaryUs: [endUs, endUs],
-          slowdown: levels.map((_, k) => 1 + k * 0.2),
-          pressure: 0.1,
-        },
-        { version: 'all+spin', soloUs: [us * 1.2, us / 3], slowdown: levels.map(() => 1), pressure: 0.3 },
-      ],
-    })),
-  };
+  const versions = () => [
+    {
+      version: 'all',
+      soloUs: [us, us / 2],
+      boundaryUs: [endUs, endUs],
+      slowdown: levels.map((_, k) => 1 + k * 0.2),
+      pressure: 0.1,
+    },
+    { version: 'all+spin', soloUs: [us * 1.2, us / 3], slowdown: levels.map(() => 1), pressure: 0.3 },
+  ];
+  return syntheticProfile(Array.from({ length: n }, versions), { levels });
 }
 
 const noBytes = () => 0;

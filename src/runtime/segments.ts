@@ -9,15 +9,16 @@
  * session pays at its end), so a chain is predicted as the sum of its segments, and the whole
  * model as one session, as they run.
  */
+import { versionSpec } from '../compile/index.js';
 import {
   ProfilePredictor,
-  latencyWeightedPressure,
+  blockPressure,
+  measuredVersions,
   soloAt,
-  versionSpec,
   type LayerProfile,
   type ModelProfileData,
   type VersionProfile,
-} from '../compile/index.js';
+} from '../profile/index.js';
 import type { BlockRange } from '../partition/index.js';
 
 export interface SegmentOptions {
@@ -166,7 +167,7 @@ export function segmentProfile(data: ModelProfileData, segments: readonly BlockR
       version,
       soloUs: data.coreCounts.map((c) => pred.blockUs(i, j, version, c, 0)),
       slowdown: levels.map((l) => (solo > 0 ? pred.blockUs(i, j, version, refCores, l) / solo : 1)),
-      pressure: latencyWeightedPressure(pred, range[0], range[1], version, refCores),
+      pressure: blockPressure(pred, i, j, version, { cores: refCores }),
     };
   };
   const layers = segments.map((range, index): LayerProfile => {
@@ -233,7 +234,7 @@ export function measuredSegmentProfile(
     return { ...vp, soloUs };
   };
   const layers = estimate.layers.map((l, unit): LayerProfile => {
-    const all = [...l.versions, ...(l.dominated ?? [])].map((v) => apply(v, unit));
+    const all = measuredVersions(l).map((v) => apply(v, unit));
     const kept = all.filter((v) => worthChoosing(v, all));
     return { ...l, versions: kept, dominated: all.filter((v) => !kept.includes(v)) };
   });

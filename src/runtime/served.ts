@@ -12,17 +12,12 @@ import {
   modelFileError,
   type ModelProto,
 } from '../onnx/index.js';
-import {
-  ProfilePredictor,
-  VERSION_SPECS,
-  nonSpinningSibling,
-  versionSpec,
-  type ModelProfileData,
-} from '../compile/index.js';
+import { VERSION_SPECS, nonSpinningSibling, versionSpec } from '../compile/index.js';
+import { ProfilePredictor, type ModelProfileData } from '../profile/index.js';
 import { ModelPartition, discoverLayers, inferValueTypes, type BlockRange } from '../partition/index.js';
 import type { ChainStep, SessionSpec } from './protocol.js';
 import { Worker } from 'node:worker_threads';
-import { servedGraph, seededInputs, type PinnedValues, type ShapeOverrides } from './inputs.js';
+import { servedGraph, seededInputs, type PinnedValues, type ShapeOverrides } from '../partition/index.js';
 import {
   DEFAULT_SEGMENT_OPTIONS,
   estimatedChainOverhead,
@@ -35,7 +30,7 @@ import {
   type UnitLatencies,
 } from './segments.js';
 import { shared, toWire, type WireTensors } from './wire.js';
-import type { SessionConfig } from './session.js';
+import type { SessionConfig } from '../partition/index.js';
 
 /** A graph input a caller feeds. */
 export interface ModelInput {

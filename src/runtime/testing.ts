@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PROFILE_SCHEMA, type ModelProfileData } from '../compile/index.js';
+import { PROFILE_SCHEMA, type ModelProfileData } from '../profile/index.js';
 import { encodeModel, type ModelProto } from '../onnx/index.js';
 import { discoverLayers } from '../partition/index.js';
 import type { LiveModelSpec } from './live.js';

@@ -5,10 +5,12 @@
  * with that measurement (`ServedModel.useMeasured`), so the estimate only has to be of the right
  * shape.
  */
-import { PROFILE_SCHEMA, machineFingerprint, ortVersion, type ModelProfileData } from '../compile/index.js';
+import { machineFingerprint } from '../compile/index.js';
+import { ortVersion } from '../partition/index.js';
+import { PROFILE_SCHEMA, type ModelProfileData } from '../profile/index.js';
 import type { ModelProto } from '../onnx/index.js';
 import { discoverLayers } from '../partition/index.js';
-import type { PinnedValues, ShapeOverrides } from './inputs.js';
+import type { PinnedValues, ShapeOverrides } from '../partition/index.js';
 import type { LiveModelSpec } from './live.js';
 
 /** A rough CPU core's throughput for the estimate (multiply-accumulates per us). */

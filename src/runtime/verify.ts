@@ -9,9 +9,10 @@ import {
   type TakenBranch,
 } from '../partition/index.js';
 import { compareOutputs, DEFAULT_TOLERANCE, type OutputDiff, type Tolerance } from './compare.js';
-import { BlockExecutor, openModelSession, type TensorMap } from './executor.js';
-import { pinnedTensors, seededInputs, type PinnedValues, type ShapeOverrides } from './inputs.js';
-import type { SessionConfig } from './session.js';
+import { BlockExecutor, openModelSession } from './executor.js';
+import { type TensorMap } from '../partition/index.js';
+import { pinnedTensors, seededInputs, type PinnedValues, type ShapeOverrides } from '../partition/index.js';
+import type { SessionConfig } from '../partition/index.js';
 
 export interface VerifyOptions {
   granularity?: Granularity;

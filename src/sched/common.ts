@@ -1,7 +1,7 @@
 /**
  * Small pure helpers shared by the policies. Nothing here keeps state or does I/O.
  */
-import type { ProfilePredictor } from '../compile/index.js';
+import type { ProfilePredictor } from '../profile/index.js';
 import type { Decision, EngineView, PolicyContext, Query } from './types.js';
 
 /** Waiting queries, earliest deadline first; ties keep arrival order (the sort is stable). */

@@ -4,7 +4,7 @@
  * Tables are memoised per (predictor, quantised interference level). That is a cache of a
  * pure function, not state between decisions: the same view still gives the same decisions.
  */
-import type { ProfilePredictor } from '../compile/index.js';
+import type { ProfilePredictor } from '../profile/index.js';
 
 /** Levels are quantised to this fraction of the profile's top level before tables are built. */
 const LEVEL_STEPS = 16;
@@ -139,7 +139,6 @@ function soloTables(pred: ProfilePredictor): Float64Array[][] {
 }
 
 const tables = new WeakMap<ProfilePredictor, Record<VersionRule, Map<number, LayerTable>>>();
-const workPrefix = new WeakMap<ProfilePredictor, Float64Array>();
 
 /** Rounds `level` to the table grid (a fraction of the profile's highest measured level). */
 export function quantiseLevel(pred: ProfilePredictor, level: number): number {
@@ -159,17 +158,6 @@ export function layerTable(
   let table = byRule[rule].get(q);
   if (!table) byRule[rule].set(q, (table = new LayerTable(pred, q, rule)));
   return table;
-}
-
-/** Sum of `layerWorkUs` over layers [i, j). */
-export function workUs(pred: ProfilePredictor, i: number, j: number): number {
-  let prefix = workPrefix.get(pred);
-  if (!prefix) {
-    prefix = new Float64Array(pred.layerCount + 1);
-    for (let l = 0; l < pred.layerCount; l++) prefix[l + 1] = prefix[l] + pred.layerWorkUs[l];
-    workPrefix.set(pred, prefix);
-  }
-  return prefix[j] - prefix[i];
 }
 
 /** How a block's version is chosen. */
@@ -315,25 +303,4 @@ export function versionFor(
   if (o.versionRule === 'adaptive') return pred.predict(i, j, cores, o.level);
   const { version } = pred.predict(i, j, cores, 0);
   return { version, latencyUs: pred.blockUs(i, j, version, cores, o.level) };
-}
-
-const pressurePrefix = new WeakMap<ProfilePredictor, Map<string, Float64Array>>();
-
-/**
- * Pressure per core that `version` of layers [i, j) puts on co-runners (the profile's unit:
- * interference level per core), weighted by each layer's work.
- */
-export function blockPressure(pred: ProfilePredictor, i: number, j: number, version: string): number {
-  let byVersion = pressurePrefix.get(pred);
-  if (!byVersion) pressurePrefix.set(pred, (byVersion = new Map()));
-  let prefix = byVersion.get(version);
-  if (!prefix) {
-    prefix = new Float64Array(pred.layerCount + 1);
-    for (let l = 0; l < pred.layerCount; l++) {
-      prefix[l + 1] = prefix[l] + pred.layerWorkUs[l] * pred.layerVersion(l, version).pressure;
-    }
-    byVersion.set(version, prefix);
-  }
-  const work = workUs(pred, i, j);
-  return work > 0 ? (prefix[j] - prefix[i]) / work : 0;
 }

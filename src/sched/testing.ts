@@ -2,7 +2,7 @@
  * Fixture builders for policy tests (and for anyone replaying a recorded view): a small
  * synthetic profile, queries, running blocks and engine views with readable defaults.
  */
-import { PROFILE_SCHEMA, ProfilePredictor, type ModelProfileData } from '../compile/index.js';
+import { PROFILE_SCHEMA, ProfilePredictor, type ModelProfileData } from '../profile/index.js';
 import type { EngineView, PolicyContext, Query, Running } from './types.js';
 
 /** One synthetic layer: its latency on 1 core, in us, and its parallel fraction (Amdahl). */

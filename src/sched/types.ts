@@ -3,7 +3,7 @@
  * An engine owns time, cores and execution; a policy reads one frozen view and decides.
  * All times are in milliseconds on the engine's clock.
  */
-import type { ProfilePredictor } from '../compile/index.js';
+import type { ProfilePredictor } from '../profile/index.js';
 
 export interface Query {
   readonly id: string;
@@ -73,9 +73,11 @@ export type Decision =
 
 /**
  * - `deadline_unreachable`: even on every free core the query cannot finish in time.
- * - `queue_full`: the model's queue is at its limit.
+ *
+ * Bounded queues are the server's, not a policy's: it turns a query away before any engine
+ * sees it (`EndReason`'s `queue_full`).
  */
-export type RejectReason = 'deadline_unreachable' | 'queue_full';
+export type RejectReason = 'deadline_unreachable';
 
 export interface Policy {
   readonly name: string;

@@ -24,7 +24,7 @@ describe('validateDecisions', () => {
     assert.doesNotThrow(() =>
       validateDecisions('p', view, [
         dispatch('a', [2, layers], 4),
-        { kind: 'reject', query: 'b', reason: 'queue_full' },
+        { kind: 'reject', query: 'b', reason: 'deadline_unreachable' },
       ]),
     );
   });
@@ -34,7 +34,7 @@ describe('validateDecisions', () => {
     [
       'the same query twice',
       'query_twice',
-      [dispatch('b', [0, 1], 1), { kind: 'reject', query: 'b', reason: 'queue_full' }],
+      [dispatch('b', [0, 1], 1), { kind: 'reject', query: 'b', reason: 'deadline_unreachable' }],
     ],
     ['zero cores', 'cores_not_positive_integer', [dispatch('b', [0, 1], 0)]],
     ['fractional cores', 'cores_not_positive_integer', [dispatch('b', [0, 1], 1.5)]],

@@ -6,15 +6,9 @@
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  PROFILE_SCHEMA,
-  samePins,
-  machineFingerprint,
-  machineKey,
-  ortVersion,
-  readProfileFor,
-  type ModelProfileData,
-} from '../compile/index.js';
+import { samePins, machineFingerprint, machineKey, readProfileFor } from '../compile/index.js';
+import { ortVersion } from '../partition/index.js';
+import { PROFILE_SCHEMA, type ModelProfileData } from '../profile/index.js';
 import {
   GraphIndex,
   ORT_TYPE_NAME,
@@ -24,13 +18,8 @@ import {
   type ModelProto,
   type ValueInfoProto,
 } from '../onnx/index.js';
-import {
-  servedGraph,
-  unprofiledModelSpec,
-  type LiveModelSpec,
-  type PinnedValues,
-  type ShapeOverrides,
-} from '../runtime/index.js';
+import { unprofiledModelSpec, type LiveModelSpec } from '../runtime/index.js';
+import { servedGraph, type PinnedValues, type ShapeOverrides } from '../partition/index.js';
 import { datatypeOf } from '../load/index.js';
 import type { TensorMetadata } from './tensors.js';
 

@@ -14,13 +14,9 @@ import {
   residualModel,
   symbolicModel,
 } from '../partition/fixtures.js';
-import {
-  DEFAULT_SESSION_CONFIG,
-  compareOutputs,
-  openModelSession,
-  seededInputs,
-  type TensorMap,
-} from '../runtime/index.js';
+import { compareOutputs, openModelSession } from '../runtime/index.js';
+import { seededInputs, type TensorMap } from '../partition/index.js';
+import { DEFAULT_SESSION_CONFIG } from '../partition/index.js';
 import { buildZooModel } from '../zoo/index.js';
 import { VeltairServer } from './server.js';
 import { datatypeOf, loadInferenceService } from '../load/index.js';

@@ -5,23 +5,9 @@
  */
 import * as ort from 'onnxruntime-node';
 import { DATATYPES, datatypeOf, type Datatype } from '../load/index.js';
+import { ORT_ELEMENT_BYTES } from '../onnx/index.js';
 
 import { VeltairError } from '../errors/index.js';
-
-const BYTES_PER_ELEMENT: Readonly<Record<string, number>> = {
-  bool: 1,
-  uint8: 1,
-  int8: 1,
-  uint16: 2,
-  int16: 2,
-  float16: 2,
-  uint32: 4,
-  int32: 4,
-  float32: 4,
-  uint64: 8,
-  int64: 8,
-  float64: 8,
-};
 
 /** A tensor the model declares: its protocol datatype and shape (-1 for a dimension of any size). */
 export interface TensorMetadata {
@@ -170,7 +156,7 @@ function fromBytes(
   count: number,
   bytes: Uint8Array,
 ): ort.Tensor {
-  const width = BYTES_PER_ELEMENT[type];
+  const width = ORT_ELEMENT_BYTES[type];
   if (width === undefined)
     throw new VeltairError('wrong_datatype', `${what}: ${type} cannot be sent as binary data`);
   if (bytes.length !== count * width) {
@@ -238,7 +224,7 @@ function fromJson(what: string, type: ort.Tensor.Type, shape: number[], flat: un
   }
   if (type === 'float16')
     throw new VeltairError('wrong_datatype', `${what}: send FP16 tensors as binary data`);
-  const data = typedView(type, new ArrayBuffer(flat.length * BYTES_PER_ELEMENT[type])) as Float32Array;
+  const data = typedView(type, new ArrayBuffer(flat.length * ORT_ELEMENT_BYTES[type])) as Float32Array;
   const integral = !type.startsWith('float');
   flat.forEach((x, k) => {
     if (typeof x !== 'number' || !Number.isFinite(x)) throw bad(k, 'a finite number');

@@ -5,7 +5,7 @@ import { simulate, type Arrival, type SimOptions } from './engine.js';
 import { Rng } from './rng.js';
 import { calibrationProfiles } from './sources.js';
 import { flatProfile, layerFcfsPolicy, lossPolicy, predictorsOf } from '../engine/testing.js';
-import { ProfilePredictor } from '../compile/index.js';
+import { ProfilePredictor } from '../profile/index.js';
 
 const quiet = { soloSigma: 0, sensitivitySigma: 0 };
 

@@ -15,13 +15,12 @@
  * blocks. The policy sees only the monitor's estimate of the level, inferred from how
  * much slower than predicted recent blocks ran, as the live monitor does.
  */
-import { latencyWeightedPressure, slowdownAt, type ProfilePredictor } from '../compile/index.js';
+import { blockPressure, nearestRank, slowdownAt, type ProfilePredictor } from '../profile/index.js';
 import {
   EngineCore,
   VirtualClock,
   blockShape,
   latencyStats,
-  nearestRank,
   type BlockStart,
   type Executor,
 } from '../engine/index.js';
@@ -263,7 +262,7 @@ class SimulatedMachine implements Executor {
         slowdown: 1,
         curve: shape.curve,
         sensitivity: this.noiseRng.lognormal(this.noise.sensitivitySigma),
-        pressure: blockPressure(pred, i, j, start.version, cores),
+        pressure: blockPressure(pred, i, j, start.version, { cores }),
         undisturbedUs: workUs,
       };
       this.runs.push(run);
@@ -322,21 +321,4 @@ class SimulatedMachine implements Executor {
       maxSlowdown: s[s.length - 1],
     };
   }
-}
-
-const pressures = new WeakMap<ProfilePredictor, Map<number, number>>();
-
-/** Work-weighted mean pressure per core of the block's layers in `version` (cached). */
-function blockPressure(pred: ProfilePredictor, i: number, j: number, version: string, cores: number): number {
-  let cache = pressures.get(pred);
-  if (!cache) pressures.set(pred, (cache = new Map()));
-  const n = pred.layerCount + 1;
-  const key =
-    ((i * n + j) * pred.versions.length + pred.versions.indexOf(version)) * (pred.maxCores + 1) + cores;
-  let pressure = cache.get(key);
-  if (pressure === undefined) {
-    pressure = latencyWeightedPressure(pred, i, j, version, cores);
-    cache.set(key, pressure);
-  }
-  return pressure;
 }

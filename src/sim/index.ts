@@ -1,4 +1,4 @@
-export { leastCoreTimeUs, invertCurve } from '../engine/index.js';
+export { leastCoreTimeUs } from '../engine/index.js';
 export {
   simulate,
   DEFAULT_NOISE,

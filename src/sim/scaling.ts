@@ -9,6 +9,7 @@
  * The features are deliberately few: with ~110 measured layers, richer models did not
  * predict held-out layers better (see docs/simulator.md for the comparison).
  */
+import { upperMedian } from '../profile/index.js';
 import { CALIBRATION_CORES, type MeasuredLayer } from './calibration.js';
 import type { LayerShape } from '../zoo/index.js';
 import { bytesOf, macsOf } from './shapes.js';
@@ -63,9 +64,8 @@ export function lastColumnRatio(measured: readonly MeasuredLayer[]): number {
   const last = CALIBRATION_CORES.length - 1;
   const ratios = measured
     .filter((m) => m.latencyUs[last] !== undefined && m.latencyUs[last - 1] !== undefined)
-    .map((m) => (m.latencyUs[last] as number) / (m.latencyUs[last - 1] as number))
-    .sort((a, b) => a - b);
-  return ratios.length === 0 ? 1 : ratios[ratios.length >> 1];
+    .map((m) => (m.latencyUs[last] as number) / (m.latencyUs[last - 1] as number));
+  return ratios.length === 0 ? 1 : upperMedian(ratios);
 }
 
 /** Predicted solo latency in us at each of the model's core counts. */

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ProfilePredictor } from '../compile/index.js';
+import { ProfilePredictor } from '../profile/index.js';
 import { discoverLayers } from '../partition/index.js';
 import { syntheticProfile, uniformLayers } from '../sched/testing.js';
 import { ZOO_FAMILIES, buildZooModel } from '../zoo/index.js';

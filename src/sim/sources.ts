@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import {
   PROFILE_SCHEMA,
   measuredVersions,
+  upperMedian,
   type ModelProfileData,
   type VersionProfile,
-} from '../compile/index.js';
+} from '../profile/index.js';
 import { ZOO_FAMILIES, type LayerShape, type ModelFamily } from '../zoo/index.js';
 import { CALIBRATION_CORES, CALIBRATION_NAME, readCalibration, type MeasuredLayer } from './calibration.js';
 import { fitScalingModel, predictLayerUs, type ScalingModel } from './scaling.js';
@@ -113,7 +114,7 @@ export function versionRulesFromLocal(profiles: readonly ModelProfileData[]): Ve
   for (const [version, r] of ratios) {
     rules.push({
       version,
-      soloRatio: median(r.solo, 1),
+      soloRatio: upperMedian(r.solo),
       sensitivity: base.sensitivity * ratioOfSums(r.sens),
       intensity: base.intensity * ratioOfSums(r.pressure),
       why: `derived: ratios to '${reference}' measured by the local compiler (${r.solo.length} layers)`,
@@ -140,12 +141,6 @@ function mostOftenFastest(profiles: readonly ModelProfileData[]): string | undef
 /** sum / reference sum, 1 where the reference sum is 0 (nothing to compare against). */
 function ratioOfSums([sum, referenceSum]: [number, number]): number {
   return referenceSum > 0 ? sum / referenceSum : 1;
-}
-
-function median(xs: number[], fallback: number): number {
-  if (xs.length === 0) return fallback;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
 }
 
 const isMeasured = (f: ModelFamily) => 'calibrationModel' in f.simulator;
@@ -208,7 +203,7 @@ function byInputSize<T extends { shape: LayerShape }>(layers: T[]): T[] {
 /** m per layer: sqrt of bytes-per-MAC over the median measured layer's, clamped to 0.5..2. */
 function memoryBoundness(reference: readonly LayerShape[]): (s: LayerShape) => number {
   const ratio = (s: LayerShape) => bytesOf(s) / Math.max(1, macsOf(s));
-  const mid = median(reference.map(ratio), 1);
+  const mid = reference.length > 0 ? upperMedian(reference.map(ratio)) : 1;
   return (s) => Math.min(2, Math.max(0.5, Math.sqrt(ratio(s) / mid)));
 }
 

@@ -13,7 +13,7 @@ import {
   type RunCost,
   type BlockProfile,
   type VersionProfile,
-} from '../profile.js';
+} from '../../profile/index.js';
 import type { RawCompile } from '../raw.js';
 import {
   applyContext,

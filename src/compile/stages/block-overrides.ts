@@ -1,5 +1,9 @@
-import { ProfilePredictor } from '../predictor.js';
-import type { BlockProfile, ModelProfileData } from '../profile.js';
+import {
+  ProfilePredictor,
+  blockPressure,
+  type BlockProfile,
+  type ModelProfileData,
+} from '../../profile/index.js';
 import { renderProfile, round3, type Assembly } from './assembly.js';
 import type { CorrectionStage } from './stage.js';
 
@@ -33,7 +37,7 @@ function wholeBlocks(a: Assembly): BlockProfile[] {
         slowdown: profile.levels.map((l) =>
           round3(predictor.blockUs(i, j, v.version, 1, l) / predictor.blockUs(i, j, v.version, 1, 0)),
         ),
-        pressure: meanPressure(i, j, v.version, predictor),
+        pressure: round3(blockPressure(predictor, i, j, v.version, 'equal')),
         why: 'block latency is not the sum of its layers',
       })),
     });
@@ -54,11 +58,4 @@ function isOff(
     const predicted = predictor.blockUs(i, j, version, c, 0);
     return Math.abs(predicted - measuredUs[k]) / measuredUs[k] > tolerance;
   });
-}
-
-/** Mean pressure of a block's layers with `version`. */
-function meanPressure(i: number, j: number, version: string, p: ProfilePredictor): number {
-  let sum = 0;
-  for (let k = i; k < j; k++) sum += p.layerVersion(k, version).pressure;
-  return round3(sum / (j - i));
 }

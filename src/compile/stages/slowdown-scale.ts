@@ -1,5 +1,4 @@
-import { median } from '../interference.js';
-import { ProfilePredictor } from '../predictor.js';
+import { ProfilePredictor, median } from '../../profile/index.js';
 import { renderProfile, type Assembly } from './assembly.js';
 import type { CorrectionStage } from './stage.js';
 

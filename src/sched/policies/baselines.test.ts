@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ProfilePredictor } from '../../compile/index.js';
+import { ProfilePredictor } from '../../profile/index.js';
 import {
   makeContext,
   makeQuery,

@@ -10,7 +10,7 @@
 import { dispatch } from '../common.js';
 import { layerTable, planBlock, versionFor, type BlockPlanOptions } from '../plan.js';
 import type { Decision, EngineView, PolicyContext, PolicyParams, PolicySpec, Query } from '../types.js';
-import type { ProfilePredictor } from '../../compile/index.js';
+import type { ProfilePredictor } from '../../profile/index.js';
 
 interface Grant {
   readonly query: Query;

@@ -18,10 +18,9 @@
  * The ablations share this code: `veltair-fixed` (blocks of a fixed number of layers) and
  * `veltair-1v` (one version per layer: the one fastest alone).
  */
-import type { ProfilePredictor } from '../../compile/index.js';
+import { blockPressure, type ProfilePredictor } from '../../profile/index.js';
 import { dispatch } from '../common.js';
 import {
-  blockPressure,
   layerTable,
   planBlock,
   versionFor,
@@ -131,7 +130,8 @@ function decideVeltair(cfg: VeltairConfig, view: EngineView): Decision[] {
   // running now (and those started in this round) exert, whichever is higher.
   let pressure = 0;
   for (const run of view.running) {
-    pressure += blockPressure(view.profile(run.model), run.block[0], run.block[1], run.version) * run.cores;
+    pressure +=
+      blockPressure(view.profile(run.model), run.block[0], run.block[1], run.version, 'work') * run.cores;
   }
   for (const r of rank(cfg, view)) {
     const q = r.query;
@@ -156,7 +156,7 @@ function decideVeltair(cfg: VeltairConfig, view: EngineView): Decision[] {
       if (!cores.mayStart(plan.cores, endMs)) continue;
       out.push(dispatch(q, plan.block, plan.cores, plan.version));
       cores.start(plan.cores, endMs);
-      pressure += blockPressure(r.pred, plan.block[0], plan.block[1], plan.version) * plan.cores;
+      pressure += blockPressure(r.pred, plan.block[0], plan.block[1], plan.version, 'work') * plan.cores;
       continue;
     }
     // Conflict: fewer cores are free than the block wants.
@@ -164,7 +164,8 @@ function decideVeltair(cfg: VeltairConfig, view: EngineView): Decision[] {
     const partial = onFreeCores(r.pred, q, plan, readyMs, cores, options, view.nowMs);
     if (partial) {
       out.push(partial.decision);
-      pressure += blockPressure(r.pred, partial.block[0], partial.block[1], partial.version) * partial.cores;
+      pressure +=
+        blockPressure(r.pred, partial.block[0], partial.block[1], partial.version, 'work') * partial.cores;
       cores.start(partial.cores, partial.endMs);
       continue;
     }
@@ -230,7 +231,7 @@ function considerate(
   for (const v of pred.versions) {
     if (!pred.competes(i, j, v)) continue;
     const latencyUs = pred.blockUs(i, j, v, plan.cores, o.level);
-    const cost = latencyUs * (1 + cfg.externality * busyCores * blockPressure(pred, i, j, v));
+    const cost = latencyUs * (1 + cfg.externality * busyCores * blockPressure(pred, i, j, v, 'work'));
     if (cost < best.cost) best = { version: v, latencyUs, cost };
   }
   return { ...plan, version: best.version, latencyUs: best.latencyUs };

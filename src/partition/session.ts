@@ -1,5 +1,13 @@
+/**
+ * ONNX Runtime sessions: the one place veltair creates them, so that every session, whether it
+ * measures, serves or only reads a model's types, runs with the knobs veltair set and none of
+ * ORT's defaults it did not choose. Partition sits low enough for every folder that opens one.
+ */
 import * as ort from 'onnxruntime-node';
 import { modelFileError } from '../onnx/index.js';
+
+/** A name -> tensor map, as ORT takes feeds and returns results. */
+export type TensorMap = Record<string, ort.Tensor>;
 
 /** One ORT configuration: the resources and kernels a block runs with (a "version"). */
 export interface SessionConfig {
@@ -75,19 +83,34 @@ function poolAffinities(config: SessionConfig): { intra_op_thread_affinities?: s
   return cpus.length === 0 ? {} : { intra_op_thread_affinities: cpus.map((c) => String(c + 1)).join(';') };
 }
 
+/** What a session is opened for besides running. */
+export interface OpenOptions {
+  /** Where ORT writes the graph it runs, after its optimizations (`ortOptimizedLayers` cuts it). */
+  readonly saveOptimizedTo?: string;
+  /**
+   * Quiet ORT's error log too, for sessions that only read a model (a model ORT rejects
+   * reaches the caller as the thrown error anyway).
+   */
+  readonly quiet?: boolean;
+}
+
 /**
- * Opens an ORT session on serialized model bytes. A model ORT rejects becomes an
- * a `model_invalid` error naming `source` and ORT's one-line reason.
+ * Opens an ORT session on serialized model bytes. A model ORT rejects becomes a
+ * `model_invalid` error naming `source` and ORT's one-line reason.
  */
-export async function openBlockSession(
+export async function openSession(
   bytes: Uint8Array,
   config: SessionSetup,
   source = '<block>',
+  options: OpenOptions = {},
 ): Promise<ort.InferenceSession> {
   // Warnings (old opsets, optimizer notes) would flood stderr: quiet them even for ORT's defaults.
-  const options = config === ORT_DEFAULTS ? { logSeverityLevel: 3 as const } : sessionOptions(config);
+  const knobs = config === ORT_DEFAULTS ? { logSeverityLevel: 3 as const } : sessionOptions(config);
+  const saved =
+    options.saveOptimizedTo === undefined ? {} : { optimizedModelFilePath: options.saveOptimizedTo };
+  const quiet = options.quiet ? { logSeverityLevel: 4 as const } : {};
   try {
-    return await ort.InferenceSession.create(bytes, options);
+    return await ort.InferenceSession.create(bytes, { ...knobs, ...saved, ...quiet });
   } catch (err) {
     throw modelFileError(source, `ONNX Runtime cannot load it: ${ortReason(err)}`);
   }
@@ -97,4 +120,9 @@ export async function openBlockSession(
 export function ortReason(err: unknown): string {
   const text = (err instanceof Error ? err.message : String(err)).split('\n')[0].trim();
   return text.replace(/^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*[A-Z_]+\s*:\s*/, '');
+}
+
+/** The ONNX Runtime version sessions run on (profiles are measured per version). */
+export function ortVersion(): string {
+  return ort.env.versions.node ?? ort.env.versions.common;
 }

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
 import { encodeModel } from '../onnx/index.js';
 import { residualModel } from '../partition/fixtures.js';
-import { openBlockSession, sessionOptions } from './session.js';
+import { openSession, sessionOptions } from './session.js';
 
 /** Each thread of this process with the CPUs its mask allows (Linux). */
 function threadMasks(): Map<string, string> {
@@ -66,7 +66,7 @@ describe('session options', () => {
     const mine = before.get(String(process.pid)) ?? '';
     const cpu = Math.max(...mine.split(/[,-]/).map(Number));
     const bytes = encodeModel(residualModel().model);
-    const session = await openBlockSession(bytes, {
+    const session = await openSession(bytes, {
       threads: 2,
       optimization: 'all',
       spinning: false,

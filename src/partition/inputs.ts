@@ -1,3 +1,8 @@
+/**
+ * A model's inputs as veltair feeds them: shapes and values the user pins (`--shape`,
+ * `--pin`, a repository model's config), the graph served at them, and seeded values for
+ * measuring and checking, whether of a model or of a block cut from one.
+ */
 import * as ort from 'onnxruntime-node';
 import {
   DataType,
@@ -11,8 +16,8 @@ import {
   type Dim,
   type ModelProto,
 } from '../onnx/index.js';
-import { specializeBranches } from '../partition/index.js';
-import type { TensorMap } from './executor.js';
+import { specializeBranches } from './branches.js';
+import type { TensorMap } from './session.js';
 import { VeltairError } from '../errors/index.js';
 
 /** Shapes given by the user for inputs, by input name (`--shape name:d1,d2`, a model's config). */
@@ -45,12 +50,19 @@ export function parseShapeOverrides(specs: readonly string[]): Map<string, numbe
 export interface SeededInputOptions {
   seed?: number;
   shapes?: ShapeOverrides;
+  /**
+   * Integer, bool and string values: `bits` (the default) random 0 or 1, valid ids for any
+   * embedding or one-hot table, valid masks and token types: a model's own inputs. `zeros` all
+   * 0: a block cut from inside a model, whose integer inputs may be shapes or indices computed
+   * upstream, which only 0 keeps valid whatever they feed (a Reshape copies that dim).
+   */
+  integers?: 'bits' | 'zeros';
 }
 
 /**
- * Deterministic inputs for every input a caller must feed: floats uniform in [-1, 1), integers
- * in {0, 1} (valid ids for any embedding or one-hot table, valid masks and token types), bools
- * random. Symbolic and unknown dims are 1 unless `shapes` gives the input's whole shape.
+ * Deterministic inputs for every input a caller must feed: floats uniform in [-1, 1), other
+ * types as `integers` says. Symbolic and unknown dims are 1 unless `shapes` gives the input's
+ * whole shape.
  */
 export function seededInputs(model: ModelProto, options: SeededInputOptions = {}): TensorMap {
   if (!model.graph) throw new Error('model has no graph');
@@ -69,7 +81,7 @@ export function seededInputs(model: ModelProto, options: SeededInputOptions = {}
     const given = shapes.get(input.name);
     if (given) checkOverride(input.name, given, type.shape);
     const dims = given ?? (type.shape ?? []).map((d) => (typeof d === 'number' ? d : 1));
-    feeds[input.name] = randomTensor(type.elemType, dims, random, input.name);
+    feeds[input.name] = randomTensor(type.elemType, dims, random, options.integers ?? 'bits', input.name);
   }
   return feeds;
 }
@@ -219,11 +231,12 @@ function randomTensor(
   elemType: number,
   dims: readonly number[],
   random: () => number,
+  integers: 'bits' | 'zeros',
   name: string,
 ): ort.Tensor {
   const count = dims.reduce((a, b) => a * b, 1);
   const float = () => random() * 2 - 1;
-  const bit = () => (random() < 0.5 ? 0 : 1);
+  const bit = integers === 'zeros' ? () => 0 : () => (random() < 0.5 ? 0 : 1);
   switch (elemType) {
     case DataType.FLOAT:
       return new ort.Tensor('float32', Float32Array.from({ length: count }, float), dims);

@@ -40,8 +40,6 @@ export interface VersionProfile {
    * of single layers and pairs. Absent = 0.
    */
   boundaryUs?: number[];
-  /** Median solo latency in microseconds, one per `coreCounts` entry, where measured (= soloUs). */
-  soloMedianUs?: number[];
   /** 90th percentile solo latency in microseconds, one per `coreCounts` entry, where measured. */
   soloP90Us?: number[];
   /** Latency multiplier (>= 1) at each of the profile's `levels`; `slowdown[0]` is for level 0 and is 1. */
@@ -65,7 +63,7 @@ export interface LayerProfile {
   /**
    * Versions pruned as dominated here, with their measured numbers: a block runs one version on
    * all its layers, so a block whose other layers favour a version pays its real cost on this
-   * one. Absent in older profiles (the predictor then stands in the fastest kept version).
+   * one. Absent: none was pruned. Kept and dominated, every layer has every version's numbers.
    */
   dominated?: VersionProfile[];
 }

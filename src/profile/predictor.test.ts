@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { levelFromSlowdown } from './level.js';
 import { ProfilePredictor } from './predictor.js';
-import { PROFILE_SCHEMA, type ModelProfileData, type VersionProfile } from './profile.js';
+import type { ModelProfileData, VersionProfile } from './format.js';
+import { syntheticProfile } from './testing.js';
 
 function version(id: string, soloUs: number[], slowdownTop: number, boundaryUs?: number[]): VersionProfile {
   return {
@@ -16,39 +16,22 @@ function version(id: string, soloUs: number[], slowdownTop: number, boundaryUs?:
 
 /** Three layers; `all` is fast alone but fragile, `extended` slower but robust. */
 function profile(): ModelProfileData {
-  return {
-    schema: PROFILE_SCHEMA,
-    model: 'm',
-    modelHash: 'h',
-    machine: { cpuModel: 'x', usableCores: 2, cacheBytes: {} },
-    ortVersion: '1.30.0',
-    source: 'synthetic',
-    coreCounts: [1, 2],
-    levels: [0, 1],
-    layers: [0, 1, 2].map((k) => ({
-      index: k,
-      name: `l${k}`,
-      ops: ['Conv'],
-      macs: 0,
-      versions: [version('all', [100, 60], 2, [20, 10]), version('extended', [130, 80], 1.1, [5, 5])],
-    })),
-  };
+  return syntheticProfile(
+    [0, 1, 2].map(() => [
+      version('all', [100, 60], 2, [20, 10]),
+      version('extended', [130, 80], 1.1, [5, 5]),
+    ]),
+  );
 }
 
 describe('ProfilePredictor', () => {
-  it('a block is predicted with a version kept on all its layers, not one pruned on some', () => {
+  it("a profile that lacks a version's numbers on a layer is refused, naming the layer", () => {
     const data = profile();
-    // `extended` is pruned on layer 1 (slower there): its stand-in there would be `all`'s
-    // numbers, which would make a mixed `extended` block look fastest under interference.
     data.layers[1].versions = [version('all', [100, 60], 2, [20, 10])];
-    const p = new ProfilePredictor(data);
-    assert.equal(p.predict(0, 3, 1, 1).version, 'all');
-    assert.equal(p.predict(2, 3, 1, 1).version, 'extended');
-    // No version on every layer: the one kept on most of them competes.
-    data.layers[0].versions = [version('extended', [130, 80], 1.1, [5, 5])];
-    data.layers[2].versions = [version('extended', [130, 80], 1.1, [5, 5])];
-    assert.equal(new ProfilePredictor(data).predict(0, 3, 1, 1).version, 'extended');
-    assert.equal(new ProfilePredictor(data).predict(0, 3, 1, 0).version, 'extended');
+    assert.throws(() => new ProfilePredictor(data), {
+      code: 'profile_unavailable',
+      message: /layer 1 \(l1\) has no numbers for version 'extended'/,
+    });
   });
 
   it('a version pruned on a layer counts there with its measured numbers, where the profile has them', () => {
@@ -109,20 +92,5 @@ describe('ProfilePredictor', () => {
     assert.equal(p.fewestCoresWithin(0, 3, 0, 320), 1);
     assert.equal(p.fewestCoresWithin(0, 3, 0, 200), 2);
     assert.equal(p.fewestCoresWithin(0, 3, 0, 100), undefined);
-  });
-});
-
-describe('levelFromSlowdown', () => {
-  it('inverts the slowdown curve: the level at which the profile predicts what was observed', () => {
-    const p = new ProfilePredictor(profile());
-    assert.equal(levelFromSlowdown(p, 0, 3, 'all', 1, 320), 0);
-    assert.ok(Math.abs((levelFromSlowdown(p, 0, 3, 'all', 1, 480) ?? NaN) - 0.5) < 1e-9);
-    assert.ok(Math.abs((levelFromSlowdown(p, 0, 3, 'all', 1, 960) ?? NaN) - 2) < 1e-9);
-  });
-
-  it('an insensitive block tells nothing about the level', () => {
-    const data = profile();
-    for (const l of data.layers) l.versions = [version('all', [100, 60], 1)];
-    assert.equal(levelFromSlowdown(new ProfilePredictor(data), 0, 3, 'all', 1, 500), undefined);
   });
 });

@@ -1,3 +1,4 @@
+import { VeltairError } from '../errors/index.js';
 import {
   measuredVersions,
   type LayerProfile,
@@ -5,7 +6,7 @@ import {
   type Prediction,
   type TensorEdge,
   type VersionProfile,
-} from './profile.js';
+} from './format.js';
 
 /**
  * Answers "latency of layers [i, j) on c cores at interference level x" from a profile in
@@ -18,9 +19,8 @@ import {
  * - Interference between measured levels is interpolated linearly; above the highest level
  *   the slowdown is extrapolated along the last segment.
  * - A version the compiler pruned on a layer as dominated counts there with its measured
- *   numbers (`LayerProfile.dominated`). Profiles without them stand in the layer's fastest
- *   kept version, and `predict` then only lets the versions known on the most layers of the
- *   block compete.
+ *   numbers (`LayerProfile.dominated`): a block runs one version on all its layers. Every
+ *   version a profile names has numbers on every layer; a profile without them is refused.
  */
 export class ProfilePredictor {
   readonly model: string;
@@ -39,8 +39,6 @@ export class ProfilePredictor {
   private readonly usPerSkipMiB: Float64Array[];
   /** keptCount[v][i]: layers < i that kept version v (prefix counts). */
   private readonly keptCount: Int32Array[];
-  /** knownCount[v][i]: layers < i with numbers for version v, kept or dominated (prefix counts). */
-  private readonly knownCount: Int32Array[];
   /** Solo latency at 1 core, fastest version, per layer: the "work" a query's budget is split by. */
   readonly layerWorkUs: readonly number[];
 
@@ -52,14 +50,19 @@ export class ProfilePredictor {
     const ids = new Set<string>();
     for (const l of data.layers) for (const v of measuredVersions(l)) ids.add(v.version);
     this.versions = [...ids];
+    data.layers.forEach((l, i) => {
+      const missing = this.versions.find((v) => measuredVersion(l, v) === undefined);
+      if (missing === undefined) return;
+      throw new VeltairError(
+        'profile_unavailable',
+        `${data.model}: layer ${i} (${l.name}) has no numbers for version '${missing}', which other layers have: a profile keeps every version's numbers on every layer, pruned ones in 'dominated'`,
+      );
+    });
     this.prefix = this.versions.map((v) => this.buildPrefix(v));
     this.endUs = this.versions.map((v) => this.buildEndCosts(v));
     this.usPerSkipMiB = this.versions.map((v) => this.buildSkipPrice(v));
     this.keptCount = this.versions.map((v) =>
       prefixCount(data.layers, (l) => l.versions.some((x) => x.version === v)),
-    );
-    this.knownCount = this.versions.map((v) =>
-      prefixCount(data.layers, (l) => measuredVersion(l, v) !== undefined),
     );
     this.layerWorkUs = data.layers.map((_, i) =>
       this.minOver(this.versions, (v) => this.layerUs(i, v, 1, 0)),
@@ -119,17 +122,11 @@ export class ProfilePredictor {
     );
   }
 
-  /**
-   * A layer's numbers for `version`: kept, or pruned as dominated; in older profiles without
-   * `dominated`, the layer's fastest kept version stands in.
-   */
+  /** A layer's numbers for `version`: kept, or pruned as dominated. */
   layerVersion(layer: number, version: string): VersionProfile {
     const found = measuredVersion(this.data.layers[layer], version);
-    if (found) return found;
-    const versions = this.data.layers[layer].versions;
-    let best = versions[0];
-    for (const v of versions) if (v.soloUs[0] < best.soloUs[0]) best = v;
-    return best;
+    if (!found) throw new VeltairError('internal', `${this.model}: no version ${version}`);
+    return found;
   }
 
   private clampCores(cores: number): number {
@@ -152,7 +149,7 @@ export class ProfilePredictor {
    */
   blockUs(i: number, j: number, version: string, cores: number, level: number): number {
     const vi = this.versions.indexOf(version);
-    if (vi < 0) throw new Error(`${this.model}: no version ${version}`);
+    if (vi < 0) throw new VeltairError('internal', `${this.model}: no version ${version}`);
     return this.blockUsOf(i, j, vi, this.clampCores(cores), level);
   }
 
@@ -204,22 +201,18 @@ export class ProfilePredictor {
 
   /**
    * The best version for [i, j) on `cores` at `level`, and its latency. A block runs one
-   * version on all its layers. Versions compete that some layer of the block kept (one pruned
-   * everywhere, say spinning that is nowhere clearly faster, is not worth choosing) and that
-   * have numbers on the most layers: with `dominated` stored, on all of them; in older
-   * profiles, stand-in numbers (the fastest kept version) would make a version pruned on some
-   * layers look better than it runs.
+   * version on all its layers. Versions compete that some layer of the block kept: one pruned
+   * everywhere (say spinning that is nowhere clearly faster) is not worth choosing.
    */
   predict(i: number, j: number, cores: number, level: number): Prediction {
     // Allocation-free: the simulator and the scheduler ask this for every block they consider.
     const hi = Math.max(0, Math.min(j, this.layerCount));
     const lo = Math.max(0, Math.min(i, hi));
-    const most = this.mostKnown(lo, hi);
     const c = this.clampCores(cores);
     let bestUs = Infinity;
     let bestVersion: string | undefined;
     for (let v = 0; v < this.versions.length; v++) {
-      if (!this.competesAt(lo, hi, v, most)) continue;
+      if (!this.competesAt(lo, hi, v)) continue;
       const us = this.blockUsOf(i, j, v, c, level);
       if (bestVersion === undefined || us < bestUs) {
         bestUs = us;
@@ -234,17 +227,10 @@ export class ProfilePredictor {
     const hi = Math.max(0, Math.min(j, this.layerCount));
     const lo = Math.max(0, Math.min(i, hi));
     const v = this.versions.indexOf(version);
-    return v >= 0 && this.competesAt(lo, hi, v, this.mostKnown(lo, hi));
+    return v >= 0 && this.competesAt(lo, hi, v);
   }
 
-  private mostKnown(lo: number, hi: number): number {
-    let most = 0;
-    for (const count of this.knownCount) most = Math.max(most, count[hi] - count[lo]);
-    return most;
-  }
-
-  private competesAt(lo: number, hi: number, v: number, most: number): boolean {
-    if (this.knownCount[v][hi] - this.knownCount[v][lo] !== most) return false;
+  private competesAt(lo: number, hi: number, v: number): boolean {
     return hi === lo || this.keptCount[v][hi] > this.keptCount[v][lo];
   }
 
@@ -341,25 +327,4 @@ function bracket(levels: readonly number[], level: number): { lo: number; hi: nu
   while (k < n - 2 && levels[k + 1] < level) k++;
   const t = (level - levels[k]) / (levels[k + 1] - levels[k]);
   return { lo: k, hi: k + 1, t };
-}
-
-/**
- * Pressure per core that `version` of layers [i, j) on `cores` cores puts on co-runners: the
- * layers' pressures weighted by their latency alone at that core count.
- */
-export function latencyWeightedPressure(
-  pred: ProfilePredictor,
-  i: number,
-  j: number,
-  version: string,
-  cores: number,
-): number {
-  let weighted = 0;
-  let total = 0;
-  for (let l = i; l < j; l++) {
-    const us = pred.layerUs(l, version, cores, 0);
-    weighted += us * pred.layerVersion(l, version).pressure;
-    total += us;
-  }
-  return total > 0 ? weighted / total : 0;
 }
