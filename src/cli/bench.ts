@@ -36,6 +36,7 @@ import {
 import { LiveRuntime } from '../runtime/index.js';
 import { policyNames, policySpec } from '../sched/index.js';
 import { VeltairError } from '../errors/index.js';
+import { numberFlag } from './flags.js';
 
 interface BenchFlags {
   live?: boolean;
@@ -88,16 +89,6 @@ export function register(program: Command): void {
     .action(async (flags: BenchFlags) => {
       await benchCommand(flags);
     });
-}
-
-function numberFlag(flag: string, text: string, min: number, integer: boolean): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n)))
-    throw new VeltairError(
-      'invalid_argument',
-      `${flag} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got '${text}'`,
-    );
-  return n;
 }
 
 function parsePolicies(text: string | undefined): string[] {

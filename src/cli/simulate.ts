@@ -34,6 +34,7 @@ import {
   type WorkloadReport,
 } from '../load/index.js';
 import { VeltairError } from '../errors/index.js';
+import { numberFlag } from './flags.js';
 
 interface SimulateFlags {
   cores?: string;
@@ -82,16 +83,6 @@ export function register(program: Command): void {
     .action(async (flags: SimulateFlags) => {
       await simulateCommand(flags);
     });
-}
-
-function numberFlag(flag: string, text: string, min: number, integer: boolean): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n)))
-    throw new VeltairError(
-      'invalid_argument',
-      `${flag} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got '${text}'`,
-    );
-  return n;
 }
 
 function parsePolicies(text: string | undefined): PolicySpec[] {

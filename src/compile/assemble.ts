@@ -10,27 +10,14 @@ import type { ErrorStats, ModelProfileData, QualitySample } from '../profile/ind
 import { errorStats } from './quality.js';
 import { heldOutSamples, type RawCompile } from './raw.js';
 import { baseAssembly, renderProfile, type Assembly } from './stages/assembly.js';
-import { blockContext } from './stages/block-context.js';
-import { blockOverrides } from './stages/block-overrides.js';
-import { drift } from './stages/drift.js';
-import { junctionSaving } from './stages/junction-saving.js';
 import { linearFloor } from './stages/linear-floor.js';
 import { localSaving } from './stages/local-saving.js';
 import type { CorrectionStage } from './stages/stage.js';
-import { slowdownScale } from './stages/slowdown-scale.js';
 
 export type { CorrectionStage } from './stages/stage.js';
 
 /** The correction stages, in the order they apply: each calibrates on what the ones before left. */
-export const STAGES: readonly CorrectionStage[] = [
-  drift,
-  junctionSaving,
-  localSaving,
-  linearFloor,
-  blockContext,
-  slowdownScale,
-  blockOverrides,
-];
+export const STAGES: readonly CorrectionStage[] = [localSaving, linearFloor];
 
 /** The assembly after the base and `stages`, in order. */
 function assembled(raw: RawCompile, stages: readonly CorrectionStage[]): Assembly {
@@ -56,7 +43,6 @@ export function assembleProfile(
       repetitions: settings.repetitions,
       compileMs: Math.round(raw.compileMs),
       protocol: raw.key.protocol,
-      blockContext: { ...a.context },
       ...(raw.quality ? { quality: raw.quality } : {}),
       ...(raw.disturbedRounds !== undefined ? { disturbedRounds: raw.disturbedRounds } : {}),
     },

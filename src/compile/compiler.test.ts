@@ -173,42 +173,6 @@ describe('compiled profile', () => {
     assert.ok(Math.abs(result.profile.runCost!.all.callUs[0] - 30) < 3);
   });
 
-  it('predicts layers at the speed they run inside blocks, slower than primed by themselves', async () => {
-    // As BERT-base's: junctions save little next to the layers, so savingScale cannot take it up.
-    const latency = { ...DEFAULT_FAKE, callUs: 5, usPerMiB: 2 };
-    const slower = new FakeMeasurer({ layers: 12, latency: { ...latency, inBlockFactor: 1.15 } });
-    const result = await compileModel(modelPath, { mode: 'full', measurer: slower });
-    const context = result.profile.compile!.blockContext!;
-    for (const [version, perCores] of Object.entries(context)) {
-      // Below 1.15: a layer's in-block latency also holds run costs, which do not slow.
-      for (const m of perCores) assert.ok(m > 1.05 && m <= 1.15, `${version}: ${perCores.join()}`);
-    }
-    const q = result.profile.compile!.quality!;
-    assert.ok(q.alone.p90Pct < 3, JSON.stringify(q.alone));
-    assert.ok(q.interfered.p90Pct < 3, JSON.stringify(q.interfered));
-
-    const plain = await compileModel(modelPath, {
-      mode: 'full',
-      measurer: new FakeMeasurer({ layers: 12, latency }),
-      force: true,
-    });
-    for (const perCores of Object.values(plain.profile.compile!.blockContext!)) {
-      for (const m of perCores) assert.ok(m < 1.01, perCores.join());
-    }
-  });
-
-  it('takes no block context from coarse blocks measured while the whole machine ran slower', async () => {
-    // 12 singles and 11 pairs, then the coarse blocks: all of them, and their layers measured
-    // again beside them, in a stretch where everything runs 15 % slower.
-    const latency = { ...DEFAULT_FAKE, callUs: 5, usPerMiB: 2 };
-    const m = new FakeMeasurer({ layers: 12, latency, slowStretch: { from: 23, factor: 1.15 } });
-    const result = await compileModel(modelPath, { mode: 'full', measurer: m });
-    for (const perCores of Object.values(result.profile.compile!.blockContext!)) {
-      for (const x of perCores) assert.ok(x < 1.01, perCores.join());
-    }
-    assert.equal(result.profile.blocks, undefined, 'no coarse block is stored as off its layers');
-  });
-
   it('on one core a spinning version and its sibling are one code measured twice: both take the faster', () => {
     const runs = (us: number) => [us, us * 1.01, us * 0.99];
     const version = (id: string, oneCoreUs: number, twoCoresUs: number) => ({

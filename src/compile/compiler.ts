@@ -358,44 +358,18 @@ class ModelCompile {
   }
 
   /**
-   * Measures coarse blocks whole, every version, and each block's layers again beside it: they
-   * calibrate savingScale, the block context and scaleSlowdowns.
+   * Measures coarse blocks whole, alone, every version: how much more a long block saves at its
+   * junctions than its pairs say calibrates the end-cost scale (the `local-saving` stage).
    */
   private async measureCoarseBlocks(startedMs: number): Promise<void> {
     const done = new Set(this.partial.coarse.map(({ range }) => `${range[0]}:${range[1]}`));
     for (const [i, j] of this.coarseRanges()) {
       if (done.has(`${i}:${j}`)) continue;
-      // Alone, and under the generator on the sensitivity core count: the blocks calibrate both
-      // junction savings (savingScale) and how layers' slowdowns add up (scaleSlowdowns).
-      const samples = await this.measure([i, j], {
-        ...this.alonePlan(),
-        intensities: this.settings.plan.intensities,
-      });
-      this.partial.coarse.push({
-        range: [i, j],
-        versions: versionProfiles(samples, this.partial.levels),
-        layersNowUs: await this.layerSumNow(i, j),
-      });
+      const samples = await this.measure([i, j], this.alonePlan());
+      this.partial.coarse.push({ range: [i, j], versions: versionProfiles(samples, [0]) });
       await this.save(startedMs);
       this.step('blocks');
     }
-  }
-
-  /**
-   * The block's single layers measured again alone, right after it, with `recheckRepetitions`
-   * runs: their summed typical latency per version and core count (see `atLayerTime`).
-   */
-  private async layerSumNow(i: number, j: number): Promise<Record<string, number[]>> {
-    const plan = { ...this.alonePlan(), repetitions: this.settings.recheckRepetitions };
-    const sum: Record<string, number[]> = {};
-    for (let k = i; k < j; k++) {
-      const samples = await this.measure([k, k + 1], plan);
-      for (const v of samples.versions) {
-        const us = v.soloUs.map(typicalUs);
-        sum[v.version] = (sum[v.version] ?? us.map(() => 0)).map((x, c) => round1(x + us[c]));
-      }
-    }
-    return sum;
   }
 
   /** The measurements so far, with the settings the assembly reads, as a replayable record. */

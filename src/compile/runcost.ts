@@ -150,36 +150,11 @@ function clampScale(g: number): number {
 }
 
 /**
- * How much more a long block saves than its junctions measured in pairs say: per version and
- * core count, the median over the coarse blocks of the ratio g each needs (one unusual block
- * must not swing it). 1 without blocks; kept within [0.5, MAX_SCALE]. Prices residual savings
- * (`runCost`), which are not tied to one place in the model.
- */
-export function savingScale(
-  layers: readonly RawLayer[],
-  tensors: readonly TensorEdge[],
-  fitted: Record<string, RunCost>,
-  coarse: readonly MeasuredBlock[],
-  coreCountLength: number,
-): Record<string, number[]> {
-  const blocks = blockRatios(layers, tensors, fitted, coarse, coreCountLength);
-  const scale: Record<string, number[]> = {};
-  for (const version of Object.keys(fitted)) {
-    scale[version] = Array.from({ length: coreCountLength }, (_, c) => {
-      const ratios = blocks.map((b) => b.ratio[version][c]).filter((r) => Number.isFinite(r));
-      return ratios.length > 0 ? clampScale(median(ratios)) : 1;
-    });
-  }
-  return scale;
-}
-
-/**
  * The saving scale where a layer sits, per version, core count and layer ([c][k]): junction
  * savings are not alike along a model (MobileNetV2's early layers hand on 1-5 MiB activations,
  * its late ones a few hundred KiB, and a block of either saves a different multiple of what
  * pairs say), so g is interpolated linearly between the coarse blocks' centres (constant past
- * the first and last), each block's own ratio clamped like the median. 1 without blocks, as
- * `savingScale`.
+ * the first and last), each block's own ratio clamped to [0.5, MAX_SCALE]. 1 without blocks.
  */
 export function localSavingScale(
   layers: readonly RawLayer[],
@@ -242,15 +217,6 @@ export function applyScale(v: VersionProfile, g: readonly number[] | undefined):
 }
 
 /**
- * A layer version with its in-block latency multiplied by m (per core count): what running
- * among other layers' data costs it (the compiler's `blockContext`). End costs stay.
- */
-export function applyContext(v: VersionProfile, m: readonly number[] | undefined): VersionProfile {
-  if (!m || m.every((x) => x === 1)) return v;
-  return mapSoloUs(v, (us, c) => us * m[c]);
-}
-
-/**
  * A layer version whose in-block latency on c cores is at least its 1-core in-block latency / c:
  * c threads do not run a layer's kernels faster than that. The split of a one-layer run into
  * in-block latency and end cost is a difference of noisy runs, made larger by the saving
@@ -268,18 +234,6 @@ export function noFasterThanLinear(v: VersionProfile, coreCounts: readonly numbe
     ...mapSoloUs(v, (us, c) => us + raise[c]),
     ...(v.boundaryUs ? { boundaryUs: v.boundaryUs.map((b, c) => round1(Math.max(0, b - raise[c]))) } : {}),
   };
-}
-
-export function scaleRunCost(
-  fitted: Record<string, RunCost>,
-  scale: Record<string, number[]>,
-): Record<string, RunCost> {
-  const out: Record<string, RunCost> = {};
-  for (const [version, cost] of Object.entries(fitted)) {
-    const g = scale[version];
-    out[version] = { callUs: cost.callUs, usPerMiB: cost.usPerMiB.map((a, c) => round1(a * (g?.[c] ?? 1))) };
-  }
-  return out;
 }
 
 function round1(x: number): number {

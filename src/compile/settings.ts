@@ -33,10 +33,8 @@ export interface CompileSettings {
    */
   recheckLayers: number;
   /**
-   * Timed runs of a layer measured again: after every pass of the check, and beside each coarse
-   * block (`layersNowUs`). These give ratios of sums over several layers, which need fewer runs
-   * than a profile's entries, and beside the coarse blocks they are many: VGG-19 measures 18 of
-   * its 19 layers again there.
+   * Timed runs of a layer measured again after every pass of the check: they give a ratio per
+   * core count over several layers, which needs fewer runs than a profile's entries.
    */
   recheckRepetitions: number;
   /** Relative noise margin of Pareto pruning. */

@@ -32,14 +32,16 @@ export function samePins(a: Pins, b: Pins): boolean {
 
 /**
  * Version of how the compiler measures: raise it whenever what a measurement runs changes, so
- * that profiles measured the old way are rebuilt rather than reused. 4: memory on transparent
+ * that profiles measured the old way are rebuilt rather than reused. 5: coarse blocks measured
+ * alone only, their layers not again, and profiles assembled by the two stages that earn their
+ * place on the zoo (docs/compiler.md, "Which stages stay"); 4: memory on transparent
  * huge pages (decision 0009), one warmup round, and profiles assembled with the saving scale
  * only where junctions save and no layer faster than linear (older ones could predict blocks
  * at a fifth of their latency); 3: each coarse block's layers measured again beside it, so
  * blocks are read at their layers' time; 2: block sessions on the shared heap (decision 0008);
  * 1 (profiles without a number): everything before.
  */
-export const MEASURING_PROTOCOL = 4;
+export const MEASURING_PROTOCOL = 5;
 
 export function profilePathFor(modelPath: string): string {
   const file = basename(modelPath);
@@ -103,11 +105,6 @@ export interface RawLayer {
 export interface MeasuredBlock {
   range: [number, number];
   versions: VersionProfile[];
-  /**
-   * The block's single layers measured again alone right after it: summed typical latency per
-   * version, per core count. Absent in partial results of older compiles.
-   */
-  layersNowUs?: Record<string, number[]>;
 }
 
 /** An interrupted compile's progress: everything measured so far, under its key. */

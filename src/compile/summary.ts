@@ -35,7 +35,6 @@ export interface ProfileSummary {
    * the trade-off adaptive compilation exists for.
    */
   tradeoffLayers: TradeoffLayer[];
-  coarseBlocksStored: number;
   compileMs: number;
   /** Measurement rounds redone because other processes disturbed them. */
   disturbedRounds: number;
@@ -81,7 +80,6 @@ export function summarize(profile: ModelProfileData): ProfileSummary {
     levels: profile.levels,
     meanSlowdownAtTop: n > 0 ? Math.round((slowdownSum / n) * 1000) / 1000 : 1,
     tradeoffLayers,
-    coarseBlocksStored: profile.blocks?.length ?? 0,
     compileMs: profile.compile?.compileMs ?? 0,
     disturbedRounds: profile.compile?.disturbedRounds ?? 0,
     ...(profile.compile?.quality ? { quality: profile.compile.quality } : {}),
@@ -119,7 +117,6 @@ export function formatSummary(s: ProfileSummary, reused: boolean): string[] {
         `${t.atTopUs[0]} us vs ${t.fastestAtTop} ${t.atTopUs[1]} us`,
     );
   }
-  if (s.coarseBlocksStored > 0) lines.push(`  coarse blocks stored (not additive): ${s.coarseBlocksStored}`);
   const q = s.quality;
   if (q) {
     const under =

@@ -87,7 +87,7 @@ export interface TensorEdge {
   consumers: number[];
 }
 
-/** A coarse block whose latency differs from the sum of its layers (fusion, cache reuse). */
+/** A block measured whole: its own latency stands in for the sum of its layers'. */
 export interface BlockProfile {
   range: [number, number];
   versions: VersionProfile[];
@@ -111,6 +111,7 @@ export interface ModelProfileData {
   /** Interference levels the `slowdown` columns are measured at, ascending, starting at 0. */
   levels: number[];
   layers: LayerProfile[];
+  /** Blocks measured whole whose latency is not the sum of their layers' (the live runtime's units). */
   blocks?: BlockProfile[];
   /**
    * Per version, per `coreCounts` entry: the fitted cost of a session run, `callUs` per run
@@ -179,12 +180,6 @@ export interface CompileInfo {
   compileMs: number;
   /** How it was measured (store.ts MEASURING_PROTOCOL); absent = 1. */
   protocol?: number;
-  /**
-   * Per version, per `coreCounts` entry: the factor (>= 1) every layer's in-block latency was
-   * multiplied by, so that coarse blocks measured whole are predicted right (layers run slower
-   * among other layers' data than primed by themselves). Absent = 1.
-   */
-  blockContext?: Record<string, number[]>;
   /** Measurement rounds redone because other processes used the CPU meanwhile. */
   disturbedRounds?: number;
   quality?: QualityReport;

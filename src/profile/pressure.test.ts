@@ -21,12 +21,11 @@ describe('blockPressure', () => {
     assert.ok(Math.abs(blockPressure(p, 0, 2, 'all', 'work') - 0.2) < 1e-12);
     assert.ok(Math.abs(blockPressure(p, 0, 2, 'all', { cores: 1 }) - 0.2) < 1e-12);
     assert.ok(Math.abs(blockPressure(p, 0, 2, 'all', { cores: 2 }) - 0.3) < 1e-12);
-    assert.ok(Math.abs(blockPressure(p, 0, 2, 'all', 'equal') - 0.3) < 1e-12);
   });
 
   it("a one-layer block exerts its layer's pressure, an empty one none", () => {
     const p = predictor();
-    for (const weights of ['work', 'equal', { cores: 2 }] as const) {
+    for (const weights of ['work', { cores: 2 }] as const) {
       assert.equal(blockPressure(p, 1, 2, 'all', weights), 0.5);
       assert.equal(blockPressure(p, 1, 1, 'all', weights), 0);
     }

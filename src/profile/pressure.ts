@@ -16,9 +16,8 @@ import type { ProfilePredictor } from './predictor.js';
  * - `{ cores }`: its latency in the block's version on `cores` cores alone: how the block's
  *   time really divides between its layers there, which the simulator's machine exerts and a
  *   segment profile stores.
- * - `equal`: one each: what a compiled block stored whole records beside its own numbers.
  */
-export type PressureWeights = 'work' | 'equal' | { readonly cores: number };
+export type PressureWeights = 'work' | { readonly cores: number };
 
 /** Pressure per core that `version` of layers [i, j) puts on co-runners (0 for no work). */
 export function blockPressure(
@@ -29,7 +28,6 @@ export function blockPressure(
   weights: PressureWeights,
 ): number {
   if (weights === 'work') return workWeighted(pred, i, j, version);
-  if (weights === 'equal') return weightedMean(pred, i, j, version, () => 1);
   return latencyWeighted(pred, i, j, version, weights.cores);
 }
 

@@ -48,7 +48,7 @@ export function matmul(rows: number, k: number, n: number, batch = 1): LayerShap
  * (none when the expansion `t` is 1), k x k depthwise, the squeeze-excite FCs when `se` > 0,
  * 1x1 projection. Pointwise ops and the residual sum carry no MACs of note.
  */
-export function invertedResidualShapes(
+function invertedResidualShapes(
   h: number,
   cin: number,
   cout: number,
@@ -63,5 +63,40 @@ export function invertedResidualShapes(
   out.push(conv(h, mid, mid, k, stride, mid));
   if (se > 0) out.push(matmul(1, mid, se), matmul(1, se, mid));
   out.push(conv(Math.ceil(h / stride), mid, cout, 1));
+  return out;
+}
+
+/** One stage of inverted residual blocks: its first block strides, the others keep the size. */
+export interface InvertedResidualStage {
+  expansion: number;
+  kernel: number;
+  stride: number;
+  channels: number;
+  repeats: number;
+}
+
+/**
+ * A MobileNetV2-style network's shapes: a 3x3 stride-2 stem, the stages of inverted residual
+ * blocks (each with squeeze-excite FCs of `squeeze(inChannels)` when given), a 1x1 head conv
+ * and the 1000-way classifier.
+ */
+export function invertedResidualNetShapes(
+  side: number,
+  stemChannels: number,
+  stages: readonly InvertedResidualStage[],
+  headChannels: number,
+  squeeze?: (inChannels: number) => number,
+): LayerShape[] {
+  const out = [conv(side, 3, stemChannels, 3, 2)];
+  let [h, c] = [side / 2, stemChannels];
+  for (const { expansion, kernel, stride: first, channels, repeats } of stages) {
+    for (let i = 0; i < repeats; i++) {
+      const stride = i === 0 ? first : 1;
+      out.push(...invertedResidualShapes(h, c, channels, expansion, kernel, stride, squeeze?.(c) ?? 0));
+      h = Math.ceil(h / stride);
+      c = channels;
+    }
+  }
+  out.push(conv(h, c, headChannels, 1), matmul(1, headChannels, 1000));
   return out;
 }

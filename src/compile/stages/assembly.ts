@@ -11,38 +11,20 @@ import {
   type LayerProfile,
   type ModelProfileData,
   type RunCost,
-  type BlockProfile,
   type VersionProfile,
 } from '../../profile/index.js';
 import type { RawCompile } from '../raw.js';
-import {
-  applyContext,
-  applyScale,
-  fitRunCost,
-  noFasterThanLinear,
-  scaleRunCost,
-  splitBoundary,
-} from '../runcost.js';
-import type { MeasuredBlock, RawLayer } from '../store.js';
+import { applyScale, fitRunCost, noFasterThanLinear, splitBoundary } from '../runcost.js';
+import type { RawLayer } from '../store.js';
 
 export interface Assembly {
   readonly raw: RawCompile;
   /** Run cost (call + per MiB) fitted over the measured junctions, per version. */
   readonly fitted: Readonly<Record<string, RunCost>>;
-  /** The coarse blocks the stages calibrate with. */
-  readonly coarse: readonly MeasuredBlock[];
-  /** Factor on the fitted per-MiB run cost, per version and core count. */
-  readonly runCostScale: Readonly<Record<string, number[]>>;
   /** Factor on each layer's end cost, per version, [core count][layer]. */
   readonly endCostScale: Readonly<Record<string, number[][]>>;
   /** Whether in-block latency is kept at or above linear scaling from 1 core. */
   readonly linearFloor: boolean;
-  /** Factor on in-block latency, per version and core count. */
-  readonly context: Readonly<Record<string, number[]>>;
-  /** Factor on each layer's excess slowdown (s - 1), per version and level. */
-  readonly slowdownScale: Readonly<Record<string, number[]>>;
-  /** Blocks stored whole because their layers do not add up to them. */
-  readonly blocks: readonly BlockProfile[];
 }
 
 /** The base assembly of `raw`: measurements only, every correction at its identity. */
@@ -51,13 +33,8 @@ export function baseAssembly(raw: RawCompile): Assembly {
   return {
     raw,
     fitted: fitRunCost(raw.layers, raw.tensors, versions, coreCounts),
-    coarse: raw.coarse,
-    runCostScale: {},
     endCostScale: {},
     linearFloor: false,
-    context: {},
-    slowdownScale: {},
-    blocks: [],
   };
 }
 
@@ -74,14 +51,13 @@ export function renderProfile(a: Assembly): ModelProfileData {
     ...(raw.key.pins ? { pins: raw.key.pins } : {}),
     coreCounts: [...raw.settings.coreCounts],
     levels: [...raw.levels],
-    layers: layerProfiles(a).map((layer) => withSlowdownScale(layer, a.slowdownScale)),
-    runCost: scaleRunCost(a.fitted, a.runCostScale),
-    ...(a.blocks.length > 0 ? { blocks: [...a.blocks] } : {}),
+    layers: layerProfiles(a),
+    runCost: { ...a.fitted },
     tensors: [...raw.tensors],
   };
 }
 
-/** Layer profiles with the end-cost, floor and context corrections, pruned to the Pareto set. */
+/** Layer profiles with the end-cost and floor corrections, pruned to the Pareto set. */
 function layerProfiles(a: Assembly): LayerProfile[] {
   const { raw } = a;
   const { coreCounts, latencyTolerance, pressureTolerance } = raw.settings;
@@ -113,26 +89,5 @@ function correctedVersion(
     split,
     a.endCostScale[v.version]?.map((perLayer) => perLayer[k]),
   );
-  const inContext = applyContext(scaled, a.context[v.version]);
-  return a.linearFloor ? noFasterThanLinear(inContext, a.raw.settings.coreCounts) : inContext;
-}
-
-/** Every kept version's slowdown s at each level as 1 + h (s - 1). */
-function withSlowdownScale(layer: LayerProfile, scale: Readonly<Record<string, number[]>>): LayerProfile {
-  if (Object.keys(scale).length === 0) return layer;
-  return {
-    ...layer,
-    versions: layer.versions.map((v) => {
-      const h = scale[v.version];
-      return h ? { ...v, slowdown: v.slowdown.map((s, l) => round3(1 + h[l] * (s - 1))) } : v;
-    }),
-  };
-}
-
-export function round1(x: number): number {
-  return Math.round(x * 10) / 10;
-}
-
-export function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
+  return a.linearFloor ? noFasterThanLinear(scaled, a.raw.settings.coreCounts) : scaled;
 }

@@ -16,7 +16,7 @@ export const localSaving: CorrectionStage = {
       a.raw.layers,
       a.raw.tensors,
       a.fitted,
-      a.coarse,
+      a.raw.coarse,
       a.raw.settings.coreCounts.length,
     ),
   }),

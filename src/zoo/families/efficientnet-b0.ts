@@ -7,7 +7,7 @@ import {
   type ModelFamily,
 } from '../family.js';
 import type { Net } from '../net.js';
-import { conv, invertedResidualShapes, matmul, type LayerShape } from '../shapes.js';
+import { invertedResidualNetShapes, type LayerShape } from '../shapes.js';
 
 /** Tan & Le 2019, Table 1: expansion, kernel, first stride, output channels, repeats. */
 const STAGES: readonly (readonly [number, number, number, number, number])[] = [
@@ -91,18 +91,14 @@ function efficientnetB0(net: Net, image: string): string {
 }
 
 function layerShapes(): LayerShape[] {
-  const out = [conv(IMAGENET_SIDE, 3, STEM_CHANNELS, 3, 2)];
-  let [h, c] = [IMAGENET_SIDE / 2, STEM_CHANNELS];
-  for (const [t, k, s, cout, n] of STAGES) {
-    for (let i = 0; i < n; i++) {
-      const stride = i === 0 ? s : 1;
-      out.push(...invertedResidualShapes(h, c, cout, t, k, stride, squeezeWidth(c)));
-      h = Math.ceil(h / stride);
-      c = cout;
-    }
-  }
-  out.push(conv(h, c, HEAD_CHANNELS, 1), matmul(1, HEAD_CHANNELS, 1000));
-  return out;
+  const stages = STAGES.map(([expansion, kernel, stride, channels, repeats]) => ({
+    expansion,
+    kernel,
+    stride,
+    channels,
+    repeats,
+  }));
+  return invertedResidualNetShapes(IMAGENET_SIDE, STEM_CHANNELS, stages, HEAD_CHANNELS, squeezeWidth);
 }
 
 export const family: ModelFamily = {

@@ -7,7 +7,7 @@ import {
   type ModelFamily,
 } from '../family.js';
 import type { Net } from '../net.js';
-import { conv, invertedResidualShapes, matmul, type LayerShape } from '../shapes.js';
+import { invertedResidualNetShapes, type LayerShape } from '../shapes.js';
 
 /** Sandler et al. 2018, Table 2: expansion t, output channels c, repeats n, first stride s. */
 const STAGES: readonly (readonly [number, number, number, number])[] = [
@@ -47,18 +47,14 @@ function mobilenetv2(net: Net, image: string): string {
 }
 
 function layerShapes(): LayerShape[] {
-  const out = [conv(IMAGENET_SIDE, 3, STEM_CHANNELS, 3, 2)];
-  let [h, c] = [IMAGENET_SIDE / 2, STEM_CHANNELS];
-  for (const [t, cout, n, s] of STAGES) {
-    for (let i = 0; i < n; i++) {
-      const stride = i === 0 ? s : 1;
-      out.push(...invertedResidualShapes(h, c, cout, t, 3, stride));
-      h = Math.ceil(h / stride);
-      c = cout;
-    }
-  }
-  out.push(conv(h, c, HEAD_CHANNELS, 1), matmul(1, HEAD_CHANNELS, 1000));
-  return out;
+  const stages = STAGES.map(([expansion, channels, repeats, stride]) => ({
+    expansion,
+    kernel: 3,
+    stride,
+    channels,
+    repeats,
+  }));
+  return invertedResidualNetShapes(IMAGENET_SIDE, STEM_CHANNELS, stages, HEAD_CHANNELS);
 }
 
 export const family: ModelFamily = {
