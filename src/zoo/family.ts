@@ -84,18 +84,30 @@ export const imageSpec = (name: string, side: number): TensorSpec => ({
   shape: [1, 3, side, side],
 });
 
-/** The ImageNet classifiers' tensors: `input` [1, 3, 224, 224] to `logits` [1, 1000]. */
-export const classifierInputs = (): TensorSpec[] => [imageSpec('input', IMAGENET_SIDE)];
-export const classifierOutputs = (): TensorSpec[] => [{ name: 'logits', datatype: 'FP32', shape: [1, 1000] }];
+/** What sets one ImageNet classifier apart from the others; `imageNetClassifier` adds the rest. */
+export type ClassifierFields = Pick<
+  ModelFamily,
+  'name' | 'listOrder' | 'description' | 'published' | 'qosTargetMs' | 'simulator'
+> & {
+  /** The network from the image to the 1000 logits. */
+  body: (net: Net, image: string) => string;
+};
 
-/** Builds an ImageNet classifier: `input` (side `imageSize`, default 224) through `body` to `logits`. */
-export function buildClassifier(
-  net: Net,
-  options: BuildOptions,
-  body: (net: Net, image: string) => string,
-): void {
-  const side = checkImageSize(options.imageSize ?? IMAGENET_SIDE);
-  net.output(body(net, net.input('input', [1, 3, side, side])), 'logits');
+/**
+ * An ImageNet classifier family: `input` [1, 3, 224, 224] (side `imageSize` when built at
+ * another size) through `body` to `logits` [1, 1000], at the CNN opset.
+ */
+export function imageNetClassifier({ body, ...fields }: ClassifierFields): ModelFamily {
+  return {
+    ...fields,
+    inputs: [imageSpec('input', IMAGENET_SIDE)],
+    outputs: [{ name: 'logits', datatype: 'FP32', shape: [1, 1000] }],
+    opset: CNN_OPSET,
+    build: (net, options) => {
+      const side = checkImageSize(options.imageSize ?? IMAGENET_SIDE);
+      net.output(body(net, net.input('input', [1, 3, side, side])), 'logits');
+    },
+  };
 }
 
 /** CNN input sides are multiples of 32 so that every stride-2 stage divides evenly. */

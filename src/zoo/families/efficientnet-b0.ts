@@ -1,11 +1,4 @@
-import {
-  CNN_OPSET,
-  IMAGENET_SIDE,
-  buildClassifier,
-  classifierInputs,
-  classifierOutputs,
-  type ModelFamily,
-} from '../family.js';
+import { IMAGENET_SIDE, imageNetClassifier } from '../family.js';
 import type { Net } from '../net.js';
 import { invertedResidualNetShapes, type LayerShape } from '../shapes.js';
 
@@ -101,7 +94,7 @@ function layerShapes(): LayerShape[] {
   return invertedResidualNetShapes(IMAGENET_SIDE, STEM_CHANNELS, stages, HEAD_CHANNELS, squeezeWidth);
 }
 
-export const family: ModelFamily = {
+export const family = imageNetClassifier({
   name: 'efficientnet-b0',
   listOrder: 50,
   description: 'EfficientNet-B0 with squeeze-excite, Swish as x * Sigmoid(x)',
@@ -111,10 +104,7 @@ export const family: ModelFamily = {
     source:
       'torchvision EfficientNet_B0_Weights.IMAGENET1K_V1: num_params 5288548, 0.39 GFLOPS; Tan & Le 2019, Table 2: 5.3 M params, 0.39 B FLOPS (multiply-adds)',
   },
-  inputs: classifierInputs(),
-  outputs: classifierOutputs(),
   qosTargetMs: null,
-  opset: CNN_OPSET,
-  build: (net, options) => buildClassifier(net, options, efficientnetB0),
+  body: efficientnetB0,
   simulator: { layerShapes },
-};
+});

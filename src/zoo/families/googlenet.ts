@@ -1,10 +1,4 @@
-import {
-  CNN_OPSET,
-  buildClassifier,
-  classifierInputs,
-  classifierOutputs,
-  type ModelFamily,
-} from '../family.js';
+import { imageNetClassifier } from '../family.js';
 import type { Net } from '../net.js';
 
 /** One inception module's branch widths: 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool projection. */
@@ -57,7 +51,7 @@ function googlenet(net: Net, image: string): string {
   return net.linear(net.flatten(net.globalAvgPool(x)), 1000);
 }
 
-export const family: ModelFamily = {
+export const family = imageNetClassifier({
   name: 'googlenet',
   listOrder: 30,
   description: 'GoogLeNet / Inception v1 as published (5x5 branches, LRN, no BatchNorm, no auxiliary heads)',
@@ -70,11 +64,8 @@ export const family: ModelFamily = {
     source:
       'params: OpenVINO Open Model Zoo googlenet-v1 (BVLC Caffe GoogLeNet), 6.999 M; MACs: Szegedy et al. 2015, Table 1 ops column (1502 M) with conv1 counted in full (118 M instead of 34 M) = 1.586 G',
   },
-  inputs: classifierInputs(),
-  outputs: classifierOutputs(),
   qosTargetMs: null,
-  opset: CNN_OPSET,
-  build: (net, options) => buildClassifier(net, options, googlenet),
+  body: googlenet,
   // The calibration measured the conv layers (not the FC), listed out of execution order.
   simulator: { calibrationModel: 'GoogLeNet', sortRowsByInputSize: true },
-};
+});

@@ -1,11 +1,4 @@
-import {
-  CNN_OPSET,
-  IMAGENET_SIDE,
-  buildClassifier,
-  classifierInputs,
-  classifierOutputs,
-  type ModelFamily,
-} from '../family.js';
+import { IMAGENET_SIDE, imageNetClassifier } from '../family.js';
 import type { Net } from '../net.js';
 import { invertedResidualNetShapes, type LayerShape } from '../shapes.js';
 
@@ -57,7 +50,7 @@ function layerShapes(): LayerShape[] {
   return invertedResidualNetShapes(IMAGENET_SIDE, STEM_CHANNELS, stages, HEAD_CHANNELS);
 }
 
-export const family: ModelFamily = {
+export const family = imageNetClassifier({
   name: 'mobilenetv2',
   listOrder: 40,
   description: 'MobileNetV2 (width 1.0), 224x224 ImageNet classifier, ReLU6 as Clip',
@@ -67,10 +60,7 @@ export const family: ModelFamily = {
     source:
       'torchvision MobileNet_V2_Weights.IMAGENET1K_V1: num_params 3504872, 0.30 GFLOPS; Sandler et al. 2018, Table 4: 300 M multiply-adds',
   },
-  inputs: classifierInputs(),
-  outputs: classifierOutputs(),
   qosTargetMs: 10,
-  opset: CNN_OPSET,
-  build: (net, options) => buildClassifier(net, options, mobilenetv2),
+  body: mobilenetv2,
   simulator: { layerShapes },
-};
+});

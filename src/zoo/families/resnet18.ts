@@ -1,11 +1,4 @@
-import {
-  CNN_OPSET,
-  IMAGENET_SIDE,
-  buildClassifier,
-  classifierInputs,
-  classifierOutputs,
-  type ModelFamily,
-} from '../family.js';
+import { IMAGENET_SIDE, imageNetClassifier } from '../family.js';
 import { RESNET_BLOCKS, blockStride, resnet, stageWidth } from '../resnet.js';
 import { conv, matmul, type LayerShape } from '../shapes.js';
 
@@ -28,7 +21,7 @@ function layerShapes(): LayerShape[] {
   return out;
 }
 
-export const family: ModelFamily = {
+export const family = imageNetClassifier({
   name: 'resnet18',
   listOrder: 20,
   description: 'ResNet-18, 224x224 ImageNet classifier',
@@ -37,10 +30,7 @@ export const family: ModelFamily = {
     macs: 1.81e9,
     source: 'torchvision ResNet18_Weights.IMAGENET1K_V1: num_params 11689512, 1.81 GFLOPS (multiply-adds)',
   },
-  inputs: classifierInputs(),
-  outputs: classifierOutputs(),
   qosTargetMs: null,
-  opset: CNN_OPSET,
-  build: (net, options) => buildClassifier(net, options, (n, image) => resnet(n, image, 18)),
+  body: (n, image) => resnet(n, image, 18),
   simulator: { layerShapes },
-};
+});

@@ -1,13 +1,7 @@
-import {
-  CNN_OPSET,
-  buildClassifier,
-  classifierInputs,
-  classifierOutputs,
-  type ModelFamily,
-} from '../family.js';
+import { imageNetClassifier } from '../family.js';
 import { resnet } from '../resnet.js';
 
-export const family: ModelFamily = {
+export const family = imageNetClassifier({
   name: 'resnet50',
   listOrder: 10,
   description: 'ResNet-50 v1.5 (torchvision layout: stride on the 3x3 conv), 224x224 ImageNet classifier',
@@ -16,10 +10,7 @@ export const family: ModelFamily = {
     macs: 4.09e9,
     source: 'torchvision ResNet50_Weights.IMAGENET1K_V1: num_params 25557032, 4.09 GFLOPS (multiply-adds)',
   },
-  inputs: classifierInputs(),
-  outputs: classifierOutputs(),
   qosTargetMs: 15,
-  opset: CNN_OPSET,
-  build: (net, options) => buildClassifier(net, options, (n, image) => resnet(n, image, 50)),
+  body: (n, image) => resnet(n, image, 50),
   simulator: { calibrationModel: 'ResNet50' },
-};
+});

@@ -1,11 +1,4 @@
-import {
-  CNN_OPSET,
-  IMAGENET_SIDE,
-  buildClassifier,
-  classifierInputs,
-  classifierOutputs,
-  type ModelFamily,
-} from '../family.js';
+import { IMAGENET_SIDE, imageNetClassifier } from '../family.js';
 import type { Net } from '../net.js';
 import { conv, matmul, type LayerShape } from '../shapes.js';
 
@@ -65,7 +58,7 @@ function layerShapes(): LayerShape[] {
   return out;
 }
 
-export const family: ModelFamily = {
+export const family = imageNetClassifier({
   name: 'vgg19',
   listOrder: 60,
   description: 'VGG-19 (configuration E, no BatchNorm), 224x224 ImageNet classifier',
@@ -74,10 +67,7 @@ export const family: ModelFamily = {
     macs: 19.63e9,
     source: 'torchvision VGG19_Weights.IMAGENET1K_V1: num_params 143667240, 19.63 GFLOPS (multiply-adds)',
   },
-  inputs: classifierInputs(),
-  outputs: classifierOutputs(),
   qosTargetMs: null,
-  opset: CNN_OPSET,
-  build: (net, options) => buildClassifier(net, options, vgg19),
+  body: vgg19,
   simulator: { layerShapes },
-};
+});
