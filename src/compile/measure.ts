@@ -7,7 +7,13 @@
 import type * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { elementBytes, encodeModel, freeTensorMemory, tensorTypeOf, type ModelProto } from '../onnx/index.js';
+import {
+  elementBytes,
+  encodeModel,
+  freeTensorMemory,
+  tensorTypeBytes,
+  type ModelProto,
+} from '../onnx/index.js';
 import {
   ModelPartition,
   discoverLayers,
@@ -422,17 +428,8 @@ function tensorEdges(cut: ModelPartition, layerCount: number): TensorEdge[] {
   }
   for (const o of cut.model.graph?.output ?? []) readBy(o.name, layerCount);
   return [...consumers].map(([name, readers]) => ({
-    bytes: valueBytes(cut, name),
+    bytes: tensorTypeBytes(cut.index.typeOf(name)),
     producer: producer.get(name) ?? -1,
     consumers: [...readers].sort((a, b) => a - b),
   }));
-}
-
-/** Size of a value from its declared type (symbolic dims count as 1); 0 when unknown. */
-function valueBytes(cut: ModelPartition, name: string): number {
-  const info = cut.index.valueInfo.get(name);
-  const t = info?.type ? tensorTypeOf(info.type) : undefined;
-  if (!t?.shape) return 0;
-  const count = t.shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
-  return count * elementBytes(t.elemType);
 }

@@ -35,6 +35,7 @@ export {
   ELEMENT_BYTES,
   ORT_ELEMENT_BYTES,
   elementBytes,
+  tensorTypeBytes,
   float32Tensor,
   int64Tensor,
   tensorValues,

@@ -3,6 +3,7 @@ import type * as ort from 'onnxruntime-node';
 import { create, fromBinary } from '@bufbuild/protobuf';
 import { TensorProtoSchema, TensorProto_DataType as DataType, type TensorProto } from 'onnx-buf';
 import { modelFileError } from './errors.js';
+import { elementCount, type TensorType } from './graph.js';
 import { VeltairError } from '../errors/index.js';
 
 export { DataType };
@@ -64,6 +65,15 @@ export const ORT_ELEMENT_BYTES: Readonly<Record<string, number>> = Object.fromEn
  */
 export function elementBytes(elemType: number): number {
   return ELEMENT_BYTES[elemType] ?? 4;
+}
+
+/**
+ * Bytes of a value of `type`, symbolic dims counted as 1 (batch 1, the shapes veltair serves);
+ * 0 when the type or its rank is unknown: such a value has no size to plan with.
+ */
+export function tensorTypeBytes(type: TensorType | undefined): number {
+  if (!type?.shape) return 0;
+  return elementCount(type.shape.map((d) => (typeof d === 'number' ? d : 1))) * elementBytes(type.elemType);
 }
 
 export function float32Tensor(

@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { GraphProtoSchema, ModelProtoSchema, ValueInfoProtoSchema } from 'onnx-buf';
 import {
-  elementBytes,
+  tensorTypeBytes,
   GraphIndex,
   nodeReads,
   nodeWrites,
@@ -9,7 +9,6 @@ import {
   type ModelProto,
   type NodeProto,
   type TensorProto,
-  type TensorType,
   type ValueInfoProto,
 } from '../onnx/index.js';
 import type { Layer } from './layers.js';
@@ -203,7 +202,7 @@ export class ModelPartition {
    */
   cutBytes(k: number): number {
     const crossing = this.boundary([k, this.layers.length]).inputs.filter((n) => !this.graphInputs.has(n));
-    return crossing.reduce((sum, name) => sum + tensorBytes(this.index.typeOf(name)), 0);
+    return crossing.reduce((sum, name) => sum + tensorTypeBytes(this.index.typeOf(name)), 0);
   }
 
   /** Layer that produces `name`, or -1 for graph inputs, initializers and unknown names. */
@@ -216,12 +215,6 @@ export class ModelPartition {
   lastReaderOf(name: string): number {
     return this.lastReader.get(name) ?? -1;
   }
-}
-
-function tensorBytes(type: TensorType | undefined): number {
-  if (!type) return 0;
-  const elements = (type.shape ?? []).reduce<number>((n, d) => n * (typeof d === 'number' ? d : 1), 1);
-  return elements * elementBytes(type.elemType);
 }
 
 /** Every name the nodes read, including what their subgraphs read from outer scopes. */
