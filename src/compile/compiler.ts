@@ -388,7 +388,6 @@ class ModelCompile {
         sensitivityCores: plan.sensitivityCores,
         repetitions: plan.repetitions,
         generatorThreads: generatorThreadsFor(this.options.measurer.machine.usableCores),
-        blockTolerance: this.settings.blockTolerance,
         latencyTolerance: this.settings.latencyTolerance,
         pressureTolerance: this.settings.pressureTolerance,
       },

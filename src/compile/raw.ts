@@ -19,7 +19,6 @@ export interface AssemblySettings {
   sensitivityCores: number;
   repetitions: number;
   generatorThreads: number;
-  blockTolerance: number;
   latencyTolerance: number;
   pressureTolerance: number;
 }

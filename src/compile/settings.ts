@@ -11,12 +11,10 @@ export interface CompileSettings {
   /** Calibrations tried before the best one found is taken, and the pause between them. */
   calibrationAttempts: number;
   calibrationPauseMs: number;
-  /** Coarse blocks checked for non-additive latency (stored in `blocks` when they are). */
+  /** Coarse blocks measured whole: they calibrate the end-cost scale (`local-saving`). */
   coarseBlocks: number;
   /** Layers per coarse block. */
   coarseBlockLayers: number;
-  /** A coarse block is stored when its measured latency differs from the sum by more than this. */
-  blockTolerance: number;
   /** Held-out blocks for the quality report, alone and under interference each. */
   qualityBlocks: number;
   /** Longest held-out block, in layers. */
@@ -94,7 +92,6 @@ export function settingsFor(mode: CompileMode, usableCores: number): CompileSett
     calibrationPauseMs: 3000,
     coarseBlocks: quick ? 2 : 4,
     coarseBlockLayers: 6,
-    blockTolerance: 0.1,
     qualityBlocks: quick ? 3 : 16,
     qualityMaxLayers: 8,
     qualityPasses: quick ? 1 : 3,
