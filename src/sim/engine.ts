@@ -14,6 +14,9 @@
  * with a per-run lognormal sensitivity factor; every start and end re-rates all running
  * blocks. The policy sees only the monitor's estimate of the level, inferred from how
  * much slower than predicted recent blocks ran, as the live monitor does.
+ *
+ * With `truth: 'measured-error'` the solo latency and the co-runners' slowdown come from a
+ * hidden machine drawn around the profiles instead (truth.ts); the noise stays on top.
  */
 import { blockPressure, nearestRank, slowdownAt, type ProfilePredictor } from '../profile/index.js';
 import {
@@ -26,6 +29,7 @@ import {
 } from '../engine/index.js';
 import type { Policy } from '../sched/index.js';
 import { Rng, streamSeed } from './rng.js';
+import { hiddenMachine, type HiddenBlock, type HiddenMachine, type TruthSetting } from './truth.js';
 
 export interface Arrival {
   model: string;
@@ -59,6 +63,8 @@ export interface SimOptions {
   trace?: boolean;
   /** Drop waiting queries past their deadline before each decision, as the live engine does. */
   expireLate?: boolean;
+  /** Which machine runs the blocks (truth.ts); default `profile`. Policies read profiles either way. */
+  truth?: TruthSetting;
 }
 
 export interface ModelStats {
@@ -221,6 +227,8 @@ interface SimRun {
   pressure: number;
   /** Undisturbed run time: noisy solo work plus launch overhead, in us. */
   undisturbedUs: number;
+  /** The block on the hidden machine, when the machine is not its profiles. */
+  hidden: HiddenBlock | undefined;
 }
 
 /**
@@ -232,6 +240,7 @@ class SimulatedMachine implements Executor {
   private readonly runs: SimRun[] = [];
   private readonly noiseRng: Rng;
   private readonly noise: NoiseModel;
+  private readonly truth: HiddenMachine | undefined;
   private pressureTotal = 0;
   private readonly blockSlowdowns: number[] = [];
   private undisturbedCoreUs = 0;
@@ -244,6 +253,7 @@ class SimulatedMachine implements Executor {
   ) {
     this.noiseRng = new Rng(streamSeed(opts.seed, 'noise'));
     this.noise = opts.noise ?? DEFAULT_NOISE;
+    this.truth = hiddenMachine(opts.truth ?? 'profile', opts.predictors, opts.seed);
   }
 
   start(blocks: readonly BlockStart[]): void {
@@ -253,7 +263,9 @@ class SimulatedMachine implements Executor {
       const [i, j] = start.block;
       const cores = start.cpus.length;
       const shape = blockShape(pred, i, j, start.version, cores);
-      const workUs = shape.soloUs * this.noiseRng.lognormal(this.noise.soloSigma) + this.overheadUs;
+      const hidden = this.truth?.admit(start);
+      const soloUs = hidden ? hidden.soloUs : shape.soloUs;
+      const workUs = soloUs * this.noiseRng.lognormal(this.noise.soloSigma) + this.overheadUs;
       const run: SimRun = {
         start,
         pred,
@@ -264,6 +276,7 @@ class SimulatedMachine implements Executor {
         sensitivity: this.noiseRng.lognormal(this.noise.sensitivitySigma),
         pressure: blockPressure(pred, i, j, start.version, { cores }),
         undisturbedUs: workUs,
+        hidden,
       };
       this.runs.push(run);
       this.pressureTotal += run.pressure * run.cores;
@@ -290,6 +303,7 @@ class SimulatedMachine implements Executor {
     const nowMs = this.clock.nowMs();
     this.runs.splice(this.runs.indexOf(run), 1);
     this.pressureTotal -= run.pressure * run.cores;
+    if (run.hidden) this.truth?.release(run.hidden);
     const actualUs = (nowMs - run.start.startMs) * 1000;
     this.blockSlowdowns.push(actualUs / run.undisturbedUs);
     this.undisturbedCoreUs += run.undisturbedUs * run.cores;
@@ -301,10 +315,11 @@ class SimulatedMachine implements Executor {
   /** Re-derives every running block's speed from the co-runners present now. */
   private rerate(): void {
     const nowMs = this.clock.nowMs();
+    this.truth?.settle();
     for (const r of this.runs) {
       const level = Math.max(0, this.pressureTotal - r.pressure * r.cores);
-      const profiled = slowdownAt(r.curve, r.pred.levels, level);
-      const slowdown = Math.max(1, 1 + (profiled - 1) * r.sensitivity);
+      const modelled = r.hidden ? r.hidden.slowdown : slowdownAt(r.curve, r.pred.levels, level);
+      const slowdown = Math.max(1, 1 + (modelled - 1) * r.sensitivity);
       if (slowdown === r.slowdown) continue;
       const remainingWorkMs = (r.finishMs - nowMs) / r.slowdown;
       r.finishMs = nowMs + remainingWorkMs * slowdown;

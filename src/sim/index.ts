@@ -31,3 +31,20 @@ export {
   type FitError,
 } from './scaling.js';
 export { Rng, streamSeed } from './rng.js';
+export {
+  HiddenMachine,
+  hiddenMachine,
+  TRUTH_SETTINGS,
+  MEASURED_LATENCY_ERROR,
+  DEMAND_GBPS_PER_LEVEL,
+  type TruthSetting,
+  type HiddenBlock,
+  type LatencyErrorModel,
+} from './truth.js';
+export {
+  memorySlowdowns,
+  memoryStretch,
+  THREADRIPPER_3990X_MEMORY,
+  type MemoryLoad,
+  type MemorySystem,
+} from './memory.js';
