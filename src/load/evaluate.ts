@@ -5,7 +5,13 @@
  */
 import type { ProfilePredictor } from '../profile/index.js';
 import type { PolicyContext, PolicyParams, PolicySpec } from '../sched/index.js';
-import { leastCoreTimeUs, simulate, type NoiseModel, type SimResult } from '../sim/index.js';
+import {
+  leastCoreTimeUs,
+  simulate,
+  type NoiseModel,
+  type SimResult,
+  type TruthSetting,
+} from '../sim/index.js';
 import { poissonArrivals } from './arrivals.js';
 import { findPeak, type PeakPoint, type PeakResult } from './peak.js';
 import { VeltairError } from '../errors/index.js';
@@ -27,6 +33,8 @@ export interface Scenario {
   dispatchOverheadUs?: number;
   /** Expire waiting queries past their deadline, as the live engine does. */
   expireLate?: boolean;
+  /** Which machine runs the blocks: the profiles themselves (default) or one drawn around them. */
+  truth?: TruthSetting;
 }
 
 export function policyContext(scn: Scenario): PolicyContext {
@@ -65,6 +73,7 @@ export function runPoint(
     maxMisses: opts.stopBelow === undefined ? undefined : Math.floor((1 - opts.stopBelow) * scn.queries),
     trace: opts.trace,
     expireLate: scn.expireLate,
+    truth: scn.truth,
   });
 }
 
