@@ -68,8 +68,8 @@ export const planaria = {
   create(params: PolicyParams, _ctx: PolicyContext) {
     const cfg: PlanariaConfig = {
       slackShare: params.slackShare ?? 0.85,
-      blockLayers: Math.max(1, Math.round(params.blockLayers ?? 4)),
-      reserveShare: Math.max(0, Math.min(1, params.reserveShare ?? 0)),
+      blockLayers: Math.max(1, Math.round(params.blockLayers ?? 2)),
+      reserveShare: Math.max(0, Math.min(1, params.reserveShare ?? 0.0625)),
       versionRule: versionRuleParam(params.versionRule),
       drop: dropParam(params.drop ?? 1),
     };
