@@ -24,7 +24,7 @@ export const modelFcfs = {
   summary:
     'model-wise FCFS: every query of a model holds the same core count for its whole run, oldest first',
   role: 'baseline',
-  paramGrid: { qosShare: [0.35, 0.5, 0.7], versionRule: [0, 1, 2], drop: [1, 2] },
+  paramGrid: { qosShare: [0.15, 0.35, 0.5, 0.7], versionRule: [0, 1, 2], drop: [1, 2] },
   defaults: { qosShare: 0.5, versionRule: 0, drop: 1 },
   create(params: PolicyParams, ctx: PolicyContext) {
     const coresOf = coresPerModel(ctx, params.qosShare ?? 0.5);

@@ -46,12 +46,12 @@ export const prema = {
   summary:
     'PREMA on CPUs: tokens for normalised waiting, dynamic candidate threshold, shortest job first, preemption at layers',
   role: 'baseline',
-  paramGrid: { qosShare: [0.35, 0.5], thresholdShare: [0.5, 0.9], versionRule: [0, 1, 2], drop: [1, 2] },
-  defaults: { qosShare: 0.35, thresholdShare: 0.5, preemptEvery: 1, versionRule: 0, drop: 1 },
+  paramGrid: { preemptEvery: [1, 4, 16], versionRule: [0, 1, 2], drop: [1, 2] },
+  defaults: { qosShare: 0.35, thresholdShare: 0.5, preemptEvery: 4, versionRule: 0, drop: 1 },
   create(params: PolicyParams, ctx: PolicyContext) {
     const coresOf = coresPerModel(ctx, params.qosShare ?? 0.35);
     const thresholdShare = params.thresholdShare ?? 0.5;
-    const every = Math.max(1, Math.round(params.preemptEvery ?? 1));
+    const every = Math.max(1, Math.round(params.preemptEvery ?? 4));
     const versionRule = versionRuleParam(params.versionRule);
     const drop = dropParam(params.drop ?? 1);
     return {

@@ -22,7 +22,7 @@ export const staticPartition = {
   name: 'static-partition',
   summary: 'static partitioning: a fixed core set per model sized by load share, FCFS inside it',
   role: 'baseline',
-  paramGrid: { qosShare: [0.35, 0.5, 0.7], versionRule: [0, 1, 2], drop: [1, 2] },
+  paramGrid: { qosShare: [0.15, 0.35, 0.5, 0.7], versionRule: [0, 1, 2], drop: [1, 2] },
   defaults: { qosShare: 0.5, versionRule: 0, drop: 1 },
   create(params: PolicyParams, ctx: PolicyContext) {
     const coresOf = coresPerModel(ctx, params.qosShare ?? 0.5);
