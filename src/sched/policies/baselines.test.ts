@@ -14,7 +14,9 @@ import { layerWise } from './layer-wise.js';
 import { modelFcfs } from './model-fcfs.js';
 import { planaria } from './planaria.js';
 import { prema } from './prema.js';
+import { instancePerCore } from './instance-per-core.js';
 import { partitionCores, staticPartition } from './static-partition.js';
+import { veltairFixed } from './veltair.js';
 
 type Dispatch = Extract<Decision, { kind: 'dispatch' }>;
 
@@ -65,10 +67,20 @@ describe('layer-wise', () => {
     for (let k = 1; k < run.length; k++) assert.notEqual(run[k].cores, run[k - 1].cores, `layer ${k}`);
   });
 
-  it('runs on the free cores in a conflict only when takeFree is on', () => {
-    const view = makeView().cores(64, 1).waiting(makeQuery().deadlineMs(3)).build();
-    assert.deepEqual(dispatches(create(layerWise, { takeFree: 0 }).decide(view)), []);
-    assert.equal(dispatches(create(layerWise, { takeFree: 1 }).decide(view))[0].cores, 1);
+  it('decides as veltair does at 1-layer blocks when it chooses versions by level', () => {
+    const fixed = create(veltairFixed, { blockLayers: 1, budgetFactor: 0.65, drop: 2 });
+    const lw = create(layerWise, { budgetFactor: 0.65, versionRule: 2, drop: 2 });
+    const views = [
+      makeView().waiting(makeQuery().id('a').deadlineMs(6), makeQuery().id('b').model('tiny')).build(),
+      makeView()
+        .nowMs(2)
+        .cores(64, 20)
+        .interference(1)
+        .running(makeRunning('x', 'cnn', 44, 5))
+        .waiting(makeQuery().id('a').nextLayer(3).deadlineMs(9), makeQuery().id('b').deadlineMs(12))
+        .build(),
+    ];
+    for (const view of views) assert.deepEqual(lw.decide(view), fixed.decide(view));
   });
 });
 
@@ -135,9 +147,10 @@ describe('planaria', () => {
     makeView()
       .waiting(makeQuery().id('relaxed').deadlineMs(30), makeQuery().id('urgent').deadlineMs(5))
       .build();
+  const lean = { reserveShare: 1, slackShare: 1 };
 
-  it('gives each query the fewest cores that meet its deadline when leftovers are kept', () => {
-    const ds = dispatches(create(planaria, { leftoverShare: 0, slackShare: 1 }).decide(view()));
+  it('gives each query the fewest cores that meet its deadline when no cores are left over', () => {
+    const ds = dispatches(create(planaria, lean).decide(view()));
     const pred = makeContext().profile('cnn');
     for (const d of ds) {
       const deadline = d.query === 'urgent' ? 5 : 30;
@@ -147,12 +160,54 @@ describe('planaria', () => {
   });
 
   it('hands leftover cores mostly to the query with less slack', () => {
-    const lean = dispatches(create(planaria, { leftoverShare: 0 }).decide(view()));
-    const rich = dispatches(create(planaria, { leftoverShare: 1 }).decide(view()));
+    const leanRun = dispatches(create(planaria, lean).decide(view()));
+    const rich = dispatches(create(planaria, { reserveShare: 0 }).decide(view()));
     const extra = (q: string) =>
-      rich.find((d) => d.query === q)!.cores - lean.find((d) => d.query === q)!.cores;
+      rich.find((d) => d.query === q)!.cores - leanRun.find((d) => d.query === q)!.cores;
     assert.ok(extra('urgent') > extra('relaxed'));
     assert.ok(rich.reduce((a, d) => a + d.cores, 0) <= 64);
+  });
+
+  it('runs blocks of blockLayers layers, so cores are decided again at every boundary', () => {
+    const [d] = dispatches(create(planaria, { blockLayers: 3 }).decide(view()));
+    assert.deepEqual(d.block, [0, 3]);
+  });
+
+  // The relaxed query ran its last block on the 40 cores it got as leftovers; those cores are
+  // free again now that it reached a boundary, and an urgent query has just arrived.
+  const atBoundary = (...others: Query[]) =>
+    makeView()
+      .nowMs(1)
+      .cores(64, 40)
+      .running(makeRunning('x', 'cnn', 24, 20))
+      .waiting(makeQuery().id('relaxed').nextLayer(2).deadlineMs(40).last(40, 'fast'), ...others)
+      .build();
+
+  it('shrinks a running query’s cores for an urgent arrival', () => {
+    const urgent = makeQuery().id('urgent').arrivalMs(1).deadlineMs(6).build();
+    const ds = dispatches(create(planaria, { reserveShare: 0 }).decide(atBoundary(urgent)));
+    const relaxed = ds.find((d) => d.query === 'relaxed');
+    assert.ok(relaxed && relaxed.cores < 40, `relaxed kept ${relaxed?.cores} cores`);
+    assert.ok(
+      ds.some((d) => d.query === 'urgent'),
+      'the urgent arrival got no cores',
+    );
+  });
+
+  it('grows a running query’s cores with leftovers when nothing urgent waits', () => {
+    const [alone] = dispatches(create(planaria, { reserveShare: 0 }).decide(atBoundary()));
+    assert.equal(alone.cores, 40);
+  });
+
+  it('keeps a reserve of cores free for urgent arrivals', () => {
+    const used = (reserveShare: number) =>
+      dispatches(
+        create(planaria, { reserveShare }).decide(makeView().waiting(makeQuery().deadlineMs(30)).build()),
+      )
+        .map((d) => d.cores)
+        .reduce((a, b) => a + b, 0);
+    assert.ok(used(0) > 48, `${used(0)} cores without a reserve`);
+    assert.ok(used(0.25) <= 48, `${used(0.25)} cores with a quarter in reserve`);
   });
 });
 
@@ -169,7 +224,7 @@ describe('prema', () => {
       .cores(64, 8)
       .waiting(makeQuery().id('long').deadlineMs(50), makeQuery().id('short').model('tiny').deadlineMs(50))
       .build();
-    assert.equal(create(prema, { tokenThreshold: 3 }).decide(view)[0].query, 'short');
+    assert.equal(create(prema).decide(view)[0].query, 'short');
   });
 
   it('runs a query that has waited long (enough tokens) before a shorter fresh one', () => {
@@ -182,6 +237,61 @@ describe('prema', () => {
         makeQuery().id('fresh').model('tiny').arrivalMs(30).deadlineMs(100),
       )
       .build();
-    assert.equal(create(prema, { tokenThreshold: 3 }).decide(view)[0].query, 'starved');
+    assert.equal(create(prema, { thresholdShare: 0.5, qosShare: 0.5 }).decide(view)[0].query, 'starved');
+  });
+
+  it('raises the candidate threshold with the most tokens present', () => {
+    // 'waited' is shorter than 'starved' and a candidate next to a fresh query; next to
+    // 'starved', which has waited far longer, the threshold rises past its tokens.
+    const waited = makeQuery().id('waited').nextLayer(4).arrivalMs(20).deadlineMs(100);
+    const first =
+      (...queries: Query[]) =>
+      (thresholdShare: number) =>
+        create(prema, { thresholdShare }).decide(
+          makeView()
+            .nowMs(30)
+            .waiting(...queries)
+            .build(),
+        )[0].query;
+    const fresh = makeQuery().id('fresh').arrivalMs(30).deadlineMs(100).build();
+    const starved = makeQuery().id('starved').deadlineMs(100).build();
+    assert.equal(first(waited.build(), fresh)(0.5), 'waited');
+    assert.equal(first(waited.build(), starved)(0.5), 'starved');
+    assert.equal(first(waited.build(), starved)(0), 'waited', 'without a threshold: shortest first');
+  });
+});
+
+describe('every baseline', () => {
+  const baselines = [staticPartition, modelFcfs, layerWise, planaria, prema, instancePerCore];
+
+  it('chooses versions by its versionRule: fastest alone, gentlest, or fastest at the level', () => {
+    // `fast` is fastest alone and fragile; `robust` is 20% slower alone, lighter on shared
+    // caches and memory, and fastest at interference level 2.
+    const cases = [
+      { versionRule: 0, level: 2, want: 'fast' },
+      { versionRule: 1, level: 0, want: 'robust' },
+      { versionRule: 2, level: 0, want: 'fast' },
+      { versionRule: 2, level: 2, want: 'robust' },
+    ];
+    for (const spec of baselines) {
+      assert.deepEqual(spec.paramGrid.versionRule, [0, 1, 2], spec.name);
+      for (const { versionRule, level, want } of cases) {
+        const view = makeView().interference(level).waiting(makeQuery().deadlineMs(60)).build();
+        const [d] = dispatches(create(spec, { versionRule }).decide(view));
+        assert.equal(d?.version, want, `${spec.name} versionRule ${versionRule} at level ${level}`);
+      }
+    }
+  });
+
+  it('drops a query that cannot meet its deadline when its grid turns drop on', () => {
+    const view = makeView().waiting(makeQuery().deadlineMs(0.5)).build();
+    for (const spec of baselines) {
+      for (const drop of spec.paramGrid.drop) {
+        const [d] = create(spec, { drop }).decide(view);
+        assert.equal(d?.kind, 'reject', `${spec.name} drop ${drop}`);
+      }
+      const kept = create(spec, { drop: 0 }).decide(makeView().waiting(makeQuery().deadlineMs(0.5)).build());
+      assert.ok(!kept.some((d) => d.kind === 'reject'), `${spec.name} drops with drop 0`);
+    }
   });
 });

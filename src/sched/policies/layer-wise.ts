@@ -1,64 +1,60 @@
 /**
- * `layer-wise`: re-allocate cores at every layer (the fine-grained extreme VELTAIR compares
- * against). Each waiting query, earliest deadline first, dispatches only its next layer, on the
- * fewest cores that fit that layer's share of the query's remaining budget (shares in
- * proportion to work; `budgetShare` of the slack is planned, the rest is margin). When fewer
- * cores are free than the layer wants, it waits (a scheduling conflict), or with `takeFree`
- * runs on what is free. One version: the one fastest alone. `split: 1` gives it veltair's
- * core-time split instead of the work-proportional one, so the comparison never turns on it.
+ * `layer-wise`: re-allocate cores at every layer, the fine-grained extreme VELTAIR compares
+ * against. Every block is one layer, and the query's cores are re-planned from its remaining
+ * slack at every layer boundary.
+ *
+ * Keeps what defines layer-wise scheduling: one layer per dispatch, so a query competes for
+ * cores again after every layer, with the scheduling points and conflicts that brings. Drops
+ * the naive planner: each layer is planned by veltair's planner at 1-layer blocks (least slack
+ * first, the least core-time split of the budget, a reservation for the most urgent blocked
+ * query, a layer run on the free cores when that ends no later than waiting), so the
+ * comparison turns on block granularity and version choice alone, never on a weaker planner.
+ * Unlike veltair it never coarsens blocks with load or conflicts. The version follows
+ * `versionRule` (see `BaselineVersionRule`; `by-level` is veltair's choice, counting the
+ * pressure a version puts on busy cores); `drop` is veltair's early drop.
  */
-import { dispatch, earliestDeadlineFirst } from '../common.js';
-import { layerTable, planBlock, versionFor, type BlockPlanOptions } from '../plan.js';
-import type { Decision, EngineView, PolicyContext, PolicyParams, PolicySpec } from '../types.js';
+import { chooseVersion, versionRuleParam, type BaselineVersionRule } from '../common.js';
+import type { Decision, EngineView, Policy, PolicyContext, PolicyParams, PolicySpec } from '../types.js';
+import { createVeltair, veltairConfig } from './veltair.js';
 
 export const layerWise = {
   name: 'layer-wise',
-  summary:
-    'layer-wise scheduling: every layer dispatched alone on the fewest cores that fit its budget share',
+  summary: 'layer-wise scheduling: every layer planned and dispatched alone, cores re-decided at each',
   role: 'baseline',
-  paramGrid: { budgetShare: [0.5, 0.7, 0.85], takeFree: [0, 1], split: [0, 1] },
-  defaults: { budgetShare: 0.85, takeFree: 1, drop: 1, split: 0 },
-  create(params: PolicyParams, _ctx: PolicyContext) {
-    const share = params.budgetShare ?? 0.85;
-    const takeFree = (params.takeFree ?? 1) !== 0;
-    const drop = (params.drop ?? 1) !== 0;
-    const splitRule = (params.split ?? 0) === 1 ? 'efficient' : 'work';
+  paramGrid: { budgetFactor: [0.2, 0.5, 0.65], versionRule: [0, 1, 2], drop: [2, 3] },
+  defaults: { budgetFactor: 0.5, versionRule: 2, drop: 2 },
+  create(params: PolicyParams, ctx: PolicyContext): Policy {
+    const rule = versionRuleParam(params.versionRule);
+    const planner = createVeltair(
+      veltairConfig('layer-wise', params, ctx, {
+        threshold: Infinity,
+        conflictSensitivity: 0,
+        loadSensitivity: 0,
+        maxLayers: 1,
+        maxBlockUs: Infinity,
+        versionRule: rule === 'by-level' ? 'adaptive' : 'solo-fastest',
+      }),
+    );
     return {
       name: 'layer-wise',
-      decide(view: EngineView): Decision[] {
-        const out: Decision[] = [];
-        let free = view.freeCores;
-        const o: BlockPlanOptions = {
-          level: view.interference,
-          threshold: 0,
-          maxLayers: 1,
-          coreLimit: view.totalCores,
-          versionRule: 'solo-fastest',
-          splitRule,
-          maxBlockUs: Infinity,
-        };
-        for (const q of earliestDeadlineFirst(view)) {
-          const pred = view.profile(q.model);
-          const leastUs = layerTable(pred, 0, 'solo-fastest').minRemainingUs[q.nextLayer];
-          if (drop && view.nowMs + leastUs / 1000 > q.deadlineMs) {
-            out.push({ kind: 'reject', query: q.id, reason: 'deadline_unreachable' });
-            continue;
-          }
-          if (free === 0) continue;
-          const budgetUs = Math.max(0, (q.deadlineMs - view.nowMs) * 1000 * share);
-          const plan = planBlock(pred, q.nextLayer, budgetUs, o);
-          if (plan.cores <= free) {
-            out.push(dispatch(q, plan.block, plan.cores, plan.version));
-            free -= plan.cores;
-          } else if (takeFree) {
-            out.push(
-              dispatch(q, plan.block, free, versionFor(pred, plan.block, free, o).version, plan.cores),
-            );
-            free = 0;
-          }
-        }
-        return out;
-      },
+      decide: (view) => withVersions(planner.decide(view), view, rule),
     };
   },
 } satisfies PolicySpec;
+
+/**
+ * The planner chooses versions fastest alone or by level; `gentlest` re-picks each layer's on
+ * the cores the planner gave it (at most `GENTLE_SLOWDOWN` slower alone, so the plan still holds
+ * within that margin).
+ */
+function withVersions(decisions: Decision[], view: EngineView, rule: BaselineVersionRule): Decision[] {
+  if (rule !== 'gentlest') return decisions;
+  const models = new Map(view.waiting.map((q) => [q.id, q.model]));
+  return decisions.map((d) => {
+    if (d.kind !== 'dispatch') return d;
+    const model = models.get(d.query);
+    if (model === undefined) return d;
+    const { version } = chooseVersion(view.profile(model), d.block, d.cores, view.interference, rule);
+    return { ...d, version };
+  });
+}

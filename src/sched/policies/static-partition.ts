@@ -3,20 +3,31 @@
  * models. Each model's query runs its whole model on a fixed instance size (the fewest cores
  * on which it alone takes at most `qosShare` of its QoS target); each model owns a partition
  * sized in proportion to weight x core-time per query (at least one instance), and its
- * queries run FCFS inside it, never borrowing idle cores of other partitions. One version:
- * the one fastest alone.
+ * queries run FCFS inside it, never borrowing idle cores of other partitions. The version
+ * follows `versionRule` (see `BaselineVersionRule`); with `drop`, a query that cannot finish in
+ * time on its instance is dropped instead of holding it (see `DropRule`).
  */
-import { coresPerModel, dispatch, soloVersion } from '../common.js';
+import {
+  cannotMeet,
+  chooseVersion,
+  coresPerModel,
+  dispatch,
+  dropParam,
+  reject,
+  versionRuleParam,
+} from '../common.js';
 import type { Decision, EngineView, PolicyContext, PolicyParams, PolicySpec } from '../types.js';
 
 export const staticPartition = {
   name: 'static-partition',
   summary: 'static partitioning: a fixed core set per model sized by load share, FCFS inside it',
   role: 'baseline',
-  paramGrid: { qosShare: [0.15, 0.25, 0.35, 0.5, 0.7, 0.9] },
-  defaults: { qosShare: 0.5 },
+  paramGrid: { qosShare: [0.15, 0.35, 0.5, 0.7], versionRule: [0, 1, 2], drop: [1, 2] },
+  defaults: { qosShare: 0.5, versionRule: 0, drop: 1 },
   create(params: PolicyParams, ctx: PolicyContext) {
     const coresOf = coresPerModel(ctx, params.qosShare ?? 0.5);
+    const versionRule = versionRuleParam(params.versionRule);
+    const drop = dropParam(params.drop);
     const partitions = partitionCores(ctx, (model) =>
       coresOf({ model, arrivalMs: 0, deadlineMs: ctx.qosTargetMs[model] }),
     );
@@ -31,6 +42,10 @@ export const staticPartition = {
         for (const q of view.waiting) {
           if (blocked.has(q.model)) continue;
           const c = coresOf(q);
+          if (cannotMeet(view, q, drop, c)) {
+            out.push(reject(q));
+            continue;
+          }
           const inUse = used.get(q.model) ?? 0;
           // A model outside the context has no partition: it may use only what others leave.
           const size = partitions.get(q.model) ?? free;
@@ -40,7 +55,9 @@ export const staticPartition = {
           }
           const pred = view.profile(q.model);
           const block = [q.nextLayer, pred.layerCount] as const;
-          out.push(dispatch(q, block, c, soloVersion(pred, block, c)));
+          out.push(
+            dispatch(q, block, c, chooseVersion(pred, block, c, view.interference, versionRule).version),
+          );
           used.set(q.model, inUse + c);
           free -= c;
         }
