@@ -1,7 +1,9 @@
 /**
- * `veltair simulate`: policies side by side on a simulated CPU. With `--find-peak`, every
- * policy is tuned over its grid and its peak QPS at 99% satisfaction is found per workload;
- * with `--qps Q`, every policy runs once at Q with its default parameters.
+ * `veltair simulate`: policies side by side on a simulated CPU. With `--find-peak`, the
+ * comparison of docs/evaluation.md: every policy tuned on the tuning seeds, its peak (every
+ * model >= 99 %, decided by the sequential test) confirmed on every reporting seed, under both
+ * truth settings; flags that shorten it are printed as deviations. With `--qps Q`, every policy
+ * runs once at Q with its default parameters.
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -15,13 +17,16 @@ import {
   readCalibration,
   type FitError,
   type ProfileSource,
+  type TruthSetting,
 } from '../sim/index.js';
 import { policySpec, policyNames, type PolicySpec } from '../sched/index.js';
 import {
   defaultJobs,
   formatAtPeak,
   formatComparison,
-  runComparisonJobs,
+  runComparison,
+  deviationsFrom,
+  PROTOCOL,
   parseWorkloads,
   prepareScenarios,
   round,
@@ -31,6 +36,7 @@ import {
   table,
   SATISFACTION_TARGET,
   type ComparisonJob,
+  type ProtocolSettings,
   type WorkloadReport,
 } from '../load/index.js';
 import { VeltairError } from '../errors/index.js';
@@ -47,6 +53,11 @@ interface SimulateFlags {
   seed: string;
   queries: string;
   overheadUs: string;
+  truth: string;
+  maxQueries: string;
+  chunkQueries: string;
+  reportingSeeds: string;
+  tuningSeeds: string;
   json?: boolean;
   plot?: string;
   jobs?: string;
@@ -65,19 +76,44 @@ export function register(program: Command): void {
     .option('--repository <dir>', 'model repository with compiled profiles', 'models')
     .option('--workload <w>', 'light | medium | heavy | all (or a comma list)', 'all')
     .option('--policies <list>', 'comma-separated policy names (default: all registered)')
-    .option('--find-peak', 'tune every policy and find its peak QPS at 99% satisfaction')
+    .option(
+      '--find-peak',
+      'tune every policy and find its peak QPS (every model >= 99%), per docs/evaluation.md',
+    )
     .option('--qps <q>', 'run every policy once at this offered load (default parameters)')
-    .option('--seed <s>', 'seed of arrivals and noise', '1')
-    .option('--queries <n>', 'queries per simulated run', '1500')
+    .option(
+      '--truth <settings>',
+      "the simulated machine: 'profile' (the profiles), 'measured-error' (drawn around them), or 'both'",
+      'both',
+    )
+    .option(
+      '--max-queries <n>',
+      'find-peak: queries after which an undecided rate fails',
+      String(PROTOCOL.test.maxQueries),
+    )
+    .option(
+      '--chunk-queries <n>',
+      'find-peak: queries between looks of the sequential test',
+      String(PROTOCOL.test.chunkQueries),
+    )
+    .option(
+      '--reporting-seeds <list>',
+      'find-peak: seeds the peaks are confirmed on',
+      PROTOCOL.reportingSeeds.join(','),
+    )
+    .option(
+      '--tuning-seeds <list>',
+      'find-peak: seeds the parameters are chosen on',
+      PROTOCOL.tuningSeeds.join(','),
+    )
+    .option('--seed <s>', 'with --qps (and the plot): seed of arrivals and noise', '1')
+    .option('--queries <n>', 'with --qps (and the plot): queries per simulated run', '1500')
     .option(
       '--overhead-us <us>',
       'launch overhead per dispatched block, microseconds',
       String(DEFAULT_DISPATCH_OVERHEAD_US),
     )
-    .option(
-      '--jobs <n>',
-      'workloads compared in parallel on worker threads (default: one per core, at most one per workload)',
-    )
+    .option('--jobs <n>', 'worker threads the comparison runs on (default: one per core)')
     .option('--json', 'print one JSON document on stdout')
     .option('--plot <file.svg>', 'write satisfaction vs offered QPS per policy (with --find-peak)')
     .action(async (flags: SimulateFlags) => {
@@ -113,13 +149,16 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   const totalCores =
     flags.cores === undefined ? defaultCores(source) : numberFlag('--cores', flags.cores, 1, true);
   const scenarios = prepareScenarios(source, workloads, { totalCores, queries, seed, dispatchOverheadUs });
+  const truths = parseTruths(flags.truth);
+  const settings = protocolSettings(flags);
+  const deviations = flags.findPeak ? deviationsFrom(settings) : [];
   const header = {
-    schema: 'veltair.simulate/1',
+    schema: 'veltair.simulate/2',
     source: source.name,
     notes: source.notes,
     cores: totalCores,
-    seed,
-    queriesPerRun: queries,
+    truths,
+    ...(flags.findPeak ? { protocol: settings, deviations } : { seed, queriesPerRun: queries }),
     dispatchOverheadUs,
     noise: DEFAULT_NOISE,
     satisfactionTarget: SATISFACTION_TARGET,
@@ -134,32 +173,33 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   const started = Date.now();
   if (flags.qps !== undefined) {
     const qps = numberFlag('--qps', flags.qps, Number.MIN_VALUE, false);
-    const results = scenarios.map((s) => ({
-      workload: s.scenario.workload,
-      qps,
-      rows: specs.map((spec) => ({
-        policy: spec.name,
-        params: spec.defaults,
-        ...summarise(runPoint(s.scenario, spec, spec.defaults, qps), qps),
+    const results = scenarios.flatMap((s) =>
+      truths.map((truth) => ({
+        workload: s.scenario.workload,
+        truth,
+        qps,
+        rows: specs.map((spec) => ({
+          policy: spec.name,
+          params: spec.defaults,
+          ...summarise(runPoint({ ...s.scenario, truth }, spec, spec.defaults, qps), qps),
+        })),
       })),
-    }));
+    );
     if (flags.json) console.log(JSON.stringify({ ...header, mode: 'fixed-qps', results }, null, 2));
     else printFixed(header, results);
   } else {
-    const jobs =
-      flags.jobs === undefined ? defaultJobs(workloads.length) : numberFlag('--jobs', flags.jobs, 1, true);
-    const reports = await findPeaks(
-      workloads.map((workload) => ({
-        profiles: flags.profiles,
-        repository: flags.repository,
-        workload,
-        options: { totalCores, queries, seed, dispatchOverheadUs },
-        policies: specs.map((p) => p.name),
-        curve: Boolean(flags.plot),
-      })),
-      jobs,
-      !flags.json,
-    );
+    const jobs = flags.jobs === undefined ? defaultJobs() : numberFlag('--jobs', flags.jobs, 1, true);
+    const job = {
+      profiles: flags.profiles,
+      repository: flags.repository,
+      workloads,
+      truths,
+      options: { totalCores, queries, seed, dispatchOverheadUs },
+      policies: specs.map((p) => p.name),
+      settings,
+      curve: Boolean(flags.plot),
+    };
+    const reports = await findPeaks(job, jobs, !flags.json);
     if (flags.plot) await writePlot(flags.plot, reports);
     if (flags.json)
       console.log(JSON.stringify({ ...header, mode: 'find-peak', workloads: reports }, null, 2));
@@ -181,37 +221,81 @@ function roundFit(f: FitError) {
   };
 }
 
-async function findPeaks(
-  jobs: ComparisonJob[],
-  parallel: number,
-  progress: boolean,
-): Promise<WorkloadReport[]> {
+async function findPeaks(job: ComparisonJob, parallel: number, progress: boolean): Promise<WorkloadReport[]> {
   const bar =
     progress && process.stderr.isTTY
       ? new SingleBar(
-          { format: 'tuning {bar} {value}/{total} policy x workload', stream: process.stderr },
+          {
+            format: 'tuning and confirming {bar} {value}/{total} policy x workload x truth',
+            stream: process.stderr,
+          },
           Presets.shades_classic,
         )
       : undefined;
-  bar?.start(jobs.length * jobs[0].policies.length, 0);
+  bar?.start(job.workloads.length * job.truths.length * job.policies.length, 0);
   try {
-    return await runComparisonJobs(jobs, parallel, () => bar?.increment());
+    return await runComparison(job, parallel, () => bar?.increment());
   } finally {
     bar?.stop();
   }
 }
 
+const TRUTHS: readonly TruthSetting[] = ['profile', 'measured-error'];
+
+function parseTruths(text: string): TruthSetting[] {
+  if (text === 'both') return [...TRUTHS];
+  const names = text.split(',').map((t) => t.trim());
+  for (const n of names)
+    if (!(TRUTHS as readonly string[]).includes(n))
+      throw new VeltairError(
+        'invalid_argument',
+        `--truth: unknown setting '${n}' (known: ${TRUTHS.join(', ')}, both)`,
+      );
+  return [...new Set(names)] as TruthSetting[];
+}
+
+function seedList(flag: string, text: string): number[] {
+  const seeds = text.split(',').map((t) => numberFlag(flag, t.trim(), 0, true));
+  if (seeds.length === 0) throw new VeltairError('invalid_argument', `${flag} is empty`);
+  return [...new Set(seeds)];
+}
+
+function protocolSettings(flags: SimulateFlags): ProtocolSettings {
+  const chunkQueries = numberFlag('--chunk-queries', flags.chunkQueries, 100, true);
+  const maxQueries = numberFlag('--max-queries', flags.maxQueries, chunkQueries, true);
+  if (maxQueries % chunkQueries !== 0)
+    throw new VeltairError(
+      'invalid_argument',
+      `--max-queries (${maxQueries}) must be a multiple of --chunk-queries (${chunkQueries})`,
+    );
+  return {
+    test: { ...PROTOCOL.test, chunkQueries, maxQueries },
+    reportingSeeds: seedList('--reporting-seeds', flags.reportingSeeds),
+    tuningSeeds: seedList('--tuning-seeds', flags.tuningSeeds),
+  };
+}
+
 type Header = {
   source: string;
   cores: number;
-  seed: number;
+  truths: TruthSetting[];
+  seed?: number;
+  protocol?: ProtocolSettings;
+  deviations?: string[];
   notes: string[];
   fitHeldOutError: FitError[] | null;
   scenarios: { workload: string; dropped: string[] }[];
 };
 
 function printPreamble(header: Header): void {
-  console.log(`source: ${header.source}, ${header.cores} cores, seed ${header.seed}`);
+  const run = header.protocol
+    ? `reporting seeds ${header.protocol.reportingSeeds.join(',')}, tuning seeds ${header.protocol.tuningSeeds.join(',')}`
+    : `seed ${header.seed}`;
+  console.log(`source: ${header.source}, ${header.cores} cores, ${run}; truth: ${header.truths.join(', ')}`);
+  if (header.deviations?.length)
+    console.log(`  NOT the protocol of docs/evaluation.md: ${header.deviations.join('; ')}`);
+  else if (header.protocol)
+    console.log('  the protocol of docs/evaluation.md (every model >= 99 %, sequential test)');
   for (const n of header.notes) console.log(`  ${n}`);
   for (const f of header.fitHeldOutError ?? [])
     console.log(
@@ -224,7 +308,7 @@ function printPreamble(header: Header): void {
 
 function printComparison(header: Header, reports: WorkloadReport[]): void {
   printPreamble(header);
-  for (const r of reports) {
+  for (const r of reports.filter((r, i) => reports.findIndex((o) => o.workload === r.workload) === i)) {
     const qos = Object.entries(r.qosTargetMs)
       .map(([m, t]) => `${m} ${t} ms`)
       .join(', ');
@@ -233,21 +317,34 @@ function printComparison(header: Header, reports: WorkloadReport[]): void {
   console.log('');
   console.log(formatComparison(reports));
   console.log('');
-  console.log("* best baseline; p99/mean/util/conflict/blocks measured at the best baseline's peak rate");
+  console.log(
+    "* best baseline; peak: confirmed on every reporting seed (none: no rate passed on all); seeds mean/sd: each seed's own peak; p99/mean/util at the best baseline's peak rate",
+  );
   console.log('');
-  console.log("At each policy's own peak (dropped: rejected early; missed: all misses incl. dropped;");
-  console.log('slowdown: block run time over undisturbed time, mean weighted by core-time):');
+  console.log(
+    "At each policy's confirmed peak, first reporting seed (dropped: rejected early; tightest model: the",
+  );
+  console.log(
+    'highest upper bound of a miss rate at the deciding look; slowdown: block run time over undisturbed',
+  );
+  console.log('time; rates / undecided / queries: what confirming the peak on the reporting seeds took):');
   console.log(formatAtPeak(reports));
 }
 
 function printFixed(
   header: Header,
-  results: { workload: string; qps: number; rows: ({ policy: string } & ReturnType<typeof summarise>)[] }[],
+  results: {
+    workload: string;
+    truth: TruthSetting;
+    qps: number;
+    rows: ({ policy: string } & ReturnType<typeof summarise>)[];
+  }[],
 ): void {
   printPreamble(header);
   const rows = results.flatMap((w) =>
     w.rows.map((r) => [
       w.workload,
+      w.truth,
       r.policy,
       w.qps.toFixed(1),
       (r.satisfaction * 100).toFixed(2) + '%',
@@ -264,6 +361,7 @@ function printFixed(
     table(
       [
         'workload',
+        'truth',
         'policy',
         'QPS',
         'satisfied',
@@ -275,6 +373,7 @@ function printFixed(
         'decides/s',
       ],
       rows,
+      3,
     ),
   );
 }

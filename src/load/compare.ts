@@ -1,12 +1,16 @@
 /**
- * The side-by-side comparison `veltair simulate --find-peak` prints: per workload, every
- * policy tuned by the same search, its peak, ratios to the best baseline and to the
- * physical limit, and how each policy behaves at the best baseline's peak rate.
+ * The side-by-side comparison `veltair simulate --find-peak` prints, by the protocol of
+ * docs/evaluation.md: per workload and truth setting, every policy tuned on the tuning seeds,
+ * its peak confirmed on every reporting seed (with each seed's own peak, their mean and
+ * spread), its ratios to the best baseline and to the physical limit, and how each policy
+ * behaves at the best baseline's peak rate.
  */
 import type { PolicyParams, PolicyRole, PolicySpec } from '../sched/index.js';
-import type { SimResult } from '../sim/index.js';
-import { physicalLimitQps, runPoint, tunePolicy, type Scenario } from './evaluate.js';
-import type { PeakPoint } from './peak.js';
+import type { SimResult, TruthSetting } from '../sim/index.js';
+import { physicalLimitQps, runPoint, type Scenario } from './evaluate.js';
+import type { SeedPeak } from './peak.js';
+import { protocolPeak, runRate, tuneOnProtocol, type ProtocolSettings, type RateRun } from './protocol.js';
+import type { ModelBounds, Verdict } from './sequential.js';
 
 /** One point of a satisfaction curve: a policy's satisfaction at an offered rate. */
 export interface CurvePoint {
@@ -19,23 +23,46 @@ export interface CurvePoint {
 /** Satisfaction below this is drawn at the floor (runs there stop early: only an upper bound is known). */
 export const PLOT_FLOOR = 0.5;
 
-export interface PolicyRow {
+/** One policy tuned and its peak confirmed: what a comparison job computes. */
+export interface PolicyEvaluation {
   policy: string;
   role: PolicyRole;
   params: PolicyParams;
+  /** The chosen grid point's confirmed peak on the tuning seeds. */
+  tuningPeakQps: number;
+  /** Grid points tried, and how many of them were searched in full (the others pruned). */
+  gridPoints: number;
+  gridSearched: number;
+  /** Confirmed on every reporting seed (0: no rate passed on all of them). */
   peakQps: number;
-  /** null when the comparison has no baseline. */
+  perSeed: SeedPeak[];
+  meanQps: number;
+  spreadQps: number;
+  /** Every rate decided on the reporting seeds, in order. */
+  decisions: DecisionSummary[];
+  /** The first reporting seed's run at the confirmed peak (none without a peak). */
+  atPeak: PointSummary | null;
+}
+
+export interface DecisionSummary {
+  qps: number;
+  seed: number;
+  verdict: Verdict;
+  decidedQueries: number;
+}
+
+export interface PolicyRow extends PolicyEvaluation {
+  /** null when the comparison has no baseline with a peak, or this policy has none. */
   ratioToBestBaseline: number | null;
   ratioToPhysicalLimit: number;
-  /** Measured at the best baseline's peak rate (each policy's own peak when there is no baseline). */
-  atReference: PointSummary;
-  /** Measured at this policy's own peak rate: what limits it there. */
-  atPeak: PointSummary;
-  searchPoints: PeakPoint[];
+  /** Measured at the best baseline's peak rate on the first reporting seed (null without one). */
+  atReference: PointSummary | null;
 }
 
 export interface PointSummary {
   qps: number;
+  seed: number;
+  verdict: Verdict;
   satisfaction: number;
   p99LatencyMs: number;
   meanLatencyMs: number;
@@ -53,10 +80,13 @@ export interface PointSummary {
   p90Slowdown: number;
   maxSlowdown: number;
   perModel: SimResult['perModel'];
+  /** Each model's tally and miss-rate bounds at the deciding look. */
+  models: ModelBounds[];
 }
 
 export interface WorkloadReport {
   workload: string;
+  truth: TruthSetting;
   /** Satisfaction vs offered QPS per policy (`satisfactionCurve`), when the job asked for it. */
   curve?: CurvePoint[];
   weights: Record<string, number>;
@@ -67,78 +97,100 @@ export interface WorkloadReport {
   rows: PolicyRow[];
 }
 
-export function compareWorkload(
+/** Tunes `spec` on the tuning seeds, then confirms its peak on the reporting seeds. */
+export function evaluatePolicy(
   scn: Scenario,
-  specs: readonly PolicySpec[],
-  onProgress?: () => void,
-): WorkloadReport {
-  const limit = physicalLimitQps(scn);
-  const tuned = specs.map((spec) => {
-    const t = tunePolicy(scn, spec);
-    onProgress?.();
-    return { spec, role: spec.role, ...t };
-  });
-  const baselines = tuned.filter((t) => t.role === 'baseline');
-  const best = baselines.reduce<(typeof tuned)[number] | undefined>(
-    (b, t) => (!b || t.peakQps > b.peakQps ? t : b),
-    undefined,
-  );
-  const reference = best?.peakQps ?? null;
-  const rows = tuned.map((t): PolicyRow => {
-    const qps = reference ?? t.peakQps;
-    // The tuning kept the complete run at the peak; at the reference rate the best baseline
-    // (or, without baselines, every policy) runs exactly that again.
-    const atPeak = t.peakQps > 0 ? (t.atPeak ?? runPoint(scn, t.spec, t.params, t.peakQps)) : undefined;
-    const atRef = qps === t.peakQps ? atPeak : qps > 0 ? runPoint(scn, t.spec, t.params, qps) : undefined;
-    return {
-      policy: t.spec.name,
-      role: t.role,
-      params: t.params,
-      peakQps: round(t.peakQps, 1),
-      ratioToBestBaseline: reference ? round(t.peakQps / reference, 3) : null,
-      ratioToPhysicalLimit: round(t.peakQps / limit, 3),
-      atReference: summarise(atRef, qps),
-      atPeak: summarise(atPeak, t.peakQps),
-      searchPoints: t.points.map((p) => ({
-        ...p,
-        qps: round(p.qps, 2),
-        satisfaction: round(p.satisfaction, 4),
-      })),
-    };
-  });
+  spec: PolicySpec,
+  settings: ProtocolSettings,
+): PolicyEvaluation {
+  const tuning = tuneOnProtocol(scn, spec, settings);
+  const peak = protocolPeak(scn, spec, tuning.params, settings.reportingSeeds, settings.test);
+  const [firstSeed] = settings.reportingSeeds;
+  const atPeak = peak.runs.find((r) => r.qps === peak.peakQps && r.seed === firstSeed);
   return {
-    workload: scn.workload,
-    weights: { ...scn.weights },
-    qosTargetMs: { ...scn.qosTargetMs },
-    physicalLimitQps: round(limit, 1),
-    bestBaseline: best?.spec.name ?? null,
-    referenceQps: reference === null ? null : round(reference, 1),
-    rows,
+    policy: spec.name,
+    role: spec.role,
+    params: tuning.params,
+    tuningPeakQps: round(tuning.tuningPeakQps, 2),
+    gridPoints: tuning.tried.length,
+    gridSearched: tuning.tried.filter((t) => t.peakQps !== null).length,
+    peakQps: round(peak.peakQps, 2),
+    perSeed: peak.perSeed.map((p) => ({ seed: p.seed, peakQps: round(p.peakQps, 2) })),
+    meanQps: round(peak.meanQps, 2),
+    spreadQps: round(peak.spreadQps, 2),
+    decisions: peak.runs.map((r) => ({
+      qps: round(r.qps, 2),
+      seed: r.seed,
+      verdict: r.verdict,
+      decidedQueries: r.decidedQueries,
+    })),
+    atPeak: atPeak ? summariseRun(atPeak) : null,
   };
 }
 
-export function summarise(r: SimResult | undefined, qps: number): PointSummary {
-  if (!r)
-    return {
-      qps,
-      satisfaction: 0,
-      p99LatencyMs: 0,
-      meanLatencyMs: 0,
-      throughputQps: 0,
-      utilization: 0,
-      conflictRate: 0,
-      blocksPerQuery: 0,
-      decideCallsPerSecond: 0,
-      queries: 0,
-      rejected: 0,
-      stranded: 0,
-      meanSlowdown: 1,
-      p90Slowdown: 1,
-      maxSlowdown: 1,
-      perModel: [],
-    };
+/** The reference rate: the best baseline's confirmed peak (null when no baseline has one). */
+export function referenceOf(evaluations: readonly PolicyEvaluation[]): PolicyEvaluation | undefined {
+  return evaluations
+    .filter((e) => e.role === 'baseline' && e.peakQps > 0)
+    .reduce<PolicyEvaluation | undefined>((b, e) => (!b || e.peakQps > b.peakQps ? e : b), undefined);
+}
+
+/** `spec` with its tuned parameters at the reference rate, on the first reporting seed. */
+export function runAtReference(
+  scn: Scenario,
+  spec: PolicySpec,
+  params: PolicyParams,
+  qps: number,
+  settings: ProtocolSettings,
+): PointSummary {
+  return summariseRun(runRate(scn, spec, params, qps, settings.reportingSeeds[0], settings.test));
+}
+
+/** Puts the evaluations and the runs at the reference rate together into one report. */
+export function assembleReport(
+  scn: Scenario,
+  evaluations: readonly PolicyEvaluation[],
+  atReference: ReadonlyMap<string, PointSummary>,
+): WorkloadReport {
+  const limit = physicalLimitQps(scn);
+  const best = referenceOf(evaluations);
+  const reference = best?.peakQps ?? null;
   return {
-    qps: round(qps, 1),
+    workload: scn.workload,
+    truth: scn.truth ?? 'profile',
+    weights: { ...scn.weights },
+    qosTargetMs: { ...scn.qosTargetMs },
+    physicalLimitQps: round(limit, 1),
+    bestBaseline: best?.policy ?? null,
+    referenceQps: reference,
+    rows: evaluations.map((e) => ({
+      ...e,
+      ratioToBestBaseline: reference && e.peakQps > 0 ? round(e.peakQps / reference, 3) : null,
+      ratioToPhysicalLimit: round(e.peakQps / limit, 3),
+      atReference: e === best ? e.atPeak : (atReference.get(e.policy) ?? null),
+    })),
+  };
+}
+
+function summariseRun(run: RateRun): PointSummary {
+  return {
+    ...summarise(run.sim, run.qps),
+    seed: run.seed,
+    verdict: run.verdict,
+    models: run.models.map(roundBounds),
+  };
+}
+
+function roundBounds(m: ModelBounds): ModelBounds {
+  return { ...m, lowerMissRate: round(m.lowerMissRate, 5), upperMissRate: round(m.upperMissRate, 5) };
+}
+
+/** A simulated run's figures (the fixed-rate mode prints these as they are). */
+export type RunSummary = Omit<PointSummary, 'seed' | 'verdict' | 'models'>;
+
+export function summarise(r: SimResult, qps: number): RunSummary {
+  return {
+    qps: round(qps, 2),
     satisfaction: round(r.satisfaction, 4),
     p99LatencyMs: round(r.p99LatencyMs, 3),
     meanLatencyMs: round(r.meanLatencyMs, 3),
@@ -168,85 +220,97 @@ export function round(x: number, digits: number): number {
   return Math.round(x * f) / f;
 }
 
-/** The human table: one row per (workload, policy). */
+/** The human table: one row per (workload, truth setting, policy). */
 export function formatComparison(reports: readonly WorkloadReport[]): string {
   const header = [
     'workload',
+    'truth',
     'policy',
     'peak QPS',
+    'seeds mean',
+    'sd',
     'x best base',
     'x phys limit',
     'p99 ms',
     'mean ms',
     'util',
-    'conflict',
-    'blocks/q',
     'params',
   ];
-  const rows: string[][] = [];
-  for (const w of reports) {
-    for (const r of w.rows) {
-      rows.push([
-        w.workload,
-        r.policy + (r.policy === w.bestBaseline ? ' *' : ''),
-        r.peakQps.toFixed(1),
-        r.ratioToBestBaseline === null ? '-' : r.ratioToBestBaseline.toFixed(2),
-        r.ratioToPhysicalLimit.toFixed(2),
-        r.atReference.p99LatencyMs.toFixed(2),
-        r.atReference.meanLatencyMs.toFixed(2),
-        r.atReference.utilization.toFixed(2),
-        r.atReference.conflictRate.toFixed(2),
-        r.atReference.blocksPerQuery.toFixed(1),
-        Object.entries(r.params)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(' '),
-      ]);
-    }
-  }
-  return table(header, rows);
+  const rows = reports.flatMap((w) =>
+    w.rows.map((r) => [
+      w.workload,
+      w.truth,
+      r.policy + (r.policy === w.bestBaseline ? ' *' : ''),
+      r.peakQps > 0 ? r.peakQps.toFixed(1) : 'none',
+      r.meanQps.toFixed(1),
+      r.spreadQps.toFixed(1),
+      r.ratioToBestBaseline === null ? '-' : r.ratioToBestBaseline.toFixed(2),
+      r.ratioToPhysicalLimit.toFixed(2),
+      r.atReference ? r.atReference.p99LatencyMs.toFixed(2) : '-',
+      r.atReference ? r.atReference.meanLatencyMs.toFixed(2) : '-',
+      r.atReference ? r.atReference.utilization.toFixed(2) : '-',
+      Object.entries(r.params)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' '),
+    ]),
+  );
+  return table(header, rows, 3);
 }
 
 /**
- * What limits each policy at its own peak: how busy the cores were, how often a ready query
- * could not start, how many queries it dropped, and how much co-runners slowed its blocks.
+ * What limits each policy at its confirmed peak (first reporting seed): how busy the cores
+ * were, how often a ready query could not start, how many queries it dropped, the model
+ * closest to its bound, and how much co-runners slowed its blocks; and what the search cost.
  */
 export function formatAtPeak(reports: readonly WorkloadReport[]): string {
   const header = [
     'workload',
+    'truth',
     'policy',
-    'peak QPS',
     'util',
     'conflict',
     'dropped',
-    'missed',
+    'tightest model (misses, upper bound)',
     'slowdown mean',
     'p90',
-    'max',
+    'rates',
+    'undecided',
+    'queries',
   ];
   const rows = reports.flatMap((w) =>
     w.rows.map((r) => {
       const a = r.atPeak;
-      const missed = a.queries - Math.round(a.satisfaction * a.queries);
+      const tight = a?.models.reduce<ModelBounds | undefined>(
+        (t, m) => (!t || m.upperMissRate > t.upperMissRate ? m : t),
+        undefined,
+      );
+      const undecided = r.decisions.filter((d) => d.verdict === 'undecided').length;
+      const queries = r.decisions.reduce((n, d) => n + d.decidedQueries, 0);
       return [
         w.workload,
+        w.truth,
         r.policy,
-        r.peakQps.toFixed(1),
-        a.utilization.toFixed(2),
-        a.conflictRate.toFixed(2),
-        String(a.rejected),
-        `${missed}/${a.queries}`,
-        a.meanSlowdown.toFixed(2),
-        a.p90Slowdown.toFixed(2),
-        a.maxSlowdown.toFixed(2),
+        a ? a.utilization.toFixed(2) : '-',
+        a ? a.conflictRate.toFixed(2) : '-',
+        a ? String(a.rejected) : '-',
+        tight
+          ? `${tight.model} ${tight.misses}/${tight.queries} <= ${(tight.upperMissRate * 100).toFixed(2)}%`
+          : '-',
+        a ? a.meanSlowdown.toFixed(2) : '-',
+        a ? a.p90Slowdown.toFixed(2) : '-',
+        String(r.decisions.length),
+        String(undecided),
+        String(queries),
       ];
     }),
   );
-  return table(header, rows);
+  return table(header, rows, 3);
 }
 
 /**
  * Each tuned policy swept over 0.4x..1.6x of the workload's highest peak: the satisfaction
- * curves of the plot. Runs stop once satisfaction falls under PLOT_FLOOR (drawn at the floor).
+ * curves of the plot (one fixed-length run per rate, pooled over models: an illustration, not
+ * a decision). Runs stop once satisfaction falls under PLOT_FLOOR (drawn at the floor).
  */
 export function satisfactionCurve(
   scn: Scenario,
@@ -263,7 +327,7 @@ export function satisfactionCurve(
       const qps = round(top * f, 2);
       const r = runPoint(scn, spec, row.params, qps, { stopBelow: PLOT_FLOOR });
       points.push({
-        workload: report.workload,
+        workload: `${report.workload}, ${report.truth}`,
         policy: row.policy,
         qps,
         satisfaction: round(r.satisfaction, 4),
@@ -273,11 +337,12 @@ export function satisfactionCurve(
   return points;
 }
 
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+/** A plain-text table: the first `left` columns and the last are left-aligned, the rest right. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[], left = 2): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: readonly string[]) =>
     cells
-      .map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .map((c, i) => (i < left || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
       .join('  ')
       .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');

@@ -26,22 +26,28 @@ export {
   type MeasuredPeak,
 } from './evaluate.js';
 export {
-  compareWorkload,
+  evaluatePolicy,
+  assembleReport,
+  referenceOf,
+  runAtReference,
   formatComparison,
   formatAtPeak,
   satisfactionCurve,
   PLOT_FLOOR,
-  type CurvePoint,
   summarise,
   table,
   round,
+  type CurvePoint,
+  type PolicyEvaluation,
+  type DecisionSummary,
   type PolicyRow,
   type PointSummary,
+  type RunSummary,
   type WorkloadReport,
 } from './compare.js';
 export { satisfactionPlotSvg } from './plot.js';
 export { prepareScenarios, type ScenarioOptions, type PreparedScenario } from './setup.js';
-export { runComparisonJobs, runComparisonJob, defaultJobs, type ComparisonJob } from './parallel.js';
+export { runComparison, runTask, defaultJobs, type ComparisonJob, type ComparisonTask } from './parallel.js';
 export {
   runLive,
   referenceCases,
@@ -77,3 +83,24 @@ export {
   type RemoteBenchOptions,
 } from './remote-bench.js';
 export { searchLivePeaks } from './live-bench.js';
+export {
+  PROTOCOL_TEST,
+  verdictAt,
+  boundsAt,
+  type SequentialTest,
+  type Verdict,
+  type ModelTally,
+  type ModelBounds,
+} from './sequential.js';
+export {
+  PROTOCOL,
+  PEAK_RESOLUTION,
+  deviationsFrom,
+  runRate,
+  protocolPeak,
+  tuneOnProtocol,
+  type RateRun,
+  type ProtocolPeak,
+  type ProtocolTuning,
+  type ProtocolSettings,
+} from './protocol.js';

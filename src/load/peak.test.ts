@@ -5,7 +5,7 @@ import { loadProfileSource, simulate } from '../sim/index.js';
 import { flatProfile, lossPolicy, predictorsOf } from '../engine/testing.js';
 import { poissonArrivals } from './arrivals.js';
 import { runPoint, tunePolicy } from './evaluate.js';
-import { findPeak, findPeakAsync } from './peak.js';
+import { confirmedPeak, findPeak, findPeakAsync } from './peak.js';
 import { prepareScenarios } from './setup.js';
 
 /** Erlang's loss formula: blocking probability of c servers offered `erlangs` of load. */
@@ -70,6 +70,54 @@ describe('findPeak', () => {
     const r = findPeak(measure, { startQps: 50, relTolerance: 0.01 });
     const error = Math.abs(r.peakQps - expectedQps) / expectedQps;
     assert.ok(error < 0.05, `peak ${r.peakQps.toFixed(1)} vs Erlang-B ${expectedQps.toFixed(1)} QPS`);
+  });
+});
+
+describe('confirmedPeak', () => {
+  // A non-monotone satisfaction curve: each seed passes up to its own threshold, except in a
+  // hole below it where it fails (a burst that only some rates line up with).
+  const thresholds: Record<number, number> = { 1: 100, 2: 96, 3: 104 };
+  const holes: Record<number, [number, number]> = { 1: [80, 90], 2: [60, 62], 3: [97, 99] };
+  const passes = (qps: number, seed: number) => {
+    const [a, b] = holes[seed];
+    return qps <= thresholds[seed] && !(qps >= a && qps <= b);
+  };
+
+  it('prints a rate that passes on every seed although bisection alone would not', () => {
+    const r = confirmedPeak(passes, [1, 2, 3], { startQps: 10 });
+    assert.ok(r.peakQps > 0, 'a peak');
+    for (const seed of [1, 2, 3])
+      assert.ok(passes(r.peakQps, seed), `passes on seed ${seed} at ${r.peakQps}`);
+    // The highest seed peak (seed 3's, about 104) fails on seeds 1 and 2; the steps down cross
+    // seed 3's hole at 97-99 and seed 2's threshold before one rate passes everywhere.
+    assert.ok(r.peakQps < 97 && r.peakQps >= 96 * 0.975 ** 2, `peak ${r.peakQps}`);
+  });
+
+  it("reports every seed's own peak, their mean and spread", () => {
+    const r = confirmedPeak(passes, [1, 2, 3], { startQps: 10 });
+    r.perSeed.forEach((p) => {
+      // Seed 1's bisection from [40, 80] never sees past its hole: its own peak is below it.
+      assert.ok(passes(p.peakQps, p.seed), `seed ${p.seed}'s peak passes there`);
+      assert.ok(p.peakQps <= thresholds[p.seed], `seed ${p.seed}: ${p.peakQps}`);
+    });
+    const peaks = r.perSeed.map((p) => p.peakQps);
+    const mean = peaks.reduce((a, b) => a + b) / 3;
+    assert.ok(Math.abs(r.meanQps - mean) < 1e-9);
+    assert.ok(Math.abs(r.spreadQps - Math.sqrt(peaks.reduce((a, p) => a + (p - mean) ** 2, 0) / 2)) < 1e-9);
+  });
+
+  it('decides each (rate, seed) once', () => {
+    let calls = 0;
+    const r = confirmedPeak((q, s) => (calls++, passes(q, s)), [1, 2, 3], { startQps: 10 });
+    const keys = new Set(r.decisions.map((d) => `${d.qps} ${d.seed}`));
+    assert.equal(keys.size, r.decisions.length);
+    assert.equal(calls, r.decisions.length);
+  });
+
+  it('has no peak when no rate passes on every seed', () => {
+    const r = confirmedPeak((q, s) => s === 1 && q < 50, [1, 2], { startQps: 10 });
+    assert.equal(r.peakQps, 0);
+    assert.ok(r.perSeed[0].peakQps > 0 && r.perSeed[1].peakQps === 0);
   });
 });
 

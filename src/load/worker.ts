@@ -1,15 +1,12 @@
-/** Worker-thread entry of runComparisonJobs: one workload's comparison. */
-import { parentPort, workerData } from 'node:worker_threads';
-import { runComparisonJob, type ComparisonJob } from './parallel.js';
+/** Worker-thread entry of the comparison's pool: runs each task it is sent, one at a time. */
+import { parentPort } from 'node:worker_threads';
+import { runTask, type ComparisonTask } from './parallel.js';
 
 const port = parentPort;
-if (port) {
+port?.on('message', ({ id, task }: { id: number; task: ComparisonTask }) => {
   try {
-    const report = runComparisonJob(workerData as ComparisonJob, () =>
-      port.postMessage({ kind: 'progress' }),
-    );
-    port.postMessage({ kind: 'done', report });
+    port.postMessage({ id, result: runTask(task) });
   } catch (err) {
-    port.postMessage({ kind: 'error', message: err instanceof Error ? err.message : String(err) });
+    port.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
   }
-}
+});

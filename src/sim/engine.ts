@@ -26,6 +26,7 @@ import {
   latencyStats,
   type BlockStart,
   type Executor,
+  type QueryEnd,
 } from '../engine/index.js';
 import type { Policy } from '../sched/index.js';
 import { Rng, streamSeed } from './rng.js';
@@ -65,6 +66,10 @@ export interface SimOptions {
   expireLate?: boolean;
   /** Which machine runs the blocks (truth.ts); default `profile`. Policies read profiles either way. */
   truth?: TruthSetting;
+  /** Told of every query as it ends (answered or not). */
+  onQueryEnd?: (end: QueryEnd) => void;
+  /** Asked after every event; true ends the run there (a sequential test has decided). */
+  stopWhen?: () => boolean;
 }
 
 export interface ModelStats {
@@ -130,6 +135,7 @@ export function simulate(opts: SimOptions): SimResult {
       dispatchOverheadUs: overheadUs,
       trace: opts.trace,
       expireLate: opts.expireLate,
+      onQueryEnd: opts.onQueryEnd,
     },
     clock,
     machine,
@@ -152,6 +158,10 @@ export function simulate(opts: SimOptions): SimResult {
     core.decide();
     if (opts.maxMisses !== undefined && core.certainMisses(opts.maxMisses) > opts.maxMisses) {
       misses = core.certainMisses(opts.maxMisses);
+      break;
+    }
+    if (opts.stopWhen?.()) {
+      misses = core.missCount;
       break;
     }
   }

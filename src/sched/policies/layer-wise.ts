@@ -15,13 +15,13 @@
  */
 import { chooseVersion, versionRuleParam, type BaselineVersionRule } from '../common.js';
 import type { Decision, EngineView, Policy, PolicyContext, PolicyParams, PolicySpec } from '../types.js';
-import { createVeltair, veltairConfig } from './veltair.js';
+import { PLANNER_BUDGET_FACTORS, createVeltair, veltairConfig } from './veltair.js';
 
 export const layerWise = {
   name: 'layer-wise',
   summary: 'layer-wise scheduling: every layer planned and dispatched alone, cores re-decided at each',
   role: 'baseline',
-  paramGrid: { budgetFactor: [0.2, 0.5, 0.65], versionRule: [0, 1, 2], drop: [2, 3] },
+  paramGrid: { budgetFactor: PLANNER_BUDGET_FACTORS, versionRule: [0, 1, 2], drop: [2, 3] },
   defaults: { budgetFactor: 0.5, versionRule: 2, drop: 2 },
   create(params: PolicyParams, ctx: PolicyContext): Policy {
     const rule = versionRuleParam(params.versionRule);

@@ -336,13 +336,19 @@ export function veltairConfig(
   };
 }
 
+/**
+ * The planner's budget factors every policy that plans with it is tuned over (veltair, its
+ * ablations, layer-wise): one range for one parameter, so no policy is tuned where another is not.
+ */
+export const PLANNER_BUDGET_FACTORS: readonly number[] = [0.2, 0.5, 0.65, 0.8];
+
 export const veltair = {
   name: 'veltair',
   role: 'proposed',
   summary:
     'VELTAIR: adaptive layer blocks sized by slack, load and conflicts; version chosen by interference',
   paramGrid: {
-    budgetFactor: [0.5, 0.65, 0.8],
+    budgetFactor: PLANNER_BUDGET_FACTORS,
     blockSpan: [0.05, 0.15, 0.5],
     conflictSensitivity: [0, 16, 64],
   },
@@ -369,7 +375,7 @@ export const veltairFixed = {
   name: 'veltair-fixed',
   role: 'ablation',
   summary: 'ablation of veltair: blocks of a fixed number of layers instead of adaptive ones',
-  paramGrid: { blockLayers: [1, 2, 4, 8, 16], budgetFactor: [0.5, 0.65, 0.8] },
+  paramGrid: { blockLayers: [1, 2, 4, 8, 16], budgetFactor: PLANNER_BUDGET_FACTORS },
   defaults: {
     ...veltairDefaultsWithout(['threshold', 'conflictSensitivity', 'loadSensitivity', 'blockSpan']),
     blockLayers: 4,
