@@ -109,7 +109,7 @@ describe('local profiles', () => {
       ['cnn'],
     );
     const calibrated = loadProfileSource('threadripper-3990x', repo);
-    assert.ok(calibrated.notes.some((n) => n.includes('ratios from local profiles')));
+    assert.ok(calibrated.notes.some((n) => n.includes('ASSUMED to relate on 64 cores')));
 
     const bad = join(repo, 'bad.json');
     writeFileSync(

@@ -361,8 +361,8 @@ function calibrationSource(repository: string): ProfileSource {
       `${MEASURED_MODELS.join(', ')}: measured per-layer solo latency (conv layers only)`,
       `${FITTED_MODELS.join(', ')}: fitted scaling model from layer shapes`,
       rules
-        ? `versions: ${rules.map((r) => r.version).join(', ')}; ratios from local profiles in ${repository}`
-        : 'versions: all (measured), extended (default ratios; no local profile)',
+        ? `versions: ${rules.map((r) => r.version).join(', ')}: ASSUMED to relate on 64 cores as on the machine that compiled ${repository} (no many-core machine has measured them)`
+        : 'versions: all (measured), extended: ASSUMED 20 % slower alone, half as sensitive, 40 % lighter (no local profile; no many-core machine has measured them)',
       'interference slowdown and pressure: modelled (docs/simulator.md)',
     ],
   };
