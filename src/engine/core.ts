@@ -137,6 +137,8 @@ export class EngineCore {
   private readonly waiting: QueryState[] = [];
   /** Running blocks by run number, in dispatch order. */
   private readonly runs = new Map<number, RunState>();
+  /** The running blocks' views, in dispatch order: each view copies it rather than the map. */
+  private readonly runningViews: Running[] = [];
   private readonly monitor = new InterferenceMonitor();
   private nextIndex = 0;
   private nextRun = 0;
@@ -275,7 +277,7 @@ export class EngineCore {
       totalCores: this.ledger.total,
       freeCores: this.ledger.free,
       waiting: this.waiting.map((q) => q.view),
-      running: [...this.runs.values()].map((r) => r.view),
+      running: this.runningViews.slice(),
       interference: this.monitor.estimate(this.nowMs),
       recentConflictRate: this.recentConflictRate(),
       recentLoad: this.recentLoad(),
@@ -288,22 +290,31 @@ export class EngineCore {
     this.decisions += decisions.length;
     // Take the decided queries out of the queue, then apply decisions in the policy's order
     // (that order fixes run numbers, CPU choice and, simulated, noise draws).
-    const decided = new Map<string, QueryState | undefined>();
-    for (const d of decisions) decided.set(d.query, undefined);
-    let kept = 0;
-    for (const q of this.waiting) {
-      if (decided.has(q.id)) decided.set(q.id, q);
-      else this.waiting[kept++] = q;
-    }
-    this.waiting.length = kept;
+    const decided = this.takeDecided(decisions);
     const starts: BlockStart[] = [];
-    for (const d of decisions) {
-      const q = decided.get(d.query) as QueryState;
+    for (let k = 0; k < decisions.length; k++) {
+      const d = decisions[k];
+      const q = decided[k];
       if (this.opts.trace) this.record(d);
       if (d.kind === 'reject') this.end(q, 'rejected', d.reason);
       else starts.push(this.start(q, d, view.interference));
     }
     if (starts.length > 0) this.executor.start(starts);
+  }
+
+  /** Removes the (validated) decided queries from the queue; returns them in decision order. */
+  private takeDecided(decisions: readonly Decision[]): QueryState[] {
+    // Few decisions against a short queue (the common case): scans beat building a map.
+    const index =
+      decisions.length * this.waiting.length <= 256 ? undefined : new Map(this.waiting.map((q) => [q.id, q]));
+    const decided = decisions.map(
+      (d) => (index ? index.get(d.query) : this.waiting.find((q) => q.id === d.query)) as QueryState,
+    );
+    const taken = index ? new Set(decided) : undefined;
+    let kept = 0;
+    for (const q of this.waiting) if (!(taken ? taken.has(q) : decided.includes(q))) this.waiting[kept++] = q;
+    this.waiting.length = kept;
+    return decided;
   }
 
   /**
@@ -388,6 +399,7 @@ export class EngineCore {
     const r = this.runs.get(run);
     if (!r) throw new Error(`run ${run} is not running`);
     this.runs.delete(run);
+    this.runningViews.splice(this.runningViews.indexOf(r.view), 1);
     this.ledger.release(r.start.cpus, run, this.nowMs);
     return r;
   }
@@ -498,6 +510,7 @@ export class EngineCore {
     if (conflict) this.conflicts++;
 
     const [i, j] = d.block;
+    const block = [i, j] as const;
     const shape = blockShape(q.pred, i, j, d.version, d.cores);
     const endUs = expectedUs(shape, q.pred.levels, estimate, this.opts.dispatchOverheadUs);
     const run = this.nextRun++;
@@ -507,7 +520,7 @@ export class EngineCore {
       query: q.id,
       queryIndex: q.index,
       model: q.model,
-      block: [i, j],
+      block,
       version: d.version,
       cpus,
       startMs: this.nowMs,
@@ -515,13 +528,14 @@ export class EngineCore {
     const view: Running = {
       query: q.id,
       model: q.model,
-      block: [i, j],
+      block,
       cores: d.cores,
       version: d.version,
       startMs: this.nowMs,
       expectedEndMs: this.nowMs + endUs / 1000,
     };
     this.runs.set(run, { q, start, shape, view });
+    this.runningViews.push(view);
     return start;
   }
 }

@@ -28,8 +28,8 @@ export class CoreLedger {
   private readonly after: Int32Array;
   private readonly before: Int32Array;
   private latest = 0;
-  /** Position of each CPU id. */
-  private readonly positionOf: Map<number, number>;
+  /** Position of each CPU, indexed by its id (ids are small integers: an array beats a map). */
+  private readonly positionById: number[] = [];
   private freeCount: number;
   private maxBusyCount = 0;
   private readonly events: LedgerEvent[] | undefined;
@@ -42,10 +42,12 @@ export class CoreLedger {
     if (cpus.length === 0) throw new VeltairError('ledger_violation', 'a ledger needs at least one CPU');
     if (new Set(cpus).size !== cpus.length)
       throw new VeltairError('ledger_violation', `CPU listed twice in [${cpus.join(', ')}]`);
+    const odd = cpus.find((cpu) => !Number.isInteger(cpu) || cpu < 0);
+    if (odd !== undefined) throw new VeltairError('ledger_violation', `CPU id ${odd} is not an integer >= 0`);
     this.holder = new Int32Array(cpus.length).fill(FREE);
     this.after = Int32Array.from(cpus, (_, p) => p + 1);
     this.before = Int32Array.from(cpus, (_, p) => p - 1);
-    this.positionOf = new Map(cpus.map((cpu, p) => [cpu, p]));
+    cpus.forEach((cpu, p) => (this.positionById[cpu] = p));
     this.freeCount = cpus.length;
     this.events = opts.trace ? [] : undefined;
   }
@@ -94,7 +96,7 @@ export class CoreLedger {
   }
 
   isFree(cpu: number): boolean {
-    const p = this.positionOf.get(cpu);
+    const p = this.positionOf(cpu);
     return p !== undefined && this.holder[p] === FREE;
   }
 
@@ -105,7 +107,7 @@ export class CoreLedger {
         throw new VeltairError('ledger_violation', `run ${run} asks for CPU ${cpu}, which is not free`);
     }
     this.assign(
-      cpus.map((cpu) => this.positionOf.get(cpu) as number),
+      cpus.map((cpu) => this.positionOf(cpu) as number),
       run,
       atMs,
     );
@@ -124,7 +126,7 @@ export class CoreLedger {
   /** Takes back the CPUs `run` holds; they must be exactly the ones it was given. */
   release(cpus: readonly number[], run: number, atMs: number): void {
     for (const cpu of cpus) {
-      const p = this.positionOf.get(cpu);
+      const p = this.positionOf(cpu);
       if (p === undefined || this.holder[p] !== run) {
         throw new VeltairError('ledger_violation', `run ${run} releases CPU ${cpu}, which it does not hold`);
       }
@@ -133,6 +135,10 @@ export class CoreLedger {
     }
     this.freeCount += cpus.length;
     this.events?.push({ atMs, kind: 'release', run, cpus: [...cpus] });
+  }
+
+  private positionOf(cpu: number): number | undefined {
+    return Number.isInteger(cpu) && cpu >= 0 ? this.positionById[cpu] : undefined;
   }
 
   /** Marks position `p` as the one released last. */
@@ -163,7 +169,7 @@ export class CoreLedger {
 
   private choose(count: number, prefer?: readonly number[]): number[] {
     const n = this.cpus.length;
-    const preferred = prefer && prefer.length > 0 ? this.positionOf.get(prefer[0]) : undefined;
+    const preferred = prefer && prefer.length > 0 ? this.positionOf(prefer[0]) : undefined;
     if (preferred !== undefined && this.windowFree(preferred, count)) return this.window(preferred, count);
     for (let start = this.latest; start < n; start = this.after[start]) {
       if (this.windowFree(start, count)) return this.window(start, count);

@@ -161,7 +161,10 @@ export class ProfilePredictor {
         return soloAt(override, this.data.coreCounts, c) * slowdownAt(override.slowdown, this.levels, level);
     }
     const perLevel = this.prefix[vi][c];
-    const { lo, hi, t } = bracket(this.levels, level);
+    const k = segmentOf(this.levels, level);
+    const lo = Math.max(0, k);
+    const hi = k < 0 ? 0 : k + 1;
+    const t = k < 0 ? 0 : segmentT(this.levels, k, level);
     const sumLo = perLevel[lo][j] - perLevel[lo][i];
     const sumHi = perLevel[hi][j] - perLevel[hi][i];
     const layersUs = sumLo + (sumHi - sumLo) * t;
@@ -315,16 +318,27 @@ export function soloAt(vp: VersionProfile, coreCounts: readonly number[], cores:
 }
 
 export function slowdownAt(slowdown: readonly number[], levels: readonly number[], level: number): number {
-  const { lo, hi, t } = bracket(levels, level);
+  const k = segmentOf(levels, level);
+  const lo = Math.max(0, k);
+  const hi = k < 0 ? 0 : k + 1;
+  const t = k < 0 ? 0 : segmentT(levels, k, level);
   return slowdown[lo] + (slowdown[hi] - slowdown[lo]) * t;
 }
 
-/** Neighbouring level indices and the position between them (t may exceed 1 above the top). */
-function bracket(levels: readonly number[], level: number): { lo: number; hi: number; t: number } {
+/**
+ * The segment of the levels that `level` falls in: k for [levels[k], levels[k + 1]] (the last
+ * one also above the top), -1 at or below the first level or when there is one level only.
+ * An index rather than a bracket object: callers run per block per event.
+ */
+function segmentOf(levels: readonly number[], level: number): number {
   const n = levels.length;
-  if (n === 1 || level <= levels[0]) return { lo: 0, hi: 0, t: 0 };
+  if (n === 1 || level <= levels[0]) return -1;
   let k = 0;
   while (k < n - 2 && levels[k + 1] < level) k++;
-  const t = (level - levels[k]) / (levels[k + 1] - levels[k]);
-  return { lo: k, hi: k + 1, t };
+  return k;
+}
+
+/** Position of `level` in segment k (may exceed 1 above the top). */
+function segmentT(levels: readonly number[], k: number, level: number): number {
+  return (level - levels[k]) / (levels[k + 1] - levels[k]);
 }

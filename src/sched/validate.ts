@@ -27,18 +27,21 @@ export function validateDecisions(policy: string, view: EngineView, decisions: r
   const small = decisions.length * view.waiting.length <= 256;
   const index = small ? undefined : new Map(view.waiting.map((q) => [q.id, q]));
   const waitingQuery = (id: string) => (index ? index.get(id) : view.waiting.find((q) => q.id === id));
-  const seen = new Set<string>();
+  const seen = small ? undefined : new Set<string>();
+  const twice = (k: number) =>
+    seen ? seen.has(decisions[k].query) : decisions.findIndex((d) => d.query === decisions[k].query) < k;
   let cores = 0;
   const fail = (rule: DecisionRule, detail: string): never => {
     throw new VeltairError('policy_violation', `policy '${policy}' broke rule ${rule}: ${detail}`, {
       details: { policy, rule },
     });
   };
-  for (const d of decisions) {
+  for (let k = 0; k < decisions.length; k++) {
+    const d = decisions[k];
     const q = waitingQuery(d.query);
     if (!q) fail('unknown_query', `query '${d.query}' is not waiting`);
-    if (seen.has(d.query)) fail('query_twice', `query '${d.query}' appears twice`);
-    seen.add(d.query);
+    if (twice(k)) fail('query_twice', `query '${d.query}' appears twice`);
+    seen?.add(d.query);
     if (d.kind !== 'dispatch' || !q) continue;
     if (!Number.isInteger(d.cores) || d.cores < 1)
       fail('cores_not_positive_integer', `query '${d.query}' asks for ${d.cores} cores`);
