@@ -19,6 +19,13 @@ export class LayerTable {
   readonly envUs: Float64Array[];
   /** `minRemainingUs[l]`: sum over layers >= l of their lowest latency on any core count. */
   readonly minRemainingUs: Float64Array;
+  /** `fastestUs[l]`: `envUs[l][maxCores]`, flat for the water-filling loop. */
+  readonly fastestUs: Float64Array;
+  /**
+   * `workFromUs[l]`: layers >= l's work (`layerWorkUs`) summed from l upwards, in the order
+   * the water-filling's first round adds it, so that round is a lookup with the same result.
+   */
+  readonly workFromUs: Float64Array;
 
   constructor(
     readonly pred: ProfilePredictor,
@@ -49,6 +56,13 @@ export class LayerTable {
     }
     for (let l = pred.layerCount - 1; l >= 0; l--) {
       this.minRemainingUs[l] = this.minRemainingUs[l + 1] + this.envUs[l][pred.maxCores];
+    }
+    this.fastestUs = Float64Array.from(this.envUs, (env) => env[pred.maxCores]);
+    this.workFromUs = new Float64Array(pred.layerCount + 1);
+    for (let from = 0; from < pred.layerCount; from++) {
+      let sum = 0;
+      for (let l = from; l < pred.layerCount; l++) sum += pred.layerWorkUs[l];
+      this.workFromUs[from] = sum;
     }
   }
 
@@ -239,24 +253,27 @@ interface Shares {
 
 function workShares(table: LayerTable, from: number, budgetUs: number): Shares {
   const pred = table.pred;
-  const top = pred.maxCores;
-  const fastestUs = (l: number) => table.envUs[l][top];
+  const work = pred.layerWorkUs;
+  const fastestUs = table.fastestUs;
   // Water-filling: layers that cannot meet a proportional share get their fastest latency.
   // Pinning a layer only lowers the others' rate, so iterate the rate down to its fixpoint;
   // a layer is pinned exactly when its share at the final rate is below its fastest latency.
+  // The first round (an infinite rate) pins no layer: all the budget over all the work.
   let perWork = Infinity;
-  for (let round = 0; round <= pred.layerCount; round++) {
-    let [freeBudget, freeWork] = [budgetUs, 0];
-    for (let l = from; l < pred.layerCount; l++) {
-      if (pred.layerWorkUs[l] * perWork < fastestUs(l)) freeBudget -= fastestUs(l);
-      else freeWork += pred.layerWorkUs[l];
-    }
-    const next = freeWork > 0 ? Math.max(0, freeBudget) / freeWork : 0;
-    if (next >= perWork) break;
+  let next = table.workFromUs[from] > 0 ? Math.max(0, budgetUs) / table.workFromUs[from] : 0;
+  for (let round = 1; round <= pred.layerCount && next < perWork; round++) {
     perWork = next;
+    let freeBudget = budgetUs;
+    let freeWork = 0;
+    for (let l = from; l < pred.layerCount; l++) {
+      if (work[l] * perWork < fastestUs[l]) freeBudget -= fastestUs[l];
+      else freeWork += work[l];
+    }
+    next = freeWork > 0 ? Math.max(0, freeBudget) / freeWork : 0;
   }
+  if (next < perWork) perWork = next;
   return {
-    shareUs: (l) => Math.max(pred.layerWorkUs[l] * perWork, fastestUs(l)),
+    shareUs: (l) => Math.max(work[l] * perWork, fastestUs[l]),
     demand: () => undefined,
   };
 }
