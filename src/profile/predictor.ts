@@ -33,6 +33,8 @@ export class ProfilePredictor {
   /** Coarse blocks stored whole, by blockKey(i, j), then version. */
   private readonly blockOverrides = new Map<number, Map<string, VersionProfile>>();
   private readonly skipMemo = new Map<number, number>();
+  /** `predict` at level 0, by block and clamped cores. */
+  private readonly quietMemo = new Map<number, Prediction>();
   /** endUs[v][c][k]: what a block ending with layer k pays at its end (boundaryUs), on c cores. */
   private readonly endUs: Float64Array[][];
   /** usPerSkipMiB[v][c]: price of a MiB of residual values a block keeps inside (runCost). */
@@ -208,7 +210,20 @@ export class ProfilePredictor {
    * everywhere (say spinning that is nowhere clearly faster) is not worth choosing.
    */
   predict(i: number, j: number, cores: number, level: number): Prediction {
-    // Allocation-free: the simulator and the scheduler ask this for every block they consider.
+    if (level !== 0 || !this.isBlock(i, j)) return this.bestOf(i, j, cores, level);
+    // Without interference the answer depends on the block and cores only, and baselines ask
+    // it for the same blocks at every decision: keep it (a copy goes out, callers may keep it).
+    const key = this.blockKey(i, j) * (this.maxCores + 1) + this.clampCores(cores);
+    let quiet = this.quietMemo.get(key);
+    if (!quiet) this.quietMemo.set(key, (quiet = this.bestOf(i, j, cores, 0)));
+    return { latencyUs: quiet.latencyUs, version: quiet.version };
+  }
+
+  private isBlock(i: number, j: number): boolean {
+    return Number.isInteger(i) && Number.isInteger(j) && i >= 0 && i <= j && j <= this.layerCount;
+  }
+
+  private bestOf(i: number, j: number, cores: number, level: number): Prediction {
     const hi = Math.max(0, Math.min(j, this.layerCount));
     const lo = Math.max(0, Math.min(i, hi));
     const c = this.clampCores(cores);

@@ -152,12 +152,21 @@ function soloTables(pred: ProfilePredictor): Float64Array[][] {
   return t;
 }
 
-const tables = new WeakMap<ProfilePredictor, Record<VersionRule, Map<number, LayerTable>>>();
+/** Per predictor and rule, tables by grid step (an integer key: cheaper to hash than a level). */
+const tables = new WeakMap<
+  ProfilePredictor,
+  { adaptive: Map<number, LayerTable>; soloFastest: Map<number, LayerTable> }
+>();
+
+/** The table grid's step: a fraction of the profile's highest measured level. */
+function levelStep(pred: ProfilePredictor): number {
+  const top = pred.levels[pred.levels.length - 1] || 1;
+  return top / LEVEL_STEPS;
+}
 
 /** Rounds `level` to the table grid (a fraction of the profile's highest measured level). */
 export function quantiseLevel(pred: ProfilePredictor, level: number): number {
-  const top = pred.levels[pred.levels.length - 1] || 1;
-  const step = top / LEVEL_STEPS;
+  const step = levelStep(pred);
   return Math.max(0, Math.round(level / step) * step);
 }
 
@@ -166,11 +175,13 @@ export function layerTable(
   level: number,
   rule: VersionRule = 'adaptive',
 ): LayerTable {
-  const q = quantiseLevel(pred, level);
+  // Grid steps map one to one to quantised levels (all at or below 0 to level 0).
+  const key = Math.max(0, Math.round(level / levelStep(pred)));
   let byRule = tables.get(pred);
-  if (!byRule) tables.set(pred, (byRule = { adaptive: new Map(), 'solo-fastest': new Map() }));
-  let table = byRule[rule].get(q);
-  if (!table) byRule[rule].set(q, (table = new LayerTable(pred, q, rule)));
+  if (!byRule) tables.set(pred, (byRule = { adaptive: new Map(), soloFastest: new Map() }));
+  const byKey = rule === 'adaptive' ? byRule.adaptive : byRule.soloFastest;
+  let table = byKey.get(key);
+  if (!table) byKey.set(key, (table = new LayerTable(pred, quantiseLevel(pred, level), rule)));
   return table;
 }
 
