@@ -239,19 +239,21 @@ export function planBlock(
   const limit = Math.min(o.coreLimit, pred.maxCores);
   const split =
     o.splitRule === 'efficient' ? efficientShares(table, from, budgetUs) : workShares(table, from, budgetUs);
-  const demand = (l: number) =>
-    Math.min(limit, split.demand(l) ?? table.demandCores(l, split.shareUs(l), limit));
-  let [lo, hi] = [demand(from), demand(from)];
+  const demand = (l: number, layerShareUs: number) =>
+    Math.min(limit, split.demand(l) ?? table.demandCores(l, layerShareUs, limit));
   let shareUs = split.shareUs(from);
+  let lo = demand(from, shareUs);
+  let hi = lo;
   let end = from + 1;
   while (end < pred.layerCount && end - from < o.maxLayers) {
-    const d = demand(end);
+    const layerShareUs = split.shareUs(end);
+    const d = demand(end, layerShareUs);
     const [nlo, nhi] = [Math.min(lo, d), Math.max(hi, d)];
     if (nhi > nlo * (1 + o.threshold)) break;
     // A long block holds its cores past other queries' deadlines and commits this one to a
     // stale plan: end it before it would pass the time cap.
-    if (shareUs + split.shareUs(end) > o.maxBlockUs) break;
-    [lo, hi, shareUs, end] = [nlo, nhi, shareUs + split.shareUs(end), end + 1];
+    if (shareUs + layerShareUs > o.maxBlockUs) break;
+    [lo, hi, shareUs, end] = [nlo, nhi, shareUs + layerShareUs, end + 1];
   }
   return fitBlock(pred, [from, end], shareUs, lo, hi, o);
 }
