@@ -101,36 +101,51 @@ const PRICES = [0, ...Array.from({ length: 31 }, (_, k) => 0.25 * Math.SQRT2 ** 
  * still meet the deadline (a Lagrangian relaxation of "min core-time s.t. latency <= budget").
  */
 export class EfficientSplit {
-  /** cores[g][l] and remainingUs[g][l] (sum over layers >= l) at price PRICES[g]. */
-  readonly cores: Uint16Array[] = [];
-  readonly remainingUs: Float64Array[] = [];
+  /** Per price index g: cores[l] and remainingUs[l] (sum over layers >= l); built on first ask. */
+  private readonly rows: ({ cores: Uint16Array; remainingUs: Float64Array } | undefined)[] = [];
 
-  constructor(readonly table: LayerTable) {
-    const n = table.bestUs.length;
-    const top = table.pred.maxCores;
-    for (const price of PRICES) {
-      const cores = new Uint16Array(n);
-      const rem = new Float64Array(n + 1);
-      for (let l = n - 1; l >= 0; l--) {
-        const best = table.bestUs[l];
-        let [arg, cost] = [1, Infinity];
-        for (let c = 1; c <= top; c++) {
-          const v = price === Infinity ? best[c] : best[c] * (c + price);
-          // Ties (linear scaling) go to more cores: the same core-time, sooner.
-          if (v <= cost * (1 + 1e-9)) [arg, cost] = [c, Math.min(v, cost)];
-        }
-        cores[l] = arg;
-        rem[l] = rem[l + 1] + best[arg];
-      }
-      this.cores.push(cores);
-      this.remainingUs.push(rem);
-    }
+  constructor(readonly table: LayerTable) {}
+
+  /** Each layer's core count at price PRICES[g]. */
+  cores(g: number): Uint16Array {
+    return this.row(g).cores;
+  }
+
+  /** Latency of layers >= l at price PRICES[g], by l. */
+  remainingUs(g: number): Float64Array {
+    return this.row(g).remainingUs;
   }
 
   /** Index of the lowest price whose plan for layers >= from fits `budgetUs` (the last if none). */
   priceFor(from: number, budgetUs: number): number {
-    for (let g = 0; g < PRICES.length; g++) if (this.remainingUs[g][from] <= budgetUs) return g;
+    for (let g = 0; g < PRICES.length; g++) if (this.remainingUs(g)[from] <= budgetUs) return g;
     return PRICES.length - 1;
+  }
+
+  // Rows are independent and most plans fit at the first few prices: a table used at one
+  // interference level for a few decisions builds only those.
+  private row(g: number): { cores: Uint16Array; remainingUs: Float64Array } {
+    return (this.rows[g] ??= this.build(PRICES[g]));
+  }
+
+  private build(price: number): { cores: Uint16Array; remainingUs: Float64Array } {
+    const table = this.table;
+    const n = table.bestUs.length;
+    const top = table.pred.maxCores;
+    const cores = new Uint16Array(n);
+    const rem = new Float64Array(n + 1);
+    for (let l = n - 1; l >= 0; l--) {
+      const best = table.bestUs[l];
+      let [arg, cost] = [1, Infinity];
+      for (let c = 1; c <= top; c++) {
+        const v = price === Infinity ? best[c] : best[c] * (c + price);
+        // Ties (linear scaling) go to more cores: the same core-time, sooner.
+        if (v <= cost * (1 + 1e-9)) [arg, cost] = [c, Math.min(v, cost)];
+      }
+      cores[l] = arg;
+      rem[l] = rem[l + 1] + best[arg];
+    }
+    return { cores, remainingUs: rem };
   }
 }
 
@@ -294,8 +309,8 @@ function workShares(table: LayerTable, from: number, budgetUs: number): Shares {
 function efficientShares(table: LayerTable, from: number, budgetUs: number): Shares {
   const split = table.efficientSplit();
   const g = split.priceFor(from, budgetUs);
-  const cores = split.cores[g];
-  const planUs = split.remainingUs[g][from];
+  const cores = split.cores(g);
+  const planUs = split.remainingUs(g)[from];
   const scale = planUs > 0 ? Math.max(1, budgetUs / planUs) : 1;
   return {
     shareUs: (l) => table.bestUs[l][cores[l]] * scale,
