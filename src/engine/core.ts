@@ -307,14 +307,19 @@ export class EngineCore {
     // Few decisions against a short queue (the common case): scans beat building a map.
     const index =
       decisions.length * this.waiting.length <= 256 ? undefined : new Map(this.waiting.map((q) => [q.id, q]));
-    const decided = decisions.map(
-      (d) => (index ? index.get(d.query) : this.waiting.find((q) => q.id === d.query)) as QueryState,
-    );
+    const decided: QueryState[] = [];
+    for (const d of decisions)
+      decided.push((index ? index.get(d.query) : this.waitingById(d.query)) as QueryState);
     const taken = index ? new Set(decided) : undefined;
     let kept = 0;
     for (const q of this.waiting) if (!(taken ? taken.has(q) : decided.includes(q))) this.waiting[kept++] = q;
     this.waiting.length = kept;
     return decided;
+  }
+
+  private waitingById(id: string): QueryState | undefined {
+    for (const q of this.waiting) if (q.id === id) return q;
+    return undefined;
   }
 
   /**
@@ -399,7 +404,7 @@ export class EngineCore {
     const r = this.runs.get(run);
     if (!r) throw new Error(`run ${run} is not running`);
     this.runs.delete(run);
-    this.runningViews.splice(this.runningViews.indexOf(r.view), 1);
+    removeItem(this.runningViews, r.view);
     this.ledger.release(r.start.cpus, run, this.nowMs);
     return r;
   }
@@ -473,7 +478,7 @@ export class EngineCore {
       if (this.waiting[mid].index < q.index) lo = mid + 1;
       else hi = mid;
     }
-    this.waiting.splice(lo, 0, q);
+    insertAt(this.waiting, lo, q);
   }
 
   private recentLoad(): number {
@@ -560,6 +565,21 @@ export interface EngineStats {
   /** Latencies of completed queries by model, in completion order (the most recent `latencySamples`). */
   latencies: ReadonlyMap<string, readonly number[]>;
   counts: ReadonlyMap<string, ModelCounts>;
+}
+
+// Array edits in place: `splice` would allocate the array of what it removed, at every event.
+
+function removeItem<T>(list: T[], item: T): void {
+  const at = list.indexOf(item);
+  if (at < 0) return;
+  for (let k = at; k < list.length - 1; k++) list[k] = list[k + 1];
+  list.pop();
+}
+
+function insertAt<T>(list: T[], at: number, item: T): void {
+  list.push(item);
+  for (let k = list.length - 1; k > at; k--) list[k] = list[k - 1];
+  list[at] = item;
 }
 
 const leastCoreUsCache = new WeakMap<ProfilePredictor, number>();

@@ -113,14 +113,19 @@ export class CoreLedger {
     );
   }
 
-  /** Gives the free CPUs at `positions` to `run`; returns their ids. */
-  private assign(positions: readonly number[], run: number, atMs: number): number[] {
-    for (const p of positions) this.holder[p] = run;
+  /**
+   * Gives the free CPUs at `positions` to `run`; returns their ids, written over `positions`
+   * (an array of the caller's own, made for this take: one array per take, not two).
+   */
+  private assign(positions: number[], run: number, atMs: number): number[] {
+    for (let k = 0; k < positions.length; k++) {
+      this.holder[positions[k]] = run;
+      positions[k] = this.cpus[positions[k]];
+    }
     this.freeCount -= positions.length;
     this.maxBusyCount = Math.max(this.maxBusyCount, this.busy);
-    const cpus = positions.map((p) => this.cpus[p]);
-    this.events?.push({ atMs, kind: 'take', run, cpus });
-    return cpus;
+    this.events?.push({ atMs, kind: 'take', run, cpus: positions });
+    return positions;
   }
 
   /** Takes back the CPUs `run` holds; they must be exactly the ones it was given. */
