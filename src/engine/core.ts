@@ -137,6 +137,8 @@ export class EngineCore {
   private readonly waiting: QueryState[] = [];
   /** Running blocks by run number, in dispatch order. */
   private readonly runs = new Map<number, RunState>();
+  /** The running blocks' views, in dispatch order: each view copies it rather than the map. */
+  private readonly runningViews: Running[] = [];
   private readonly monitor = new InterferenceMonitor();
   private nextIndex = 0;
   private nextRun = 0;
@@ -275,7 +277,7 @@ export class EngineCore {
       totalCores: this.ledger.total,
       freeCores: this.ledger.free,
       waiting: this.waiting.map((q) => q.view),
-      running: [...this.runs.values()].map((r) => r.view),
+      running: this.runningViews.slice(),
       interference: this.monitor.estimate(this.nowMs),
       recentConflictRate: this.recentConflictRate(),
       recentLoad: this.recentLoad(),
@@ -288,22 +290,36 @@ export class EngineCore {
     this.decisions += decisions.length;
     // Take the decided queries out of the queue, then apply decisions in the policy's order
     // (that order fixes run numbers, CPU choice and, simulated, noise draws).
-    const decided = new Map<string, QueryState | undefined>();
-    for (const d of decisions) decided.set(d.query, undefined);
-    let kept = 0;
-    for (const q of this.waiting) {
-      if (decided.has(q.id)) decided.set(q.id, q);
-      else this.waiting[kept++] = q;
-    }
-    this.waiting.length = kept;
+    const decided = this.takeDecided(decisions);
     const starts: BlockStart[] = [];
-    for (const d of decisions) {
-      const q = decided.get(d.query) as QueryState;
+    for (let k = 0; k < decisions.length; k++) {
+      const d = decisions[k];
+      const q = decided[k];
       if (this.opts.trace) this.record(d);
       if (d.kind === 'reject') this.end(q, 'rejected', d.reason);
       else starts.push(this.start(q, d, view.interference));
     }
     if (starts.length > 0) this.executor.start(starts);
+  }
+
+  /** Removes the (validated) decided queries from the queue; returns them in decision order. */
+  private takeDecided(decisions: readonly Decision[]): QueryState[] {
+    // Few decisions against a short queue (the common case): scans beat building a map.
+    const index =
+      decisions.length * this.waiting.length <= 256 ? undefined : new Map(this.waiting.map((q) => [q.id, q]));
+    const decided: QueryState[] = [];
+    for (const d of decisions)
+      decided.push((index ? index.get(d.query) : this.waitingById(d.query)) as QueryState);
+    const taken = index ? new Set(decided) : undefined;
+    let kept = 0;
+    for (const q of this.waiting) if (!(taken ? taken.has(q) : decided.includes(q))) this.waiting[kept++] = q;
+    this.waiting.length = kept;
+    return decided;
+  }
+
+  private waitingById(id: string): QueryState | undefined {
+    for (const q of this.waiting) if (q.id === id) return q;
+    return undefined;
   }
 
   /**
@@ -388,6 +404,7 @@ export class EngineCore {
     const r = this.runs.get(run);
     if (!r) throw new Error(`run ${run} is not running`);
     this.runs.delete(run);
+    removeItem(this.runningViews, r.view);
     this.ledger.release(r.start.cpus, run, this.nowMs);
     return r;
   }
@@ -461,7 +478,7 @@ export class EngineCore {
       if (this.waiting[mid].index < q.index) lo = mid + 1;
       else hi = mid;
     }
-    this.waiting.splice(lo, 0, q);
+    insertAt(this.waiting, lo, q);
   }
 
   private recentLoad(): number {
@@ -498,6 +515,7 @@ export class EngineCore {
     if (conflict) this.conflicts++;
 
     const [i, j] = d.block;
+    const block = [i, j] as const;
     const shape = blockShape(q.pred, i, j, d.version, d.cores);
     const endUs = expectedUs(shape, q.pred.levels, estimate, this.opts.dispatchOverheadUs);
     const run = this.nextRun++;
@@ -507,7 +525,7 @@ export class EngineCore {
       query: q.id,
       queryIndex: q.index,
       model: q.model,
-      block: [i, j],
+      block,
       version: d.version,
       cpus,
       startMs: this.nowMs,
@@ -515,13 +533,14 @@ export class EngineCore {
     const view: Running = {
       query: q.id,
       model: q.model,
-      block: [i, j],
+      block,
       cores: d.cores,
       version: d.version,
       startMs: this.nowMs,
       expectedEndMs: this.nowMs + endUs / 1000,
     };
     this.runs.set(run, { q, start, shape, view });
+    this.runningViews.push(view);
     return start;
   }
 }
@@ -546,6 +565,21 @@ export interface EngineStats {
   /** Latencies of completed queries by model, in completion order (the most recent `latencySamples`). */
   latencies: ReadonlyMap<string, readonly number[]>;
   counts: ReadonlyMap<string, ModelCounts>;
+}
+
+// Array edits in place: `splice` would allocate the array of what it removed, at every event.
+
+function removeItem<T>(list: T[], item: T): void {
+  const at = list.indexOf(item);
+  if (at < 0) return;
+  for (let k = at; k < list.length - 1; k++) list[k] = list[k + 1];
+  list.pop();
+}
+
+function insertAt<T>(list: T[], at: number, item: T): void {
+  list.push(item);
+  for (let k = list.length - 1; k > at; k--) list[k] = list[k - 1];
+  list[at] = item;
 }
 
 const leastCoreUsCache = new WeakMap<ProfilePredictor, number>();

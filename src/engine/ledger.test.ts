@@ -30,6 +30,18 @@ describe('CoreLedger', () => {
     assert.deepEqual(ledger.take(2, 2, 5), [3, 0], 'the window that starts at the CPU released last');
   });
 
+  it('orders starts by the latest release, a CPU released again moving ahead of the others', () => {
+    const ledger = new CoreLedger([0, 1, 2, 3]);
+    ledger.take(4, 0, 0);
+    ledger.release([3, 1], 0, 1);
+    assert.deepEqual(ledger.take(1, 1, 2), [1]);
+    ledger.release([0], 0, 3);
+    ledger.release([1], 1, 4);
+    assert.deepEqual(ledger.take(1, 2, 5), [1], 'released last');
+    assert.deepEqual(ledger.take(1, 3, 5), [0], 'then the one released before it');
+    assert.deepEqual(ledger.take(1, 4, 5), [3]);
+  });
+
   it('forms windows cyclically, and falls back to scattered CPUs when no window is free', () => {
     const ledger = new CoreLedger([0, 1, 2, 3]);
     ledger.take(1, 0, 0, [1]);

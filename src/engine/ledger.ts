@@ -20,9 +20,16 @@ const FREE = -0x80000000;
 export class CoreLedger {
   /** Which run holds each CPU (by position in `cpus`); FREE when none. */
   private readonly holder: Int32Array;
-  /** When each CPU was last released (a count of releases; 0: never held). */
-  private readonly releasedAt: Float64Array;
-  private releases = 0;
+  /**
+   * Positions from the one released last to the one released first, then the never released
+   * in ledger order: a list linked through `after`/`before`, so that a release moves a CPU to
+   * the front at once instead of each take sorting every CPU by release time.
+   */
+  private readonly after: Int32Array;
+  private readonly before: Int32Array;
+  private latest = 0;
+  /** Position of each CPU, indexed by its id (ids are small integers: an array beats a map). */
+  private readonly positionById: number[] = [];
   private freeCount: number;
   private maxBusyCount = 0;
   private readonly events: LedgerEvent[] | undefined;
@@ -35,8 +42,12 @@ export class CoreLedger {
     if (cpus.length === 0) throw new VeltairError('ledger_violation', 'a ledger needs at least one CPU');
     if (new Set(cpus).size !== cpus.length)
       throw new VeltairError('ledger_violation', `CPU listed twice in [${cpus.join(', ')}]`);
+    const odd = cpus.find((cpu) => !Number.isInteger(cpu) || cpu < 0);
+    if (odd !== undefined) throw new VeltairError('ledger_violation', `CPU id ${odd} is not an integer >= 0`);
     this.holder = new Int32Array(cpus.length).fill(FREE);
-    this.releasedAt = new Float64Array(cpus.length);
+    this.after = Int32Array.from(cpus, (_, p) => p + 1);
+    this.before = Int32Array.from(cpus, (_, p) => p - 1);
+    cpus.forEach((cpu, p) => (this.positionById[cpu] = p));
     this.freeCount = cpus.length;
     this.events = opts.trace ? [] : undefined;
   }
@@ -85,8 +96,8 @@ export class CoreLedger {
   }
 
   isFree(cpu: number): boolean {
-    const p = this.cpus.indexOf(cpu);
-    return p >= 0 && this.holder[p] === FREE;
+    const p = this.positionOf(cpu);
+    return p !== undefined && this.holder[p] === FREE;
   }
 
   /** Gives exactly `cpus` (free ones) to `run`: work the engine did not dispatch, on their workers. */
@@ -96,59 +107,77 @@ export class CoreLedger {
         throw new VeltairError('ledger_violation', `run ${run} asks for CPU ${cpu}, which is not free`);
     }
     this.assign(
-      cpus.map((cpu) => this.cpus.indexOf(cpu)),
+      cpus.map((cpu) => this.positionOf(cpu) as number),
       run,
       atMs,
     );
   }
 
-  /** Gives the free CPUs at `positions` to `run`; returns their ids. */
-  private assign(positions: readonly number[], run: number, atMs: number): number[] {
-    for (const p of positions) this.holder[p] = run;
+  /**
+   * Gives the free CPUs at `positions` to `run`; returns their ids, written over `positions`
+   * (an array of the caller's own, made for this take: one array per take, not two).
+   */
+  private assign(positions: number[], run: number, atMs: number): number[] {
+    for (let k = 0; k < positions.length; k++) {
+      this.holder[positions[k]] = run;
+      positions[k] = this.cpus[positions[k]];
+    }
     this.freeCount -= positions.length;
     this.maxBusyCount = Math.max(this.maxBusyCount, this.busy);
-    const cpus = positions.map((p) => this.cpus[p]);
-    this.events?.push({ atMs, kind: 'take', run, cpus });
-    return cpus;
+    this.events?.push({ atMs, kind: 'take', run, cpus: positions });
+    return positions;
   }
 
   /** Takes back the CPUs `run` holds; they must be exactly the ones it was given. */
   release(cpus: readonly number[], run: number, atMs: number): void {
     for (const cpu of cpus) {
-      const p = this.cpus.indexOf(cpu);
-      if (p < 0 || this.holder[p] !== run) {
+      const p = this.positionOf(cpu);
+      if (p === undefined || this.holder[p] !== run) {
         throw new VeltairError('ledger_violation', `run ${run} releases CPU ${cpu}, which it does not hold`);
       }
       this.holder[p] = FREE;
-      this.releasedAt[p] = ++this.releases;
+      this.toFront(p);
     }
     this.freeCount += cpus.length;
     this.events?.push({ atMs, kind: 'release', run, cpus: [...cpus] });
   }
 
+  private positionOf(cpu: number): number | undefined {
+    return Number.isInteger(cpu) && cpu >= 0 ? this.positionById[cpu] : undefined;
+  }
+
+  /** Marks position `p` as the one released last. */
+  private toFront(p: number): void {
+    if (p === this.latest) return;
+    const [a, b] = [this.after[p], this.before[p]];
+    this.after[b] = a;
+    if (a < this.cpus.length) this.before[a] = b;
+    this.after[p] = this.latest;
+    this.before[this.latest] = p;
+    this.before[p] = -1;
+    this.latest = p;
+  }
+
+  /** Whether the `count` CPUs from position `start` on (cyclic) are all free. */
+  private windowFree(start: number, count: number): boolean {
+    const n = this.cpus.length;
+    for (let k = 0; k < count; k++) if (this.holder[(start + k) % n] !== FREE) return false;
+    return true;
+  }
+
+  private window(start: number, count: number): number[] {
+    const n = this.cpus.length;
+    const out: number[] = [];
+    for (let k = 0; k < count; k++) out.push((start + k) % n);
+    return out;
+  }
+
   private choose(count: number, prefer?: readonly number[]): number[] {
     const n = this.cpus.length;
-    const window = (start: number): number[] | undefined => {
-      const out: number[] = [];
-      for (let k = 0; k < count; k++) {
-        const p = (start + k) % n;
-        if (this.holder[p] !== FREE) return undefined;
-        out.push(p);
-      }
-      return out;
-    };
-    const preferred = prefer && prefer.length > 0 ? this.cpus.indexOf(prefer[0]) : -1;
-    if (preferred >= 0) {
-      const w = window(preferred);
-      if (w) return w;
-    }
-    const starts = Array.from({ length: n }, (_, p) => p).sort(
-      (a, b) => this.releasedAt[b] - this.releasedAt[a],
-    );
-    for (const start of starts) {
-      if (this.holder[start] !== FREE) continue;
-      const w = window(start);
-      if (w) return w;
+    const preferred = prefer && prefer.length > 0 ? this.positionOf(prefer[0]) : undefined;
+    if (preferred !== undefined && this.windowFree(preferred, count)) return this.window(preferred, count);
+    for (let start = this.latest; start < n; start = this.after[start]) {
+      if (this.windowFree(start, count)) return this.window(start, count);
     }
     const out: number[] = [];
     for (let p = 0; p < n && out.length < count; p++) if (this.holder[p] === FREE) out.push(p);

@@ -51,10 +51,18 @@ export function blockShape(
   version: string,
   cores: number,
 ): BlockShape {
-  return blockShapes.get(pred, i, j, version, cores, () => {
-    const soloUs = pred.blockUs(i, j, version, cores, 0);
-    return { soloUs, curve: pred.levels.map((l) => pred.blockUs(i, j, version, cores, l) / soloUs) };
-  });
+  return blockShapes.get(pred, i, j, version, cores, computeShape);
+}
+
+function computeShape(
+  pred: ProfilePredictor,
+  i: number,
+  j: number,
+  version: string,
+  cores: number,
+): BlockShape {
+  const soloUs = pred.blockUs(i, j, version, cores, 0);
+  return { soloUs, curve: pred.levels.map((l) => pred.blockUs(i, j, version, cores, l) / soloUs) };
 }
 
 /** Predicted latency of a block with its shape at interference `level`, plus a launch overhead. */

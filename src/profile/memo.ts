@@ -9,7 +9,18 @@ import type { ProfilePredictor } from './predictor.js';
 export class BlockMemo<T> {
   private readonly byPredictor = new WeakMap<ProfilePredictor, Map<number, T>>();
 
-  get(pred: ProfilePredictor, i: number, j: number, version: string, cores: number, compute: () => T): T {
+  /**
+   * The value for the block, computed by `compute` on the first ask. `compute` gets the block
+   * back as arguments, so callers pass one function rather than a closure made per ask.
+   */
+  get(
+    pred: ProfilePredictor,
+    i: number,
+    j: number,
+    version: string,
+    cores: number,
+    compute: (pred: ProfilePredictor, i: number, j: number, version: string, cores: number) => T,
+  ): T {
     let memo = this.byPredictor.get(pred);
     if (!memo) this.byPredictor.set(pred, (memo = new Map()));
     const n = pred.layerCount + 1;
@@ -17,7 +28,7 @@ export class BlockMemo<T> {
       ((i * n + j) * pred.versions.length + pred.versions.indexOf(version)) * (pred.maxCores + 1) + cores;
     let value = memo.get(key);
     if (value === undefined) {
-      value = compute();
+      value = compute(pred, i, j, version, cores);
       memo.set(key, value);
     }
     return value;

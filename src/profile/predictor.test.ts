@@ -93,4 +93,13 @@ describe('ProfilePredictor', () => {
     assert.equal(p.fewestCoresWithin(0, 3, 0, 200), 2);
     assert.equal(p.fewestCoresWithin(0, 3, 0, 100), undefined);
   });
+
+  it('answers a quiet prediction asked again the same, in an object of its own', () => {
+    const p = new ProfilePredictor(profile());
+    const first = p.predict(0, 3, 2, 0);
+    first.latencyUs = 0;
+    assert.deepEqual(p.predict(0, 3, 2, 0), new ProfilePredictor(profile()).predict(0, 3, 2, 0));
+    assert.notEqual(p.predict(0, 3, 2, 0).latencyUs, 0);
+    assert.deepEqual(p.predict(0, 3, 2.4, 0), p.predict(0, 3, 2, 0), 'cores round as uncached');
+  });
 });

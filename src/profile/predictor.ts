@@ -33,6 +33,8 @@ export class ProfilePredictor {
   /** Coarse blocks stored whole, by blockKey(i, j), then version. */
   private readonly blockOverrides = new Map<number, Map<string, VersionProfile>>();
   private readonly skipMemo = new Map<number, number>();
+  /** `predict` at level 0, by block and clamped cores. */
+  private readonly quietMemo = new Map<number, Prediction>();
   /** endUs[v][c][k]: what a block ending with layer k pays at its end (boundaryUs), on c cores. */
   private readonly endUs: Float64Array[][];
   /** usPerSkipMiB[v][c]: price of a MiB of residual values a block keeps inside (runCost). */
@@ -161,7 +163,10 @@ export class ProfilePredictor {
         return soloAt(override, this.data.coreCounts, c) * slowdownAt(override.slowdown, this.levels, level);
     }
     const perLevel = this.prefix[vi][c];
-    const { lo, hi, t } = bracket(this.levels, level);
+    const k = segmentOf(this.levels, level);
+    const lo = Math.max(0, k);
+    const hi = k < 0 ? 0 : k + 1;
+    const t = k < 0 ? 0 : segmentT(this.levels, k, level);
     const sumLo = perLevel[lo][j] - perLevel[lo][i];
     const sumHi = perLevel[hi][j] - perLevel[hi][i];
     const layersUs = sumLo + (sumHi - sumLo) * t;
@@ -205,7 +210,20 @@ export class ProfilePredictor {
    * everywhere (say spinning that is nowhere clearly faster) is not worth choosing.
    */
   predict(i: number, j: number, cores: number, level: number): Prediction {
-    // Allocation-free: the simulator and the scheduler ask this for every block they consider.
+    if (level !== 0 || !this.isBlock(i, j)) return this.bestOf(i, j, cores, level);
+    // Without interference the answer depends on the block and cores only, and baselines ask
+    // it for the same blocks at every decision: keep it (a copy goes out, callers may keep it).
+    const key = this.blockKey(i, j) * (this.maxCores + 1) + this.clampCores(cores);
+    let quiet = this.quietMemo.get(key);
+    if (!quiet) this.quietMemo.set(key, (quiet = this.bestOf(i, j, cores, 0)));
+    return { latencyUs: quiet.latencyUs, version: quiet.version };
+  }
+
+  private isBlock(i: number, j: number): boolean {
+    return Number.isInteger(i) && Number.isInteger(j) && i >= 0 && i <= j && j <= this.layerCount;
+  }
+
+  private bestOf(i: number, j: number, cores: number, level: number): Prediction {
     const hi = Math.max(0, Math.min(j, this.layerCount));
     const lo = Math.max(0, Math.min(i, hi));
     const c = this.clampCores(cores);
@@ -315,16 +333,27 @@ export function soloAt(vp: VersionProfile, coreCounts: readonly number[], cores:
 }
 
 export function slowdownAt(slowdown: readonly number[], levels: readonly number[], level: number): number {
-  const { lo, hi, t } = bracket(levels, level);
+  const k = segmentOf(levels, level);
+  const lo = Math.max(0, k);
+  const hi = k < 0 ? 0 : k + 1;
+  const t = k < 0 ? 0 : segmentT(levels, k, level);
   return slowdown[lo] + (slowdown[hi] - slowdown[lo]) * t;
 }
 
-/** Neighbouring level indices and the position between them (t may exceed 1 above the top). */
-function bracket(levels: readonly number[], level: number): { lo: number; hi: number; t: number } {
+/**
+ * The segment of the levels that `level` falls in: k for [levels[k], levels[k + 1]] (the last
+ * one also above the top), -1 at or below the first level or when there is one level only.
+ * An index rather than a bracket object: callers run per block per event.
+ */
+function segmentOf(levels: readonly number[], level: number): number {
   const n = levels.length;
-  if (n === 1 || level <= levels[0]) return { lo: 0, hi: 0, t: 0 };
+  if (n === 1 || level <= levels[0]) return -1;
   let k = 0;
   while (k < n - 2 && levels[k + 1] < level) k++;
-  const t = (level - levels[k]) / (levels[k + 1] - levels[k]);
-  return { lo: k, hi: k + 1, t };
+  return k;
+}
+
+/** Position of `level` in segment k (may exceed 1 above the top). */
+function segmentT(levels: readonly number[], k: number, level: number): number {
+  return (level - levels[k]) / (levels[k + 1] - levels[k]);
 }

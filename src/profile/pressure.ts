@@ -65,9 +65,17 @@ function latencyWeighted(
   version: string,
   cores: number,
 ): number {
-  return latencyWeightedMemo.get(pred, i, j, version, cores, () =>
-    weightedMean(pred, i, j, version, (l) => pred.layerUs(l, version, cores, 0)),
-  );
+  return latencyWeightedMemo.get(pred, i, j, version, cores, computeLatencyWeighted);
+}
+
+function computeLatencyWeighted(
+  pred: ProfilePredictor,
+  i: number,
+  j: number,
+  version: string,
+  cores: number,
+): number {
+  return weightedMean(pred, i, j, version, (l) => pred.layerUs(l, version, cores, 0));
 }
 
 function weightedMean(

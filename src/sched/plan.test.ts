@@ -25,6 +25,32 @@ describe('block planner', () => {
     assert.ok(Math.abs(plan.shareUs - (2600 - tailUs)) < 1e-6, `${plan.shareUs}`);
   });
 
+  it('gives each layer exactly the share of the water-filling fixpoint, from any layer and budget', () => {
+    // The rate iterated from an infinite one, every round summing the layers in order.
+    const table = layerTable(cnn, 0, 'adaptive');
+    const fastest = (l: number) => table.envUs[l][cnn.maxCores];
+    const shareOf = (from: number, budgetUs: number) => {
+      let perWork = Infinity;
+      for (let round = 0; round <= cnn.layerCount; round++) {
+        let [freeBudget, freeWork] = [budgetUs, 0];
+        for (let l = from; l < cnn.layerCount; l++) {
+          if (cnn.layerWorkUs[l] * perWork < fastest(l)) freeBudget -= fastest(l);
+          else freeWork += cnn.layerWorkUs[l];
+        }
+        const next = freeWork > 0 ? Math.max(0, freeBudget) / freeWork : 0;
+        if (next >= perWork) break;
+        perWork = next;
+      }
+      return Math.max(cnn.layerWorkUs[from] * perWork, fastest(from));
+    };
+    for (let from = 0; from < cnn.layerCount; from++) {
+      for (const budgetUs of [0, 50, 400, 1000, 2600, 6000, 1e6]) {
+        const plan = planBlock(cnn, from, budgetUs, { ...base, maxLayers: 1 });
+        assert.equal(plan.shareUs, shareOf(from, budgetUs), `from ${from}, budget ${budgetUs}`);
+      }
+    }
+  });
+
   it('plans fewer core-microseconds with the efficient split than with the work split', () => {
     const coreUs = (split: 'work' | 'efficient') => {
       let [from, total] = [0, 0];

@@ -19,6 +19,13 @@ export class LayerTable {
   readonly envUs: Float64Array[];
   /** `minRemainingUs[l]`: sum over layers >= l of their lowest latency on any core count. */
   readonly minRemainingUs: Float64Array;
+  /** `fastestUs[l]`: `envUs[l][maxCores]`, flat for the water-filling loop. */
+  readonly fastestUs: Float64Array;
+  /**
+   * `workFromUs[l]`: layers >= l's work (`layerWorkUs`) summed from l upwards, in the order
+   * the water-filling's first round adds it, so that round is a lookup with the same result.
+   */
+  readonly workFromUs: Float64Array;
 
   constructor(
     readonly pred: ProfilePredictor,
@@ -49,6 +56,13 @@ export class LayerTable {
     }
     for (let l = pred.layerCount - 1; l >= 0; l--) {
       this.minRemainingUs[l] = this.minRemainingUs[l + 1] + this.envUs[l][pred.maxCores];
+    }
+    this.fastestUs = Float64Array.from(this.envUs, (env) => env[pred.maxCores]);
+    this.workFromUs = new Float64Array(pred.layerCount + 1);
+    for (let from = 0; from < pred.layerCount; from++) {
+      let sum = 0;
+      for (let l = from; l < pred.layerCount; l++) sum += pred.layerWorkUs[l];
+      this.workFromUs[from] = sum;
     }
   }
 
@@ -87,36 +101,51 @@ const PRICES = [0, ...Array.from({ length: 31 }, (_, k) => 0.25 * Math.SQRT2 ** 
  * still meet the deadline (a Lagrangian relaxation of "min core-time s.t. latency <= budget").
  */
 export class EfficientSplit {
-  /** cores[g][l] and remainingUs[g][l] (sum over layers >= l) at price PRICES[g]. */
-  readonly cores: Uint16Array[] = [];
-  readonly remainingUs: Float64Array[] = [];
+  /** Per price index g: cores[l] and remainingUs[l] (sum over layers >= l); built on first ask. */
+  private readonly rows: ({ cores: Uint16Array; remainingUs: Float64Array } | undefined)[] = [];
 
-  constructor(readonly table: LayerTable) {
-    const n = table.bestUs.length;
-    const top = table.pred.maxCores;
-    for (const price of PRICES) {
-      const cores = new Uint16Array(n);
-      const rem = new Float64Array(n + 1);
-      for (let l = n - 1; l >= 0; l--) {
-        const best = table.bestUs[l];
-        let [arg, cost] = [1, Infinity];
-        for (let c = 1; c <= top; c++) {
-          const v = price === Infinity ? best[c] : best[c] * (c + price);
-          // Ties (linear scaling) go to more cores: the same core-time, sooner.
-          if (v <= cost * (1 + 1e-9)) [arg, cost] = [c, Math.min(v, cost)];
-        }
-        cores[l] = arg;
-        rem[l] = rem[l + 1] + best[arg];
-      }
-      this.cores.push(cores);
-      this.remainingUs.push(rem);
-    }
+  constructor(readonly table: LayerTable) {}
+
+  /** Each layer's core count at price PRICES[g]. */
+  cores(g: number): Uint16Array {
+    return this.row(g).cores;
+  }
+
+  /** Latency of layers >= l at price PRICES[g], by l. */
+  remainingUs(g: number): Float64Array {
+    return this.row(g).remainingUs;
   }
 
   /** Index of the lowest price whose plan for layers >= from fits `budgetUs` (the last if none). */
   priceFor(from: number, budgetUs: number): number {
-    for (let g = 0; g < PRICES.length; g++) if (this.remainingUs[g][from] <= budgetUs) return g;
+    for (let g = 0; g < PRICES.length; g++) if (this.remainingUs(g)[from] <= budgetUs) return g;
     return PRICES.length - 1;
+  }
+
+  // Rows are independent and most plans fit at the first few prices: a table used at one
+  // interference level for a few decisions builds only those.
+  private row(g: number): { cores: Uint16Array; remainingUs: Float64Array } {
+    return (this.rows[g] ??= this.build(PRICES[g]));
+  }
+
+  private build(price: number): { cores: Uint16Array; remainingUs: Float64Array } {
+    const table = this.table;
+    const n = table.bestUs.length;
+    const top = table.pred.maxCores;
+    const cores = new Uint16Array(n);
+    const rem = new Float64Array(n + 1);
+    for (let l = n - 1; l >= 0; l--) {
+      const best = table.bestUs[l];
+      let [arg, cost] = [1, Infinity];
+      for (let c = 1; c <= top; c++) {
+        const v = price === Infinity ? best[c] : best[c] * (c + price);
+        // Ties (linear scaling) go to more cores: the same core-time, sooner.
+        if (v <= cost * (1 + 1e-9)) [arg, cost] = [c, Math.min(v, cost)];
+      }
+      cores[l] = arg;
+      rem[l] = rem[l + 1] + best[arg];
+    }
+    return { cores, remainingUs: rem };
   }
 }
 
@@ -138,12 +167,21 @@ function soloTables(pred: ProfilePredictor): Float64Array[][] {
   return t;
 }
 
-const tables = new WeakMap<ProfilePredictor, Record<VersionRule, Map<number, LayerTable>>>();
+/** Per predictor and rule, tables by grid step (an integer key: cheaper to hash than a level). */
+const tables = new WeakMap<
+  ProfilePredictor,
+  { adaptive: Map<number, LayerTable>; soloFastest: Map<number, LayerTable> }
+>();
+
+/** The table grid's step: a fraction of the profile's highest measured level. */
+function levelStep(pred: ProfilePredictor): number {
+  const top = pred.levels[pred.levels.length - 1] || 1;
+  return top / LEVEL_STEPS;
+}
 
 /** Rounds `level` to the table grid (a fraction of the profile's highest measured level). */
 export function quantiseLevel(pred: ProfilePredictor, level: number): number {
-  const top = pred.levels[pred.levels.length - 1] || 1;
-  const step = top / LEVEL_STEPS;
+  const step = levelStep(pred);
   return Math.max(0, Math.round(level / step) * step);
 }
 
@@ -152,11 +190,13 @@ export function layerTable(
   level: number,
   rule: VersionRule = 'adaptive',
 ): LayerTable {
-  const q = quantiseLevel(pred, level);
+  // Grid steps map one to one to quantised levels (all at or below 0 to level 0).
+  const key = Math.max(0, Math.round(level / levelStep(pred)));
   let byRule = tables.get(pred);
-  if (!byRule) tables.set(pred, (byRule = { adaptive: new Map(), 'solo-fastest': new Map() }));
-  let table = byRule[rule].get(q);
-  if (!table) byRule[rule].set(q, (table = new LayerTable(pred, q, rule)));
+  if (!byRule) tables.set(pred, (byRule = { adaptive: new Map(), soloFastest: new Map() }));
+  const byKey = rule === 'adaptive' ? byRule.adaptive : byRule.soloFastest;
+  let table = byKey.get(key);
+  if (!table) byKey.set(key, (table = new LayerTable(pred, quantiseLevel(pred, level), rule)));
   return table;
 }
 
@@ -214,19 +254,21 @@ export function planBlock(
   const limit = Math.min(o.coreLimit, pred.maxCores);
   const split =
     o.splitRule === 'efficient' ? efficientShares(table, from, budgetUs) : workShares(table, from, budgetUs);
-  const demand = (l: number) =>
-    Math.min(limit, split.demand(l) ?? table.demandCores(l, split.shareUs(l), limit));
-  let [lo, hi] = [demand(from), demand(from)];
+  const demand = (l: number, layerShareUs: number) =>
+    Math.min(limit, split.demand(l) ?? table.demandCores(l, layerShareUs, limit));
   let shareUs = split.shareUs(from);
+  let lo = demand(from, shareUs);
+  let hi = lo;
   let end = from + 1;
   while (end < pred.layerCount && end - from < o.maxLayers) {
-    const d = demand(end);
+    const layerShareUs = split.shareUs(end);
+    const d = demand(end, layerShareUs);
     const [nlo, nhi] = [Math.min(lo, d), Math.max(hi, d)];
     if (nhi > nlo * (1 + o.threshold)) break;
     // A long block holds its cores past other queries' deadlines and commits this one to a
     // stale plan: end it before it would pass the time cap.
-    if (shareUs + split.shareUs(end) > o.maxBlockUs) break;
-    [lo, hi, shareUs, end] = [nlo, nhi, shareUs + split.shareUs(end), end + 1];
+    if (shareUs + layerShareUs > o.maxBlockUs) break;
+    [lo, hi, shareUs, end] = [nlo, nhi, shareUs + layerShareUs, end + 1];
   }
   return fitBlock(pred, [from, end], shareUs, lo, hi, o);
 }
@@ -239,24 +281,27 @@ interface Shares {
 
 function workShares(table: LayerTable, from: number, budgetUs: number): Shares {
   const pred = table.pred;
-  const top = pred.maxCores;
-  const fastestUs = (l: number) => table.envUs[l][top];
+  const work = pred.layerWorkUs;
+  const fastestUs = table.fastestUs;
   // Water-filling: layers that cannot meet a proportional share get their fastest latency.
   // Pinning a layer only lowers the others' rate, so iterate the rate down to its fixpoint;
   // a layer is pinned exactly when its share at the final rate is below its fastest latency.
+  // The first round (an infinite rate) pins no layer: all the budget over all the work.
   let perWork = Infinity;
-  for (let round = 0; round <= pred.layerCount; round++) {
-    let [freeBudget, freeWork] = [budgetUs, 0];
-    for (let l = from; l < pred.layerCount; l++) {
-      if (pred.layerWorkUs[l] * perWork < fastestUs(l)) freeBudget -= fastestUs(l);
-      else freeWork += pred.layerWorkUs[l];
-    }
-    const next = freeWork > 0 ? Math.max(0, freeBudget) / freeWork : 0;
-    if (next >= perWork) break;
+  let next = table.workFromUs[from] > 0 ? Math.max(0, budgetUs) / table.workFromUs[from] : 0;
+  for (let round = 1; round <= pred.layerCount && next < perWork; round++) {
     perWork = next;
+    let freeBudget = budgetUs;
+    let freeWork = 0;
+    for (let l = from; l < pred.layerCount; l++) {
+      if (work[l] * perWork < fastestUs[l]) freeBudget -= fastestUs[l];
+      else freeWork += work[l];
+    }
+    next = freeWork > 0 ? Math.max(0, freeBudget) / freeWork : 0;
   }
+  if (next < perWork) perWork = next;
   return {
-    shareUs: (l) => Math.max(pred.layerWorkUs[l] * perWork, fastestUs(l)),
+    shareUs: (l) => Math.max(work[l] * perWork, fastestUs[l]),
     demand: () => undefined,
   };
 }
@@ -264,8 +309,8 @@ function workShares(table: LayerTable, from: number, budgetUs: number): Shares {
 function efficientShares(table: LayerTable, from: number, budgetUs: number): Shares {
   const split = table.efficientSplit();
   const g = split.priceFor(from, budgetUs);
-  const cores = split.cores[g];
-  const planUs = split.remainingUs[g][from];
+  const cores = split.cores(g);
+  const planUs = split.remainingUs(g)[from];
   const scale = planUs > 0 ? Math.max(1, budgetUs / planUs) : 1;
   return {
     shareUs: (l) => table.bestUs[l][cores[l]] * scale,

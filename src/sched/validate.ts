@@ -3,7 +3,7 @@
  * A violation is a bug in the policy: it throws, naming the policy, the rule and the query.
  */
 import { VeltairError } from '../errors/index.js';
-import type { Decision, EngineView } from './types.js';
+import type { Decision, EngineView, Query } from './types.js';
 
 /** The rules a decision list must keep; the names appear in error messages. */
 export type DecisionRule =
@@ -26,43 +26,64 @@ export function validateDecisions(policy: string, view: EngineView, decisions: r
   // Few decisions against a short queue (the common case): a scan beats building a map.
   const small = decisions.length * view.waiting.length <= 256;
   const index = small ? undefined : new Map(view.waiting.map((q) => [q.id, q]));
-  const waitingQuery = (id: string) => (index ? index.get(id) : view.waiting.find((q) => q.id === id));
-  const seen = new Set<string>();
+  const seen = small ? undefined : new Set<string>();
   let cores = 0;
-  const fail = (rule: DecisionRule, detail: string): never => {
-    throw new VeltairError('policy_violation', `policy '${policy}' broke rule ${rule}: ${detail}`, {
-      details: { policy, rule },
-    });
-  };
-  for (const d of decisions) {
-    const q = waitingQuery(d.query);
-    if (!q) fail('unknown_query', `query '${d.query}' is not waiting`);
-    if (seen.has(d.query)) fail('query_twice', `query '${d.query}' appears twice`);
-    seen.add(d.query);
+  // No closures here (this runs at every decision): the helpers below take what they need.
+  for (let k = 0; k < decisions.length; k++) {
+    const d = decisions[k];
+    const q = index ? index.get(d.query) : waitingById(view.waiting, d.query);
+    if (!q) violation(policy, 'unknown_query', `query '${d.query}' is not waiting`);
+    if (seen ? seen.has(d.query) : seenBefore(decisions, k))
+      violation(policy, 'query_twice', `query '${d.query}' appears twice`);
+    seen?.add(d.query);
     if (d.kind !== 'dispatch' || !q) continue;
     if (!Number.isInteger(d.cores) || d.cores < 1)
-      fail('cores_not_positive_integer', `query '${d.query}' asks for ${d.cores} cores`);
+      violation(policy, 'cores_not_positive_integer', `query '${d.query}' asks for ${d.cores} cores`);
     if (d.wantedCores !== undefined && !(Number.isInteger(d.wantedCores) && d.wantedCores >= 1))
-      fail('wanted_cores_invalid', `query '${d.query}' declares wantedCores ${d.wantedCores}`);
+      violation(policy, 'wanted_cores_invalid', `query '${d.query}' declares wantedCores ${d.wantedCores}`);
     cores += d.cores;
     if (cores > view.freeCores)
-      fail('cores_exceed_free', `dispatches ask for ${cores} cores but ${view.freeCores} are free`);
+      violation(
+        policy,
+        'cores_exceed_free',
+        `dispatches ask for ${cores} cores but ${view.freeCores} are free`,
+      );
     const [i, j] = d.block;
     if (i !== q.nextLayer)
-      fail(
+      violation(
+        policy,
         'block_not_at_next_layer',
         `query '${d.query}' block starts at ${i}, next layer is ${q.nextLayer}`,
       );
     const pred = view.profile(q.model);
     if (!Number.isInteger(j) || j <= i || j > pred.layerCount)
-      fail(
+      violation(
+        policy,
         'block_outside_model',
         `query '${d.query}' block [${i}, ${j}) outside ${q.model}'s ${pred.layerCount} layers`,
       );
     if (!pred.versions.includes(d.version))
-      fail(
+      violation(
+        policy,
         'unknown_version',
         `query '${d.query}' version '${d.version}' not in ${q.model} (${pred.versions.join(', ')})`,
       );
   }
+}
+
+function violation(policy: string, rule: DecisionRule, detail: string): never {
+  throw new VeltairError('policy_violation', `policy '${policy}' broke rule ${rule}: ${detail}`, {
+    details: { policy, rule },
+  });
+}
+
+function waitingById(waiting: readonly Query[], id: string): Query | undefined {
+  for (const q of waiting) if (q.id === id) return q;
+  return undefined;
+}
+
+/** Whether a decision before the k-th names the same query. */
+function seenBefore(decisions: readonly Decision[], k: number): boolean {
+  for (let m = 0; m < k; m++) if (decisions[m].query === decisions[k].query) return true;
+  return false;
 }

@@ -117,7 +117,8 @@ function decideVeltair(cfg: VeltairConfig, view: EngineView): Decision[] {
   const out: Decision[] = [];
   const cores = new CoreTimeline(view);
   const coarser = coarsening(cfg, view);
-  let options: BlockPlanOptions = {
+  // One options object, its level set per query: the planners read it and keep nothing.
+  const options: { -readonly [K in keyof BlockPlanOptions]: BlockPlanOptions[K] } = {
     level: view.interference,
     threshold: cfg.threshold * coarser,
     maxLayers: cfg.maxLayers,
@@ -135,7 +136,7 @@ function decideVeltair(cfg: VeltairConfig, view: EngineView): Decision[] {
   }
   for (const r of rank(cfg, view)) {
     const q = r.query;
-    options = { ...options, level: plannedLevel(cfg, view, pressure) };
+    options.level = plannedLevel(cfg, view, pressure);
     const dropLevel = cfg.drop === 'solo' ? 0 : options.level;
     if (cfg.drop !== 'never' && view.nowMs + leastRemainingMs(cfg, r, dropLevel) > q.deadlineMs) {
       out.push({ kind: 'reject', query: q.id, reason: 'deadline_unreachable' });
@@ -227,14 +228,21 @@ function considerate(
 ): BlockPlan {
   if (cfg.externality <= 0 || o.versionRule !== 'adaptive' || busyCores <= 0) return plan;
   const [i, j] = plan.block;
-  let best = { version: plan.version, latencyUs: plan.latencyUs, cost: Infinity };
+  let version = plan.version;
+  let latencyUs = plan.latencyUs;
+  let bestCost = Infinity;
   for (const v of pred.versions) {
     if (!pred.competes(i, j, v)) continue;
-    const latencyUs = pred.blockUs(i, j, v, plan.cores, o.level);
-    const cost = latencyUs * (1 + cfg.externality * busyCores * blockPressure(pred, i, j, v, 'work'));
-    if (cost < best.cost) best = { version: v, latencyUs, cost };
+    const us = pred.blockUs(i, j, v, plan.cores, o.level);
+    const cost = us * (1 + cfg.externality * busyCores * blockPressure(pred, i, j, v, 'work'));
+    if (cost < bestCost) {
+      version = v;
+      latencyUs = us;
+      bestCost = cost;
+    }
   }
-  return { ...plan, version: best.version, latencyUs: best.latencyUs };
+  if (version === plan.version && Object.is(latencyUs, plan.latencyUs)) return plan;
+  return { ...plan, version, latencyUs };
 }
 
 /** The longest prefix of `block` (at least one layer) that runs within `windowMs` on `cores`. */
