@@ -199,7 +199,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
       settings,
       curve: Boolean(flags.plot),
     };
-    const reports = await findPeaks(job, jobs, !flags.json);
+    const reports = await findPeaks(job, jobs);
     if (flags.plot) await writePlot(flags.plot, reports);
     if (flags.json)
       console.log(JSON.stringify({ ...header, mode: 'find-peak', workloads: reports }, null, 2));
@@ -221,20 +221,28 @@ function roundFit(f: FitError) {
   };
 }
 
-async function findPeaks(job: ComparisonJob, parallel: number, progress: boolean): Promise<WorkloadReport[]> {
-  const bar =
-    progress && process.stderr.isTTY
-      ? new SingleBar(
-          {
-            format: 'tuning and confirming {bar} {value}/{total} policy x workload x truth',
-            stream: process.stderr,
-          },
-          Presets.shades_classic,
-        )
-      : undefined;
+/** Runs the comparison with a progress bar on a terminal, a line per policy otherwise (stderr). */
+async function findPeaks(job: ComparisonJob, parallel: number): Promise<WorkloadReport[]> {
+  const bar = process.stderr.isTTY
+    ? new SingleBar(
+        {
+          format: 'tuning and confirming {bar} {value}/{total} policy x workload x truth',
+          stream: process.stderr,
+        },
+        Presets.shades_classic,
+      )
+    : undefined;
   bar?.start(job.workloads.length * job.truths.length * job.policies.length, 0);
   try {
-    return await runComparison(job, parallel, () => bar?.increment());
+    // Without a terminal (a long run logged to a file), one line per policy says how far it is.
+    const startedMs = Date.now();
+    return await runComparison(job, parallel, ({ workload, truth, evaluation: e }) => {
+      if (bar) bar.increment();
+      else
+        console.error(
+          `${((Date.now() - startedMs) / 1000).toFixed(0)} s: ${workload} ${truth} ${e.policy}: peak ${e.peakQps} QPS (seeds ${e.perSeed.map((p) => p.peakQps).join(', ')})`,
+        );
+    });
   } finally {
     bar?.stop();
   }

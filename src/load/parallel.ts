@@ -91,13 +91,13 @@ export function defaultJobs(): number {
 
 /**
  * The whole comparison, on up to `parallel` workers (in this thread when 1); reports in the
- * order of workloads, then truth settings. `onProgress` is called after each policy's
- * evaluation.
+ * order of workloads, then truth settings. `onProgress` is told of each policy's evaluation as it
+ * ends.
  */
 export async function runComparison(
   job: ComparisonJob,
   parallel: number,
-  onProgress?: () => void,
+  onProgress?: (done: { workload: WorkloadName; truth: TruthSetting; evaluation: PolicyEvaluation }) => void,
 ): Promise<WorkloadReport[]> {
   const pool = parallel <= 1 ? undefined : new WorkerPool(parallel);
   const run = <T extends TaskResult>(task: ComparisonTask): Promise<T> =>
@@ -117,7 +117,7 @@ export async function runComparison(
         Promise.all(
           job.policies.map(async (policy) => {
             const e = await run<PolicyEvaluation>({ kind: 'evaluate', key, policy, settings: job.settings });
-            onProgress?.();
+            onProgress?.({ workload: key.workload, truth: key.truth, evaluation: e });
             return e;
           }),
         ),
