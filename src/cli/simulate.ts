@@ -17,6 +17,7 @@ import {
   readCalibration,
   type FitError,
   type ProfileSource,
+  TRUTH_SETTINGS,
   type TruthSetting,
 } from '../sim/index.js';
 import { policySpec, policyNames, type PolicySpec } from '../sched/index.js';
@@ -248,16 +249,14 @@ async function findPeaks(job: ComparisonJob, parallel: number): Promise<Workload
   }
 }
 
-const TRUTHS: readonly TruthSetting[] = ['profile', 'measured-error'];
-
 function parseTruths(text: string): TruthSetting[] {
-  if (text === 'both') return [...TRUTHS];
+  if (text === 'both') return [...TRUTH_SETTINGS];
   const names = text.split(',').map((t) => t.trim());
   for (const n of names)
-    if (!(TRUTHS as readonly string[]).includes(n))
+    if (!(TRUTH_SETTINGS as readonly string[]).includes(n))
       throw new VeltairError(
         'invalid_argument',
-        `--truth: unknown setting '${n}' (known: ${TRUTHS.join(', ')}, both)`,
+        `--truth: unknown setting '${n}' (known: ${TRUTH_SETTINGS.join(', ')}, both)`,
       );
   return [...new Set(names)] as TruthSetting[];
 }

@@ -140,13 +140,10 @@ class LookTracker {
   end(q: QueryEnd): void {
     this.outcome[q.index] = q.satisfied ? 1 : 2;
     if (!q.satisfied) {
-      (this.tallies.get(q.model) as Tally).missesSoFar++;
-      if (
-        cannotPass(
-          [...this.tallies.values()].map((t) => ({ misses: t.missesSoFar, finalQueries: t.finalQueries })),
-          this.test,
-        )
-      ) {
+      // Only the model that just missed can have lost its chance to pass.
+      const t = this.tallies.get(q.model) as Tally;
+      t.missesSoFar++;
+      if (cannotPass({ misses: t.missesSoFar, finalQueries: t.finalQueries }, this.tallies.size, this.test)) {
         this.look();
         this.verdict = 'undecided';
         return;

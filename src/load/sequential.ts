@@ -63,17 +63,17 @@ export function verdictAt(tallies: readonly ModelTally[], test: SequentialTest):
 }
 
 /**
- * True when the run can no longer pass: some model has `misses` already among queries it will
+ * True when the run can no longer pass: a model has `misses` already among the queries it will
  * have `finalQueries` of at the last look, and even with no miss more its upper bound there would
  * not fall below the miss rate. Such a run can only fail or end undecided, both failures, so it
- * may stop at once with the same outcome.
+ * may stop at once with the same outcome. `models` counts the mix's models (the look's alpha).
  */
 export function cannotPass(
-  tallies: readonly { misses: number; finalQueries: number }[],
+  tally: { misses: number; finalQueries: number },
+  models: number,
   test: SequentialTest,
 ): boolean {
-  const alpha = lookAlpha(test, tallies.length);
-  return tallies.some((t) => lowerTail(t.misses, t.finalQueries, test.missRate) >= alpha);
+  return lowerTail(tally.misses, tally.finalQueries, test.missRate) >= lookAlpha(test, models);
 }
 
 /** Each model's bounds at the look's alpha, for reports. */
