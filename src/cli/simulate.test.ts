@@ -48,8 +48,11 @@ describe('veltair simulate', () => {
       light.rows.map((r: { policy: string }) => r.policy),
       ['model-fcfs', 'static-partition'],
     );
+    // The idealised reference is decided by the same test: a peak below the physical limit.
+    assert.ok(light.idealQps > 0 && light.idealQps < light.physicalLimitQps, JSON.stringify(light));
     for (const r of light.rows) {
       assert.ok(r.peakQps > 0 && r.ratioToPhysicalLimit < 1, JSON.stringify(r));
+      assert.equal(r.ratioToIdeal, Math.round((r.peakQps / light.idealQps) * 1000) / 1000);
       // The printed peak passed on every reporting seed, every model under 1 % misses.
       for (const seed of [1, 2])
         assert.ok(

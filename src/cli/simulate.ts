@@ -319,7 +319,9 @@ function printComparison(header: Header, reports: WorkloadReport[]): void {
     const qos = Object.entries(r.qosTargetMs)
       .map(([m, t]) => `${m} ${t} ms`)
       .join(', ');
-    console.log(`${r.workload}: QoS ${qos}; physical limit ${r.physicalLimitQps.toFixed(1)} QPS`);
+    console.log(
+      `${r.workload}: QoS ${qos}; physical limit ${r.physicalLimitQps.toFixed(1)} QPS; idealised preemptive EDF ${r.idealQps.toFixed(1)} QPS`,
+    );
   }
   console.log('');
   console.log(formatComparison(reports));

@@ -55,6 +55,8 @@ export interface PolicyRow extends PolicyEvaluation {
   /** null when the comparison has no baseline with a peak, or this policy has none. */
   ratioToBestBaseline: number | null;
   ratioToPhysicalLimit: number;
+  /** Peak over the idealised reference's (null when the reference passed at no rate). */
+  ratioToIdeal: number | null;
   /** Measured at the best baseline's peak rate on the first reporting seed (null without one). */
   atReference: PointSummary | null;
 }
@@ -92,6 +94,12 @@ export interface WorkloadReport {
   weights: Record<string, number>;
   qosTargetMs: Record<string, number>;
   physicalLimitQps: number;
+  /**
+   * The idealised reference's confirmed peak (`idealPeak`: preemptive EDF on a fluid machine
+   * that is the profiles, without noise): what the targets and the interference leave to a
+   * scheduler that no block-level policy can match.
+   */
+  idealQps: number;
   bestBaseline: string | null;
   referenceQps: number | null;
   rows: PolicyRow[];
@@ -151,8 +159,10 @@ export function assembleReport(
   scn: Scenario,
   evaluations: readonly PolicyEvaluation[],
   atReference: ReadonlyMap<string, PointSummary>,
+  idealQps: number,
 ): WorkloadReport {
   const limit = physicalLimitQps(scn);
+  const ideal = round(idealQps, 2);
   const best = referenceOf(evaluations);
   const reference = best?.peakQps ?? null;
   return {
@@ -161,12 +171,14 @@ export function assembleReport(
     weights: { ...scn.weights },
     qosTargetMs: { ...scn.qosTargetMs },
     physicalLimitQps: round(limit, 1),
+    idealQps: ideal,
     bestBaseline: best?.policy ?? null,
     referenceQps: reference,
     rows: evaluations.map((e) => ({
       ...e,
       ratioToBestBaseline: reference && e.peakQps > 0 ? round(e.peakQps / reference, 3) : null,
       ratioToPhysicalLimit: round(e.peakQps / limit, 3),
+      ratioToIdeal: ideal > 0 ? round(e.peakQps / ideal, 3) : null,
       atReference: e === best ? e.atPeak : (atReference.get(e.policy) ?? null),
     })),
   };
@@ -231,6 +243,7 @@ export function formatComparison(reports: readonly WorkloadReport[]): string {
     'sd',
     'x best base',
     'x phys limit',
+    'x ideal',
     'p99 ms',
     'mean ms',
     'util',
@@ -246,6 +259,7 @@ export function formatComparison(reports: readonly WorkloadReport[]): string {
       r.spreadQps.toFixed(1),
       r.ratioToBestBaseline === null ? '-' : r.ratioToBestBaseline.toFixed(2),
       r.ratioToPhysicalLimit.toFixed(2),
+      r.ratioToIdeal === null ? '-' : r.ratioToIdeal.toFixed(2),
       r.atReference ? r.atReference.p99LatencyMs.toFixed(2) : '-',
       r.atReference ? r.atReference.meanLatencyMs.toFixed(2) : '-',
       r.atReference ? r.atReference.utilization.toFixed(2) : '-',

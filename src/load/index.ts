@@ -98,6 +98,7 @@ export {
   deviationsFrom,
   runRate,
   protocolPeak,
+  idealPeak,
   tuneOnProtocol,
   type RateRun,
   type ProtocolPeak,

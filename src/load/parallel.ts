@@ -21,7 +21,7 @@ import {
   type WorkloadReport,
 } from './compare.js';
 import type { Scenario } from './evaluate.js';
-import type { ProtocolSettings } from './protocol.js';
+import { idealPeak, type ProtocolSettings } from './protocol.js';
 import { prepareScenarios, type ScenarioOptions } from './setup.js';
 import type { WorkloadName } from './workloads.js';
 
@@ -144,7 +144,9 @@ export async function runComparison(
           );
           others.forEach((e, i) => atReference.set(e.policy, summaries[i]));
         }
-        const report = assembleReport(scenarioOf(key), evals, atReference);
+        const scn = scenarioOf(key);
+        const ideal = idealPeak(scn, job.settings.reportingSeeds, job.settings.test);
+        const report = assembleReport(scn, evals, atReference, ideal.peakQps);
         if (!job.curve) return report;
         return { ...report, curve: await run<CurvePoint[]>({ kind: 'curve', key, report }) };
       }),

@@ -4,7 +4,7 @@
  * parameters tuned on seeds the reporting never sees.
  */
 import type { PolicyParams, PolicySpec } from '../sched/index.js';
-import { simulate, type SimResult } from '../sim/index.js';
+import { fluidEdf, simulate, type SimResult } from '../sim/index.js';
 import type { QueryEnd } from '../engine/index.js';
 import { poissonArrivals } from './arrivals.js';
 import { gridPoints, physicalLimitQps, policyContext, type Scenario } from './evaluate.js';
@@ -81,12 +81,7 @@ export function runRate(
   seed: number,
   test: SequentialTest = PROTOCOL_TEST,
 ): RateRun {
-  const arrivals = poissonArrivals(scn.weights, qps, test.maxQueries, seed);
-  const looks = new LookTracker(
-    arrivals.map((a) => a.model),
-    Object.keys(scn.weights),
-    test,
-  );
+  const { arrivals, looks } = traceWithLooks(scn, qps, seed, test);
   const sim = simulate({
     totalCores: scn.totalCores,
     predictors: scn.predictors,
@@ -101,8 +96,18 @@ export function runRate(
     onQueryEnd: (end) => looks.end(end),
     stopWhen: () => looks.verdict !== undefined,
   });
-  if (looks.verdict === undefined) looks.missTheRest();
-  return { qps, seed, verdict: looks.verdict ?? 'undecided', ...looks.decidedOn(), sim };
+  return { qps, seed, verdict: looks.finish(), ...looks.decidedOn(), sim };
+}
+
+/** The trace of (`qps`, `seed`) and the looks that will decide it. */
+function traceWithLooks(scn: Scenario, qps: number, seed: number, test: SequentialTest) {
+  const arrivals = poissonArrivals(scn.weights, qps, test.maxQueries, seed);
+  const looks = new LookTracker(
+    arrivals.map((a) => a.model),
+    Object.keys(scn.weights),
+    test,
+  );
+  return { arrivals, looks };
 }
 
 interface Tally {
@@ -152,11 +157,13 @@ class LookTracker {
     this.advance();
   }
 
-  /** The run is over: whatever is still inside can only miss. */
-  missTheRest(): void {
+  /** The run is over (or was stopped): whatever is still inside can only miss. The verdict. */
+  finish(): Verdict {
+    if (this.verdict !== undefined) return this.verdict;
     for (let i = this.frontier; i < this.outcome.length; i++) if (this.outcome[i] === 0) this.outcome[i] = 2;
     this.advance();
     this.verdict ??= 'undecided';
+    return this.verdict;
   }
 
   decidedOn(): { decidedQueries: number; models: ModelBounds[] } {
@@ -184,6 +191,29 @@ class LookTracker {
     const v = verdictAt(tallies, this.test);
     if (v !== 'undecided' || this.frontier === this.outcome.length) this.verdict = v;
   }
+}
+
+/**
+ * The idealised reference's peak (`fluidEdf`: preemptive EDF on a fluid machine that is the
+ * profiles themselves), decided by the same test on the same traces and confirmed on `seeds`.
+ */
+export function idealPeak(scn: Scenario, seeds: readonly number[], test: SequentialTest): ConfirmedPeak {
+  return confirmedPeak(
+    (qps, seed) => {
+      const { arrivals, looks } = traceWithLooks(scn, qps, seed, test);
+      fluidEdf({
+        totalCores: scn.totalCores,
+        predictors: scn.predictors,
+        qosTargetMs: scn.qosTargetMs,
+        arrivals,
+        onQueryEnd: (end) => looks.end(end),
+        stopWhen: () => looks.verdict !== undefined,
+      });
+      return looks.finish() === 'pass';
+    },
+    seeds,
+    { startQps: physicalLimitQps(scn) / 4, relResolution: PEAK_RESOLUTION },
+  );
 }
 
 /** A policy's peak under the protocol, with the run that decided each (rate, seed). */

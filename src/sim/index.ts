@@ -31,6 +31,7 @@ export {
   type FitError,
 } from './scaling.js';
 export { Rng, streamSeed } from './rng.js';
+export { fluidEdf, type FluidOptions, type FluidResult, type FluidModelStats } from './fluid.js';
 export {
   HiddenMachine,
   hiddenMachine,

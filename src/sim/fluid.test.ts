@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { QueryEnd } from '../engine/index.js';
+import { PROFILE_SCHEMA, ProfilePredictor, type ModelProfileData } from '../profile/index.js';
+import { fluidEdf, type FluidOptions } from './fluid.js';
+
+/** One layer that scales linearly to 4 cores (4, 2, 1 ms) and runs 1 + level times slower. */
+function scalable(model: string, pressurePerCore = 0): ModelProfileData {
+  return {
+    schema: PROFILE_SCHEMA,
+    model,
+    modelHash: `scalable-${model}`,
+    machine: { cpuModel: 'synthetic', usableCores: 4, cacheBytes: {} },
+    ortVersion: 'none',
+    source: 'synthetic',
+    coreCounts: [1, 2, 4],
+    levels: [0, 1],
+    layers: [
+      {
+        index: 0,
+        name: 'l0',
+        ops: ['Conv'],
+        macs: 0,
+        versions: [{ version: 'v', soloUs: [4000, 2000, 1000], slowdown: [1, 2], pressure: pressurePerCore }],
+      },
+    ],
+  };
+}
+
+function run(over: Partial<FluidOptions> & Pick<FluidOptions, 'arrivals'>): { ends: QueryEnd[] } {
+  const ends: QueryEnd[] = [];
+  fluidEdf({
+    totalCores: 4,
+    predictors: new Map([['m', new ProfilePredictor(scalable('m'))]]),
+    qosTargetMs: { m: 10 },
+    onQueryEnd: (e) => ends.push(e),
+    ...over,
+  });
+  return { ends: ends.sort((a, b) => a.index - b.index) };
+}
+
+const close = (actual: number, expected: number) =>
+  assert.ok(Math.abs(actual - expected) < 1e-5, `${actual} != ${expected}`);
+
+describe('fluidEdf, the idealised reference', () => {
+  it('runs a query alone in its fastest latency', () => {
+    const { ends } = run({ arrivals: [{ model: 'm', atMs: 0 }] });
+    assert.equal(ends[0].satisfied, true);
+    close(ends[0].latencyMs, 1);
+  });
+
+  it('gives the cores to the earliest deadline first', () => {
+    const predictors = new Map([
+      ['loose', new ProfilePredictor(scalable('loose'))],
+      ['tight', new ProfilePredictor(scalable('tight'))],
+    ]);
+    const { ends } = run({
+      predictors,
+      qosTargetMs: { loose: 10, tight: 3 },
+      arrivals: [
+        { model: 'loose', atMs: 0 },
+        { model: 'tight', atMs: 0 },
+      ],
+    });
+    close(ends[1].endMs, 1); // tight first, on all four cores
+    close(ends[0].endMs, 2);
+  });
+
+  it('preempts a running query for an arrival with an earlier deadline, which then resumes', () => {
+    const predictors = new Map([
+      ['loose', new ProfilePredictor(scalable('loose'))],
+      ['tight', new ProfilePredictor(scalable('tight'))],
+    ]);
+    const { ends } = run({
+      predictors,
+      qosTargetMs: { loose: 10, tight: 2 },
+      arrivals: [
+        { model: 'loose', atMs: 0 },
+        { model: 'tight', atMs: 0.5 },
+      ],
+    });
+    close(ends[1].endMs, 1.5);
+    close(ends[0].endMs, 2); // half done at 0.5, paused for 1 ms, the other half after
+  });
+
+  it('drops a query that could not finish in time even alone, and counts it as a miss', () => {
+    const { ends } = run({ qosTargetMs: { m: 0.5 }, arrivals: [{ model: 'm', atMs: 0 }] });
+    assert.equal(ends[0].outcome, 'rejected');
+    assert.equal(ends[0].reason, 'deadline_unreachable');
+    assert.equal(ends[0].satisfied, false);
+  });
+
+  it('drops a waiting query as soon as it could no longer make it', () => {
+    // Two equal queries, 1 ms each on the four cores: the second waits and is hopeless at 0.5 ms.
+    const { ends } = run({
+      totalCores: 4,
+      qosTargetMs: { m: 1.5 },
+      arrivals: [
+        { model: 'm', atMs: 0 },
+        { model: 'm', atMs: 0 },
+      ],
+    });
+    assert.equal(ends[0].satisfied, true);
+    close(ends[0].endMs, 1);
+    assert.equal(ends[1].outcome, 'rejected');
+    close(ends[1].endMs, 0.5);
+  });
+
+  it('slows co-running queries by the pressure the others exert', () => {
+    // Eight cores, a model that uses at most four: two queries side by side, each at level
+    // 4 x 0.25 = 1 from the other, so twice as slow.
+    const pred = new ProfilePredictor(scalable('m', 0.25));
+    const { ends } = run({
+      totalCores: 8,
+      predictors: new Map([['m', pred]]),
+      arrivals: [
+        { model: 'm', atMs: 0 },
+        { model: 'm', atMs: 0 },
+      ],
+    });
+    close(ends[0].latencyMs, 2);
+    close(ends[1].latencyMs, 2);
+  });
+
+  it('stops when asked', () => {
+    let ended = 0;
+    const r = fluidEdf({
+      totalCores: 4,
+      predictors: new Map([['m', new ProfilePredictor(scalable('m'))]]),
+      qosTargetMs: { m: 10 },
+      arrivals: Array.from({ length: 10 }, (_, k) => ({ model: 'm', atMs: k * 5 })),
+      onQueryEnd: () => ended++,
+      stopWhen: () => ended >= 3,
+    });
+    assert.equal(ended, 3);
+    assert.equal(r.satisfied, 3);
+  });
+});

@@ -1,0 +1,207 @@
+/**
+ * An idealised scheduler, for reference only: preemptive earliest-deadline-first on a fluid
+ * machine. At every arrival, completion and drop the cores are divided afresh: in deadline
+ * order, each query takes the version and core count on which its model's remaining work runs
+ * fastest among the cores still free, at the interference the queries placed before it exert
+ * by their profiles; a query that could not finish by its deadline even alone on the whole
+ * machine is dropped. There are no blocks, no dispatch costs and no prediction errors: the
+ * machine is the profiles themselves (the `profile` truth, without its run-to-run noise).
+ *
+ * No policy can do this (it re-divides cores in the middle of layers, for free), so its peak
+ * shows how much of the physical limit the QoS targets and the interference between co-running
+ * queries leave to any scheduler. It is a reference, not a bound: greedy EDF is not optimal
+ * for queries that run on many cores at once.
+ */
+import { blockPressure, type ProfilePredictor } from '../profile/index.js';
+import type { QueryEnd } from '../engine/index.js';
+import type { Arrival } from './engine.js';
+
+export interface FluidOptions {
+  totalCores: number;
+  predictors: ReadonlyMap<string, ProfilePredictor>;
+  qosTargetMs: Readonly<Record<string, number>>;
+  /** Sorted by `atMs`. */
+  arrivals: readonly Arrival[];
+  /** Told of every query as it ends. */
+  onQueryEnd?: (end: QueryEnd) => void;
+  /** Asked after every event; true ends the run there. */
+  stopWhen?: () => boolean;
+}
+
+export interface FluidModelStats {
+  model: string;
+  queries: number;
+  satisfied: number;
+  rejected: number;
+}
+
+export interface FluidResult {
+  queries: number;
+  satisfied: number;
+  rejected: number;
+  perModel: FluidModelStats[];
+  /** Busy core-time over cores x duration. */
+  utilization: number;
+  durationMs: number;
+}
+
+interface Job {
+  readonly index: number;
+  readonly model: string;
+  readonly pred: ProfilePredictor;
+  readonly arrivalMs: number;
+  readonly deadlineMs: number;
+  /** Share of the whole model still to run (1 at arrival). */
+  left: number;
+}
+
+interface Share {
+  readonly job: Job;
+  readonly cores: number;
+  readonly version: string;
+  /** Pressure it exerts on the others: its version's pressure per core x its cores. */
+  readonly pressure: number;
+  /** Whole-model latency at its interference, ms; it progresses at 1 / latency per ms. */
+  latencyMs: number;
+}
+
+/** Runs `arrivals` through the idealised scheduler. */
+export function fluidEdf(o: FluidOptions): FluidResult {
+  const perModel = new Map<string, FluidModelStats>();
+  for (const m of Object.keys(o.qosTargetMs))
+    perModel.set(m, { model: m, queries: 0, satisfied: 0, rejected: 0 });
+  const active: Job[] = [];
+  let next = 0;
+  let nowMs = o.arrivals.length > 0 ? o.arrivals[0].atMs : 0;
+  let busyCoreMs = 0;
+  const end = (job: Job, satisfied: boolean, rejected: boolean): void => {
+    const stats = perModel.get(job.model) as FluidModelStats;
+    if (satisfied) stats.satisfied++;
+    if (rejected) stats.rejected++;
+    o.onQueryEnd?.({
+      id: `q${job.index}`,
+      index: job.index,
+      model: job.model,
+      outcome: rejected ? 'rejected' : 'completed',
+      ...(rejected ? { reason: 'deadline_unreachable' as const } : {}),
+      arrivalMs: job.arrivalMs,
+      endMs: nowMs,
+      latencyMs: nowMs - job.arrivalMs,
+      satisfied,
+    });
+  };
+  while (next < o.arrivals.length || active.length > 0) {
+    while (next < o.arrivals.length && o.arrivals[next].atMs <= nowMs) {
+      const a = o.arrivals[next];
+      const pred = o.predictors.get(a.model);
+      if (!pred) throw new Error(`fluidEdf: no profile for model '${a.model}'`);
+      (perModel.get(a.model) as FluidModelStats).queries++;
+      active.push({
+        index: next++,
+        model: a.model,
+        pred,
+        arrivalMs: a.atMs,
+        deadlineMs: a.atMs + o.qosTargetMs[a.model],
+        left: 1,
+      });
+    }
+    active.sort((a, b) => a.deadlineMs - b.deadlineMs || a.index - b.index);
+    for (let k = active.length - 1; k >= 0; k--) {
+      const job = active[k];
+      // A margin keeps a query exactly at the edge from asking for a step of zero length.
+      if (nowMs + job.left * aloneMs(job.pred, o.totalCores) < job.deadlineMs - EDGE_MS) continue;
+      active.splice(k, 1);
+      end(job, false, true);
+    }
+    const shares = divide(active, o.totalCores);
+    let stepMs = next < o.arrivals.length ? o.arrivals[next].atMs - nowMs : Infinity;
+    const rates = new Map(shares.map((s) => [s.job, 1 / s.latencyMs]));
+    for (const s of shares) stepMs = Math.min(stepMs, s.job.left * s.latencyMs);
+    for (const job of active)
+      stepMs = Math.min(stepMs, untilHopelessMs(job, rates.get(job) ?? 0, nowMs, o.totalCores));
+    if (!Number.isFinite(stepMs)) break; // nothing runs and nothing arrives (cannot happen with cores > 0)
+    nowMs += stepMs;
+    for (const s of shares) {
+      s.job.left -= stepMs / s.latencyMs;
+      busyCoreMs += s.cores * stepMs;
+    }
+    for (let k = active.length - 1; k >= 0; k--) {
+      const job = active[k];
+      if (job.left > 1e-9) continue;
+      active.splice(k, 1);
+      end(job, nowMs <= job.deadlineMs + 1e-9, false);
+    }
+    if (o.stopWhen?.()) break;
+  }
+  const stats = [...perModel.values()];
+  const durationMs = Math.max(1e-9, nowMs - (o.arrivals[0]?.atMs ?? 0));
+  return {
+    queries: stats.reduce((n, s) => n + s.queries, 0),
+    satisfied: stats.reduce((n, s) => n + s.satisfied, 0),
+    rejected: stats.reduce((n, s) => n + s.rejected, 0),
+    perModel: stats,
+    utilization: busyCoreMs / (o.totalCores * durationMs),
+    durationMs,
+  };
+}
+
+/** In deadline order, each job takes its fastest choice among the free cores. */
+function divide(active: readonly Job[], totalCores: number): Share[] {
+  const shares: Share[] = [];
+  let free = totalCores;
+  let level = 0;
+  for (const job of active) {
+    if (free <= 0) break;
+    const best = fastestMs(job.pred, free, level);
+    const pressure = blockPressure(job.pred, 0, job.pred.layerCount, best.version, 'work') * best.cores;
+    shares.push({ job, cores: best.cores, version: best.version, pressure, latencyMs: best.latencyMs });
+    free -= best.cores;
+    level += pressure;
+  }
+  // Each runs at the interference all the others exert (those placed after it included).
+  const total = shares.reduce((sum, s) => sum + s.pressure, 0);
+  for (const s of shares)
+    s.latencyMs = s.job.pred.blockUs(0, s.job.pred.layerCount, s.version, s.cores, total - s.pressure) / 1000;
+  return shares;
+}
+
+/** The version and core count (up to `maxCores`) on which the whole model is fastest at `level`. */
+function fastestMs(
+  pred: ProfilePredictor,
+  maxCores: number,
+  level: number,
+): { version: string; cores: number; latencyMs: number } {
+  // Latency between profiled core counts is interpolated, so the fastest is at one of them
+  // or at the limit.
+  const counts = pred.data.coreCounts.filter((c) => c < maxCores).concat(Math.min(maxCores, pred.maxCores));
+  let best = { version: pred.versions[0], cores: counts[0], latencyMs: Infinity };
+  for (const version of pred.versions)
+    for (const cores of counts) {
+      const latencyMs = pred.blockUs(0, pred.layerCount, version, cores, level) / 1000;
+      if (latencyMs < best.latencyMs) best = { version, cores, latencyMs };
+    }
+  return best;
+}
+
+/**
+ * Time until `job`, progressing at `rate` (share of the model per ms; 0 while it waits), could
+ * no longer finish in time even alone on the whole machine.
+ */
+function untilHopelessMs(job: Job, rate: number, nowMs: number, totalCores: number): number {
+  const alone = aloneMs(job.pred, totalCores);
+  // now + t + (left - rate t) alone <= deadline - edge, as long as it runs slower than alone.
+  if (rate * alone >= 1) return Infinity;
+  return Math.max(0, (job.deadlineMs - EDGE_MS - nowMs - job.left * alone) / (1 - rate * alone));
+}
+
+const EDGE_MS = 1e-6;
+const aloneCache = new WeakMap<ProfilePredictor, Map<number, number>>();
+
+/** The whole model's latency alone on its fastest choice of up to `totalCores`, ms (cached). */
+function aloneMs(pred: ProfilePredictor, totalCores: number): number {
+  let byCores = aloneCache.get(pred);
+  if (!byCores) aloneCache.set(pred, (byCores = new Map()));
+  let ms = byCores.get(totalCores);
+  if (ms === undefined) byCores.set(totalCores, (ms = fastestMs(pred, totalCores, 0).latencyMs));
+  return ms;
+}
