@@ -12,6 +12,7 @@
  * queries leave to any scheduler. It is a reference, not a bound: greedy EDF is not optimal
  * for queries that run on many cores at once.
  */
+import { VeltairError } from '../errors/index.js';
 import { blockPressure, type ProfilePredictor } from '../profile/index.js';
 import type { QueryEnd } from '../engine/index.js';
 import type { Arrival } from './engine.js';
@@ -94,7 +95,7 @@ export function fluidEdf(o: FluidOptions): FluidResult {
     while (next < o.arrivals.length && o.arrivals[next].atMs <= nowMs) {
       const a = o.arrivals[next];
       const pred = o.predictors.get(a.model);
-      if (!pred) throw new Error(`fluidEdf: no profile for model '${a.model}'`);
+      if (!pred) throw new VeltairError('profile_unavailable', `no profile for model '${a.model}'`);
       (perModel.get(a.model) as FluidModelStats).queries++;
       active.push({
         index: next++,
