@@ -5,7 +5,6 @@ export {
   QOS_MULTIPLE,
   parseWorkloads,
   resolveMix,
-  isolatedLatencyMs,
   qosTargets,
   type Workload,
   type WorkloadName,

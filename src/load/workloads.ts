@@ -12,7 +12,7 @@
  * QOS_MULTIPLE x the model's isolated latency (best core count, no co-runners) on the
  * machine simulated or at hand, rounded up to 0.1 ms.
  */
-import type { ProfilePredictor } from '../profile/index.js';
+import { isolatedLatencyMs, type ProfilePredictor } from '../profile/index.js';
 import { ZOO_MODELS } from '../zoo/index.js';
 import { VeltairError } from '../errors/index.js';
 
@@ -85,14 +85,6 @@ export function resolveMix(
       `workload '${workload.name}' needs one of ${Object.keys(workload.weights).join(', ')}; profiles have ${[...available].join(', ') || 'none'}`,
     );
   return { weights: Object.fromEntries(kept.map(([m, w]) => [m, w / total])), dropped };
-}
-
-/** Lowest solo latency of the whole model over 1..totalCores cores, best version, in ms. */
-export function isolatedLatencyMs(pred: ProfilePredictor, totalCores: number): number {
-  let best = Infinity;
-  for (let c = 1; c <= Math.min(totalCores, pred.maxCores); c++)
-    best = Math.min(best, pred.predict(0, pred.layerCount, c, 0).latencyUs / 1000);
-  return best;
 }
 
 export interface QosTarget {

@@ -20,7 +20,14 @@ export {
   type QualitySample,
   type ErrorStats,
 } from './format.js';
-export { ProfilePredictor, soloAt, slowdownAt, blockIoBytes, skipSavedBytes } from './predictor.js';
+export {
+  ProfilePredictor,
+  soloAt,
+  slowdownAt,
+  blockIoBytes,
+  skipSavedBytes,
+  isolatedLatencyMs,
+} from './predictor.js';
 export { levelAtSlowdown } from './level.js';
 export { blockPressure, type PressureWeights } from './pressure.js';
 export { BlockMemo } from './memo.js';

@@ -291,6 +291,14 @@ function measuredVersion(layer: LayerProfile, version: string): VersionProfile |
  * Bytes of the values block [i, j) is fed (produced before i, read inside) and hands on
  * (produced inside, read at or after j, or a graph output).
  */
+/** Lowest solo latency of the whole model over 1..totalCores cores, best version, in ms. */
+export function isolatedLatencyMs(pred: ProfilePredictor, totalCores: number): number {
+  let best = Infinity;
+  for (let c = 1; c <= Math.min(totalCores, pred.maxCores); c++)
+    best = Math.min(best, pred.predict(0, pred.layerCount, c, 0).latencyUs / 1000);
+  return best;
+}
+
 export function blockIoBytes(tensors: readonly TensorEdge[], i: number, j: number): number {
   let bytes = 0;
   for (const t of tensors) {

@@ -13,7 +13,7 @@
  * for queries that run on many cores at once.
  */
 import { VeltairError } from '../errors/index.js';
-import { blockPressure, type ProfilePredictor } from '../profile/index.js';
+import { blockPressure, isolatedLatencyMs, type ProfilePredictor } from '../profile/index.js';
 import type { QueryEnd } from '../engine/index.js';
 import type { Arrival } from './engine.js';
 
@@ -62,8 +62,8 @@ interface Share {
   readonly version: string;
   /** Pressure it exerts on the others: its version's pressure per core x its cores. */
   readonly pressure: number;
-  /** Whole-model latency at its interference, ms; it progresses at 1 / latency per ms. */
-  latencyMs: number;
+  /** Whole-model latency at the interference all the others exert, ms; it progresses at 1 / latency per ms. */
+  readonly latencyMs: number;
 }
 
 /** Runs `arrivals` through the idealised scheduler. */
@@ -148,22 +148,22 @@ export function fluidEdf(o: FluidOptions): FluidResult {
 
 /** In deadline order, each job takes its fastest choice among the free cores. */
 function divide(active: readonly Job[], totalCores: number): Share[] {
-  const shares: Share[] = [];
+  const placed: Omit<Share, 'latencyMs'>[] = [];
   let free = totalCores;
   let level = 0;
   for (const job of active) {
     if (free <= 0) break;
     const best = fastestMs(job.pred, free, level);
     const pressure = blockPressure(job.pred, 0, job.pred.layerCount, best.version, 'work') * best.cores;
-    shares.push({ job, cores: best.cores, version: best.version, pressure, latencyMs: best.latencyMs });
+    placed.push({ job, cores: best.cores, version: best.version, pressure });
     free -= best.cores;
     level += pressure;
   }
   // Each runs at the interference all the others exert (those placed after it included).
-  const total = shares.reduce((sum, s) => sum + s.pressure, 0);
-  for (const s of shares)
-    s.latencyMs = s.job.pred.blockUs(0, s.job.pred.layerCount, s.version, s.cores, total - s.pressure) / 1000;
-  return shares;
+  return placed.map((s) => ({
+    ...s,
+    latencyMs: s.job.pred.blockUs(0, s.job.pred.layerCount, s.version, s.cores, level - s.pressure) / 1000,
+  }));
 }
 
 /** The version and core count (up to `maxCores`) on which the whole model is fastest at `level`. */
@@ -172,15 +172,14 @@ function fastestMs(
   maxCores: number,
   level: number,
 ): { version: string; cores: number; latencyMs: number } {
-  // Latency between profiled core counts is interpolated, so the fastest is at one of them
-  // or at the limit.
+  // Latency between profiled core counts is linear in 1 / cores, so the fastest is at one of
+  // them or at the limit.
   const counts = pred.data.coreCounts.filter((c) => c < maxCores).concat(Math.min(maxCores, pred.maxCores));
   let best = { version: pred.versions[0], cores: counts[0], latencyMs: Infinity };
-  for (const version of pred.versions)
-    for (const cores of counts) {
-      const latencyMs = pred.blockUs(0, pred.layerCount, version, cores, level) / 1000;
-      if (latencyMs < best.latencyMs) best = { version, cores, latencyMs };
-    }
+  for (const cores of counts) {
+    const { version, latencyUs } = pred.predict(0, pred.layerCount, cores, level);
+    if (latencyUs / 1000 < best.latencyMs) best = { version, cores, latencyMs: latencyUs / 1000 };
+  }
   return best;
 }
 
@@ -198,11 +197,11 @@ function untilHopelessMs(job: Job, rate: number, nowMs: number, totalCores: numb
 const EDGE_MS = 1e-6;
 const aloneCache = new WeakMap<ProfilePredictor, Map<number, number>>();
 
-/** The whole model's latency alone on its fastest choice of up to `totalCores`, ms (cached). */
+/** `isolatedLatencyMs`, cached: asked for every waiting query at every event. */
 function aloneMs(pred: ProfilePredictor, totalCores: number): number {
   let byCores = aloneCache.get(pred);
   if (!byCores) aloneCache.set(pred, (byCores = new Map()));
   let ms = byCores.get(totalCores);
-  if (ms === undefined) byCores.set(totalCores, (ms = fastestMs(pred, totalCores, 0).latencyMs));
+  if (ms === undefined) byCores.set(totalCores, (ms = isolatedLatencyMs(pred, totalCores)));
   return ms;
 }
