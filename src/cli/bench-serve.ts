@@ -1,11 +1,12 @@
 /**
  * `veltair bench-serve` (`npm run bench:serve`): the server started once per policy on the same
  * models, each one's peak found by the same open-loop generator over HTTP (binary tensors), in a
- * process of its own. Beside each peak: the same policy's in-process peak and the simulator's
- * prediction, from a `bench --live --json` report of this machine when one is given.
+ * process of its own. Beside each peak, measured in the same run just before it: the same
+ * policy's in-process peak (`bench --live`, in a process of its own too) and the simulator's
+ * prediction of it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { findModels, modelNameFor } from '../compile/index.js';
@@ -17,6 +18,7 @@ import {
   round,
   table,
   type LiveBenchReport,
+  type LivePolicyRow,
   type RemoteBenchReport,
 } from '../load/index.js';
 import { VeltairError } from '../errors/index.js';
@@ -34,7 +36,7 @@ const DEFAULT_POLICIES = [
 interface BenchServeFlags {
   repository: string;
   policies: string;
-  liveReport?: string;
+  inProcess: string;
   queries: string;
   port: string;
   json?: string;
@@ -50,6 +52,8 @@ interface ServeRow {
   liveQps: number | null;
   simQps: number | null;
   report: RemoteBenchReport;
+  /** The in-process peak search of the same policy (absent: not measured in this run). */
+  live?: LivePolicyRow;
 }
 
 /** The light workload's models in `repository`, and reference answers to check the server's with. */
@@ -121,19 +125,19 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
   const policies = flags.policies.split(',').map((p) => p.trim());
   const port = Number(flags.port);
   const queries = Number(flags.queries);
-  const live = flags.liveReport
-    ? (JSON.parse(readFileSync(flags.liveReport, 'utf8')) as LiveBenchReport)
-    : undefined;
+  const inProcess = new Set(flags.inProcess.split(',').map((p) => p.trim()));
   const { weights, cases } = await lightMix(flags.repository);
   const say = (m: string) => process.stderr.write(`${m}\n`);
   const rows: ServeRow[] = [];
   for (const policy of policies) {
+    const liveRow = inProcess.has(policy)
+      ? await inProcessPeak(flags.repository, policy, queries, (m) => say(`${policy} in process: ${m}`))
+      : undefined;
     say(`${policy}: starting veltair serve`);
     const child = await startServer(flags.repository, Object.keys(weights), policy, port);
     try {
       const url = `http://127.0.0.1:${port}`;
       const service = await RemoteService.connect(url, 'binary', Object.keys(weights));
-      const liveRow = live?.rows.find((r) => r.policy === policy);
       const report = await benchRemote({
         service,
         url,
@@ -163,6 +167,7 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
         liveQps: liveRow?.peakQps ?? null,
         simQps: liveRow?.simPeakQps ?? null,
         report,
+        live: liveRow,
       });
     } finally {
       await stopServer(child);
@@ -172,13 +177,47 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
   console.log(formatServeTable(rows));
 }
 
+/**
+ * `policy`'s peak on the in-process engine, found by `veltair bench --live` with the same queries
+ * per run, seed and resolution as the HTTP search, in a process of its own: the same process set-up
+ * as the server's, and nothing of this one's (its generator, its reference sessions) beside it.
+ */
+async function inProcessPeak(
+  repository: string,
+  policy: string,
+  queries: number,
+  onProgress: (message: string) => void,
+): Promise<LivePolicyRow | undefined> {
+  const args = [
+    ...['bench', '--live', '--find-peak', '--workload', 'light', '--repository', repository],
+    ...['--policies', policy, '--queries', String(queries), '--seed', '1', '--tolerance', '0.05', '--json'],
+  ];
+  const child = spawn(process.execPath, [VELTAIR, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let log = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    log += d.toString();
+    const lines = log.split('\n');
+    log = lines.pop() ?? '';
+    for (const line of lines) if (line.trim()) onProgress(line.trim());
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0)
+    throw new VeltairError(
+      'server_exited',
+      `bench --live --policies ${policy} exited (${code}): ${log.trim()}`,
+    );
+  return (JSON.parse(out) as LiveBenchReport).rows.find((r) => r.policy === policy);
+}
+
 function formatServeTable(rows: readonly ServeRow[]): string {
   const naive = rows.find((r) => r.policy === 'naive');
   const f = (x: number | null, d = 1) => (x === null ? 'none' : x.toFixed(d));
   const ratio = (a: number | null, b: number | null | undefined) =>
     a !== null && b ? (a / b).toFixed(2) : '-';
   return [
-    'peak QPS over HTTP (binary tensors) with every model >= 99 %; in-process and simulated peaks from the live report',
+    'peak QPS over HTTP (binary tensors) with every model >= 99 %; in-process and simulated peaks measured in the same run',
     table(
       [
         'policy',
@@ -219,8 +258,9 @@ export function register(program: Command): void {
     )
     .option('--policies <list>', 'comma-separated policies (naive included)', DEFAULT_POLICIES.join(','))
     .option(
-      '--live-report <file>',
-      'a bench --live --json report of this machine: in-process and simulated peaks',
+      '--in-process <list>',
+      'policies whose in-process peak is measured too, just before their HTTP peak',
+      DEFAULT_POLICIES.join(','),
     )
     .option('--queries <n>', 'queries per peak-search run', '1000')
     .option('--port <port>', 'HTTP port for the servers', '18000')

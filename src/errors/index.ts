@@ -201,8 +201,8 @@ export const ERROR_CODES = {
   },
   server_exited: {
     class: 'UNAVAILABLE',
-    what: 'A server process that veltair started for a benchmark exited or never became ready.',
-    action: "Read the server's log quoted in the message.",
+    what: 'A process that veltair started for a benchmark (a server, an in-process bench) exited or never became ready.',
+    action: 'Read its log, quoted in the message.',
   },
   runtime_error: {
     class: 'INTERNAL',
