@@ -7,7 +7,9 @@
 //   output becomes (onnxruntime-node copies outputs out) drives collections whose incremental
 //   steps cost more than an atomic mark of veltair's small heap. The block executor frees
 //   outputs it no longer needs at once with ES2024 ArrayBuffer.prototype.transfer, which node
-//   20's V8 ships behind --harmony-rab-gsab-transfer (on by default from node 21).
+//   20's V8 ships behind --harmony-rab-gsab-transfer (on by default from node 21). Without
+//   incremental marking V8 would start a full collection only when an old-generation allocation
+//   fails, so the server starts them itself (src/server/heap-keeper.ts), through --expose-gc.
 // - glibc malloc keeps freed memory for reuse (decision 0005): with its defaults a multi-MiB
 //   output could land on fresh pages every run, so the same block ran up to 2x slower
 //   depending on what the process had run before, and profiles depended on measuring order.
@@ -20,7 +22,12 @@
 import os from 'node:os';
 import { spawn } from 'node:child_process';
 
-const V8_FLAGS = ['--single-threaded-gc', '--no-incremental-marking', '--harmony-rab-gsab-transfer'];
+const V8_FLAGS = [
+  '--single-threaded-gc',
+  '--no-incremental-marking',
+  '--harmony-rab-gsab-transfer',
+  '--expose-gc',
+];
 const MALLOC_TUNABLES = [
   'glibc.malloc.mmap_threshold=33554432',
   'glibc.malloc.trim_threshold=4294967296',

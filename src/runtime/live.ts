@@ -37,6 +37,7 @@ import { DEFAULT_SEGMENT_OPTIONS, type SegmentOptions } from './segments.js';
 import { ServedModel, type ModelInput } from './served.js';
 import type { InferenceService, InferOutcome, QueryTiming } from './service.js';
 import { fromWire, toWire, freeWire, type WireTensor } from './wire.js';
+import { HeapKeeper } from './heap-keeper.js';
 import { VeltairError } from '../errors/index.js';
 
 /** A model to serve: its file and the profile compiled for it on this machine. */
@@ -165,6 +166,7 @@ export class LiveRuntime {
   private readonly spreads = new Map<string, number>();
   private dispatchOverheadUs = LIVE_DISPATCH_OVERHEAD_US;
   private openMs = 0;
+  private readonly heapKeeper = new HeapKeeper();
 
   private constructor(
     readonly pool: WorkerPool,
@@ -202,6 +204,7 @@ export class LiveRuntime {
       throw err;
     }
     runtime.openMs = performance.now() - t0;
+    runtime.heapKeeper.start();
     return runtime;
   }
 
@@ -354,6 +357,7 @@ export class LiveRuntime {
   }
 
   async stop(): Promise<void> {
+    this.heapKeeper.stop();
     await this.pool.stop();
   }
 }
