@@ -9,7 +9,7 @@
 //   outputs it no longer needs at once with ES2024 ArrayBuffer.prototype.transfer, which node
 //   20's V8 ships behind --harmony-rab-gsab-transfer (on by default from node 21). Without
 //   incremental marking V8 would start a full collection only when an old-generation allocation
-//   fails, so the server starts them itself (src/server/heap-keeper.ts), through --expose-gc.
+//   fails, so the live runtime starts them itself (src/runtime/heap-keeper.ts) through --expose-gc.
 // - glibc malloc keeps freed memory for reuse (decision 0005): with its defaults a multi-MiB
 //   output could land on fresh pages every run, so the same block ran up to 2x slower
 //   depending on what the process had run before, and profiles depended on measuring order.

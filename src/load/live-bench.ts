@@ -148,9 +148,8 @@ function engineCost(engine: LiveEngine): EngineCost {
  * `minQps` a passing run takes minutes: the search reports no peak instead.
  *
  * A first run at half the start rate is not counted: a process's first minute under load (code
- * not yet optimised, the heap's first full collections, malloc growing its arenas) misses
- * deadlines that later minutes do not, and decided whichever rate the search happened to try
- * first.
+ * not yet optimised, the heap's first full collections, malloc growing its arenas) belongs to no
+ * rate the search measures.
  */
 export async function searchLivePeaks<R extends { result: LiveRunResult }>(
   run: (qps: number, stopBelow?: number) => Promise<R>,
