@@ -52,8 +52,6 @@ interface ServeRow {
   liveQps: number | null;
   simQps: number | null;
   report: RemoteBenchReport;
-  /** The in-process peak search of the same policy (absent: not measured in this run). */
-  live?: LivePolicyRow;
 }
 
 /** The light workload's models in `repository`, and reference answers to check the server's with. */
@@ -167,7 +165,6 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
         liveQps: liveRow?.peakQps ?? null,
         simQps: liveRow?.simPeakQps ?? null,
         report,
-        live: liveRow,
       });
     } finally {
       await stopServer(child);

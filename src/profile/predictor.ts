@@ -287,10 +287,6 @@ function measuredVersion(layer: LayerProfile, version: string): VersionProfile |
   return layer.versions.find(isIt) ?? layer.dominated?.find(isIt);
 }
 
-/**
- * Bytes of the values block [i, j) is fed (produced before i, read inside) and hands on
- * (produced inside, read at or after j, or a graph output).
- */
 /** Lowest solo latency of the whole model over 1..totalCores cores, best version, in ms. */
 export function isolatedLatencyMs(pred: ProfilePredictor, totalCores: number): number {
   let best = Infinity;
@@ -299,6 +295,10 @@ export function isolatedLatencyMs(pred: ProfilePredictor, totalCores: number): n
   return best;
 }
 
+/**
+ * Bytes of the values block [i, j) is fed (produced before i, read inside) and hands on
+ * (produced inside, read at or after j, or a graph output).
+ */
 export function blockIoBytes(tensors: readonly TensorEdge[], i: number, j: number): number {
   let bytes = 0;
   for (const t of tensors) {

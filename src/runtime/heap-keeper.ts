@@ -34,7 +34,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 
 const processHeap: HeapAccess = {
   usedBytes: () => v8.getHeapStatistics().used_heap_size,
-  collect: gc ? () => gc() : undefined,
+  collect: gc,
 };
 
 export class HeapKeeper {

@@ -42,6 +42,14 @@ function run(over: Partial<FluidOptions> & Pick<FluidOptions, 'arrivals'>): { en
 const close = (actual: number, expected: number) =>
   assert.ok(Math.abs(actual - expected) < 1e-5, `${actual} != ${expected}`);
 
+/** Two models of the same profile, told apart by their QoS targets. */
+function looseAndTight(): Map<string, ProfilePredictor> {
+  return new Map([
+    ['loose', new ProfilePredictor(scalable('loose'))],
+    ['tight', new ProfilePredictor(scalable('tight'))],
+  ]);
+}
+
 describe('fluidEdf, the idealised reference', () => {
   it('runs a query alone in its fastest latency', () => {
     const { ends } = run({ arrivals: [{ model: 'm', atMs: 0 }] });
@@ -50,12 +58,8 @@ describe('fluidEdf, the idealised reference', () => {
   });
 
   it('gives the cores to the earliest deadline first', () => {
-    const predictors = new Map([
-      ['loose', new ProfilePredictor(scalable('loose'))],
-      ['tight', new ProfilePredictor(scalable('tight'))],
-    ]);
     const { ends } = run({
-      predictors,
+      predictors: looseAndTight(),
       qosTargetMs: { loose: 10, tight: 3 },
       arrivals: [
         { model: 'loose', atMs: 0 },
@@ -67,12 +71,8 @@ describe('fluidEdf, the idealised reference', () => {
   });
 
   it('preempts a running query for an arrival with an earlier deadline, which then resumes', () => {
-    const predictors = new Map([
-      ['loose', new ProfilePredictor(scalable('loose'))],
-      ['tight', new ProfilePredictor(scalable('tight'))],
-    ]);
     const { ends } = run({
-      predictors,
+      predictors: looseAndTight(),
       qosTargetMs: { loose: 10, tight: 2 },
       arrivals: [
         { model: 'loose', atMs: 0 },

@@ -15,7 +15,7 @@
 import { VeltairError } from '../errors/index.js';
 import { blockPressure, isolatedLatencyMs, type ProfilePredictor } from '../profile/index.js';
 import type { QueryEnd } from '../engine/index.js';
-import type { Arrival } from './engine.js';
+import type { Arrival, ModelStats } from './engine.js';
 
 export interface FluidOptions {
   totalCores: number;
@@ -29,12 +29,8 @@ export interface FluidOptions {
   stopWhen?: () => boolean;
 }
 
-export interface FluidModelStats {
-  model: string;
-  queries: number;
-  satisfied: number;
-  rejected: number;
-}
+/** The simulator's per-model counts, without the latencies the reference does not report. */
+export type FluidModelStats = Pick<ModelStats, 'model' | 'queries' | 'satisfied' | 'rejected'>;
 
 export interface FluidResult {
   queries: number;
