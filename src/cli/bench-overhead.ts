@@ -4,6 +4,7 @@ import { loadModel, type ModelProto } from '../onnx/index.js';
 import { measureOverhead, type OverheadReport, type OverheadRow } from '../runtime/index.js';
 import { ZOO_MODEL_NAMES, buildZooModel, isZooModelName } from '../zoo/index.js';
 import { VeltairError } from '../errors/index.js';
+import { numberFlag } from './flags.js';
 
 interface BenchFlags {
   models?: string;
@@ -23,13 +24,6 @@ function intList(flag: string, text: string): number[] {
     );
   }
   return values;
-}
-
-function positiveInt(flag: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1)
-    throw new VeltairError('invalid_argument', `${flag} must be a positive integer, got '${text}'`);
-  return n;
 }
 
 /** Zoo names are built in memory; anything ending in .onnx is read from disk. */
@@ -74,9 +68,9 @@ function formatTable(report: OverheadReport): string {
 
 async function runBench(flags: BenchFlags): Promise<void> {
   const threads = intList('--threads', flags.threads);
-  const runs = positiveInt('--runs', flags.runs);
+  const runs = numberFlag('--runs', flags.runs, 1, true);
   const warmupRuns = Number(flags.warmup);
-  const coarseBlocks = positiveInt('--coarse-blocks', flags.coarseBlocks);
+  const coarseBlocks = numberFlag('--coarse-blocks', flags.coarseBlocks, 1, true);
   if (!Number.isInteger(warmupRuns) || warmupRuns < 0) {
     throw new VeltairError(
       'invalid_argument',

@@ -6,11 +6,11 @@
  * prediction of it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { findModels, modelNameFor } from '../compile/index.js';
+import { mixFiles } from './mix-files.js';
 import {
+  NAIVE,
   RemoteService,
   WORKLOADS,
   benchRemote,
@@ -22,10 +22,11 @@ import {
   type RemoteBenchReport,
 } from '../load/index.js';
 import { VeltairError } from '../errors/index.js';
+import { numberFlag, portFlag } from './flags.js';
 
 const VELTAIR = fileURLToPath(new URL('../../bin/veltair.js', import.meta.url));
 const DEFAULT_POLICIES = [
-  'naive',
+  NAIVE,
   'instance-per-core',
   'static-partition',
   'model-fcfs',
@@ -39,7 +40,7 @@ interface BenchServeFlags {
   inProcess: string;
   queries: string;
   port: string;
-  json?: string;
+  json?: boolean;
 }
 
 interface ServeRow {
@@ -49,24 +50,15 @@ interface ServeRow {
   worstOvershootMs: number;
   /** The server's own measure of the same (its metric `veltair_worst_late_seconds`), in ms. */
   serverWorstLateMs: number | null;
-  liveQps: number | null;
-  simQps: number | null;
+  /** The same policy's in-process peak and the simulator's prediction; null when not measured. */
+  inProcess: { peakQps: number | null; simQps: number | null } | null;
   report: RemoteBenchReport;
 }
 
 /** The light workload's models in `repository`, and reference answers to check the server's with. */
 export async function lightMix(repository: string) {
   const weights = WORKLOADS.light.weights;
-  const files = new Map((await findModels(repository)).map((f) => [modelNameFor(f), f]));
-  const models = Object.keys(weights).map((name) => {
-    const path = files.get(name);
-    if (!path)
-      throw new VeltairError(
-        'invalid_argument',
-        `${repository} has no model '${name}' (the light workload's)`,
-      );
-    return { name, path };
-  });
+  const models = await mixFiles(repository, Object.keys(weights), "(the light workload's)");
   return { weights, cases: await referenceCases(models, 3) };
 }
 
@@ -121,8 +113,8 @@ export async function stopServer(child: ChildProcess): Promise<void> {
 
 async function benchServe(flags: BenchServeFlags): Promise<void> {
   const policies = flags.policies.split(',').map((p) => p.trim());
-  const port = Number(flags.port);
-  const queries = Number(flags.queries);
+  const port = portFlag('--port', flags.port);
+  const queries = numberFlag('--queries', flags.queries, 1, true);
   const inProcess = new Set(flags.inProcess.split(',').map((p) => p.trim()));
   const { weights, cases } = await lightMix(flags.repository);
   const say = (m: string) => process.stderr.write(`${m}\n`);
@@ -162,16 +154,15 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
         peakQps: report.peakQps,
         peak95Qps: report.peak95Qps,
         worstOvershootMs: report.worstOvershootMs,
-        liveQps: liveRow?.peakQps ?? null,
-        simQps: liveRow?.simPeakQps ?? null,
+        inProcess: liveRow ? { peakQps: liveRow.peakQps, simQps: liveRow.simPeakQps } : null,
         report,
       });
     } finally {
       await stopServer(child);
     }
   }
-  if (flags.json) writeFileSync(flags.json, JSON.stringify({ schema: 'veltair.bench-serve/1', rows }) + '\n');
-  console.log(formatServeTable(rows));
+  if (flags.json) process.stdout.write(JSON.stringify({ schema: 'veltair.bench-serve/1', rows }) + '\n');
+  else console.log(formatServeTable(rows));
 }
 
 /**
@@ -209,12 +200,12 @@ async function inProcessPeak(
 }
 
 function formatServeTable(rows: readonly ServeRow[]): string {
-  const naive = rows.find((r) => r.policy === 'naive');
+  const naive = rows.find((r) => r.policy === NAIVE);
   const f = (x: number | null, d = 1) => (x === null ? 'none' : x.toFixed(d));
   const ratio = (a: number | null, b: number | null | undefined) =>
     a !== null && b ? (a / b).toFixed(2) : '-';
   return [
-    'peak QPS over HTTP (binary tensors) with every model >= 99 %; in-process and simulated peaks measured in the same run',
+    'peak QPS over HTTP (binary tensors) with every model >= 99 % (none: no rate passed); in-process and simulated peaks measured in the same run (-: not measured)',
     table(
       [
         'policy',
@@ -234,9 +225,9 @@ function formatServeTable(rows: readonly ServeRow[]): string {
         ratio(r.peakQps, naive?.peakQps),
         f(r.peak95Qps),
         ratio(r.peak95Qps, naive?.peak95Qps),
-        f(r.liveQps),
-        ratio(r.peakQps, r.liveQps),
-        f(r.simQps),
+        r.inProcess ? f(r.inProcess.peakQps) : '-',
+        ratio(r.peakQps, r.inProcess?.peakQps),
+        r.inProcess ? f(r.inProcess.simQps) : '-',
         round(Math.max(0, r.worstOvershootMs), 1).toFixed(1),
         r.serverWorstLateMs === null ? '-' : r.serverWorstLateMs.toFixed(1),
       ]),
@@ -261,6 +252,6 @@ export function register(program: Command): void {
     )
     .option('--queries <n>', 'queries per peak-search run', '1000')
     .option('--port <port>', 'HTTP port for the servers', '18000')
-    .option('--json <file>', 'write the rows as JSON')
+    .option('--json', 'print the rows as one JSON document on stdout')
     .action((flags: BenchServeFlags) => benchServe(flags));
 }

@@ -5,13 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import {
-  findModels,
-  machineFingerprint,
-  machineKey,
-  modelNameFor,
-  readProfileFor,
-} from '../compile/index.js';
+import { machineFingerprint, machineKey, readProfileFor } from '../compile/index.js';
 import { ortVersion } from '../partition/index.js';
 import { type ModelProfileData } from '../profile/index.js';
 import {
@@ -37,6 +31,7 @@ import { LiveRuntime } from '../runtime/index.js';
 import { policyNames, policySpec } from '../sched/index.js';
 import { VeltairError } from '../errors/index.js';
 import { numberFlag } from './flags.js';
+import { mixFiles } from './mix-files.js';
 
 interface BenchFlags {
   live?: boolean;
@@ -99,16 +94,10 @@ function parsePolicies(text: string | undefined): string[] {
 
 /** The mix's model files and their compiled profiles; a missing or foreign profile is an error. */
 async function mixModels(repository: string, weights: Record<string, number>) {
-  const files = new Map((await findModels(repository)).map((f) => [modelNameFor(f), f]));
+  const files = await mixFiles(repository, Object.keys(weights), `(veltair zoo build --out ${repository})`);
   const key = machineKey(machineFingerprint(), ortVersion());
   const out: { name: string; path: string; profile: ModelProfileData }[] = [];
-  for (const name of Object.keys(weights)) {
-    const path = files.get(name);
-    if (!path)
-      throw new VeltairError(
-        'unknown_model',
-        `${repository} has no model '${name}' (veltair zoo build --out ${repository})`,
-      );
+  for (const { name, path } of files) {
     const profile = await readProfileFor(path);
     if (!profile)
       throw new VeltairError(
@@ -151,16 +140,7 @@ async function benchUrlCommand(flags: BenchFlags, url: string): Promise<void> {
   if (!TRANSPORTS.includes(transport))
     throw new VeltairError('invalid_argument', `--transport must be one of ${TRANSPORTS.join(', ')}`);
   const { weights } = resolveMix(workload, new Set(Object.keys(workload.weights)));
-  const files = new Map((await findModels(flags.repository)).map((f) => [modelNameFor(f), f]));
-  const models = Object.keys(weights).map((name) => {
-    const path = files.get(name);
-    if (!path)
-      throw new VeltairError(
-        'invalid_argument',
-        `${flags.repository} has no model '${name}' to check the server's answers with`,
-      );
-    return { name, path };
-  });
+  const models = await mixFiles(flags.repository, Object.keys(weights), "to check the server's answers with");
   const say = (m: string) => process.stderr.write(`${m}\n`);
   const service = await RemoteService.connect(
     url,

@@ -15,3 +15,19 @@ export function numberFlag(flag: string, text: string, min: number, integer: boo
     );
   return n;
 }
+
+/** An integer flag's value in [min, max]. */
+export function integerFlag(flag: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new VeltairError(
+      'invalid_argument',
+      `${flag} must be an integer in [${min}, ${max}], got '${text}'`,
+    );
+  return n;
+}
+
+/** A TCP port flag's value (0: any free port). */
+export function portFlag(flag: string, text: string): number {
+  return integerFlag(flag, text, 0, 65535);
+}

@@ -12,6 +12,7 @@ import { POLICIES } from '../sched/index.js';
 import { NAIVE_POLICY, VeltairServer } from '../server/index.js';
 import { writeZooRepository, isZooModelName, type ZooModelName } from '../zoo/index.js';
 import { VeltairError } from '../errors/index.js';
+import { portFlag } from './flags.js';
 
 interface ServeFlags {
   repository?: string;
@@ -20,6 +21,7 @@ interface ServeFlags {
   host: string;
   policy: string;
   models?: string;
+  maxBodyMib: string;
 }
 
 /** Where the default repository is built: `$XDG_CACHE_HOME/veltair/zoo` or `~/.cache/veltair/zoo`. */
@@ -56,22 +58,21 @@ async function ensureZoo(dir: string, say: (m: string) => void): Promise<void> {
   }
 }
 
-function portFlag(flag: string, text: string): number {
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new VeltairError('invalid_argument', `${flag} must be a port number, got '${text}'`);
-  return port;
-}
-
 async function serve(flags: ServeFlags): Promise<void> {
   const port = portFlag('--http-port', flags.httpPort);
   const grpcPort = portFlag('--grpc-port', flags.grpcPort);
-  if (flags.policy !== NAIVE_POLICY && !POLICIES[flags.policy]) {
+  if (flags.policy !== NAIVE_POLICY && !Object.hasOwn(POLICIES, flags.policy)) {
     throw new VeltairError(
-      'invalid_argument',
-      `--policy: unknown policy '${flags.policy}' (${[...Object.keys(POLICIES), NAIVE_POLICY].join(', ')})`,
+      'unknown_policy',
+      `unknown policy '${flags.policy}' (known: ${[...Object.keys(POLICIES), NAIVE_POLICY].join(', ')})`,
     );
   }
+  const maxBodyMib = Number(flags.maxBodyMib);
+  if (!(maxBodyMib > 0) || !Number.isFinite(maxBodyMib))
+    throw new VeltairError(
+      'invalid_argument',
+      `--max-body-mib must be a positive number, got '${flags.maxBodyMib}'`,
+    );
   const say = (m: string) => process.stderr.write(`veltair serve: ${m}\n`);
   const repository = flags.repository ?? zooCacheDir();
   if (flags.repository === undefined) await ensureZoo(repository, say);
@@ -82,6 +83,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     host: flags.host,
     httpPort: port,
     grpcPort,
+    bodyLimitBytes: Math.round(maxBodyMib * 1024 * 1024),
     onProgress: say,
   });
   say(
@@ -110,5 +112,6 @@ export function register(program: Command): void {
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--models <list>', 'serve only these models of the repository (comma-separated)')
     .option('--policy <name>', `scheduling policy (${NAIVE_POLICY} too)`, 'veltair')
+    .option('--max-body-mib <n>', 'largest request body accepted (HTTP and gRPC), MiB', '64')
     .action((flags: ServeFlags) => serve(flags));
 }

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { RemoteService, runLive, table, type LiveRunResult } from '../load/index.js';
 import { lightMix, startServer, stopServer } from './bench-serve.js';
 import { VeltairError } from '../errors/index.js';
+import { portFlag } from './flags.js';
 
 interface SoakFlags {
   repository: string;
@@ -68,7 +69,7 @@ async function soak(flags: SoakFlags): Promise<void> {
       '--rate and --minutes must be positive, --malformed-share in [0, 1)',
     );
   }
-  const port = Number(flags.port);
+  const port = portFlag('--port', flags.port);
   const { weights, cases } = await lightMix(flags.repository);
   const say = (m: string) => process.stderr.write(`${m}\n`);
   say(`starting veltair serve (${flags.policy})`);
@@ -94,7 +95,12 @@ async function soak(flags: SoakFlags): Promise<void> {
       externalMiB: mib('nodejs_external_memory_bytes'),
     });
   };
-  const sampler = setInterval(() => void sample(), 15_000);
+  // A sample that fails (the server gone between two reads of /proc) is said, not thrown: the
+  // run itself reports a server that died.
+  const sampler = setInterval(
+    () => sample().catch((err: Error) => say(`memory sample failed: ${err.message}`)),
+    15_000,
+  );
   // Malformed requests at `share` of the rate, each checked for its status.
   const badEveryMs = share > 0 ? 1000 / (rate * share) : Infinity;
   const badPending: Promise<void>[] = [];
@@ -108,14 +114,14 @@ async function soak(flags: SoakFlags): Promise<void> {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
             body: m.body,
-          }).then(
-            async (r) => {
+          })
+            .then(async (r) => {
               const body = (await r.json()) as { error?: string };
               if (r.status === m.status && typeof body.error === 'string') malformed.expected++;
               else malformed.other.push(`${m.what}: ${r.status} ${JSON.stringify(body).slice(0, 120)}`);
-            },
-            (err: Error) => void malformed.other.push(`${m.what}: ${err.message}`),
-          ),
+            })
+            // A refused connection or a body that is not JSON: either is a wrong answer.
+            .catch((err: Error) => void malformed.other.push(`${m.what}: ${err.message}`)),
         );
       }, badEveryMs)
     : undefined;

@@ -4,7 +4,7 @@ import { parseGranularity } from '../partition/index.js';
 import { verifyModel, type VerifyReport } from '../runtime/index.js';
 import { parsePinnedValues, parseShapeOverrides } from '../partition/index.js';
 import { VeltairError } from '../errors/index.js';
-import { repeatable } from './flags.js';
+import { numberFlag, repeatable } from './flags.js';
 
 interface VerifyFlags {
   json?: boolean;
@@ -13,13 +13,6 @@ interface VerifyFlags {
   pin: string[];
   threads: string;
   seed: string;
-}
-
-function positiveInt(flag: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1)
-    throw new VeltairError('invalid_argument', `${flag} must be a positive integer, got '${text}'`);
-  return n;
 }
 
 function formatReport(r: VerifyReport): string {
@@ -44,7 +37,7 @@ function formatReport(r: VerifyReport): string {
 
 async function runVerify(file: string, flags: VerifyFlags): Promise<void> {
   const granularity = parseGranularity(flags.granularity);
-  const threads = positiveInt('--threads', flags.threads);
+  const threads = numberFlag('--threads', flags.threads, 1, true);
   const seed = Number(flags.seed);
   if (!Number.isInteger(seed))
     throw new VeltairError('invalid_argument', `--seed must be an integer, got '${flags.seed}'`);

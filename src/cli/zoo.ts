@@ -10,6 +10,7 @@ import {
   type ZooProgress,
 } from '../zoo/index.js';
 import { VeltairError } from '../errors/index.js';
+import { integerFlag } from './flags.js';
 
 interface BuildFlags {
   out: string;
@@ -17,17 +18,6 @@ interface BuildFlags {
   seed: string;
   seqLen: string;
   json?: boolean;
-}
-
-function integerFlag(flag: string, text: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new VeltairError(
-      'invalid_argument',
-      `${flag} must be an integer in [${min}, ${max}], got '${text}'`,
-    );
-  }
-  return n;
 }
 
 /** The requested names, in order, without repeats; every name must be known. */

@@ -32,14 +32,8 @@ export function samePins(a: Pins, b: Pins): boolean {
 
 /**
  * Version of how the compiler measures: raise it whenever what a measurement runs changes, so
- * that profiles measured the old way are rebuilt rather than reused. 5: coarse blocks measured
- * alone only, their layers not again, and profiles assembled by the two stages that earn their
- * place on the zoo (docs/compiler.md, "Which stages stay"); 4: memory on transparent
- * huge pages (decision 0009), one warmup round, and profiles assembled with the saving scale
- * only where junctions save and no layer faster than linear (older ones could predict blocks
- * at a fifth of their latency); 3: each coarse block's layers measured again beside it, so
- * blocks are read at their layers' time; 2: block sessions on the shared heap (decision 0008);
- * 1 (profiles without a number): everything before.
+ * that profiles measured the old way are rebuilt rather than reused. What each number measured:
+ * docs/compiler.md, "Profile files and the cache".
  */
 export const MEASURING_PROTOCOL = 5;
 

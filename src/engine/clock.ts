@@ -36,11 +36,6 @@ export class WallClock implements Clock {
     return performance.now() - this.originMs;
   }
 
-  /** Milliseconds since the Unix epoch of an engine time (comparable across threads). */
-  epochMs(engineMs: number): number {
-    return performance.timeOrigin + this.originMs + engineMs;
-  }
-
   /** Engine time of an epoch time taken on any thread (performance.timeOrigin + performance.now()). */
   fromEpochMs(epochMs: number): number {
     return epochMs - performance.timeOrigin - this.originMs;

@@ -339,14 +339,6 @@ export class EngineCore {
     return this.misses;
   }
 
-  get waitingCount(): number {
-    return this.waiting.length;
-  }
-
-  get runningCount(): number {
-    return this.runs.size;
-  }
-
   /** Earliest deadline among waiting queries (Infinity when none wait). */
   get nextWaitingDeadlineMs(): number {
     let earliest = Infinity;
@@ -354,7 +346,6 @@ export class EngineCore {
     return earliest;
   }
 
-  /** The hash of every decision so far (with `trace`). */
   /** CPUs held by running blocks now. */
   get busyCpus(): number {
     return this.opts.cpus.length - this.ledger.free;
@@ -365,6 +356,7 @@ export class EngineCore {
     return this.monitor.estimate(this.clock.nowMs());
   }
 
+  /** The hash of every decision so far (with `trace`). */
   get traceHash(): string {
     return (this.hash >>> 0).toString(16).padStart(8, '0');
   }

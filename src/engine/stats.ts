@@ -32,10 +32,6 @@ export class RecentSamples {
     this.next = (this.next + 1) % this.capacity;
   }
 
-  get length(): number {
-    return this.ring.length;
-  }
-
   /** Oldest first. */
   values(): number[] {
     if (this.ring.length < this.capacity) return [...this.ring];

@@ -117,7 +117,7 @@ export const ERROR_CODES = {
   invalid_parameter: {
     class: 'INVALID_ARGUMENT',
     what: 'A request parameter (`timeout`, `priority`) has a value the protocol does not allow.',
-    action: 'Give a non-negative integer (timeout in microseconds).',
+    action: 'Give `timeout` as a positive integer of microseconds and `priority` as a non-negative integer.',
   },
   unknown_input: {
     class: 'INVALID_ARGUMENT',
@@ -167,7 +167,7 @@ export const ERROR_CODES = {
   body_too_large: {
     class: 'RESOURCE_EXHAUSTED',
     what: "The request body is larger than the server's limit.",
-    action: 'Send a smaller request, or raise the limit the server was started with.',
+    action: 'Send a smaller request, or start the server with a larger `--max-body-mib`.',
   },
   queue_full: {
     class: 'UNAVAILABLE',

@@ -154,7 +154,13 @@ function engineCost(engine: LiveEngine): EngineCost {
 export async function searchLivePeaks<R extends { result: LiveRunResult }>(
   run: (qps: number, stopBelow?: number) => Promise<R>,
   opts: { startQps: number; minQps: number; relTolerance: number },
-): Promise<{ p99: PeakResult; p95: PeakResult; passed: ReadonlyMap<number, R> }> {
+): Promise<{
+  p99: PeakResult;
+  p95: PeakResult;
+  /** Every run of both searches, rounded for reports. */
+  points: PeakPoint[];
+  passed: ReadonlyMap<number, R>;
+}> {
   await run(opts.startQps / 2);
   const passed = new Map<number, R>();
   const measure = (stopBelow: number) => async (qps: number) => {
@@ -178,7 +184,18 @@ export async function searchLivePeaks<R extends { result: LiveRunResult }>(
     growth: 1.25,
     minQps: opts.minQps,
   });
-  return { p99, p95, passed };
+  const points = [...p99.points, ...p95.points].map((p) => ({
+    ...p,
+    qps: round(p.qps, 2),
+    satisfaction: round(p.satisfaction, 4),
+  }));
+  return { p99, p95, points, passed };
+}
+
+/** One run of a peak search, as the benches report it while they search. */
+export function runLine(qps: number, result: LiveRunResult): string {
+  const stopped = result.complete ? '' : 'stopped, ';
+  return `${qps.toFixed(1)} QPS: ${stopped}lowest model ${(100 * result.minSatisfaction).toFixed(1)} % (${(result.durationMs / 1000).toFixed(0)} s)`;
 }
 
 /** A service for one run of `policy` (a fresh engine per run: fresh queues and accounting). */
@@ -223,9 +240,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
       const run = async (qps: number, stopBelow?: number) => {
         const { service, engine } = await serviceFor();
         const result = await runLive(service, scn, qps, { stopBelow });
-        progress(
-          `${name}: ${qps.toFixed(1)} QPS: ${result.complete ? '' : 'stopped, '}lowest model ${(100 * result.minSatisfaction).toFixed(1)} % (${(result.durationMs / 1000).toFixed(0)} s)`,
-        );
+        progress(`${name}: ${runLine(qps, result)}`);
         const cost = engine ? engineCost(engine) : undefined;
         if (engine) await engine.close();
         return { result, cost };
@@ -236,7 +251,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
         continue;
       }
       const start = Math.min(row.simPeakQps ?? capacity / 4, capacity);
-      const { p99, p95, passed } = await searchLivePeaks(run, {
+      const { p99, p95, points, passed } = await searchLivePeaks(run, {
         startQps: start,
         minQps: capacity / 16,
         relTolerance: opts.relTolerance,
@@ -252,11 +267,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
             : null,
         atPeak: atPeak?.result,
         cost: atPeak?.cost,
-        points: [...p99.points, ...p95.points].map((p) => ({
-          ...p,
-          qps: round(p.qps, 2),
-          satisfaction: round(p.satisfaction, 4),
-        })),
+        points,
       });
     }
     const reference = bestBaseline(rows);

@@ -6,7 +6,7 @@
  */
 import { round, table, type CurvePoint } from './compare.js';
 import { runLive, type LiveRunResult, type LiveScenario } from './live.js';
-import { fmt, searchLivePeaks } from './live-bench.js';
+import { fmt, runLine, searchLivePeaks } from './live-bench.js';
 import type { PeakPoint } from './peak.js';
 import type { RemoteService, Transport } from './remote.js';
 
@@ -47,9 +47,7 @@ export async function benchRemote(opts: RemoteBenchOptions): Promise<RemoteBench
   const progress = opts.onProgress ?? (() => {});
   const run = async (qps: number, stopBelow?: number) => {
     const result = await runLive(service, scn, qps, { stopBelow });
-    progress(
-      `${qps.toFixed(1)} QPS: ${result.complete ? '' : 'stopped, '}lowest model ${(100 * result.minSatisfaction).toFixed(1)} % (${(result.durationMs / 1000).toFixed(0)} s)`,
-    );
+    progress(runLine(qps, result));
     return { result };
   };
   const base = {
@@ -73,17 +71,12 @@ export async function benchRemote(opts: RemoteBenchOptions): Promise<RemoteBench
       curve: [],
     };
   }
-  const { p99, p95, passed } = await searchLivePeaks(run, {
+  const { p99, p95, points, passed } = await searchLivePeaks(run, {
     startQps: opts.startQps,
     // Below a quarter of where the search started, a passing run takes minutes: 'none' instead.
     minQps: opts.startQps / 4,
     relTolerance: opts.relTolerance,
   });
-  const points = [...p99.points, ...p95.points].map((p) => ({
-    ...p,
-    qps: round(p.qps, 2),
-    satisfaction: round(p.satisfaction, 4),
-  }));
   return {
     ...base,
     peakQps: p99.peakQps > 0 ? round(p99.peakQps, 1) : null,

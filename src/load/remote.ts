@@ -116,7 +116,7 @@ export class RemoteService implements InferenceService {
 
   /**
    * Nothing to do: requests in flight are the server's, and each ends by its deadline (plus one
-   * block). Cancelling them client-side left undici's pool with requests that never settled.
+   * block). Cancelling them client-side can leave undici's pool with requests that never settle.
    */
   abortWaiting(): void {}
 
@@ -164,7 +164,8 @@ export class RemoteService implements InferenceService {
       name,
       shape: [...t.dims],
       datatype: datatypeOf(t.type),
-      data: Array.from(t.data as Float32Array),
+      // JSON has one number type: int64 inputs (BigInt64Array) go as numbers, exact below 2^53.
+      data: Array.from(t.data as ArrayLike<number | bigint>, Number),
     }));
     const body = JSON.stringify({ inputs, parameters: { timeout: Math.max(1, timeoutUs()) } });
     return this.post(model, body, { 'content-type': 'application/json' });
@@ -295,10 +296,14 @@ function errorCode(bytes: Buffer): string {
 }
 
 function tensorOf(datatype: string, bytes: Uint8Array, shape: number[]): ort.Tensor {
-  const type = ortTypeOf(datatype);
-  if (type !== 'float32')
-    throw new VeltairError('remote_failed', `output datatype ${datatype}: only FP32 outputs are decoded`);
+  assertFp32(datatype);
   return new ort.Tensor('float32', new Float32Array(Uint8Array.from(bytes).buffer), shape);
+}
+
+/** The answers this client checks are FP32 (every zoo model's outputs); others it cannot compare. */
+function assertFp32(datatype: string): void {
+  if (ortTypeOf(datatype) !== 'float32')
+    throw new VeltairError('remote_failed', `output datatype ${datatype}: only FP32 outputs are decoded`);
 }
 
 function decodeHttpOutputs(bytes: Buffer, headerLength: number | undefined): Record<string, ort.Tensor> {
@@ -316,6 +321,7 @@ function decodeHttpOutputs(bytes: Buffer, headerLength: number | undefined): Rec
   for (const o of header.outputs) {
     const size = o.parameters?.binary_data_size;
     if (size === undefined) {
+      assertFp32(o.datatype);
       out[o.name] = new ort.Tensor('float32', Float32Array.from(o.data ?? []), o.shape);
       continue;
     }

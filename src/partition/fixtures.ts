@@ -164,6 +164,16 @@ export function cheapOnlyModel(): Fixture {
   return { name: 'cheap_only', model: makeModel(b.build(), 13), shapes: {} };
 }
 
+/** Token ids (int64, as BERT's inputs) looked up in an embedding table, then a MatMul. */
+export function embeddingModel(): Fixture {
+  const b = new GraphBuilder('embedding', 23);
+  const ids = b.input('ids', [1, 6], DataType.INT64);
+  const rows = b.op('Gather', [b.weight('table', [4, 3], 0.5), ids], { axis: 0 });
+  const y = b.op('MatMul', [rows, b.weight('proj', [3, 5], 0.5)]);
+  b.output(y, [1, 6, 5]);
+  return { name: 'embedding', model: makeModel(b.build(), 13), shapes: {} };
+}
+
 export function allFixtures(): Fixture[] {
   return [
     branchModel(),

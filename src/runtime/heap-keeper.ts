@@ -5,11 +5,11 @@
  * memory, whose pressure would otherwise start a marking cycle every second). Without it V8
  * starts a full collection only when a JavaScript allocation in the old generation fails, not
  * when scavenges promote past the old generation's limit, so a serving process's promoted
- * garbage (and the tensors it keeps alive) grew to 4x its live heap before one came, and resident
- * memory with it. The keeper looks at the heap once a second and collects once it has grown by a
- * quarter of what the last full collection kept (at least `MIN_GROWTH_BYTES`): one pause of the
- * size V8's own full collections have (25-35 ms on a 33 MB heap), about once a minute at the
- * rates this machine serves.
+ * garbage (and the tensors it keeps alive) grows unchecked, and resident memory with it
+ * (docs/experiments/2026-12-05-live-run-to-run.md). The keeper looks at the heap once a second
+ * and collects once it has grown by a quarter of what the last full collection kept (at least
+ * `MIN_GROWTH_BYTES`): one pause of the size V8's own full collections have, no more often than
+ * promoted garbage makes one worth its pause.
  */
 import v8 from 'node:v8';
 

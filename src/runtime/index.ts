@@ -1,6 +1,8 @@
 /**
- * Live runtime, first part: the block executor. Sessions (`openSession`, `SessionConfig`) and
- * a model's inputs (`seededInputs`, shapes and pins) come from src/partition.
+ * The live runtime: the block executor, the pinned worker pool, and the live engine that runs
+ * the engine core on them (`LiveRuntime`, docs/live.md). Sessions (`openSession`,
+ * `SessionConfig`) and a model's inputs (`seededInputs`, shapes and pins) come from
+ * src/partition.
  *
  * - `BlockExecutor.create(model, layers, ranges, config | configs, source, { preoptimize })`
  *   opens one session per block; `run(feeds)` hands ORT tensors from block to block and

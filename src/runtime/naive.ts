@@ -29,7 +29,7 @@ export interface NaiveModel {
 export interface NaiveOptions {
   readonly models: readonly NaiveModel[];
   readonly qosTargetMs: Readonly<Record<string, number>>;
-  /** Queries running at once at most (default: 4 per CPU). */
+  /** Queries running at once at most, each on a worker thread of its own. */
   readonly maxConcurrent: number;
 }
 

@@ -118,7 +118,7 @@ export class WorkerPool {
 
   /**
    * Starts one worker per CPU, pinned to it when `pin` is set. The workers report the CPUs
-   * they may run on after pinning (`pinnedCpus`).
+   * they may run on after pinning (`allowedCpus`).
    */
   static async start(
     cpus: readonly number[],

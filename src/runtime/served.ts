@@ -10,6 +10,7 @@ import {
   encodeModel,
   loadModel,
   modelFileError,
+  tensorTypeOf,
   type ModelProto,
 } from '../onnx/index.js';
 import { VERSION_SPECS, nonSpinningSibling, versionSpec } from '../compile/index.js';
@@ -231,15 +232,9 @@ export class ServedModel {
     const fed = new Set(index.feedInputs.map((v) => v.name));
     const outputNames = typed.graph!.output.map((o) => o.name);
     const inputs = index.feedInputs.map((v) => {
-      const t = v.type?.value.case === 'tensorType' ? v.type.value.value : undefined;
-      const dims = t?.shape?.dim.map((d) =>
-        d.value.case === 'dimValue'
-          ? Number(d.value.value)
-          : d.value.case === 'dimParam'
-            ? d.value.value
-            : -1,
-      );
-      return { name: v.name, type: ORT_TYPE_NAME[t?.elemType ?? 0] ?? 'unknown', dims: dims ?? [] };
+      const t = v.type ? tensorTypeOf(v.type) : undefined;
+      const dims = t?.shape?.map((d) => d ?? -1) ?? [];
+      return { name: v.name, type: ORT_TYPE_NAME[t?.elemType ?? 0] ?? 'unknown', dims };
     });
     // Values read at or after each segment boundary: what a chain ending there must hand back.
     const readFrom = segments.map(([from]) => new Set(cut.boundary([from, layers.length]).inputs));

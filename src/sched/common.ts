@@ -5,11 +5,6 @@ import { blockPressure, type ProfilePredictor } from '../profile/index.js';
 import { layerTable, type VersionRule } from './plan.js';
 import type { Decision, EngineView, PolicyContext, Query } from './types.js';
 
-/** Waiting queries, earliest deadline first; ties keep arrival order (the sort is stable). */
-export function earliestDeadlineFirst(view: EngineView): Query[] {
-  return [...view.waiting].sort((a, b) => a.deadlineMs - b.deadlineMs);
-}
-
 export function dispatch(
   query: Query,
   block: readonly [number, number],

@@ -4,7 +4,8 @@
  * Models come and go while it serves (the repository extension's load and unload): the runtime
  * cuts, opens and measures a model, then the engine is given a policy made for the new set.
  */
-import { qosTargets } from '../load/index.js';
+import { NAIVE, qosTargets } from '../load/index.js';
+import { isolatedLatencyMs } from '../profile/index.js';
 import {
   LiveRuntime,
   NaiveService,
@@ -15,7 +16,7 @@ import {
 import { policySpec, type Policy } from '../sched/index.js';
 
 /** The baseline with no engine: every query at once on ORT's defaults. */
-export const NAIVE_POLICY = 'naive';
+export const NAIVE_POLICY = NAIVE;
 
 /**
  * A model without a configured target gets the workloads' rule (a multiple of its latency alone),
@@ -95,9 +96,7 @@ export class Backend {
 
   /** The model's latency alone on the machine, at its best core count (measured). */
   fastestMs(model: string): number {
-    const pred = this.runtime.model(model).predictor;
-    const counts = pred.data.coreCounts.filter((c) => c <= this.runtime.pool.cpus.length);
-    return Math.min(...counts.map((c) => pred.predict(0, pred.layerCount, c, 0).latencyUs / 1000));
+    return isolatedLatencyMs(this.runtime.model(model).predictor, this.runtime.pool.cpus.length);
   }
 
   /** Serves one more model; throws the reason when it cannot be opened. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RemoteService, TRANSPORTS, referenceCases, runLive, type LiveScenario } from '../load/index.js';
 import { encodeModel } from '../onnx/index.js';
-import { branchModel, residualModel } from '../partition/fixtures.js';
+import { branchModel, embeddingModel, residualModel } from '../partition/fixtures.js';
 import { VeltairServer } from './server.js';
 
 describe('bench --url: the live generator against a running server', () => {
@@ -15,7 +15,12 @@ describe('bench --url: the live generator against a running server', () => {
 
   before(async () => {
     repo = await mkdtemp(join(tmpdir(), 'veltair-remote-'));
-    const models = { residual: residualModel().model, branch: branchModel().model };
+    // The embedding model's input is int64 (as BERT's): JSON carries it as numbers.
+    const models = {
+      residual: residualModel().model,
+      branch: branchModel().model,
+      embedding: embeddingModel().model,
+    };
     const specs: { name: string; path: string }[] = [];
     for (const [name, model] of Object.entries(models)) {
       await mkdir(join(repo, name, '1'), { recursive: true });
@@ -39,16 +44,16 @@ describe('bench --url: the live generator against a running server', () => {
       const service = await RemoteService.connect(
         server.url,
         transport,
-        ['residual', 'branch'],
+        ['residual', 'branch', 'embedding'],
         server.grpcPort,
       );
       try {
-        assert.deepEqual(service.qosTargetMs, { residual: 5000, branch: 5000 });
+        assert.deepEqual(service.qosTargetMs, { residual: 5000, branch: 5000, embedding: 5000 });
         const result = await runLive(
           service,
           {
             workload: 'test',
-            weights: { residual: 0.5, branch: 0.5 },
+            weights: { residual: 0.4, branch: 0.3, embedding: 0.3 },
             qosTargetMs: service.qosTargetMs,
             queries: 60,
             seed: 3,
@@ -64,6 +69,7 @@ describe('bench --url: the live generator against a running server', () => {
           result.perModel.map((m) => [m.model, m.failed, m.rejected]),
           [
             ['branch', 0, 0],
+            ['embedding', 0, 0],
             ['residual', 0, 0],
           ],
         );

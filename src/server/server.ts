@@ -506,9 +506,10 @@ export class VeltairServer {
     const stats = this.statsOf(m.name);
     stats.lastInferenceMs = Date.now();
     if (outcome.status === 'rejected') {
-      this.reject(m.name, outcome.reason);
+      const code = REJECTION_CODE[outcome.reason];
+      this.reject(m.name, code);
       throw new VeltairError(
-        REJECTION_CODE[outcome.reason],
+        code,
         `model '${m.name}': ${REJECTION_TEXT[outcome.reason] ?? outcome.reason} after ${outcome.latencyMs.toFixed(1)} ms`,
         { retryAfterS: RETRY_AFTER_S },
       );

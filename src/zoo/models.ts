@@ -1,5 +1,4 @@
-import { DataType, tensorTypeOf, type ModelProto } from '../onnx/index.js';
-import { countMacs, countParameters } from '../onnx/macs.js';
+import { DataType, countMacs, countParameters, tensorTypeOf, type ModelProto } from '../onnx/index.js';
 import { FAMILIES } from './families/index.js';
 import type { BuildOptions, ModelFamily, PublishedFigures, TensorSpec } from './family.js';
 import { Net } from './net.js';
