@@ -19,11 +19,13 @@ function fakeHeap(liveMiB: number) {
 }
 
 describe('collectionDue', () => {
-  it('waits for growth of a quarter of the survivors, and at least 8 MiB', () => {
-    assert.equal(collectionDue(40 * MiB, 33 * MiB), false);
-    assert.equal(collectionDue(42 * MiB, 33 * MiB), true);
-    assert.equal(collectionDue(107 * MiB, 100 * MiB), false, 'a quarter of 100 MiB is 25 MiB');
-    assert.equal(collectionDue(126 * MiB, 100 * MiB), true);
+  it('waits for the survivors to double, and for at least 32 MiB more', () => {
+    assert.equal(collectionDue(65 * MiB, 33 * MiB), false);
+    assert.equal(collectionDue(67 * MiB, 33 * MiB), true);
+    assert.equal(collectionDue(199 * MiB, 100 * MiB), false, 'doubling 100 MiB is 200 MiB');
+    assert.equal(collectionDue(201 * MiB, 100 * MiB), true);
+    assert.equal(collectionDue(36 * MiB, 5 * MiB), false, '5 MiB + 32 MiB at least');
+    assert.equal(collectionDue(38 * MiB, 5 * MiB), true);
   });
 });
 
@@ -31,7 +33,7 @@ describe('HeapKeeper', () => {
   it('collects once garbage has grown past the bound, and not before', () => {
     const heap = fakeHeap(33);
     const keeper = new HeapKeeper(heap);
-    heap.used += 7 * MiB;
+    heap.used += 32 * MiB;
     keeper.check();
     assert.equal(heap.collected, 0);
     heap.used += 2 * MiB;
@@ -47,13 +49,13 @@ describe('HeapKeeper', () => {
       heap.collected++;
       heap.used = 50 * MiB; // more of the heap is alive by now
     };
-    heap.used = 45 * MiB;
+    heap.used = 67 * MiB;
     keeper.check();
-    assert.equal(heap.collected, 1, '45 MiB is past 33 + 8.25');
-    heap.used = 60 * MiB;
+    assert.equal(heap.collected, 1, '67 MiB is past 33 + 33');
+    heap.used = 99 * MiB;
     keeper.check();
-    assert.equal(heap.collected, 1, 'the bound is now 50 + 12.5 MiB');
-    heap.used = 63 * MiB;
+    assert.equal(heap.collected, 1, 'the bound is now 50 + 50 MiB');
+    heap.used = 101 * MiB;
     keeper.check();
     assert.equal(heap.collected, 2);
   });
@@ -63,9 +65,9 @@ describe('HeapKeeper', () => {
     const keeper = new HeapKeeper(heap);
     heap.used = 30 * MiB;
     keeper.check();
-    heap.used = 39 * MiB;
+    heap.used = 63 * MiB;
     keeper.check();
-    assert.equal(heap.collected, 1, '39 MiB is past 30 + 8');
+    assert.equal(heap.collected, 1, '63 MiB is past 30 + 32');
   });
 
   it('does nothing without a way to collect (node started without --expose-gc)', () => {
