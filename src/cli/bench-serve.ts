@@ -25,6 +25,9 @@ import { VeltairError } from '../errors/index.js';
 import { numberFlag, portFlag } from './flags.js';
 
 const VELTAIR = fileURLToPath(new URL('../../bin/veltair.js', import.meta.url));
+/** The arrival seed and resolution of every peak search, over HTTP and in process alike. */
+const SEARCH_SEED = 1;
+const SEARCH_TOLERANCE = 0.05;
 const DEFAULT_POLICIES = [
   NAIVE,
   'instance-per-core',
@@ -137,12 +140,12 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
           weights,
           qosTargetMs: service.qosTargetMs,
           queries,
-          seed: 1,
+          seed: SEARCH_SEED,
           cases,
           checkEvery: 10,
         },
         startQps: liveRow?.peakQps ?? liveRow?.peak95Qps ?? 20,
-        relTolerance: 0.05,
+        relTolerance: SEARCH_TOLERANCE,
         onProgress: (m) => say(`${policy}: ${m}`),
       });
       await service.close();
@@ -178,23 +181,28 @@ async function inProcessPeak(
 ): Promise<LivePolicyRow | undefined> {
   const args = [
     ...['bench', '--live', '--find-peak', '--workload', 'light', '--repository', repository],
-    ...['--policies', policy, '--queries', String(queries), '--seed', '1', '--tolerance', '0.05', '--json'],
+    ...['--policies', policy, '--queries', String(queries), '--seed', String(SEARCH_SEED)],
+    ...['--tolerance', String(SEARCH_TOLERANCE), '--json'],
   ];
   const child = spawn(process.execPath, [VELTAIR, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  let log = '';
+  let partial = '';
+  let lastLine = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => {
-    log += d.toString();
-    const lines = log.split('\n');
-    log = lines.pop() ?? '';
-    for (const line of lines) if (line.trim()) onProgress(line.trim());
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines.map((l) => l.trim()).filter(Boolean)) {
+      onProgress(line);
+      lastLine = line;
+    }
   });
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // Its error is its last line (`veltair: <code>: <message>`), already passed on as progress.
   if (code !== 0)
     throw new VeltairError(
       'server_exited',
-      `bench --live --policies ${policy} exited (${code}): ${log.trim()}`,
+      `bench --live --policies ${policy} exited (${code}): ${partial.trim() || lastLine}`,
     );
   return (JSON.parse(out) as LiveBenchReport).rows.find((r) => r.policy === policy);
 }
