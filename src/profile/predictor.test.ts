@@ -102,4 +102,53 @@ describe('ProfilePredictor', () => {
     assert.notEqual(p.predict(0, 3, 2, 0).latencyUs, 0);
     assert.deepEqual(p.predict(0, 3, 2.4, 0), p.predict(0, 3, 2, 0), 'cores round as uncached');
   });
+
+  it('gives the latency on every core count in one pass as asked core count by core count, by either version pick', () => {
+    const layer = (k: number): VersionProfile[] => [
+      {
+        version: 'all',
+        soloUs: [100 + k, 60, 35, 30],
+        slowdown: [1, 1.6, 2.4],
+        pressure: 0,
+        boundaryUs: [20, 12, 8, 8],
+      },
+      { version: 'extended', soloUs: [130, 80, 40 + k, 33], slowdown: [1, 1.1, 1.3], pressure: 0 },
+      {
+        version: 'spin',
+        soloUs: [95, 70, 45, 28],
+        slowdown: [1, 1.3, 1.9],
+        pressure: 0,
+        boundaryUs: [5, 5, 5, 5],
+      },
+    ];
+    const data = syntheticProfile([0, 1, 2, 3, 4].map(layer), {
+      coreCounts: [1, 2, 4, 8],
+      levels: [0, 0.5, 1],
+    });
+    data.layers[3].versions = data.layers[3].versions.filter((v) => v.version !== 'spin');
+    data.layers[3].dominated = [layer(3)[2]];
+    data.blocks = [{ range: [1, 3], versions: layer(9) }];
+    const p = new ProfilePredictor(data);
+    for (const [i, j] of [
+      [0, 5],
+      [1, 3],
+      [3, 4],
+      [2, 2],
+      [0, 1],
+    ] as const) {
+      for (const level of [0, 0.3, 0.5, 1, 1.7]) {
+        const atLevel = p.latencyAcrossCores(i, j, level, 'at-level', 8);
+        const alone = p.latencyAcrossCores(i, j, level, 'alone', 8);
+        for (let c = 1; c <= 8; c++) {
+          assert.equal(atLevel[c], p.predict(i, j, c, level).latencyUs, `[${i}, ${j}) at ${level} on ${c}`);
+          assert.equal(
+            alone[c],
+            p.blockUs(i, j, p.predict(i, j, c, 0).version, c, level),
+            `[${i}, ${j}) alone on ${c}`,
+          );
+        }
+      }
+    }
+    assert.equal(p.latencyAcrossCores(0, 5, 0, 'at-level', 64).length, 9, 'no core counts past the profile');
+  });
 });

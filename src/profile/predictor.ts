@@ -33,6 +33,12 @@ export class ProfilePredictor {
   /** Coarse blocks stored whole, by blockKey(i, j), then version. */
   private readonly blockOverrides = new Map<number, Map<string, VersionProfile>>();
   private readonly skipMemo = new Map<number, number>();
+  /**
+   * The last block's skip bytes and the last level's segment: planners ask for one block on
+   * every core count and version in a row, at one level. Caches of pure functions.
+   */
+  private lastSkip = { key: -1, bytes: 0 };
+  private segment: LevelSegment = { level: NaN, lo: 0, hi: 0, t: 0 };
   /** `predict` at level 0, by block and clamped cores. */
   private readonly quietMemo = new Map<number, Prediction>();
   /** endUs[v][c][k]: what a block ending with layer k pays at its end (boundaryUs), on c cores. */
@@ -157,23 +163,33 @@ export class ProfilePredictor {
 
   /** blockUs by version index and clamped cores: the hot path, allocation-free. */
   private blockUsOf(i: number, j: number, vi: number, c: number, level: number): number {
+    if (level !== this.segment.level) this.segment = levelSegment(this.levels, level);
+    return this.blockUsAt(i, j, vi, c, this.segment, this.usPerSkipMiB[vi][c] > 0 ? this.skipBytes(i, j) : 0);
+  }
+
+  /** blockUsOf at a level's segment, given the block's skip bytes (unused where a version saves nothing). */
+  private blockUsAt(
+    i: number,
+    j: number,
+    vi: number,
+    c: number,
+    segment: LevelSegment,
+    skipBytes: number,
+  ): number {
     if (this.blockOverrides.size > 0) {
       const override = this.blockOverrides.get(this.blockKey(i, j))?.get(this.versions[vi]);
       if (override)
-        return soloAt(override, this.data.coreCounts, c) * slowdownAt(override.slowdown, this.levels, level);
+        return soloAt(override, this.data.coreCounts, c) * interpolate(override.slowdown, segment);
     }
     const perLevel = this.prefix[vi][c];
-    const k = segmentOf(this.levels, level);
-    const lo = Math.max(0, k);
-    const hi = k < 0 ? 0 : k + 1;
-    const t = k < 0 ? 0 : segmentT(this.levels, k, level);
+    const { lo, hi, t } = segment;
     const sumLo = perLevel[lo][j] - perLevel[lo][i];
     const sumHi = perLevel[hi][j] - perLevel[hi][i];
     const layersUs = sumLo + (sumHi - sumLo) * t;
     if (j <= i) return layersUs;
     // Run costs slow as the block's layers do, on average.
     const quietUs = perLevel[0][j] - perLevel[0][i];
-    const saved = this.usPerSkipMiB[vi][c] > 0 ? (this.usPerSkipMiB[vi][c] * this.skipBytes(i, j)) / MIB : 0;
+    const saved = this.usPerSkipMiB[vi][c] > 0 ? (this.usPerSkipMiB[vi][c] * skipBytes) / MIB : 0;
     const endUs = this.endUs[vi][c][j - 1] - saved;
     return layersUs + Math.max(0, endUs) * (quietUs > 0 ? layersUs / quietUs : 1);
   }
@@ -197,10 +213,10 @@ export class ProfilePredictor {
   /** Bytes of skipping values whose moves a block [i, j) saves (memoized: asked often). */
   skipBytes(i: number, j: number): number {
     const key = this.blockKey(i, j);
-    const known = this.skipMemo.get(key);
-    if (known !== undefined) return known;
-    const bytes = skipSavedBytes(this.data.tensors ?? [], i, j);
-    this.skipMemo.set(key, bytes);
+    if (key === this.lastSkip.key) return this.lastSkip.bytes;
+    let bytes = this.skipMemo.get(key);
+    if (bytes === undefined) this.skipMemo.set(key, (bytes = skipSavedBytes(this.data.tensors ?? [], i, j)));
+    this.lastSkip = { key, bytes };
     return bytes;
   }
 
@@ -238,6 +254,48 @@ export class ProfilePredictor {
       }
     }
     return { latencyUs: bestUs, version: bestVersion ?? this.versions[0] };
+  }
+
+  /**
+   * Latency of block [i, j) at `level` on each core count 1..upTo, as out[c] (out[0] unused),
+   * with the version fastest at that level (`pick: 'at-level'`, what `predict` gives) or the
+   * one fastest alone (`'alone'`). The same numbers as asking core count by core count, in one
+   * pass: planners scan every core count for the fastest.
+   */
+  latencyAcrossCores(
+    i: number,
+    j: number,
+    level: number,
+    pick: 'at-level' | 'alone',
+    upTo: number,
+  ): Float64Array {
+    const n = Math.max(0, Math.min(Math.floor(upTo), this.maxCores));
+    const out = new Float64Array(n + 1);
+    if (!this.isBlock(i, j)) {
+      for (let c = 1; c <= n; c++) {
+        const version = this.predict(i, j, c, pick === 'at-level' ? level : 0).version;
+        out[c] =
+          pick === 'at-level'
+            ? this.predict(i, j, c, level).latencyUs
+            : this.blockUs(i, j, version, c, level);
+      }
+      return out;
+    }
+    const atLevel = levelSegment(this.levels, level);
+    const alone = levelSegment(this.levels, 0);
+    const skip = this.skipBytes(i, j);
+    // Some version competes on every block: each of its layers kept one.
+    for (let c = 1; c <= n; c++) {
+      let [bestUs, pickedUs] = [Infinity, Infinity];
+      for (let v = 0; v < this.versions.length; v++) {
+        if (!this.competesAt(i, j, v)) continue;
+        const us = this.blockUsAt(i, j, v, c, atLevel, skip);
+        const rankUs = pick === 'at-level' ? us : this.blockUsAt(i, j, v, c, alone, skip);
+        if (pickedUs === Infinity || rankUs < bestUs) [bestUs, pickedUs] = [rankUs, us];
+      }
+      out[c] = pickedUs;
+    }
+    return out;
   }
 
   /** Whether `version` is one `predict` would consider for layers [i, j). */
@@ -341,11 +399,24 @@ export function soloAt(vp: VersionProfile, coreCounts: readonly number[], cores:
 }
 
 export function slowdownAt(slowdown: readonly number[], levels: readonly number[], level: number): number {
+  return interpolate(slowdown, levelSegment(levels, level));
+}
+
+function interpolate(values: readonly number[], { lo, hi, t }: LevelSegment): number {
+  return values[lo] + (values[hi] - values[lo]) * t;
+}
+
+/** Where `level` falls among the profile's levels: interpolate between indices lo and hi at t. */
+interface LevelSegment {
+  readonly level: number;
+  readonly lo: number;
+  readonly hi: number;
+  readonly t: number;
+}
+
+function levelSegment(levels: readonly number[], level: number): LevelSegment {
   const k = segmentOf(levels, level);
-  const lo = Math.max(0, k);
-  const hi = k < 0 ? 0 : k + 1;
-  const t = k < 0 ? 0 : segmentT(levels, k, level);
-  return slowdown[lo] + (slowdown[hi] - slowdown[lo]) * t;
+  return { level, lo: Math.max(0, k), hi: k < 0 ? 0 : k + 1, t: k < 0 ? 0 : segmentT(levels, k, level) };
 }
 
 /**

@@ -337,6 +337,17 @@ function fitBlock(
   return { block, cores, version: chosen.version, latencyUs: chosen.latencyUs, shareUs };
 }
 
+/** `versionFor(...).latencyUs` on every core count 1..limit, as out[c]: one pass for planners that scan them all. */
+export function latencyByCores(
+  pred: ProfilePredictor,
+  block: readonly [number, number],
+  limit: number,
+  o: Pick<BlockPlanOptions, 'level' | 'versionRule'>,
+): Float64Array {
+  const pick = o.versionRule === 'adaptive' ? 'at-level' : 'alone';
+  return pred.latencyAcrossCores(block[0], block[1], o.level, pick, limit);
+}
+
 /** Version and latency of `block` on `cores` under the rule. */
 export function versionFor(
   pred: ProfilePredictor,

@@ -66,17 +66,86 @@ export const THREADRIPPER_3990X_MEMORY: MemorySystem = Object.freeze({
   l3MissCost: 1,
 });
 
+/**
+ * What the memory system derives from a block once, when it starts: where its bytes sit and how
+ * stretched its memory time is alone. The simulator settles the running blocks at every start
+ * and end, so this work is done once per block rather than once per block per event.
+ */
+export interface MemoryFootprint {
+  readonly load: MemoryLoad;
+  /** Its working set per CPU. */
+  readonly perCpuBytes: number;
+  /** The complex of each of its CPUs, in CPU order. */
+  readonly cpuCcx: readonly number[];
+  /** The complexes it touches, in order of first CPU; beside them, its share of its bytes there and the fraction that misses alone. */
+  readonly ccxs: readonly number[];
+  readonly ccxShare: readonly number[];
+  readonly ccxMissAlone: readonly number[];
+  /** The stretch its memory time has at its own demand alone, which its profile latency includes. */
+  readonly stretchAlone: number;
+}
+
+export function memoryFootprint(load: MemoryLoad, system: MemorySystem): MemoryFootprint {
+  const perCpuBytes = load.workingSetBytes > 0 ? load.workingSetBytes / load.cpus.length : 0;
+  // Plain arrays: a footprint is made per block started, and typed arrays cost more to allocate.
+  const cpuCcx: number[] = [];
+  const ccxs: number[] = [];
+  const bytes: number[] = [];
+  for (const cpu of load.cpus) {
+    const ccx = Math.floor(cpu / system.coresPerCcx);
+    cpuCcx.push(ccx);
+    // A block's CPUs are few complexes, mostly consecutive: a scan beats a map.
+    let k = ccxs.length - 1;
+    while (k >= 0 && ccxs[k] !== ccx) k--;
+    if (k < 0) {
+      k = ccxs.push(ccx) - 1;
+      bytes.push(0);
+    }
+    bytes[k] += perCpuBytes;
+  }
+  return {
+    load,
+    perCpuBytes,
+    cpuCcx,
+    ccxs,
+    ccxShare: bytes.map((b) => b / load.workingSetBytes),
+    ccxMissAlone: bytes.map((b) => missFraction(b, system.l3BytesPerCcx)),
+    stretchAlone: memoryStretch(load.demandGBps / system.sustainedGBps, system.saturationSharpness),
+  };
+}
+
 /** Slowdown (>= 1) of every block in `loads` while they all run together. */
 export function memorySlowdowns(loads: readonly MemoryLoad[], system: MemorySystem): number[] {
-  const misses = extraMissFractions(loads, system);
+  const out = new Float64Array(loads.length);
+  footprintSlowdowns(
+    loads.map((l) => memoryFootprint(l, system)),
+    system,
+    out,
+  );
+  return [...out];
+}
+
+/** Bytes in use per complex, reused between calls (the simulator settles at every event). */
+let occupancy: Float64Array = new Float64Array(0);
+
+/** `memorySlowdowns` from footprints, into `out` (one slot per footprint). */
+export function footprintSlowdowns(
+  blocks: readonly MemoryFootprint[],
+  system: MemorySystem,
+  out: Float64Array,
+): void {
+  fillOccupancy(blocks);
   let demandGBps = 0;
-  loads.forEach((b, k) => (demandGBps += b.demandGBps * (1 + system.l3MissCost * misses[k])));
+  for (let k = 0; k < blocks.length; k++) {
+    out[k] = extraMissFraction(blocks[k], system);
+    demandGBps += blocks[k].load.demandGBps * (1 + system.l3MissCost * out[k]);
+  }
   const stretchNow = memoryStretch(demandGBps / system.sustainedGBps, system.saturationSharpness);
-  return loads.map((b, k) => {
-    const alone = memoryStretch(b.demandGBps / system.sustainedGBps, system.saturationSharpness);
-    const stretch = (stretchNow / alone) * (1 + system.l3MissCost * misses[k]);
-    return Math.max(1, 1 + b.memoryShare * (stretch - 1));
-  });
+  for (let k = 0; k < blocks.length; k++) {
+    const b = blocks[k];
+    const stretch = (stretchNow / b.stretchAlone) * (1 + system.l3MissCost * out[k]);
+    out[k] = Math.max(1, 1 + b.load.memoryShare * (stretch - 1));
+  }
 }
 
 /** How much longer DRAM-bound work takes at load `u` (demand over sustained bandwidth) than unloaded. */
@@ -84,35 +153,38 @@ export function memoryStretch(u: number, sharpness: number): number {
   return Math.pow(1 + Math.pow(Math.max(0, u), sharpness), 1 / sharpness);
 }
 
-/**
- * Per block: the fraction of its working set that misses L3 now beyond what would miss were
- * it alone on its complexes, averaged over its CPUs.
- */
-function extraMissFractions(loads: readonly MemoryLoad[], system: MemorySystem): number[] {
-  const occupancy = new Map<number, number>();
-  for (const b of loads) {
-    if (b.workingSetBytes <= 0) continue;
-    const perCpu = b.workingSetBytes / b.cpus.length;
-    for (const cpu of b.cpus) {
-      const ccx = Math.floor(cpu / system.coresPerCcx);
-      occupancy.set(ccx, (occupancy.get(ccx) ?? 0) + perCpu);
+/** Every complex's bytes in use by `blocks`, added CPU by CPU. */
+function fillOccupancy(blocks: readonly MemoryFootprint[]): void {
+  for (const b of blocks) {
+    for (const ccx of b.cpuCcx) {
+      if (ccx >= occupancy.length) occupancy = grown(occupancy, ccx + 1);
+      occupancy[ccx] = 0;
     }
   }
-  return loads.map((b) => {
-    if (b.workingSetBytes <= 0) return 0;
-    const perCpu = b.workingSetBytes / b.cpus.length;
-    const own = new Map<number, number>();
-    for (const cpu of b.cpus) {
-      const ccx = Math.floor(cpu / system.coresPerCcx);
-      own.set(ccx, (own.get(ccx) ?? 0) + perCpu);
-    }
-    let extra = 0;
-    for (const [ccx, mine] of own) {
-      const spillNow = missFraction(occupancy.get(ccx) ?? 0, system.l3BytesPerCcx);
-      extra += (mine / b.workingSetBytes) * (spillNow - missFraction(mine, system.l3BytesPerCcx));
-    }
-    return extra;
-  });
+  for (const b of blocks) {
+    if (b.load.workingSetBytes <= 0) continue;
+    for (const ccx of b.cpuCcx) occupancy[ccx] += b.perCpuBytes;
+  }
+}
+
+function grown(array: Float64Array, length: number): Float64Array {
+  const next = new Float64Array(Math.max(length, 2 * array.length));
+  next.set(array);
+  return next;
+}
+
+/**
+ * The fraction of a block's working set that misses L3 now beyond what would miss were it
+ * alone on its complexes, averaged over its CPUs.
+ */
+function extraMissFraction(b: MemoryFootprint, system: MemorySystem): number {
+  if (b.load.workingSetBytes <= 0) return 0;
+  let extra = 0;
+  for (let k = 0; k < b.ccxs.length; k++) {
+    const spillNow = missFraction(occupancy[b.ccxs[k]], system.l3BytesPerCcx);
+    extra += b.ccxShare[k] * (spillNow - b.ccxMissAlone[k]);
+  }
+  return extra;
 }
 
 /** Fraction of the bytes in use on one complex that its L3 cannot hold. */

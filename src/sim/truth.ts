@@ -38,7 +38,14 @@
 import { blockPressure, type ProfilePredictor } from '../profile/index.js';
 import { VeltairError } from '../errors/index.js';
 import { blockShape, type BlockStart } from '../engine/index.js';
-import { memorySlowdowns, THREADRIPPER_3990X_MEMORY, type MemoryLoad, type MemorySystem } from './memory.js';
+import {
+  footprintSlowdowns,
+  memoryFootprint,
+  THREADRIPPER_3990X_MEMORY,
+  type MemoryFootprint,
+  type MemoryLoad,
+  type MemorySystem,
+} from './memory.js';
 import { Rng, streamSeed } from './rng.js';
 
 /** Which machine the simulator runs (see the module comment). */
@@ -104,6 +111,8 @@ export function hiddenMachine(
  */
 export class HiddenMachine {
   private readonly running: HiddenBlock[] = [];
+  private readonly footprints: MemoryFootprint[] = [];
+  private slowdowns = new Float64Array(0);
   private readonly errors = new Map<string, ModelErrors>();
 
   constructor(
@@ -135,6 +144,7 @@ export class HiddenMachine {
       slowdown: 1,
     };
     this.running.push(block);
+    this.footprints.push(memoryFootprint(block, this.memory));
     return block;
   }
 
@@ -146,13 +156,17 @@ export class HiddenMachine {
 
   release(block: HiddenBlock): void {
     const k = this.running.indexOf(block);
-    if (k >= 0) this.running.splice(k, 1);
+    if (k < 0) return;
+    this.running.splice(k, 1);
+    this.footprints.splice(k, 1);
   }
 
   /** Re-derives every running block's slowdown from the blocks running now. */
   settle(): void {
-    const slowdowns = memorySlowdowns(this.running, this.memory);
-    this.running.forEach((b, k) => (b.slowdown = slowdowns[k]));
+    if (this.slowdowns.length < this.running.length)
+      this.slowdowns = new Float64Array(2 * this.running.length);
+    footprintSlowdowns(this.footprints, this.memory, this.slowdowns);
+    this.running.forEach((b, k) => (b.slowdown = this.slowdowns[k]));
   }
 }
 

@@ -32,7 +32,7 @@ import {
   type BaselineVersionRule,
   type DropRule,
 } from '../common.js';
-import { layerTable, planBlock, versionFor, type BlockPlanOptions } from '../plan.js';
+import { latencyByCores, layerTable, planBlock, type BlockPlanOptions } from '../plan.js';
 import type { Decision, EngineView, PolicyContext, PolicyParams, PolicySpec, Query } from '../types.js';
 
 interface Grant {
@@ -135,11 +135,9 @@ function fastestCores(
   limit: number,
   o: BlockPlanOptions,
 ): number {
+  const us = latencyByCores(pred, block, limit, o);
   let [best, bestUs] = [1, Infinity];
-  for (let c = 1; c <= Math.min(limit, pred.maxCores); c++) {
-    const us = versionFor(pred, block, c, o).latencyUs;
-    if (us < bestUs) [best, bestUs] = [c, us];
-  }
+  for (let c = 1; c < us.length; c++) if (us[c] < bestUs) [best, bestUs] = [c, us[c]];
   return best;
 }
 
