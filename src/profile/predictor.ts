@@ -161,7 +161,7 @@ export class ProfilePredictor {
     return this.blockUsOf(i, j, vi, this.clampCores(cores), level);
   }
 
-  /** blockUs by version index and clamped cores: the hot path, allocation-free. */
+  /** blockUs by version index and clamped cores: the hot path, allocation-free while the level repeats. */
   private blockUsOf(i: number, j: number, vi: number, c: number, level: number): number {
     if (level !== this.segment.level) this.segment = levelSegment(this.levels, level);
     return this.blockUsAt(i, j, vi, c, this.segment, this.usPerSkipMiB[vi][c] > 0 ? this.skipBytes(i, j) : 0);
@@ -273,11 +273,10 @@ export class ProfilePredictor {
     const out = new Float64Array(n + 1);
     if (!this.isBlock(i, j)) {
       for (let c = 1; c <= n; c++) {
-        const version = this.predict(i, j, c, pick === 'at-level' ? level : 0).version;
         out[c] =
           pick === 'at-level'
             ? this.predict(i, j, c, level).latencyUs
-            : this.blockUs(i, j, version, c, level);
+            : this.blockUs(i, j, this.predict(i, j, c, 0).version, c, level);
       }
       return out;
     }
