@@ -71,8 +71,8 @@ export const THREADRIPPER_3990X_MEMORY: MemorySystem = Object.freeze({
  * stretched its memory time is alone. The simulator settles the running blocks at every start
  * and end, so this work is done once per block rather than once per block per event.
  */
-export interface MemoryFootprint {
-  readonly load: MemoryLoad;
+export interface MemoryFootprint<Load extends MemoryLoad = MemoryLoad> {
+  readonly load: Load;
   /** Its working set per CPU. */
   readonly perCpuBytes: number;
   /** The complex of each of its CPUs, in CPU order. */
@@ -85,7 +85,10 @@ export interface MemoryFootprint {
   readonly stretchAlone: number;
 }
 
-export function memoryFootprint(load: MemoryLoad, system: MemorySystem): MemoryFootprint {
+export function memoryFootprint<Load extends MemoryLoad>(
+  load: Load,
+  system: MemorySystem,
+): MemoryFootprint<Load> {
   const perCpuBytes = load.workingSetBytes > 0 ? load.workingSetBytes / load.cpus.length : 0;
   // Plain arrays: a footprint is made per block started, and typed arrays cost more to allocate.
   const cpuCcx: number[] = [];

@@ -110,8 +110,8 @@ export function hiddenMachine(
  * blocks running on it (`admit`, `release`) and how they slow each other (`settle`).
  */
 export class HiddenMachine {
-  private readonly running: HiddenBlock[] = [];
-  private readonly footprints: MemoryFootprint[] = [];
+  /** The blocks running now, with where their bytes sit. */
+  private readonly running: MemoryFootprint<HiddenBlock>[] = [];
   private slowdowns = new Float64Array(0);
   private readonly errors = new Map<string, ModelErrors>();
 
@@ -143,8 +143,7 @@ export class HiddenMachine {
       cpus: start.cpus,
       slowdown: 1,
     };
-    this.running.push(block);
-    this.footprints.push(memoryFootprint(block, this.memory));
+    this.running.push(memoryFootprint(block, this.memory));
     return block;
   }
 
@@ -155,18 +154,16 @@ export class HiddenMachine {
   }
 
   release(block: HiddenBlock): void {
-    const k = this.running.indexOf(block);
-    if (k < 0) return;
-    this.running.splice(k, 1);
-    this.footprints.splice(k, 1);
+    const k = this.running.findIndex((f) => f.load === block);
+    if (k >= 0) this.running.splice(k, 1);
   }
 
   /** Re-derives every running block's slowdown from the blocks running now. */
   settle(): void {
     if (this.slowdowns.length < this.running.length)
       this.slowdowns = new Float64Array(2 * this.running.length);
-    footprintSlowdowns(this.footprints, this.memory, this.slowdowns);
-    this.running.forEach((b, k) => (b.slowdown = this.slowdowns[k]));
+    footprintSlowdowns(this.running, this.memory, this.slowdowns);
+    this.running.forEach((f, k) => (f.load.slowdown = this.slowdowns[k]));
   }
 }
 
