@@ -69,14 +69,8 @@ function formatTable(report: OverheadReport): string {
 async function runBench(flags: BenchFlags): Promise<void> {
   const threads = intList('--threads', flags.threads);
   const runs = numberFlag('--runs', flags.runs, 1, true);
-  const warmupRuns = Number(flags.warmup);
+  const warmupRuns = numberFlag('--warmup', flags.warmup, 0, true);
   const coarseBlocks = numberFlag('--coarse-blocks', flags.coarseBlocks, 1, true);
-  if (!Number.isInteger(warmupRuns) || warmupRuns < 0) {
-    throw new VeltairError(
-      'invalid_argument',
-      `--warmup must be a non-negative integer, got '${flags.warmup}'`,
-    );
-  }
   const models = await loadModels(flags.models);
   const bar = process.stderr.isTTY
     ? new SingleBar(
