@@ -18,7 +18,6 @@ import {
   round,
   table,
   type LiveBenchReport,
-  type LivePolicyRow,
   type RemoteBenchReport,
 } from '../load/index.js';
 import { VeltairError } from '../errors/index.js';
@@ -53,8 +52,12 @@ interface ServeRow {
   worstOvershootMs: number;
   /** The server's own measure of the same (its metric `veltair_worst_late_seconds`), in ms. */
   serverWorstLateMs: number | null;
-  /** The same policy's in-process peak and the simulator's prediction; null when not measured. */
-  inProcess: { peakQps: number | null; simQps: number | null } | null;
+  /** The same policy's in-process peak, the simulator's prediction and the targets of both; null when not measured. */
+  inProcess: {
+    peakQps: number | null;
+    simQps: number | null;
+    qosTargetMs: Readonly<Record<string, number>>;
+  } | null;
   report: RemoteBenchReport;
 }
 
@@ -123,9 +126,10 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
   const say = (m: string) => process.stderr.write(`${m}\n`);
   const rows: ServeRow[] = [];
   for (const policy of policies) {
-    const liveRow = inProcess.has(policy)
+    const live = inProcess.has(policy)
       ? await inProcessPeak(flags.repository, policy, queries, (m) => say(`${policy} in process: ${m}`))
       : undefined;
+    const liveRow = live?.rows.find((r) => r.policy === policy);
     say(`${policy}: starting veltair serve`);
     const child = await startServer(flags.repository, Object.keys(weights), policy, port);
     try {
@@ -157,7 +161,10 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
         peakQps: report.peakQps,
         peak95Qps: report.peak95Qps,
         worstOvershootMs: report.worstOvershootMs,
-        inProcess: liveRow ? { peakQps: liveRow.peakQps, simQps: liveRow.simPeakQps } : null,
+        inProcess:
+          live && liveRow
+            ? { peakQps: liveRow.peakQps, simQps: liveRow.simPeakQps, qosTargetMs: live.qosTargetMs }
+            : null,
         report,
       });
     } finally {
@@ -178,7 +185,7 @@ async function inProcessPeak(
   policy: string,
   queries: number,
   onProgress: (message: string) => void,
-): Promise<LivePolicyRow | undefined> {
+): Promise<LiveBenchReport> {
   const args = [
     ...['bench', '--live', '--find-peak', '--workload', 'light', '--repository', repository],
     ...['--policies', policy, '--queries', String(queries), '--seed', String(SEARCH_SEED)],
@@ -204,7 +211,7 @@ async function inProcessPeak(
       'server_exited',
       `bench --live --policies ${policy} exited (${code}): ${partial.trim() || lastLine}`,
     );
-  return (JSON.parse(out) as LiveBenchReport).rows.find((r) => r.policy === policy);
+  return JSON.parse(out) as LiveBenchReport;
 }
 
 function formatServeTable(rows: readonly ServeRow[]): string {
@@ -240,7 +247,33 @@ function formatServeTable(rows: readonly ServeRow[]): string {
         r.serverWorstLateMs === null ? '-' : r.serverWorstLateMs.toFixed(1),
       ]),
     ),
+    ...targetLines(rows),
   ].join('\n');
+}
+
+type TargetsOfRow = Pick<ServeRow, 'policy' | 'inProcess'> & {
+  report: Pick<RemoteBenchReport, 'qosTargetMs'>;
+};
+
+/**
+ * The QoS targets each peak was found under: one line when every server and in-process run had
+ * the same (decision 0013), else one per set with the runs that had it.
+ */
+export function targetLines(rows: readonly TargetsOfRow[]): string[] {
+  const runs = rows.flatMap((r) => [
+    { run: `${r.policy} (HTTP)`, targets: r.report.qosTargetMs },
+    ...(r.inProcess ? [{ run: `${r.policy} (in process)`, targets: r.inProcess.qosTargetMs }] : []),
+  ]);
+  const bySet = new Map<string, string[]>();
+  for (const { run, targets } of runs) {
+    const set = Object.keys(targets)
+      .sort()
+      .map((m) => `${m} ${targets[m]}`)
+      .join(', ');
+    bySet.set(set, [...(bySet.get(set) ?? []), run]);
+  }
+  if (bySet.size === 1) return [`QoS targets (ms), the same in every run: ${[...bySet.keys()][0]}`];
+  return [...bySet].map(([set, using]) => `QoS targets (ms) ${set}: ${using.join(', ')}`);
 }
 
 export function register(program: Command): void {

@@ -213,7 +213,8 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
     const [failed] = runtime.report.unavailable;
     if (failed)
       throw new VeltairError('invalid_argument', `${failed.name} cannot be served: ${failed.reason}`);
-    const qos = qosTargets(Object.keys(weights), runtime.predictors, runtime.pool.cpus.length, false);
+    const basis = new Map(models.map((m) => [m.name, runtime.qosBasis(m)]));
+    const qos = qosTargets(Object.keys(weights), basis, runtime.pool.cpus.length, false);
     const scenario: LiveScenario = {
       workload: workload.name,
       weights,

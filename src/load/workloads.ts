@@ -10,7 +10,8 @@
  * MobileNet 10 ms — applied to MobileNetV2 —, BERT 130 ms), and only for the 64-core
  * calibration, which stands for the machine those targets were set for. Otherwise
  * QOS_MULTIPLE x the model's isolated latency (best core count, no co-runners) on the
- * machine simulated or at hand, rounded up to 0.1 ms.
+ * machine simulated or at hand, rounded up to 0.1 ms. On the machine at hand, the isolated
+ * latency is its compiled profile's, fixed until the next compile (decision 0013).
  */
 import { isolatedLatencyMs, type ProfilePredictor } from '../profile/index.js';
 import { ZOO_MODELS } from '../zoo/index.js';

@@ -33,7 +33,7 @@ import {
 import { cpuWindows } from './windows.js';
 import { WorkerPool, type ChainResult } from './pool.js';
 import type { PinnedValues, ShapeOverrides } from '../partition/index.js';
-import { DEFAULT_SEGMENT_OPTIONS, type SegmentOptions } from './segments.js';
+import { DEFAULT_SEGMENT_OPTIONS, spins, withoutVersions, type SegmentOptions } from './segments.js';
 import { ServedModel, type ModelInput } from './served.js';
 import type { InferenceService, InferOutcome, QueryTiming } from './service.js';
 import { fromWire, toWire, freeWire, type WireTensor } from './wire.js';
@@ -329,6 +329,16 @@ export class LiveRuntime {
   /** The profiles policies plan with (one layer per segment). */
   get predictors(): ReadonlyMap<string, ProfilePredictor> {
     return new Map([...this.models].map(([name, m]) => [name, m.predictor]));
+  }
+
+  /**
+   * What a model's default QoS target is taken from (decision 0013): its compiled profile's
+   * versions that the runtime serves, fixed until the model is compiled again; a model served on
+   * an estimate has only its latency measured at start.
+   */
+  qosBasis(spec: LiveModelSpec): ProfilePredictor {
+    if (spec.whole) return this.model(spec.name).predictor;
+    return new ProfilePredictor(withoutVersions(spec.profile, spins));
   }
 
   model(name: string): ServedModel {

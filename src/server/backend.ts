@@ -144,7 +144,8 @@ export class Backend {
 function targetOf(runtime: LiveRuntime, tenant: Tenant): number {
   if (tenant.qosTargetMs !== undefined) return tenant.qosTargetMs;
   const name = tenant.spec.name;
-  const rule = qosTargets([name], runtime.predictors, runtime.pool.cpus.length, false)[name];
+  const basis = new Map([[name, runtime.qosBasis(tenant.spec)]]);
+  const rule = qosTargets([name], basis, runtime.pool.cpus.length, false)[name];
   return Math.max(MIN_DEFAULT_QOS_MS, rule.targetMs);
 }
 
