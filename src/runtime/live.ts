@@ -33,7 +33,7 @@ import {
 import { cpuWindows } from './windows.js';
 import { WorkerPool, type ChainResult } from './pool.js';
 import type { PinnedValues, ShapeOverrides } from '../partition/index.js';
-import { DEFAULT_SEGMENT_OPTIONS, spins, withoutVersions, type SegmentOptions } from './segments.js';
+import { DEFAULT_SEGMENT_OPTIONS, type SegmentOptions } from './segments.js';
 import { ServedModel, type ModelInput } from './served.js';
 import type { InferenceService, InferOutcome, QueryTiming } from './service.js';
 import { fromWire, toWire, freeWire, type WireTensor } from './wire.js';
@@ -332,13 +332,12 @@ export class LiveRuntime {
   }
 
   /**
-   * What a model's default QoS target is taken from (decision 0013): its compiled profile's
-   * versions that the runtime serves, fixed until the model is compiled again; a model served on
-   * an estimate has only its latency measured at start.
+   * What a model's default QoS target is taken from (decision 0013): its compiled profile, fixed
+   * until the model is compiled again and the same the simulator reads; a model served on an
+   * estimate has only its latency measured at start.
    */
   qosBasis(spec: LiveModelSpec): ProfilePredictor {
-    if (spec.whole) return this.model(spec.name).predictor;
-    return new ProfilePredictor(withoutVersions(spec.profile, spins));
+    return spec.whole ? this.model(spec.name).predictor : new ProfilePredictor(spec.profile);
   }
 
   model(name: string): ServedModel {
