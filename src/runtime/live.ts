@@ -395,7 +395,10 @@ export interface BlockRecord {
   readonly block: readonly [number, number];
   readonly version: string;
   readonly cpus: readonly number[];
-  /** Engine time the block was dispatched, started on its worker, and ended there (ms). */
+  /**
+   * Engine time the block was dispatched (handed to its worker once the policy had decided),
+   * started on its worker, and ended there (ms).
+   */
   readonly dispatchMs: number;
   readonly startMs: number;
   readonly endMs: number;
@@ -600,6 +603,9 @@ export class LiveEngine implements InferenceService {
   }
 
   private startBlocks(blocks: readonly BlockStart[]): void {
+    // The decision round is over: from here to its first session run, each block waits on the
+    // engine (`BlockStart.startMs` is the event's time, before the policy was asked).
+    const dispatchMs = this.clock.nowMs();
     for (const b of blocks) {
       const q = this.queries.get(b.query);
       const model = this.runtime.model(b.model);
@@ -616,7 +622,9 @@ export class LiveEngine implements InferenceService {
       }
       if (missing !== undefined) {
         // Not reachable unless the chain plans disagree: fail the query rather than the engine.
-        queueMicrotask(() => this.blockDone(b, new Error(`${b.model}: block needs '${missing}', not held`)));
+        queueMicrotask(() =>
+          this.blockDone(b, new Error(`${b.model}: block needs '${missing}', not held`), dispatchMs),
+        );
         continue;
       }
       this.runtime.ensureSessions(model, b.cpus);
@@ -625,13 +633,13 @@ export class LiveEngine implements InferenceService {
         b.cpus[0],
         { steps, returns: chain.returns },
         feeds,
-        (r) => this.blockDone(b, r),
+        (r) => this.blockDone(b, r, dispatchMs),
         b.cpus.slice(1),
       );
     }
   }
 
-  private blockDone(b: BlockStart, result: ChainResult | Error): void {
+  private blockDone(b: BlockStart, result: ChainResult | Error, dispatchMs: number): void {
     if (result instanceof Error) {
       this.core.fail(b.run, result.message);
       this.decide();
@@ -650,7 +658,7 @@ export class LiveEngine implements InferenceService {
         block: b.block,
         version: b.version,
         cpus: b.cpus,
-        dispatchMs: b.startMs,
+        dispatchMs,
         startMs,
         endMs,
         ranOnCpu: result.cpu,
