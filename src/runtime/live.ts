@@ -333,7 +333,7 @@ export class LiveRuntime {
 
   /**
    * What a model's default QoS target is taken from (decision 0013): its compiled profile, fixed
-   * until the model is compiled again and the same the simulator reads; a model served on an
+   * until the model is compiled again and the one the simulator reads; a model served on an
    * estimate has only its latency measured at start.
    */
   qosBasis(spec: LiveModelSpec): ProfilePredictor {
