@@ -16,6 +16,11 @@ describe('levelAtSlowdown', () => {
     assert.equal(levelAtSlowdown(curve, levels, 6), 3);
   });
 
+  it('extrapolates no further than twice the top level, however flat the last segment', () => {
+    assert.equal(levelAtSlowdown(curve, levels, 100), 4);
+    assert.equal(levelAtSlowdown([1, 1 + 1e-12], [0, 0.027], 1.3), 0.054);
+  });
+
   it('a block as fast as alone, or faster, meets no interference', () => {
     assert.equal(levelAtSlowdown(curve, levels, 1), 0);
     assert.equal(levelAtSlowdown(curve, levels, 0.9), 0);
