@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { targetLines } from './bench-serve.js';
+import { paramLines, targetLines } from './bench-serve.js';
 
-const run = (policy: string, http: Record<string, number>, inProcess?: Record<string, number>) => ({
+const run = (
+  policy: string,
+  http: Record<string, number>,
+  inProcess?: Record<string, number>,
+  params = { server: 'x=1', inProcess: 'x=1' },
+) => ({
   policy,
   report: { qosTargetMs: http },
-  inProcess: inProcess ? { peakQps: 30, simQps: 32, qosTargetMs: inProcess } : null,
+  serverParams: params.server,
+  inProcess: inProcess ? { peakQps: 30, simQps: 32, qosTargetMs: inProcess, params: params.inProcess } : null,
 });
 
 describe('bench-serve', () => {
@@ -22,6 +28,20 @@ describe('bench-serve', () => {
     assert.deepEqual(lines, [
       'QoS targets (ms) a 20: naive (HTTP), veltair (HTTP)',
       'QoS targets (ms) a 22: veltair (in process)',
+    ]);
+  });
+
+  it("says what each policy ran with, and where the server's choice differs from the in-process one", () => {
+    const lines = paramLines([
+      { ...run('naive', { a: 20 }), serverParams: '' },
+      run('layer-wise', { a: 20 }, { a: 20 }),
+      run('veltair', { a: 20 }, { a: 20 }, { server: 'blockSpan=0.5', inProcess: 'blockSpan=0.15' }),
+      run('model-fcfs', { a: 20 }),
+    ]);
+    assert.deepEqual(lines, [
+      'layer-wise parameters (server and in process): x=1',
+      'veltair parameters: server blockSpan=0.5; in process blockSpan=0.15',
+      'model-fcfs parameters (server): x=1',
     ]);
   });
 });

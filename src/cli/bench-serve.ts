@@ -21,6 +21,7 @@ import {
   type RemoteBenchReport,
 } from '../load/index.js';
 import { VeltairError } from '../errors/index.js';
+import { formatParams } from '../sched/index.js';
 import { numberFlag, portFlag } from './flags.js';
 
 const VELTAIR = fileURLToPath(new URL('../../bin/veltair.js', import.meta.url));
@@ -52,11 +53,14 @@ interface ServeRow {
   worstOvershootMs: number;
   /** The server's own measure of the same (its metric `veltair_worst_late_seconds`), in ms. */
   serverWorstLateMs: number | null;
-  /** The same policy's in-process peak, the simulator's prediction and the targets of both; null when not measured. */
+  /** The parameters the server's policy ran with (`veltair_policy_info`; empty for `naive`). */
+  serverParams: string | null;
+  /** The same policy's in-process peak, the simulator's prediction, the targets and parameters; null when not measured. */
   inProcess: {
     peakQps: number | null;
     simQps: number | null;
     qosTargetMs: Readonly<Record<string, number>>;
+    params: string;
   } | null;
   report: RemoteBenchReport;
 }
@@ -68,10 +72,13 @@ export async function lightMix(repository: string) {
   return { weights, cases: await referenceCases(models, 3) };
 }
 
-/** `veltair serve` in a child process, resolved once it answers its readiness probe. */
+/**
+ * `veltair serve` on the mix's models, told their shares of the load, in a child process;
+ * resolved once it answers its readiness probe.
+ */
 export async function startServer(
   repository: string,
-  models: readonly string[],
+  weights: Readonly<Record<string, number>>,
   policy: string,
   port: number,
 ): Promise<ChildProcess> {
@@ -83,7 +90,11 @@ export async function startServer(
       '--repository',
       repository,
       '--models',
-      models.join(','),
+      Object.keys(weights).join(','),
+      '--weights',
+      Object.entries(weights)
+        .map(([m, w]) => `${m}=${w}`)
+        .join(','),
       '--policy',
       policy,
       '--http-port',
@@ -131,7 +142,7 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
       : undefined;
     const liveRow = live?.rows.find((r) => r.policy === policy);
     say(`${policy}: starting veltair serve`);
-    const child = await startServer(flags.repository, Object.keys(weights), policy, port);
+    const child = await startServer(flags.repository, weights, policy, port);
     try {
       const url = `http://127.0.0.1:${port}`;
       const service = await RemoteService.connect(url, 'binary', Object.keys(weights));
@@ -155,15 +166,22 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
       await service.close();
       const metrics = await fetch(`${url}/metrics`).then((r) => r.text());
       const late = /^veltair_worst_late_seconds ([\d.e+-]+)$/m.exec(metrics);
+      const params = /^veltair_policy_info\{.*params="([^"]*)".*\} 1$/m.exec(metrics);
       rows.push({
         serverWorstLateMs: late ? round(1000 * Number(late[1]), 1) : null,
+        serverParams: params ? params[1] : null,
         policy,
         peakQps: report.peakQps,
         peak95Qps: report.peak95Qps,
         worstOvershootMs: report.worstOvershootMs,
         inProcess:
           live && liveRow
-            ? { peakQps: liveRow.peakQps, simQps: liveRow.simPeakQps, qosTargetMs: live.qosTargetMs }
+            ? {
+                peakQps: liveRow.peakQps,
+                simQps: liveRow.simPeakQps,
+                qosTargetMs: live.qosTargetMs,
+                params: formatParams(liveRow.params),
+              }
             : null,
         report,
       });
@@ -248,7 +266,22 @@ function formatServeTable(rows: readonly ServeRow[]): string {
       ]),
     ),
     ...targetLines(rows),
+    ...paramLines(rows),
   ].join('\n');
+}
+
+/** What each policy ran with, and whether the server chose what the in-process bench chose. */
+export function paramLines(
+  rows: readonly Pick<ServeRow, 'policy' | 'serverParams' | 'inProcess'>[],
+): string[] {
+  return rows
+    .filter((r) => r.serverParams)
+    .map((r) => {
+      const inProcess = r.inProcess?.params;
+      if (inProcess === undefined) return `${r.policy} parameters (server): ${r.serverParams}`;
+      if (inProcess === r.serverParams) return `${r.policy} parameters (server and in process): ${inProcess}`;
+      return `${r.policy} parameters: server ${r.serverParams}; in process ${inProcess}`;
+    });
 }
 
 type TargetsOfRow = Pick<ServeRow, 'policy' | 'inProcess'> & {

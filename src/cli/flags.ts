@@ -31,3 +31,16 @@ export function integerFlag(flag: string, text: string, min: number, max: number
 export function portFlag(flag: string, text: string): number {
   return integerFlag(flag, text, 0, 65535);
 }
+
+/** `name=number,name=number` as a record of positive numbers (model weights, for example). */
+export function sharesFlag(flag: string, text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const pair of text.split(',').filter((p) => p.trim() !== '')) {
+    const [name, value, ...rest] = pair.trim().split('=');
+    const n = Number(value);
+    if (!name || value === undefined || rest.length > 0 || !(n > 0) || !Number.isFinite(n))
+      throw new VeltairError('invalid_argument', `${flag} takes name=number pairs, got '${pair}'`);
+    out[name] = n;
+  }
+  return out;
+}

@@ -8,11 +8,11 @@ import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { WORKLOADS } from '../load/index.js';
-import { POLICIES } from '../sched/index.js';
+import { POLICIES, parseParams, policySpec, type PolicyParams } from '../sched/index.js';
 import { NAIVE_POLICY, VeltairServer } from '../server/index.js';
 import { writeZooRepository, isZooModelName, type ZooModelName } from '../zoo/index.js';
 import { VeltairError } from '../errors/index.js';
-import { portFlag } from './flags.js';
+import { portFlag, sharesFlag } from './flags.js';
 
 interface ServeFlags {
   repository?: string;
@@ -22,6 +22,8 @@ interface ServeFlags {
   policy: string;
   models?: string;
   maxBodyMib: string;
+  params?: string;
+  weights?: string;
 }
 
 /** Where the default repository is built: `$XDG_CACHE_HOME/veltair/zoo` or `~/.cache/veltair/zoo`. */
@@ -73,12 +75,15 @@ async function serve(flags: ServeFlags): Promise<void> {
       'invalid_argument',
       `--max-body-mib must be a positive number, got '${flags.maxBodyMib}'`,
     );
+  const policyParams = paramsFlag(flags.policy, flags.params);
   const say = (m: string) => process.stderr.write(`veltair serve: ${m}\n`);
   const repository = flags.repository ?? zooCacheDir();
   if (flags.repository === undefined) await ensureZoo(repository, say);
   const server = await VeltairServer.start({
     repository,
     policy: flags.policy,
+    policyParams,
+    weights: flags.weights === undefined ? undefined : sharesFlag('--weights', flags.weights),
     models: flags.models?.split(',').map((m) => m.trim()),
     host: flags.host,
     httpPort: port,
@@ -86,8 +91,9 @@ async function serve(flags: ServeFlags): Promise<void> {
     bodyLimitBytes: Math.round(maxBodyMib * 1024 * 1024),
     onProgress: say,
   });
+  const params = server.policyParams === '' ? '' : ` (${server.policyParams})`;
   say(
-    `serving ${repository} with policy ${flags.policy}: HTTP ${server.url}/v2, gRPC port ${server.grpcPort}`,
+    `serving ${repository} with policy ${flags.policy}${params}: HTTP ${server.url}/v2, gRPC port ${server.grpcPort}`,
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -97,6 +103,13 @@ async function serve(flags: ServeFlags): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/** `--params`: unset or `tuned`, chosen on the simulator; `defaults`, the policy's; else `k=v,...`. */
+function paramsFlag(policy: string, text: string | undefined): PolicyParams | undefined {
+  if (policy === NAIVE_POLICY || text === undefined || text === 'tuned') return undefined;
+  const spec = policySpec(policy);
+  return text === 'defaults' ? spec.defaults : parseParams(spec, text);
 }
 
 export function register(program: Command): void {
@@ -112,6 +125,15 @@ export function register(program: Command): void {
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--models <list>', 'serve only these models of the repository (comma-separated)')
     .option('--policy <name>', `scheduling policy (${NAIVE_POLICY} too)`, 'veltair')
+    .option(
+      '--params <k=v,...>',
+      "the policy's parameters: 'tuned' (chosen on the simulator for the served models, at start and after each load or unload), 'defaults', or name=value pairs over the defaults",
+      'tuned',
+    )
+    .option(
+      '--weights <model=share,...>',
+      "each model's expected share of the load, over its config.json 'weight' (default 1 each)",
+    )
     .option('--max-body-mib <n>', 'largest request body accepted (HTTP and gRPC), MiB', '64')
     .action((flags: ServeFlags) => serve(flags));
 }

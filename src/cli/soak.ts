@@ -73,7 +73,7 @@ async function soak(flags: SoakFlags): Promise<void> {
   const { weights, cases } = await lightMix(flags.repository);
   const say = (m: string) => process.stderr.write(`${m}\n`);
   say(`starting veltair serve (${flags.policy})`);
-  const child = await startServer(flags.repository, Object.keys(weights), flags.policy, port);
+  const child = await startServer(flags.repository, weights, flags.policy, port);
   const url = `http://127.0.0.1:${port}`;
   const memory: MemorySample[] = [];
   const malformed = { sent: 0, expected: 0, other: [] as string[] };

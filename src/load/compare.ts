@@ -5,7 +5,7 @@
  * spread), its ratios to the best baseline and to the physical limit, and how each policy
  * behaves at the best baseline's peak rate.
  */
-import type { PolicyParams, PolicyRole, PolicySpec } from '../sched/index.js';
+import { formatParams, type PolicyParams, type PolicyRole, type PolicySpec } from '../sched/index.js';
 import type { SimResult, TruthSetting } from '../sim/index.js';
 import { physicalLimitQps, runPoint, type Scenario } from './evaluate.js';
 import type { SeedPeak } from './peak.js';
@@ -263,9 +263,7 @@ export function formatComparison(reports: readonly WorkloadReport[]): string {
       r.atReference ? r.atReference.p99LatencyMs.toFixed(2) : '-',
       r.atReference ? r.atReference.meanLatencyMs.toFixed(2) : '-',
       r.atReference ? r.atReference.utilization.toFixed(2) : '-',
-      Object.entries(r.params)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' '),
+      formatParams(r.params),
     ]),
   );
   return table(header, rows, 3);

@@ -147,13 +147,20 @@ export interface Tuned {
  * gets a full peak search; every other point is first run once at the best peak so far
  * x (1 + relTolerance), and searched fully only when it passes there, since otherwise it
  * cannot beat the best by more than the tolerance. Same answer as searching every point,
- * at a fraction of the runs. Ties go to the earlier grid point.
+ * at a fraction of the runs. Ties go to the earlier grid point. With `outOfTime`, asked before
+ * each point after the first, the search ends early with the best point so far.
  */
-export function tunePolicy(scn: Scenario, spec: PolicySpec, relTolerance = 0.02): Tuned {
+export function tunePolicy(
+  scn: Scenario,
+  spec: PolicySpec,
+  relTolerance = 0.02,
+  outOfTime: () => boolean = () => false,
+): Tuned {
   const grid = gridPoints(spec);
   const tried: Tuned['tried'] = [];
   let best: { params: PolicyParams; result: MeasuredPeak } | undefined;
   for (const params of grid) {
+    if (best && outOfTime()) break;
     let result: MeasuredPeak;
     if (!best || best.result.peakQps === 0) {
       result = peakOf(scn, spec, params, { relTolerance });

@@ -59,7 +59,6 @@ export {
   benchLive,
   formatLiveBench,
   capacityQps,
-  liveScenario,
   NAIVE,
   type LiveBenchOptions,
   type LiveBenchReport,
@@ -104,3 +103,15 @@ export {
   type ProtocolTuning,
   type ProtocolSettings,
 } from './protocol.js';
+export {
+  TUNING_BUDGET_MS,
+  TUNING_QUERIES,
+  TUNING_SEED,
+  liveScenario,
+  tuneForLive,
+  tuneInWorker,
+  type LiveMachine,
+  type LiveMix,
+  type LiveTuningJob,
+  type TuningRun,
+} from './tuning.js';

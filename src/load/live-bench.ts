@@ -6,7 +6,6 @@
  */
 import type { ModelProfileData, ProfilePredictor } from '../profile/index.js';
 import { ProfilePredictor as Predictor, nearestRank } from '../profile/index.js';
-import { DEFAULT_NOISE } from '../sim/index.js';
 import {
   NaiveService,
   type InferenceService,
@@ -14,10 +13,11 @@ import {
   type LiveRuntime,
   type RuntimeReport,
 } from '../runtime/index.js';
-import { policySpec, type PolicyParams, type PolicyRole } from '../sched/index.js';
+import { formatParams, policySpec, type PolicyParams, type PolicyRole } from '../sched/index.js';
 import { round, table, type CurvePoint } from './compare.js';
-import { SATISFACTION_TARGET, peakOf, policyContext, tunePolicy, type Scenario } from './evaluate.js';
+import { SATISFACTION_TARGET, peakOf, policyContext, tunePolicy } from './evaluate.js';
 import { runLive, type LiveRunResult, type LiveScenario } from './live.js';
+import { liveScenario, type LiveMachine } from './tuning.js';
 import { findPeakAsync, type PeakPoint, type PeakResult } from './peak.js';
 
 /** The live-only baseline with no engine: ORT's defaults, every query at once (runtime/naive.ts). */
@@ -91,25 +91,12 @@ export interface LiveBenchReport {
   curve: CurvePoint[];
 }
 
-/** The simulated scenario that stands for the live engine: its profiles, its CPUs, its expiry. */
-export function liveScenario(
-  runtime: LiveRuntime,
-  scn: LiveScenario,
-  predictors: ReadonlyMap<string, ProfilePredictor>,
-  seed: number,
-): Scenario {
+/** The machine as the runtime measured it, for the simulator. */
+function liveMachine(runtime: LiveRuntime): LiveMachine {
   return {
-    workload: scn.workload,
     totalCores: runtime.pool.cpus.length,
-    predictors,
-    weights: scn.weights,
-    qosTargetMs: scn.qosTargetMs,
-    queries: scn.queries,
-    seed,
-    // The machine model as the runtime measured it: its round trip per block, its run-to-run spread.
     dispatchOverheadUs: runtime.report.dispatchOverheadUs,
-    noise: { ...DEFAULT_NOISE, soloSigma: runtime.report.latencySpread },
-    expireLate: true,
+    latencySpread: runtime.report.latencySpread,
   };
 }
 
@@ -217,7 +204,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
       const spec = name === NAIVE ? undefined : policySpec(name);
       const serviceFor: ServiceFor = spec
         ? async () => {
-            const ctx = policyContext(liveScenario(runtime, scn, live, opts.tuneSeed));
+            const ctx = policyContext(liveScenario(liveMachine(runtime), scn, live, opts.tuneSeed));
             const engine = runtime.engine({
               policy: spec.create(row.params, ctx),
               qosTargetMs: scn.qosTargetMs,
@@ -326,10 +313,10 @@ function simulatedRow(
   if (name === NAIVE)
     return { ...base, role: 'live-baseline', params: {}, simPeakQps: null, simCompiledPeakQps: null };
   const spec = policySpec(name);
-  const tuned = tunePolicy(liveScenario(runtime, scn, live, opts.tuneSeed), spec);
+  const tuned = tunePolicy(liveScenario(liveMachine(runtime), scn, live, opts.tuneSeed), spec);
   const predict = (predictors: ReadonlyMap<string, ProfilePredictor>) => {
     if (![...Object.keys(scn.weights)].every((m) => predictors.has(m))) return null;
-    const peak = peakOf(liveScenario(runtime, scn, predictors, scn.seed), spec, tuned.params, {
+    const peak = peakOf(liveScenario(liveMachine(runtime), scn, predictors, scn.seed), spec, tuned.params, {
       relTolerance: 0.02,
     });
     return peak.peakQps > 0 ? round(peak.peakQps, 1) : null;
@@ -391,10 +378,7 @@ function rateTable(r: LiveBenchReport): string {
   return table(header, rows);
 }
 
-const paramsOf = (x: LivePolicyRow) =>
-  Object.entries(x.params)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(' ');
+const paramsOf = (x: LivePolicyRow) => formatParams(x.params);
 
 /** One row per policy: its live peaks, the simulator's prediction, and latency at the reference rate. */
 function peakTable(r: LiveBenchReport): string {

@@ -10,5 +10,13 @@ export type {
   PolicySpec,
   PolicyRole,
 } from './types.js';
-export { POLICIES, BASELINES, ABLATIONS, policySpec, policyNames } from './registry.js';
+export {
+  POLICIES,
+  BASELINES,
+  ABLATIONS,
+  policySpec,
+  policyNames,
+  formatParams,
+  parseParams,
+} from './registry.js';
 export { validateDecisions, type DecisionRule } from './validate.js';

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ABLATIONS, BASELINES, POLICIES, policyNames, policySpec } from './registry.js';
+import {
+  ABLATIONS,
+  BASELINES,
+  POLICIES,
+  formatParams,
+  parseParams,
+  policyNames,
+  policySpec,
+} from './registry.js';
 import { makeContext, makeQuery, makeRunning, makeView } from './testing.js';
 import type { Decision, EngineView, PolicyParams, PolicySpec } from './types.js';
 
@@ -87,4 +95,24 @@ describe('policy registry', () => {
       assert.ok(spec.summary.length > 0);
     });
   }
+});
+
+describe('parseParams', () => {
+  it('sets the named parameters over the defaults', () => {
+    const spec = policySpec('veltair');
+    const p = parseParams(spec, 'blockSpan=0.5,conflictSensitivity=0');
+    assert.deepEqual(p, { ...spec.defaults, blockSpan: 0.5, conflictSensitivity: 0 });
+    assert.equal(formatParams({ blockSpan: 0.5, drop: 2 }), 'blockSpan=0.5 drop=2');
+  });
+
+  it('refuses a name the policy does not take, or a value that is not a number', () => {
+    const spec = policySpec('layer-wise');
+    assert.throws(
+      () => parseParams(spec, 'blockSpan=0.5'),
+      /'blockSpan=0.5' is not a parameter.*budgetFactor/,
+    );
+    assert.throws(() => parseParams(spec, 'budgetFactor=fast'), /budgetFactor=fast/);
+    assert.throws(() => parseParams(spec, 'budgetFactor='), /budgetFactor=/);
+    assert.throws(() => parseParams(spec, 'budgetFactor'), /budgetFactor/);
+  });
 });

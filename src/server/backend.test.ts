@@ -9,6 +9,7 @@ import { ProfilePredictor, isolatedLatencyMs, type ModelProfileData } from '../p
 import { liveModelSpec } from '../runtime/testing.js';
 import { unprofiledModelSpec, processCpus } from '../runtime/index.js';
 import { Backend } from './backend.js';
+import { policySpec } from '../sched/index.js';
 
 /** `profile` with every latency `factor` times longer: a model the compile found slow. */
 function slower(profile: ModelProfileData, factor: number): ModelProfileData {
@@ -34,6 +35,7 @@ describe('default QoS targets', () => {
       const estimated = unprofiledModelSpec('estimated', spec.path, fixture, cpus.length);
       const backend = await Backend.start(
         'veltair',
+        policySpec('veltair').defaults,
         cpus,
         [
           { spec: compiled, weight: 1 },

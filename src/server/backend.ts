@@ -3,8 +3,21 @@
  * measured profiles) and on it either the engine of a scheduling policy or the `naive` baseline.
  * Models come and go while it serves (the repository extension's load and unload): the runtime
  * cuts, opens and measures a model, then the engine is given a policy made for the new set.
+ *
+ * The policy's parameters are chosen for the models served, as `veltair bench --live` chooses
+ * them (src/load/tuning.ts), unless the user fixed them: before the server listens, and again on
+ * a worker thread after each load or unload, the engine keeping the parameters it had meanwhile.
  */
-import { NAIVE, qosTargets } from '../load/index.js';
+import {
+  NAIVE,
+  TUNING_BUDGET_MS,
+  TUNING_QUERIES,
+  TUNING_SEED,
+  qosTargets,
+  tuneInWorker,
+  type LiveTuningJob,
+  type TuningRun,
+} from '../load/index.js';
 import { isolatedLatencyMs } from '../profile/index.js';
 import {
   LiveRuntime,
@@ -13,7 +26,7 @@ import {
   type LiveEngine,
   type LiveModelSpec,
 } from '../runtime/index.js';
-import { policySpec, type Policy } from '../sched/index.js';
+import { formatParams, policySpec, type Policy, type PolicyParams } from '../sched/index.js';
 
 /** The baseline with no engine: every query at once on ORT's defaults. */
 export const NAIVE_POLICY = NAIVE;
@@ -23,6 +36,9 @@ export const NAIVE_POLICY = NAIVE;
  * but never less than this: below it, the HTTP round trip alone would miss.
  */
 const MIN_DEFAULT_QOS_MS = 10;
+
+/** How the policy gets its parameters: chosen for the served models, or as the user fixed them. */
+export type ParamsChoice = 'tuned' | PolicyParams;
 
 /** A model to serve: what the runtime needs, and the repository's settings for it. */
 export interface Tenant {
@@ -34,14 +50,22 @@ export interface Tenant {
 
 export class Backend {
   private readonly targets: Record<string, number> = {};
-  private readonly weights = new Map<string, number>();
+  /** Served models, with their settings. */
+  private readonly tenants = new Map<string, Tenant>();
+  /** The parameters the engine's policy runs with now (empty for `naive`). */
+  private current: PolicyParams = {};
+  /** Choosing parameters for the models served now, on a worker thread. */
+  private tuning: TuningRun | undefined;
+  private service_: InferenceService | undefined;
+  /** Set for every policy but `naive`. */
+  private engine_: LiveEngine | undefined;
+  private naive: NaiveService | undefined;
 
   private constructor(
     readonly runtime: LiveRuntime,
     private readonly policy: string,
-    /** Set for every policy but `naive`. */
-    readonly engine: LiveEngine | undefined,
-    private readonly naive: NaiveService | undefined,
+    private readonly choice: ParamsChoice,
+    private readonly onProgress: (message: string) => void,
   ) {}
 
   /**
@@ -50,43 +74,58 @@ export class Backend {
    */
   static async start(
     policy: string,
+    choice: ParamsChoice,
     cpus: readonly number[],
     tenants: readonly Tenant[],
     onProgress: (message: string) => void,
   ): Promise<Backend> {
     if (policy !== NAIVE_POLICY) policySpec(policy);
     const runtime = await LiveRuntime.start({ models: tenants.map((t) => t.spec), cpus, onProgress });
+    const backend = new Backend(runtime, policy, choice, onProgress);
     try {
-      const served = tenants.filter((t) => runtime.models.has(t.spec.name));
-      const targets = Object.fromEntries(served.map((t) => [t.spec.name, targetOf(runtime, t)]));
-      const weights = Object.fromEntries(served.map((t) => [t.spec.name, t.weight]));
-      let backend: Backend;
-      if (policy === NAIVE_POLICY) {
-        const naive = await NaiveService.start({
-          models: served.map((t) => naiveModel(runtime, t.spec)),
-          qosTargetMs: targets,
-          maxConcurrent: 4 * runtime.pool.cpus.length,
-        });
-        backend = new Backend(runtime, policy, undefined, naive);
-      } else {
-        const engine = runtime.engine({
-          policy: makePolicy(policy, runtime, weights, targets),
-          qosTargetMs: targets,
-          keepRecords: false,
-        });
-        backend = new Backend(runtime, policy, engine, undefined);
-      }
-      for (const t of served) backend.admitted(t, targets[t.spec.name]);
+      for (const t of tenants) if (runtime.models.has(t.spec.name)) backend.admitted(t, targetOf(runtime, t));
+      await backend.startService();
       return backend;
     } catch (err) {
+      backend.tuning?.cancel();
       await runtime.stop();
       throw err;
     }
   }
 
+  private async startService(): Promise<void> {
+    if (this.policy === NAIVE_POLICY) {
+      this.naive = await NaiveService.start({
+        models: [...this.tenants.values()].map((t) => naiveModel(this.runtime, t.spec)),
+        qosTargetMs: { ...this.targets },
+        maxConcurrent: 4 * this.runtime.pool.cpus.length,
+      });
+      this.service_ = this.naive;
+      return;
+    }
+    this.current = this.choice === 'tuned' ? (await this.tuneInBackground().result).params : this.choice;
+    this.engine_ = this.runtime.engine({
+      policy: this.policyNow(),
+      qosTargetMs: { ...this.targets },
+      keepRecords: false,
+    });
+    this.service_ = this.engine_;
+  }
+
+  /** The engine of the policy (none for `naive`). */
+  get engine(): LiveEngine | undefined {
+    return this.engine_;
+  }
+
   /** What takes the queries. */
   get service(): InferenceService {
-    return (this.engine ?? this.naive) as InferenceService;
+    if (!this.service_) throw new Error('the backend has not started');
+    return this.service_;
+  }
+
+  /** The policy's parameters now, as `k=v k=v` (empty for `naive`). */
+  get policyParams(): string {
+    return formatParams(this.current);
   }
 
   /** QoS target per served model (ms). */
@@ -117,28 +156,100 @@ export class Backend {
   /** Stops serving `name`; none of its queries may be inside. */
   async remove(name: string): Promise<void> {
     delete this.targets[name];
-    this.weights.delete(name);
+    this.tenants.delete(name);
     this.reschedule();
     await this.naive?.removeModel(name);
     await this.runtime.removeModel(name);
   }
 
   async close(): Promise<void> {
+    this.tuning?.cancel();
     await this.service.close();
     await this.runtime.stop();
   }
 
   private admitted(tenant: Tenant, targetMs: number): void {
     this.targets[tenant.spec.name] = targetMs;
-    this.weights.set(tenant.spec.name, tenant.weight);
+    this.tenants.set(tenant.spec.name, tenant);
   }
 
-  /** Gives the engine a policy made for the models served now. */
-  private reschedule(): void {
-    if (!this.engine) return;
-    const weights = Object.fromEntries(this.weights);
-    this.engine.setTenants(makePolicy(this.policy, this.runtime, weights, this.targets), { ...this.targets });
+  /** The policy for the models served now, with the parameters it has now. */
+  private policyNow(): Policy {
+    return policySpec(this.policy).create(this.current, {
+      totalCores: this.runtime.pool.cpus.length,
+      modelWeights: shares(this.tenants, Object.keys(this.targets)),
+      qosTargetMs: { ...this.targets },
+      profile: (model) => this.runtime.model(model).predictor,
+    });
   }
+
+  /**
+   * Gives the engine a policy made for the models served now, with the parameters it has; when
+   * parameters are chosen for the models, chooses them again for the new set meanwhile.
+   */
+  private reschedule(): void {
+    const engine = this.engine_;
+    if (!engine) return;
+    engine.setTenants(this.policyNow(), { ...this.targets });
+    if (this.choice !== 'tuned' || Object.keys(this.targets).length === 0) return;
+    const run = this.tuneInBackground();
+    run.result.then(
+      ({ params }) => {
+        if (this.tuning !== run) return;
+        this.current = params;
+        engine.setTenants(this.policyNow(), { ...this.targets });
+      },
+      (err: Error) => {
+        if (this.tuning === run) this.onProgress(`keeping ${this.policy}'s parameters: ${err.message}`);
+      },
+    );
+  }
+
+  /** Chooses the policy's parameters for the models served now on a worker thread (ending any earlier run). */
+  private tuneInBackground(): TuningRun {
+    this.tuning?.cancel();
+    const startedMs = Date.now();
+    const names = Object.keys(this.targets);
+    const job: LiveTuningJob = {
+      policy: this.policy,
+      machine: {
+        totalCores: this.runtime.pool.cpus.length,
+        dispatchOverheadUs: this.runtime.report.dispatchOverheadUs,
+        latencySpread: this.runtime.report.latencySpread,
+      },
+      mix: {
+        workload: 'served',
+        weights: shares(this.tenants, names),
+        qosTargetMs: { ...this.targets },
+        queries: TUNING_QUERIES,
+      },
+      profiles: names.map((m) => this.runtime.model(m).profile),
+      seed: TUNING_SEED,
+      budgetMs: TUNING_BUDGET_MS,
+    };
+    this.onProgress(`choosing ${this.policy}'s parameters for ${names.join(', ')} on the simulator`);
+    const run = tuneInWorker(job);
+    this.tuning = run;
+    run.result.then(
+      (t) => {
+        const s = ((Date.now() - startedMs) / 1000).toFixed(1);
+        const cut =
+          t.searchedPoints < t.gridPoints
+            ? `, out of time after ${t.searchedPoints} of ${t.gridPoints} grid points`
+            : '';
+        this.onProgress(`${this.policy}: ${formatParams(t.params)} (chosen in ${s} s${cut})`);
+      },
+      () => {},
+    );
+    return run;
+  }
+}
+
+/** Each served model's share of the load, from the tenants' weights. */
+function shares(tenants: ReadonlyMap<string, Tenant>, names: readonly string[]): Record<string, number> {
+  const weightOf = (m: string) => tenants.get(m)?.weight ?? 1;
+  const total = names.reduce((sum, m) => sum + weightOf(m), 0);
+  return Object.fromEntries(names.map((m) => [m, weightOf(m) / total]));
 }
 
 function targetOf(runtime: LiveRuntime, tenant: Tenant): number {
@@ -152,22 +263,4 @@ function targetOf(runtime: LiveRuntime, tenant: Tenant): number {
 function naiveModel(runtime: LiveRuntime, spec: LiveModelSpec) {
   const m = runtime.model(spec.name);
   return { name: spec.name, path: spec.path, inputs: m.inputs, outputs: m.outputNames };
-}
-
-/** `policy` with its default parameters, for the served models and their load shares. */
-function makePolicy(
-  policy: string,
-  runtime: LiveRuntime,
-  weights: Readonly<Record<string, number>>,
-  qosTargetMs: Readonly<Record<string, number>>,
-): Policy {
-  const spec = policySpec(policy);
-  const names = Object.keys(qosTargetMs);
-  const total = names.reduce((sum, m) => sum + (weights[m] ?? 1), 0);
-  return spec.create(spec.defaults, {
-    totalCores: runtime.pool.cpus.length,
-    modelWeights: Object.fromEntries(names.map((m) => [m, (weights[m] ?? 1) / total])),
-    qosTargetMs,
-    profile: (model) => runtime.model(model).predictor,
-  });
 }

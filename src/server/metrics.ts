@@ -12,6 +12,8 @@ export interface ServerGauges {
   interference(): number;
   sessions(): number;
   threads(): number;
+  /** The scheduling policy and its parameters now (`k=v k=v`). */
+  policy(): { name: string; params: string };
 }
 
 /** Buckets from 1 ms to 10 s: inference latencies on CPUs. */
@@ -102,6 +104,17 @@ export class ServerMetrics {
           this.set(read());
         },
       });
+    new Gauge({
+      name: 'veltair_policy_info',
+      help: 'The scheduling policy and the parameters it runs with now (value 1)',
+      labelNames: ['policy', 'params'],
+      registers,
+      collect() {
+        const { name, params } = gauges.policy();
+        this.reset();
+        this.set({ policy: name, params }, 1);
+      },
+    });
     gauge('veltair_cpus_busy', 'CPUs the engine has given to running blocks', () => gauges.cpusBusy());
     gauge('veltair_interference_level', 'The interference monitor estimate', () => gauges.interference());
     gauge('veltair_sessions', 'ONNX Runtime sessions held', () => gauges.sessions());

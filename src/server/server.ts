@@ -13,6 +13,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type * as ort from 'onnxruntime-node';
 import { processCpus, type InferOutcome, type InferenceService } from '../runtime/index.js';
 import type { EndReason } from '../engine/index.js';
+import type { PolicyParams } from '../sched/index.js';
 import { Backend, type Tenant } from './backend.js';
 import { HTTP_STATUS } from './errors.js';
 import { startGrpc, type GrpcEndpoint } from './grpc.js';
@@ -40,6 +41,13 @@ export interface ServerOptions {
   readonly models?: readonly string[];
   /** A registered policy, or `naive` (default `veltair`). */
   readonly policy?: string;
+  /**
+   * The policy's parameters (its defaults where a name is missing); unset: chosen on the
+   * simulator for the models served, at start and after each load or unload.
+   */
+  readonly policyParams?: PolicyParams;
+  /** Each model's expected share of the load, over its `config.json` `weight`. */
+  readonly weights?: Readonly<Record<string, number>>;
   readonly host?: string;
   /** 0: any free port. */
   readonly httpPort?: number;
@@ -114,6 +122,7 @@ export class VeltairServer {
       interference: () => this.backend.engine?.interference ?? 0,
       sessions: () => this.backend.runtime.report.sessions,
       threads: () => this.backend.runtime.pool.cpus.length,
+      policy: () => ({ name: this.opts.policy ?? 'veltair', params: this.backend.policyParams }),
     });
     this.app = this.routes();
   }
@@ -127,7 +136,13 @@ export class VeltairServer {
     for (const m of scanned.filter((x) => x.state !== 'READY'))
       progress(`${m.name}: unavailable: ${m.reason}`);
     if (ready.length === 0) throw new Error(`no model of ${opts.repository} can be served`);
-    const backend = await Backend.start(opts.policy ?? 'veltair', cpus, ready.map(tenantOf), progress);
+    const backend = await Backend.start(
+      opts.policy ?? 'veltair',
+      opts.policyParams ?? 'tuned',
+      cpus,
+      ready.map((m) => tenantOf(m, opts.weights)),
+      progress,
+    );
     for (const failed of backend.runtime.report.unavailable) {
       const m = scanned.find((x) => x.name === failed.name);
       if (m) Object.assign(m, { state: 'UNAVAILABLE', reason: failed.reason });
@@ -154,6 +169,11 @@ export class VeltairServer {
   /** QoS target per served model (ms). */
   get qosTargetMs(): Readonly<Record<string, number>> {
     return this.backend.qosTargetMs;
+  }
+
+  /** The policy's parameters now, as `k=v k=v` (empty for `naive`). */
+  get policyParams(): string {
+    return this.backend.policyParams;
   }
 
   /** `http://host:port` the server listens on. */
@@ -282,7 +302,7 @@ export class VeltairServer {
       this.models.set(name, unreadModel(name, 'LOADING'));
       const m = await readRepositoryModel(this.opts.repository, name, this.backend.runtime.pool.cpus.length);
       if (m.state === 'READY') {
-        await this.backend.add(tenantOf(m)).catch((err: Error) => {
+        await this.backend.add(tenantOf(m, this.opts.weights)).catch((err: Error) => {
           Object.assign(m, { state: 'UNAVAILABLE', reason: err.message });
         });
       }
@@ -707,9 +727,9 @@ function checkPinned(m: RepositoryModel, feeds: Readonly<Record<string, ort.Tens
 }
 
 /** What the backend needs of a readable repository model. */
-function tenantOf(m: RepositoryModel): Tenant {
+function tenantOf(m: RepositoryModel, weights: Readonly<Record<string, number>> = {}): Tenant {
   if (!m.spec) throw new Error(`model '${m.name}' was not read`);
-  return { spec: m.spec, qosTargetMs: m.settings.qosTargetMs, weight: m.settings.weight };
+  return { spec: m.spec, qosTargetMs: m.settings.qosTargetMs, weight: weights[m.name] ?? m.settings.weight };
 }
 
 /** `{"ready": true}` in a repository index request asks for the ready models only. */

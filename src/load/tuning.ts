@@ -1,0 +1,114 @@
+/**
+ * Choosing a policy's parameters for the models a live engine serves: `tunePolicy`'s grid search
+ * on the simulator, with the machine as the runtime measured it (its CPUs, its profiles, its
+ * round trip per block, its run-to-run spread). `veltair bench --live` and `veltair serve` choose
+ * this one way, so that the server and the in-process bench run one configuration. The job is
+ * plain data, so that a server can hand it to a worker thread and go on serving meanwhile.
+ */
+import { Worker } from 'node:worker_threads';
+import { ProfilePredictor, type ModelProfileData } from '../profile/index.js';
+import { policySpec, type PolicyParams } from '../sched/index.js';
+import { DEFAULT_NOISE } from '../sim/index.js';
+import { VeltairError } from '../errors/index.js';
+import { gridPoints, tunePolicy, type Scenario } from './evaluate.js';
+
+/** The machine a live runtime measured, as the simulator needs it. */
+export interface LiveMachine {
+  readonly totalCores: number;
+  /** A block's round trip beyond its sessions' runs (us). */
+  readonly dispatchOverheadUs: number;
+  /** How much a unit's runs vary (log-space standard deviation). */
+  readonly latencySpread: number;
+}
+
+/** The load the parameters are chosen for. */
+export interface LiveMix {
+  readonly workload: string;
+  readonly weights: Readonly<Record<string, number>>;
+  readonly qosTargetMs: Readonly<Record<string, number>>;
+  /** Queries per simulated run. */
+  readonly queries: number;
+}
+
+/** Queries per simulated run when a server chooses its parameters: the live bench's default. */
+export const TUNING_QUERIES = 1000;
+/** The seed of the arrivals parameters are chosen on: the live bench's `--tune-seed` default. */
+export const TUNING_SEED = 101;
+/**
+ * How long a server spends choosing before it takes the best point so far. The light mix takes
+ * about a second on two CPUs; models of microseconds under targets of seconds queue thousands
+ * of queries in every overloaded run and could take minutes.
+ */
+export const TUNING_BUDGET_MS = 20_000;
+
+/** The simulated scenario that stands for a live engine: its profiles, its CPUs, its expiry. */
+export function liveScenario(
+  machine: LiveMachine,
+  mix: LiveMix,
+  predictors: ReadonlyMap<string, ProfilePredictor>,
+  seed: number,
+): Scenario {
+  return {
+    ...mix,
+    totalCores: machine.totalCores,
+    predictors,
+    seed,
+    dispatchOverheadUs: machine.dispatchOverheadUs,
+    noise: { ...DEFAULT_NOISE, soloSigma: machine.latencySpread },
+    expireLate: true,
+  };
+}
+
+/** Everything choosing parameters for a live engine reads: plain data. */
+export interface LiveTuningJob {
+  readonly policy: string;
+  readonly machine: LiveMachine;
+  readonly mix: LiveMix;
+  /** The served models' profiles as the runtime plans with them. */
+  readonly profiles: readonly ModelProfileData[];
+  readonly seed: number;
+  /** Wall-clock time after which the best grid point so far is taken (unset: search the grid). */
+  readonly budgetMs?: number;
+}
+
+/** The parameters chosen, and how much of the grid was searched for them. */
+export interface LiveTuning {
+  readonly params: PolicyParams;
+  readonly searchedPoints: number;
+  readonly gridPoints: number;
+}
+
+/** The parameters `job.policy` reaches its highest simulated peak with. */
+export function tuneForLive(job: LiveTuningJob): LiveTuning {
+  const predictors = new Map(job.profiles.map((p) => [p.model, new ProfilePredictor(p)]));
+  const endMs = Date.now() + (job.budgetMs ?? Infinity);
+  const scn = liveScenario(job.machine, job.mix, predictors, job.seed);
+  const spec = policySpec(job.policy);
+  const tuned = tunePolicy(scn, spec, undefined, () => Date.now() > endMs);
+  return { params: tuned.params, searchedPoints: tuned.tried.length, gridPoints: gridPoints(spec).length };
+}
+
+/** A tuning running on a worker thread, which `cancel` ends at once. */
+export interface TuningRun {
+  readonly result: Promise<LiveTuning>;
+  cancel(): void;
+}
+
+/** `tuneForLive` on a worker thread of its own, so that the caller's event loop keeps serving. */
+export function tuneInWorker(job: LiveTuningJob): TuningRun {
+  const worker = new Worker(new URL('./tuning-worker.js', import.meta.url), { workerData: job });
+  const result = new Promise<LiveTuning>((resolve, reject) => {
+    worker.once('message', (m: { tuning?: LiveTuning; error?: string }) => {
+      if (m.tuning) resolve(m.tuning);
+      else
+        reject(
+          new VeltairError('internal', `choosing ${job.policy}'s parameters: ${m.error ?? 'no answer'}`),
+        );
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) =>
+      reject(new VeltairError('internal', `choosing ${job.policy}'s parameters: worker exited (${code})`)),
+    );
+  });
+  return { result, cancel: () => void worker.terminate() };
+}
