@@ -80,7 +80,7 @@ export class CoreLedger {
    * 1. the window of `count` consecutive CPUs (cyclic, in ledger order) starting at the first
    *    of `prefer` (the CPUs the query's previous block ran on: its inputs are in their caches);
    * 2. the window of `count` consecutive free CPUs starting at the CPU released last (its
-   *    worker is still awake, polling for work), then at the others in ledger order;
+   *    worker has slept the least: its caches are the warmest), then at the others in ledger order;
    * 3. the lowest free CPUs (the free ones are fragmented).
    */
   take(count: number, run: number, atMs: number, prefer?: readonly number[]): number[] {

@@ -131,28 +131,11 @@ if (port) {
   // block's threads yield to it at once instead of making every decision wait for a time slice.
   if (setup.nice !== undefined) lowerThisThreadPriority(setup.nice);
   reply({ kind: 'ready', allowedCpus: threadAllowedCpus() });
-  const lent = setup.lent ? new Int32Array(setup.lent) : undefined;
-  const pollUs = setup.pollUs ?? 0;
-  /**
-   * After a run, the next block for this CPU usually follows within a round trip of the engine's
-   * thread: poll for it instead of sleeping, unless the CPU has been lent to another block.
-   */
-  const pollNext = async (): Promise<void> => {
-    let until = performance.now() + pollUs / 1000;
-    while (performance.now() < until) {
-      if (lent && setup.slot !== undefined && Atomics.load(lent, setup.slot) !== 0) return;
-      const next = receiveMessageOnPort(port);
-      if (!next) continue;
-      await handle(next.message as ToWorker);
-      until = performance.now() + pollUs / 1000;
-    }
-  };
-  // One message at a time: a chain runs to its end before the next message is looked at.
+  // One message at a time: a chain runs to its end before the next message is looked at. A
+  // worker sleeps between blocks rather than polling for the next: a polling worker kept the
+  // engine's thread, woken onto its CPU, from the very completion it waited for (decision 0011).
   let queue = Promise.resolve();
   port.on('message', (m: ToWorker) => {
-    queue = queue.then(async () => {
-      await handle(m);
-      if (pollUs > 0 && m.kind === 'run') await pollNext();
-    });
+    queue = queue.then(() => handle(m));
   });
 }

@@ -86,7 +86,6 @@ function runChain(
           const runUs = r.stepUs.reduce((a, b) => a + b, 0);
           resolve({ ...r, overheadUs: (performance.now() - sent) * 1000 - runUs });
         },
-        cpus.slice(1),
       ),
     );
   });

@@ -103,12 +103,6 @@ export interface RuntimeReport {
 
 /** Block workers run this much below the engine's thread (see block-worker.ts). */
 const WORKER_NICE = 5;
-/**
- * How long a worker polls for its next block after a run before it sleeps (us): the engine's
- * thread answers a completion within a few hundred us, and a worker woken from sleep on this VM
- * starts its block 0.2-1.3 ms after the dispatch.
- */
-const WORKER_POLL_US = 1500;
 
 /**
  * The shortest served model's latency on one core (us, its compiled profile's estimate): no
@@ -183,7 +177,6 @@ export class LiveRuntime {
       pin: opts.pin ?? true,
       reportCpu: opts.reportCpu,
       nice: WORKER_NICE,
-      pollUs: WORKER_POLL_US,
     });
     const segments = {
       maxSegmentUs: shortestModelUs(opts.models),
@@ -629,12 +622,8 @@ export class LiveEngine implements InferenceService {
       }
       this.runtime.ensureSessions(model, b.cpus);
       const steps = model.steps(chain, b.version, b.cpus);
-      this.runtime.pool.run(
-        b.cpus[0],
-        { steps, returns: chain.returns },
-        feeds,
-        (r) => this.blockDone(b, r, dispatchMs),
-        b.cpus.slice(1),
+      this.runtime.pool.run(b.cpus[0], { steps, returns: chain.returns }, feeds, (r) =>
+        this.blockDone(b, r, dispatchMs),
       );
     }
   }

@@ -110,11 +110,7 @@ export class BlockWorker {
 }
 
 export class WorkerPool {
-  private constructor(
-    private readonly workers: ReadonlyMap<number, BlockWorker>,
-    /** Per worker (in `cpus` order): non-zero while its CPU runs another block's pool thread. */
-    private readonly lent: Int32Array,
-  ) {}
+  private constructor(private readonly workers: ReadonlyMap<number, BlockWorker>) {}
 
   /**
    * Starts one worker per CPU, pinned to it when `pin` is set. The workers report the CPUs
@@ -122,22 +118,18 @@ export class WorkerPool {
    */
   static async start(
     cpus: readonly number[],
-    opts: { pin: boolean; reportCpu?: boolean; nice?: number; pollUs?: number },
+    opts: { pin: boolean; reportCpu?: boolean; nice?: number },
   ): Promise<WorkerPool> {
-    const lent = new SharedArrayBuffer(4 * cpus.length);
     const workers = await Promise.all(
-      cpus.map((cpu, slot) =>
+      cpus.map((cpu) =>
         BlockWorker.start({
           cpu: opts.pin ? cpu : undefined,
           reportCpu: opts.reportCpu ?? false,
           nice: opts.nice,
-          pollUs: opts.pollUs,
-          lent,
-          slot,
         }),
       ),
     );
-    return new WorkerPool(new Map(cpus.map((cpu, k) => [cpu, workers[k]])), new Int32Array(lent));
+    return new WorkerPool(new Map(cpus.map((cpu, k) => [cpu, workers[k]])));
   }
 
   get cpus(): number[] {
@@ -180,14 +172,8 @@ export class WorkerPool {
     chain: { steps: readonly ChainStep[]; returns: readonly string[] },
     feeds: WireTensors,
     onDone: (result: ChainResult | Error) => void,
-    poolCpus: readonly number[] = [],
   ): void {
-    const slots = poolCpus.map((c) => this.cpus.indexOf(c)).filter((k) => k >= 0);
-    for (const k of slots) Atomics.add(this.lent, k, 1);
-    this.worker(cpu).run(chain, feeds, (r) => {
-      for (const k of slots) Atomics.sub(this.lent, k, 1);
-      onDone(r);
-    });
+    this.worker(cpu).run(chain, feeds, onDone);
   }
 
   async stop(): Promise<void> {

@@ -67,16 +67,4 @@ export interface WorkerSetup {
   readonly reportCpu: boolean;
   /** Nice value for the worker's thread and the ORT threads it starts (unset: unchanged). */
   readonly nice?: number;
-  /**
-   * After answering a run, keep polling for the next message this long (us) before sleeping:
-   * on a VM, waking a thread whose vCPU has halted takes a few hundred us (0: never poll).
-   */
-  readonly pollUs?: number;
-  /**
-   * One Int32 per worker: non-zero while another block's pool thread runs on this worker's
-   * CPU, which the worker must then leave alone (it stops polling).
-   */
-  readonly lent?: SharedArrayBuffer;
-  /** This worker's slot in `lent`. */
-  readonly slot?: number;
 }
