@@ -81,6 +81,7 @@ export async function startServer(
   weights: Readonly<Record<string, number>>,
   policy: string,
   port: number,
+  params = 'tuned',
 ): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
@@ -97,6 +98,8 @@ export async function startServer(
         .join(','),
       '--policy',
       policy,
+      '--params',
+      params,
       '--http-port',
       String(port),
       '--grpc-port',
@@ -142,7 +145,9 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
       : undefined;
     const liveRow = live?.rows.find((r) => r.policy === policy);
     say(`${policy}: starting veltair serve`);
-    const child = await startServer(flags.repository, weights, policy, port);
+    // The in-process run's parameters, so that the two peaks differ by the API layer only.
+    const params = liveRow && liveRow.role !== 'live-baseline' ? formatParams(liveRow.params) : undefined;
+    const child = await startServer(flags.repository, weights, policy, port, params);
     try {
       const url = `http://127.0.0.1:${port}`;
       const service = await RemoteService.connect(url, 'binary', Object.keys(weights));

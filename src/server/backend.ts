@@ -56,9 +56,8 @@ export class Backend {
   private current: PolicyParams = {};
   /** Choosing parameters for the models served now, on a worker thread. */
   private tuning: TuningRun | undefined;
-  private service_: InferenceService | undefined;
   /** Set for every policy but `naive`. */
-  private engine_: LiveEngine | undefined;
+  private policyEngine: LiveEngine | undefined;
   private naive: NaiveService | undefined;
 
   private constructor(
@@ -87,7 +86,7 @@ export class Backend {
       await backend.startService();
       return backend;
     } catch (err) {
-      backend.tuning?.cancel();
+      backend.stopTuning();
       await runtime.stop();
       throw err;
     }
@@ -100,27 +99,38 @@ export class Backend {
         qosTargetMs: { ...this.targets },
         maxConcurrent: 4 * this.runtime.pool.cpus.length,
       });
-      this.service_ = this.naive;
       return;
     }
-    this.current = this.choice === 'tuned' ? (await this.tuneInBackground().result).params : this.choice;
-    this.engine_ = this.runtime.engine({
+    this.current = this.choice === 'tuned' ? await this.firstChoice() : this.choice;
+    this.policyEngine = this.runtime.engine({
       policy: this.policyNow(),
       qosTargetMs: { ...this.targets },
       keepRecords: false,
     });
-    this.service_ = this.engine_;
+  }
+
+  /** Parameters chosen for the models served at start; the policy's defaults if that fails. */
+  private async firstChoice(): Promise<PolicyParams> {
+    try {
+      return (await this.tuneInBackground().result).params;
+    } catch (err) {
+      this.onProgress(
+        `${this.policy}: its defaults, as choosing parameters failed: ${(err as Error).message}`,
+      );
+      return policySpec(this.policy).defaults;
+    }
   }
 
   /** The engine of the policy (none for `naive`). */
   get engine(): LiveEngine | undefined {
-    return this.engine_;
+    return this.policyEngine;
   }
 
   /** What takes the queries. */
   get service(): InferenceService {
-    if (!this.service_) throw new Error('the backend has not started');
-    return this.service_;
+    const service = this.policyEngine ?? this.naive;
+    if (!service) throw new Error('the backend has not started');
+    return service;
   }
 
   /** The policy's parameters now, as `k=v k=v` (empty for `naive`). */
@@ -163,7 +173,7 @@ export class Backend {
   }
 
   async close(): Promise<void> {
-    this.tuning?.cancel();
+    this.stopTuning();
     await this.service.close();
     await this.runtime.stop();
   }
@@ -188,7 +198,7 @@ export class Backend {
    * parameters are chosen for the models, chooses them again for the new set meanwhile.
    */
   private reschedule(): void {
-    const engine = this.engine_;
+    const engine = this.policyEngine;
     if (!engine) return;
     engine.setTenants(this.policyNow(), { ...this.targets });
     if (this.choice !== 'tuned' || Object.keys(this.targets).length === 0) return;
@@ -205,9 +215,15 @@ export class Backend {
     );
   }
 
+  private stopTuning(): void {
+    const run = this.tuning;
+    this.tuning = undefined;
+    run?.cancel();
+  }
+
   /** Chooses the policy's parameters for the models served now on a worker thread (ending any earlier run). */
   private tuneInBackground(): TuningRun {
-    this.tuning?.cancel();
+    this.stopTuning();
     const startedMs = Date.now();
     const names = Object.keys(this.targets);
     const job: LiveTuningJob = {

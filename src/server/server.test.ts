@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { compareOutputs, openModelSession } from '../runtime/index.js';
 import { seededInputs, type TensorMap } from '../partition/index.js';
 import { DEFAULT_SESSION_CONFIG } from '../partition/index.js';
 import { buildZooModel } from '../zoo/index.js';
+import { parseParams, policySpec } from '../sched/index.js';
 import { VeltairServer } from './server.js';
 import { datatypeOf, loadInferenceService } from '../load/index.js';
 
@@ -351,6 +353,32 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     await assertAnswers('residual');
   });
 
+  it("counts a request's time, and its timeout, from its headers: a slow body uses up its deadline", async () => {
+    const body = JSON.stringify({
+      inputs: jsonInputs(cases.get('residual')!.feeds),
+      parameters: { timeout: 200_000 },
+    });
+    const sent = (pauseMs: number) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = httpRequest(`${url}/v2/models/residual/infer`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        });
+        req.on('error', reject);
+        req.on('response', (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.flushHeaders();
+        setTimeout(() => req.end(body), pauseMs);
+      });
+    assert.equal((await sent(0)).status, 200, 'the same request, sent at once, is answered');
+    const slow = await sent(400);
+    assert.equal(slow.status, 503, slow.text);
+    assert.match(slow.text, /deadline/);
+  });
+
   it('rejects at once what would wait beyond its deadline or a full queue (503, Retry-After)', async () => {
     const [input] = jsonInputs(cases.get('branch')!.feeds);
     const late = await infer('branch', { inputs: [input], parameters: { timeout: 1 } });
@@ -389,6 +417,18 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     assert.match(metrics, /veltair_rejected_total\{model="mobilenetv2",reason="queue_full"\} [1-9]/);
     assert.match(metrics, /veltair_queue_seconds_bucket\{le="0.001",model="residual"\}/);
     assert.match(metrics, /veltair_sessions \d+/);
+  });
+
+  it('runs its policy with parameters chosen for the models it serves, and says which', async () => {
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const info = /^veltair_policy_info\{policy="veltair",params="([^"]+)"\} 1$/m.exec(metrics);
+    assert.ok(info, 'veltair_policy_info names the policy and its parameters');
+    const spec = policySpec('veltair');
+    const params = parseParams(spec, info[1]);
+    assert.deepEqual(Object.keys(params).sort(), Object.keys(spec.defaults).sort());
+    for (const [name, values] of Object.entries(spec.paramGrid))
+      assert.ok(values.includes(params[name]), `${name}=${params[name]} is a point of the grid`);
+    assert.equal(server.policyParams, info[1]);
   });
 
   it('answers over gRPC: health, metadata, and raw or typed tensors for several models at once', async () => {

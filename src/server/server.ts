@@ -106,6 +106,8 @@ export class VeltairServer {
   private repositoryChanges: Promise<unknown> = Promise.resolve();
   private draining = false;
   private closing: Promise<void> | undefined;
+  /** When each HTTP request's headers arrived (engine ms). */
+  private readonly receivedMs = new WeakMap<object, number>();
   private grpc: GrpcEndpoint | undefined;
   readonly app: FastifyInstance;
 
@@ -217,6 +219,11 @@ export class VeltairServer {
     // and malformed JSON gets this server's error, not the framework's.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    // A request arrives with its headers: reading a body of megabytes is part of its latency, and
+    // a `timeout` counts from when the client sent it, before the body.
+    app.addHook('onRequest', async (req) => {
+      this.receivedMs.set(req.raw, this.service.clock.nowMs());
+    });
     app.setErrorHandler((err, _req, reply) => this.sendError(reply, fromFastify(err)));
     app.setNotFoundHandler((req, reply) =>
       this.sendError(reply, new VeltairError('no_route', `no route ${req.method} ${req.url}`)),
@@ -397,7 +404,7 @@ export class VeltairServer {
     req: FastifyRequest<{ Params: { model: string; version?: string } }>,
     reply: FastifyReply,
   ) {
-    const answer = await this.serve(req.params, () => parseRequest(req));
+    const answer = await this.serve(req.params, () => parseRequest(req), this.receivedMs.get(req.raw));
     const encoded = answer.outputs.map((o) => encodeOutput(o.name, o.tensor, o.binary));
     const header = {
       model_name: answer.model.name,
@@ -411,9 +418,13 @@ export class VeltairServer {
   /**
    * One inference request, whatever its transport: `decode` turns its body into the protocol's
    * fields (it runs after the cheap checks, and its failures count as invalid requests).
+   * `arrivalMs` is when the request arrived (engine ms; now, where the transport cannot say).
    */
-  async serve(target: { model: string; version?: string }, decode: () => DecodedRequest): Promise<Answer> {
-    const arrivalMs = this.service.clock.nowMs();
+  async serve(
+    target: { model: string; version?: string },
+    decode: () => DecodedRequest,
+    arrivalMs = this.service.clock.nowMs(),
+  ): Promise<Answer> {
     const m = this.lookup(target);
     this.metrics.requests.inc({ model: m.name });
     if (m.state === 'LOADING') {
