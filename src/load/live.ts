@@ -18,6 +18,7 @@ import {
 import { seededInputs, type TensorMap } from '../partition/index.js';
 import { DEFAULT_SESSION_CONFIG } from '../partition/index.js';
 import { poissonArrivals } from './arrivals.js';
+import type { LiveMix } from './tuning.js';
 import { VeltairError } from '../errors/index.js';
 
 /** Seeded inputs of a model and the whole model's answers to them (the reference). */
@@ -26,12 +27,8 @@ export interface ReferenceCase {
   readonly expected: TensorMap;
 }
 
-export interface LiveScenario {
-  readonly workload: string;
-  readonly weights: Readonly<Record<string, number>>;
-  readonly qosTargetMs: Readonly<Record<string, number>>;
-  /** Queries per run. */
-  readonly queries: number;
+/** A mix of load (`LiveMix`) as the live generator runs it. */
+export interface LiveScenario extends LiveMix {
   readonly seed: number;
   /** Inputs queries cycle through, with their reference answers, per model. */
   readonly cases: ReadonlyMap<string, readonly ReferenceCase[]>;
