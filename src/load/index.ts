@@ -107,6 +107,7 @@ export {
   TUNING_BUDGET_MS,
   TUNING_QUERIES,
   TUNING_SEED,
+  liveMachine,
   liveScenario,
   tuneForLive,
   tuneInWorker,

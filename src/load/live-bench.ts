@@ -17,7 +17,7 @@ import { formatParams, policySpec, type PolicyParams, type PolicyRole } from '..
 import { round, table, type CurvePoint } from './compare.js';
 import { SATISFACTION_TARGET, peakOf, policyContext, tunePolicy } from './evaluate.js';
 import { runLive, type LiveRunResult, type LiveScenario } from './live.js';
-import { liveScenario, type LiveMachine } from './tuning.js';
+import { liveMachine, liveScenario } from './tuning.js';
 import { findPeakAsync, type PeakPoint, type PeakResult } from './peak.js';
 
 /** The live-only baseline with no engine: ORT's defaults, every query at once (runtime/naive.ts). */
@@ -89,15 +89,6 @@ export interface LiveBenchReport {
   rateQps: number | null;
   rows: LivePolicyRow[];
   curve: CurvePoint[];
-}
-
-/** The machine as the runtime measured it, for the simulator. */
-function liveMachine(runtime: LiveRuntime): LiveMachine {
-  return {
-    totalCores: runtime.pool.cpus.length,
-    dispatchOverheadUs: runtime.report.dispatchOverheadUs,
-    latencySpread: runtime.report.latencySpread,
-  };
 }
 
 /** CPUs over the mix's mean latency of one query on one CPU (best version), from the measured profiles. */
@@ -372,13 +363,11 @@ function rateTable(r: LiveBenchReport): string {
       ...models.map((m) => pct(run?.perModel.find((s) => s.model === m)?.satisfaction)),
       fmt(run?.meanLatencyMs, 2),
       fmt(run?.p99LatencyMs, 2),
-      paramsOf(x),
+      formatParams(x.params),
     ];
   });
   return table(header, rows);
 }
-
-const paramsOf = (x: LivePolicyRow) => formatParams(x.params);
 
 /** One row per policy: its live peaks, the simulator's prediction, and latency at the reference rate. */
 function peakTable(r: LiveBenchReport): string {
@@ -416,7 +405,7 @@ function peakTable(r: LiveBenchReport): string {
     fmt(x.simCompiledPeakQps),
     fmt(x.atReference?.meanLatencyMs, 2),
     fmt(x.atReference?.p99LatencyMs, 2),
-    paramsOf(x),
+    formatParams(x.params),
   ]);
   return ["a peak holds every model at >= 99 % ('none': no rate did)", table(header, rows)].join('\n');
 }

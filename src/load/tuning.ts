@@ -7,6 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ProfilePredictor, type ModelProfileData } from '../profile/index.js';
+import type { LiveRuntime } from '../runtime/index.js';
 import { policySpec, type PolicyParams } from '../sched/index.js';
 import { DEFAULT_NOISE } from '../sim/index.js';
 import { VeltairError } from '../errors/index.js';
@@ -19,6 +20,15 @@ export interface LiveMachine {
   readonly dispatchOverheadUs: number;
   /** How much a unit's runs vary (log-space standard deviation). */
   readonly latencySpread: number;
+}
+
+/** The machine as `runtime` measured it. */
+export function liveMachine(runtime: LiveRuntime): LiveMachine {
+  return {
+    totalCores: runtime.pool.cpus.length,
+    dispatchOverheadUs: runtime.report.dispatchOverheadUs,
+    latencySpread: runtime.report.latencySpread,
+  };
 }
 
 /** The load the parameters are chosen for. */

@@ -13,6 +13,7 @@ import {
   TUNING_BUDGET_MS,
   TUNING_QUERIES,
   TUNING_SEED,
+  liveMachine,
   qosTargets,
   tuneInWorker,
   type LiveTuningJob,
@@ -228,11 +229,7 @@ export class Backend {
     const names = Object.keys(this.targets);
     const job: LiveTuningJob = {
       policy: this.policy,
-      machine: {
-        totalCores: this.runtime.pool.cpus.length,
-        dispatchOverheadUs: this.runtime.report.dispatchOverheadUs,
-        latencySpread: this.runtime.report.latencySpread,
-      },
+      machine: liveMachine(this.runtime),
       mix: {
         workload: 'served',
         weights: shares(this.tenants, names),
