@@ -1,7 +1,7 @@
 /**
  * `veltair bench-serve` (`npm run bench:serve`): the server started once per policy on the same
- * models, each one's peak found by the same open-loop generator over HTTP (binary tensors), in a
- * process of its own. Beside each peak, measured in the same run just before it: the same
+ * models, each one's peak found by the same open-loop generator over HTTP (binary tensors, or
+ * inputs in system shared memory, or JSON), in a process of its own. Beside each peak, measured in the same run just before it: the same
  * policy's in-process peak (`bench --live`, in a process of its own too) and the simulator's
  * prediction of it.
  */
@@ -19,6 +19,7 @@ import {
   table,
   type LiveBenchReport,
   type RemoteBenchReport,
+  type Transport,
 } from '../load/index.js';
 import { VeltairError } from '../errors/index.js';
 import { formatParams } from '../sched/index.js';
@@ -43,8 +44,12 @@ interface BenchServeFlags {
   inProcess: string;
   queries: string;
   port: string;
+  transport: string;
   json?: boolean;
 }
+
+/** How bench-serve's generator may reach its servers: HTTP on this machine. */
+const HTTP_TRANSPORTS: readonly Transport[] = ['binary', 'shm', 'json'];
 
 interface ServeRow {
   policy: string;
@@ -74,7 +79,8 @@ export async function lightMix(repository: string) {
 
 /**
  * `veltair serve` on the mix's models, told their shares of the load, in a child process;
- * resolved once it answers its readiness probe.
+ * resolved once it answers its readiness probe. It takes shared memory regions from its clients
+ * (all on this machine).
  */
 export async function startServer(
   repository: string,
@@ -104,6 +110,7 @@ export async function startServer(
       String(port),
       '--grpc-port',
       '0',
+      '--allow-client-shm',
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -135,6 +142,10 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
   const policies = flags.policies.split(',').map((p) => p.trim());
   const port = portFlag('--port', flags.port);
   const queries = numberFlag('--queries', flags.queries, 1, true);
+  const transport = flags.transport as Transport;
+  if (!HTTP_TRANSPORTS.includes(transport)) {
+    throw new VeltairError('invalid_argument', `--transport must be one of ${HTTP_TRANSPORTS.join(', ')}`);
+  }
   const inProcess = new Set(flags.inProcess.split(',').map((p) => p.trim()));
   const { weights, cases } = await lightMix(flags.repository);
   const say = (m: string) => process.stderr.write(`${m}\n`);
@@ -150,11 +161,11 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
     const child = await startServer(flags.repository, weights, policy, port, params);
     try {
       const url = `http://127.0.0.1:${port}`;
-      const service = await RemoteService.connect(url, 'binary', Object.keys(weights));
+      const service = await RemoteService.connect(url, transport, Object.keys(weights));
       const report = await benchRemote({
         service,
         url,
-        transport: 'binary',
+        transport,
         scenario: {
           workload: 'light',
           weights,
@@ -194,8 +205,9 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
       await stopServer(child);
     }
   }
-  if (flags.json) process.stdout.write(JSON.stringify({ schema: 'veltair.bench-serve/1', rows }) + '\n');
-  else console.log(formatServeTable(rows));
+  if (flags.json)
+    process.stdout.write(JSON.stringify({ schema: 'veltair.bench-serve/1', transport, rows }) + '\n');
+  else console.log(formatServeTable(rows, transport));
 }
 
 /**
@@ -237,13 +249,20 @@ async function inProcessPeak(
   return JSON.parse(out) as LiveBenchReport;
 }
 
-function formatServeTable(rows: readonly ServeRow[]): string {
+const TRANSPORT_WORDS: Readonly<Record<Transport, string>> = {
+  binary: 'binary tensors',
+  shm: 'inputs in system shared memory',
+  json: 'JSON tensors',
+  grpc: 'gRPC',
+};
+
+function formatServeTable(rows: readonly ServeRow[], transport: Transport): string {
   const naive = rows.find((r) => r.policy === NAIVE);
   const f = (x: number | null, d = 1) => (x === null ? 'none' : x.toFixed(d));
   const ratio = (a: number | null, b: number | null | undefined) =>
     a !== null && b ? (a / b).toFixed(2) : '-';
   return [
-    'peak QPS over HTTP (binary tensors) with every model >= 99 % (none: no rate passed); in-process and simulated peaks measured in the same run (-: not measured)',
+    `peak QPS over HTTP (${TRANSPORT_WORDS[transport]}) with every model >= 99 % (none: no rate passed); in-process and simulated peaks measured in the same run (-: not measured)`,
     table(
       [
         'policy',
@@ -331,6 +350,11 @@ export function register(program: Command): void {
     )
     .option('--queries <n>', 'queries per peak-search run', '1000')
     .option('--port <port>', 'HTTP port for the servers', '18000')
+    .option(
+      '--transport <t>',
+      `how requests carry tensors: ${HTTP_TRANSPORTS.join(' | ')} (shm: inputs placed in /dev/shm once, named in each request)`,
+      'binary',
+    )
     .option('--json', 'print the rows as one JSON document on stdout')
     .action((flags: BenchServeFlags) => benchServe(flags));
 }

@@ -24,6 +24,7 @@ interface ServeFlags {
   maxBodyMib: string;
   params?: string;
   weights?: string;
+  allowClientShm?: boolean;
 }
 
 /** Where the default repository is built: `$XDG_CACHE_HOME/veltair/zoo` or `~/.cache/veltair/zoo`. */
@@ -89,6 +90,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     httpPort: port,
     grpcPort,
     bodyLimitBytes: Math.round(maxBodyMib * 1024 * 1024),
+    allowClientShm: flags.allowClientShm ?? false,
     onProgress: say,
   });
   const params = server.policyParams === '' ? '' : ` (${server.policyParams})`;
@@ -135,5 +137,9 @@ export function register(program: Command): void {
       "each model's expected share of the load, over its config.json 'weight' (default 1 each)",
     )
     .option('--max-body-mib <n>', 'largest request body accepted (HTTP and gRPC), MiB', '64')
+    .option(
+      '--allow-client-shm',
+      "let clients on this machine register /dev/shm objects (Triton's system shared memory extension) for inputs and outputs",
+    )
     .action((flags: ServeFlags) => serve(flags));
 }

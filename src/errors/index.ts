@@ -134,6 +134,22 @@ export const ERROR_CODES = {
     what: 'The request leaves out an input the model needs.',
     action: "Send every input of the model's metadata.",
   },
+  shared_memory_disabled: {
+    class: 'FAILED_PRECONDITION',
+    what: 'The request uses system shared memory, which this server does not take from clients.',
+    action: 'Start the server with `--allow-client-shm`, or send the tensors in the request.',
+  },
+  invalid_shared_memory: {
+    class: 'INVALID_ARGUMENT',
+    what: "A shared memory region or a tensor's place in one is wrong: a bad key, a missing object, an extent past its end, an output that does not fit.",
+    action:
+      'Register an existing /dev/shm object with an extent inside it, and give places inside the region.',
+  },
+  unknown_region: {
+    class: 'INVALID_ARGUMENT',
+    what: 'The request names a shared memory region that is not registered.',
+    action: 'Register the region first (`/v2/systemsharedmemory/region/{name}/register`), or check its name.',
+  },
   unknown_output: {
     class: 'INVALID_ARGUMENT',
     what: 'The request asks for an output the model does not have.',

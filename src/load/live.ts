@@ -88,7 +88,7 @@ export async function referenceCases(
   return out;
 }
 
-/** A fresh copy of a case's inputs (the service takes its buffers over). */
+/** A fresh copy of a case's inputs, for a service that takes buffers over. */
 function copyFeeds(feeds: TensorMap): TensorMap {
   const copy = (t: ort.Tensor) =>
     new ort.Tensor(
@@ -160,7 +160,7 @@ export async function runLive(
         const check = k % scn.checkEvery === 0 ? c : undefined;
         pending.push(
           service
-            .infer(a.model, copyFeeds(c.feeds), { arrivalMs: due })
+            .infer(a.model, service.takesFeeds ? copyFeeds(c.feeds) : c.feeds, { arrivalMs: due })
             .then((o) => account(a.model, o, check)),
         );
       }

@@ -45,6 +45,7 @@ export interface RemoteBenchReport {
 export async function benchRemote(opts: RemoteBenchOptions): Promise<RemoteBenchReport> {
   const { service, scenario: scn } = opts;
   const progress = opts.onProgress ?? (() => {});
+  await service.preload([...scn.cases.values()].flat().flatMap((c) => Object.values(c.feeds)));
   const run = async (qps: number, stopBelow?: number) => {
     const result = await runLive(service, scn, qps, { stopBelow });
     progress(runLine(qps, result));

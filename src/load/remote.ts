@@ -1,9 +1,12 @@
 /**
  * A running server as an `InferenceService`, so that the live benchmark's open-loop generator
- * (`runLive`) drives it unchanged: over HTTP with JSON or binary tensors (undici), or over gRPC.
+ * (`runLive`) drives it unchanged: over HTTP with JSON or binary tensors (undici), with inputs in
+ * system shared memory (a client on the server's machine: Triton's extension), or over gRPC.
  * Latency counts from the query's scheduled time, as in-process; each answer's lateness past
  * its deadline is kept, to check that the server never answers far past one.
  */
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as ort from 'onnxruntime-node';
 import { Pool } from 'undici';
@@ -12,8 +15,17 @@ import type { InferOutcome, InferenceService, ModelInput, QueryTiming } from '..
 import { ERROR_CODE_KEY, datatypeOf, loadInferenceService, ortTypeOf } from './oip.js';
 import { VeltairError } from '../errors/index.js';
 
-export type Transport = 'json' | 'binary' | 'grpc';
-export const TRANSPORTS: readonly Transport[] = ['json', 'binary', 'grpc'];
+export type Transport = 'json' | 'binary' | 'shm' | 'grpc';
+export const TRANSPORTS: readonly Transport[] = ['json', 'binary', 'shm', 'grpc'];
+
+/** Where this client creates shared memory objects (what `shm_open` uses on Linux). */
+const SHARED_MEMORY_ROOT = '/dev/shm';
+
+/** A tensor placed in a shared memory region of its own, registered with the server. */
+interface PlacedTensor {
+  readonly region: string;
+  readonly byteSize: number;
+}
 
 /** What the server says of a model (`GET /v2/models/{m}`). */
 interface RemoteModel {
@@ -38,7 +50,12 @@ const REJECTED: Readonly<Record<string, EndReason>> = {
 
 export class RemoteService implements InferenceService {
   readonly clock = new WallClock();
+  /** Requests carry copies of the tensors, or name where they already are. */
+  readonly takesFeeds = false;
   private inside = 0;
+  /** With `shm`: the tensors placed so far, and their regions in order. */
+  private readonly placed = new WeakMap<ort.Tensor, PlacedTensor>();
+  private readonly regions: string[] = [];
   private idleWaiters: (() => void)[] = [];
   /** The most any answer or rejection came after its deadline (ms; 0: none late). */
   worstOvershootMs = 0;
@@ -125,10 +142,56 @@ export class RemoteService implements InferenceService {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * With `shm`, places these tensors in shared memory now (MLPerf's samples loaded before the
+   * timed run), so that no query pays for it; other transports send every tensor with its request.
+   */
+  async preload(tensors: Iterable<ort.Tensor>): Promise<void> {
+    if (this.transport !== 'shm') return;
+    for (const t of tensors) await this.placeOf(t);
+  }
+
   async close(): Promise<void> {
     await this.idle();
     this.grpcClient?.close();
+    for (const region of this.regions.splice(0)) {
+      await this.http
+        .request({ method: 'POST', path: this.path(`/v2/systemsharedmemory/region/${region}/unregister`) })
+        .then((r) => r.body.dump())
+        .catch(() => {});
+      await rm(join(SHARED_MEMORY_ROOT, region), { force: true });
+    }
     await this.http.close();
+  }
+
+  /** `t`'s region: a /dev/shm object holding its bytes, registered with the server on first use. */
+  private async placeOf(t: ort.Tensor): Promise<PlacedTensor> {
+    const known = this.placed.get(t);
+    if (known) return known;
+    const region = `veltair-bench-${process.pid}-${this.regions.length}`;
+    const bytes = bytesOf(t);
+    await writeFile(join(SHARED_MEMORY_ROOT, region), bytes, { mode: 0o600 });
+    this.regions.push(region);
+    const r = await this.http.request({
+      method: 'POST',
+      path: this.path(`/v2/systemsharedmemory/region/${region}/register`),
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: `/${region}`, offset: 0, byte_size: bytes.length }),
+    });
+    const answer = Buffer.from(await r.body.arrayBuffer());
+    if (r.statusCode !== 200) {
+      throw new VeltairError(
+        'remote_failed',
+        `the server did not register shared memory region '${region}': ${r.statusCode} ${answer.toString().slice(0, 300)}`,
+      );
+    }
+    const place = { region, byteSize: bytes.length };
+    this.placed.set(t, place);
+    return place;
+  }
+
+  private path(suffix: string): string {
+    return `${this.url.pathname.replace(/\/$/, '')}${suffix}`;
   }
 
   private model(name: string): RemoteModel {
@@ -149,10 +212,39 @@ export class RemoteService implements InferenceService {
   ): Promise<Answer> {
     const timeoutUs = () => Math.floor((deadlineMs - this.clock.nowMs()) * 1000);
     if (timeoutUs() < 1) return Promise.resolve({ status: 503, error: 'expired' });
-    if (this.transport === 'grpc') return this.sendGrpc(model, feeds, timeoutUs);
-    return this.transport === 'binary'
-      ? this.sendBinary(model, feeds, timeoutUs)
-      : this.sendJson(model, feeds, timeoutUs);
+    switch (this.transport) {
+      case 'grpc':
+        return this.sendGrpc(model, feeds, timeoutUs);
+      case 'binary':
+        return this.sendBinary(model, feeds, timeoutUs);
+      case 'shm':
+        return this.sendShm(model, feeds, timeoutUs);
+      default:
+        return this.sendJson(model, feeds, timeoutUs);
+    }
+  }
+
+  /** Inputs named by their shared memory regions; outputs come back as binary data. */
+  private async sendShm(
+    model: string,
+    feeds: Readonly<Record<string, ort.Tensor>>,
+    timeoutUs: () => number,
+  ): Promise<Answer> {
+    const inputs = [];
+    for (const [name, t] of Object.entries(feeds)) {
+      const { region, byteSize } = await this.placeOf(t);
+      inputs.push({
+        name,
+        shape: [...t.dims],
+        datatype: datatypeOf(t.type),
+        parameters: { shared_memory_region: region, shared_memory_byte_size: byteSize },
+      });
+    }
+    const body = JSON.stringify({
+      inputs,
+      parameters: { binary_data_output: true, timeout: Math.max(1, timeoutUs()) },
+    });
+    return this.post(model, body, { 'content-type': 'application/json' });
   }
 
   private async sendJson(
@@ -197,7 +289,7 @@ export class RemoteService implements InferenceService {
   private async post(model: string, body: string | Buffer, headers: Record<string, string>): Promise<Answer> {
     const r = await this.http.request({
       method: 'POST',
-      path: `${this.url.pathname.replace(/\/$/, '')}/v2/models/${encodeURIComponent(model)}/infer`,
+      path: this.path(`/v2/models/${encodeURIComponent(model)}/infer`),
       headers,
       body,
     });

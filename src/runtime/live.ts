@@ -421,6 +421,7 @@ const RECENT_LATENCIES = 4096;
 export const LIVE_DISPATCH_OVERHEAD_US = 50;
 
 export class LiveEngine implements InferenceService {
+  readonly takesFeeds = true;
   readonly clock = new WallClock();
   private readonly core: EngineCore;
   private readonly queries = new Map<string, LiveQuery>();

@@ -44,6 +44,7 @@ interface Waiting {
 const sessionKey = (model: string) => `${model}#`;
 
 export class NaiveService implements InferenceService {
+  readonly takesFeeds = true;
   readonly clock = new WallClock();
   private readonly queue: Waiting[] = [];
   private inside = 0;

@@ -30,11 +30,16 @@ export interface QueryTiming {
 export interface InferenceService {
   /** Time of the service, in ms; queries' arrival times are on it. */
   readonly clock: WallClock;
+  /**
+   * Whether `infer` takes the feeds' buffers over (moves them to worker threads): a caller that
+   * feeds the same tensors again gives such a service copies. A remote one only reads them.
+   */
+  readonly takesFeeds: boolean;
   /** The inputs a query of `model` must feed. */
   inputsOf(model: string): readonly ModelInput[];
   /**
-   * Submits one query. `feeds` are taken over (their buffers move to worker threads); latency
-   * and deadline count from `timing.arrivalMs`.
+   * Submits one query. `feeds` are taken over where `takesFeeds` says so; latency and deadline
+   * count from `timing.arrivalMs`.
    */
   infer(
     model: string,

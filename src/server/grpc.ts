@@ -1,7 +1,8 @@
 /**
  * The Open Inference Protocol's gRPC service (`inference.GRPCInferenceService`) on the same
  * server as the REST API: the same models, checks, engine and errors, mapped to gRPC status
- * codes. Outputs always travel as `raw_output_contents` (as Triton answers).
+ * codes. Outputs travel as `raw_output_contents` (as Triton answers), or in the shared memory
+ * region a requested output names.
  */
 import * as grpc from '@grpc/grpc-js';
 import { ERROR_CODE_KEY, loadInferenceService } from '../load/index.js';
@@ -74,6 +75,16 @@ function parameters(map: Record<string, InferParameter>): Record<string, unknown
     : Object.fromEntries(entries.map(([k, v]) => [k, parameterValue(v)]));
 }
 
+/** Plain parameters as `InferParameter`s. */
+function inferParameters(values: Record<string, string | number>): Record<string, InferParameter> {
+  return Object.fromEntries(
+    Object.entries(values).map(([k, v]) => [
+      k,
+      typeof v === 'string' ? { string_param: v } : { int64_param: v },
+    ]),
+  );
+}
+
 /** The repeated field of `InferTensorContents` that carries `datatype`. */
 function contentsOf(datatype: string, c: InferTensorContents): unknown[] {
   switch (datatype) {
@@ -102,13 +113,17 @@ function contentsOf(datatype: string, c: InferTensorContents): unknown[] {
   }
 }
 
-/** A gRPC `ModelInferRequest` in the protocol's terms, as the REST API decodes its JSON. */
+/**
+ * A gRPC `ModelInferRequest` in the protocol's terms, as the REST API decodes its JSON. Inputs
+ * in shared memory carry no contents; `raw_input_contents` hold the others', in input order.
+ */
 export function decodeGrpcRequest(req: GrpcInferRequest): DecodedRequest {
   const raw = req.raw_input_contents;
-  if (raw.length > 0 && raw.length !== req.inputs.length) {
+  const inline = req.inputs.filter((t) => t.parameters.shared_memory_region === undefined);
+  if (raw.length > 0 && raw.length !== inline.length) {
     throw new VeltairError(
       'invalid_binary',
-      `${raw.length} raw_input_contents for ${req.inputs.length} inputs: give one per input, in order`,
+      `${raw.length} raw_input_contents for ${inline.length} inputs not in shared memory: give one per input, in order`,
     );
   }
   if (raw.length > 0 && req.inputs.some((t) => t.contents)) {
@@ -116,15 +131,19 @@ export function decodeGrpcRequest(req: GrpcInferRequest): DecodedRequest {
   }
   return {
     id: req.id || undefined,
-    inputs: req.inputs.map((t, k) => ({
-      name: t.name,
-      datatype: t.datatype,
-      shape: t.shape,
-      ...(raw.length > 0
-        ? { parameters: { binary_data_size: raw[k].length } }
-        : { data: t.contents ? contentsOf(t.datatype, t.contents) : undefined }),
-    })),
-    outputs: req.outputs.length > 0 ? req.outputs.map((o) => ({ name: o.name })) : undefined,
+    inputs: req.inputs.map((t) => {
+      const given = parameters(t.parameters);
+      const k = inline.indexOf(t);
+      const tensor = { name: t.name, datatype: t.datatype, shape: t.shape };
+      if (k < 0) return { ...tensor, parameters: given };
+      return raw.length > 0
+        ? { ...tensor, parameters: { ...given, binary_data_size: raw[k].length } }
+        : { ...tensor, parameters: given, data: t.contents ? contentsOf(t.datatype, t.contents) : undefined };
+    }),
+    outputs:
+      req.outputs.length > 0
+        ? req.outputs.map((o) => ({ name: o.name, parameters: parameters(o.parameters) }))
+        : undefined,
     parameters: parameters(req.parameters),
     binary: new BinaryCursor(Buffer.concat(raw)),
   };
@@ -173,7 +192,9 @@ export async function startGrpc(
         { model: req.model_name, version: req.model_version || undefined },
         () => decodeGrpcRequest(req),
       );
-      const encoded = answer.outputs.map((o) => encodeOutput(o.name, o.tensor, true));
+      const encoded = answer.outputs.map((o) =>
+        encodeOutput(o.name, o.tensor, { binary: true, place: o.form.place }),
+      );
       return {
         model_name: answer.model.name,
         model_version: answer.model.version,
@@ -182,12 +203,30 @@ export async function startGrpc(
           name: e.json.name,
           datatype: e.json.datatype,
           shape: e.json.shape,
-          ...(e.binary
+          ...(e.json.parameters && !e.binary ? { parameters: inferParameters(e.json.parameters) } : {}),
+          ...(e.binary || e.json.data === undefined
             ? {}
-            : { contents: { bytes_contents: (e.json.data ?? []).map((x) => Buffer.from(String(x))) } }),
+            : { contents: { bytes_contents: e.json.data.map((x) => Buffer.from(String(x))) } }),
         })),
         raw_output_contents: encoded.filter((e) => e.binary).map((e) => Buffer.from(e.binary as Uint8Array)),
       };
+    }),
+    SystemSharedMemoryStatus: unary((r: { name: string }) => ({
+      regions: Object.fromEntries(
+        server.sharedMemory
+          .status(r.name || undefined)
+          .map((x) => [x.name, { name: x.name, key: x.key, offset: x.offset, byte_size: x.byteSize }]),
+      ),
+    })),
+    SystemSharedMemoryRegister: unary(
+      (r: { name: string; key: string; offset: number; byte_size: number }) => {
+        server.sharedMemory.register(r.name, { key: r.key, offset: r.offset, byte_size: r.byte_size });
+        return {};
+      },
+    ),
+    SystemSharedMemoryUnregister: unary((r: { name: string }) => {
+      server.sharedMemory.unregister(r.name || undefined);
+      return {};
     }),
   });
   const bound = await new Promise<number>((resolve, reject) =>

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -39,6 +39,7 @@ describe('bench --url: the live generator against a running server', () => {
       httpPort: 0,
       grpcPort: 0,
       policyParams: policySpec('veltair').defaults,
+      allowClientShm: true,
     });
   });
 
@@ -84,6 +85,9 @@ describe('bench --url: the live generator against a running server', () => {
       } finally {
         await service.close();
       }
+      assert.deepEqual(server.sharedMemory.status(), [], 'the client unregistered its regions');
+      const left = (await readdir('/dev/shm')).filter((f) => f.startsWith(`veltair-bench-${process.pid}-`));
+      assert.deepEqual(left, [], 'and removed its shared memory objects');
     });
   }
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -197,6 +197,7 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
       httpPort: 0,
       grpcPort: 0,
       bodyLimitBytes: BODY_LIMIT,
+      allowClientShm: true,
     });
     url = server.url;
     const Service = loadInferenceService();
@@ -216,6 +217,7 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     const meta = (await (await fetch(`${url}/v2`)).json()) as { name: string; extensions: string[] };
     assert.equal(meta.name, 'veltair');
     assert.ok(meta.extensions.includes('binary_tensor_data'));
+    assert.ok(meta.extensions.includes('system_shared_memory'));
     const model = (await (await fetch(`${url}/v2/models/residual`)).json()) as {
       name: string;
       versions: string[];
@@ -293,6 +295,121 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     }
     assert.equal(offset, bytes.length, 'every byte of the body belongs to an output');
     assert.ok(compareOutputs(expected, actual).ok);
+  });
+
+  it('takes inputs from and writes outputs to system shared memory, over HTTP and gRPC', async () => {
+    const { feeds, expected } = cases.get('multi')!;
+    // Every input in one /dev/shm object, one after the other; the outputs go to another.
+    const parts = Object.values(feeds).map(rawOf);
+    const key = `veltair-test-${process.pid}`;
+    await writeFile(join('/dev/shm', `${key}-in`), Buffer.concat(parts));
+    const outBytes = Object.values(expected).reduce((n, t) => n + 4 * t.size, 0);
+    await writeFile(join('/dev/shm', `${key}-out`), Buffer.alloc(outBytes));
+    const post = (path: string, body?: object) =>
+      fetch(`${url}/v2/systemsharedmemory${path}`, {
+        method: 'POST',
+        ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+      });
+    try {
+      const total = parts.reduce((n, p) => n + p.length, 0);
+      assert.equal(
+        (await post('/region/in/register', { key: `/${key}-in`, offset: 0, byte_size: total })).status,
+        200,
+      );
+      assert.equal(
+        (await post('/region/out/register', { key: `/${key}-out`, offset: 0, byte_size: outBytes })).status,
+        200,
+      );
+      const status = (await (
+        await fetch(`${url}/v2/systemsharedmemory/region/in/status`)
+      ).json()) as object[];
+      assert.deepEqual(status, [{ name: 'in', key: `/${key}-in`, offset: 0, byte_size: total }]);
+      let at = 0;
+      const inputs = jsonInputs(feeds).map(({ data: _data, ...tensor }, k) => {
+        const parameters = {
+          shared_memory_region: 'in',
+          shared_memory_offset: at,
+          shared_memory_byte_size: parts[k].length,
+        };
+        at += parts[k].length;
+        return { ...tensor, parameters };
+      });
+      let outAt = 0;
+      const outputs = Object.entries(expected).map(([name, t]) => {
+        const parameters = {
+          shared_memory_region: 'out',
+          shared_memory_offset: outAt,
+          shared_memory_byte_size: 4 * t.size,
+        };
+        outAt += 4 * t.size;
+        return { name, parameters };
+      });
+      const r = await infer('multi', JSON.stringify({ inputs, outputs }));
+      assert.equal(r.status, 200, await r.clone().text());
+      const answer = (await r.json()) as {
+        outputs: {
+          name: string;
+          shape: number[];
+          data?: unknown;
+          parameters: { shared_memory_offset: number; shared_memory_byte_size: number };
+        }[];
+      };
+      const written = await readFile(join('/dev/shm', `${key}-out`));
+      const actual: TensorMap = {};
+      for (const o of answer.outputs) {
+        assert.equal(o.data, undefined, 'an output in shared memory is not in the body');
+        const { shared_memory_offset: offset, shared_memory_byte_size: size } = o.parameters;
+        const raw = Uint8Array.from(written.subarray(offset, offset + size));
+        actual[o.name] = new ort.Tensor('float32', new Float32Array(raw.buffer), o.shape);
+      }
+      assert.ok(compareOutputs(expected, actual).ok, "outputs written to shared memory are the direct run's");
+
+      // gRPC: registered regions are the same; inputs by place, outputs as raw contents.
+      const regions = await rpc<{ regions: Record<string, { byte_size: number }> }>(
+        'SystemSharedMemoryStatus',
+        {},
+      );
+      assert.deepEqual(Object.keys(regions.regions).sort(), ['in', 'out']);
+      const grpcAnswer = await rpc<GrpcAnswer>('ModelInfer', {
+        model_name: 'multi',
+        inputs: inputs.map((t) => ({
+          name: t.name,
+          datatype: t.datatype,
+          shape: t.shape,
+          parameters: {
+            shared_memory_region: { string_param: 'in' },
+            shared_memory_offset: { int64_param: t.parameters.shared_memory_offset },
+            shared_memory_byte_size: { int64_param: t.parameters.shared_memory_byte_size },
+          },
+        })),
+      });
+      assert.ok(compareOutputs(expected, grpcOutputs(grpcAnswer)).ok, 'gRPC inputs read from shared memory');
+
+      const tooSmall = await infer(
+        'multi',
+        JSON.stringify({
+          inputs,
+          outputs: outputs.map((o) => ({
+            ...o,
+            parameters: { ...o.parameters, shared_memory_byte_size: 4 },
+          })),
+        }),
+      );
+      assert.equal(tooSmall.status, 400);
+      assert.equal(((await tooSmall.json()) as { code: string }).code, 'invalid_shared_memory');
+      assert.equal((await post('/region/in/unregister')).status, 200);
+      const gone = await infer('multi', JSON.stringify({ inputs }));
+      assert.equal(gone.status, 400);
+      assert.equal(((await gone.json()) as { code: string }).code, 'unknown_region');
+      await rpc('SystemSharedMemoryUnregister', {});
+      assert.deepEqual(await (await fetch(`${url}/v2/systemsharedmemory/status`)).json(), []);
+      const missing = await post('/region/x/register', { key: `/${key}-missing`, byte_size: 4 });
+      assert.equal(missing.status, 400);
+      await assertAnswers('multi');
+    } finally {
+      await rm(join('/dev/shm', `${key}-in`), { force: true });
+      await rm(join('/dev/shm', `${key}-out`), { force: true });
+    }
   });
 
   it('rejects bad requests with a precise status and error, and keeps serving', async () => {

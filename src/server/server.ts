@@ -1,6 +1,7 @@
 /**
  * `veltair serve`: the Open Inference Protocol (KServe v2) over HTTP on the live engine, with
- * Triton's binary tensor, model repository and statistics extensions, and Prometheus metrics.
+ * Triton's binary tensor, system shared memory, model repository and statistics extensions, and
+ * Prometheus metrics.
  *
  * One process serves every model of a repository on this machine's CPUs. Each request becomes a
  * query of the live engine with its model's deadline (or a tighter one the request asks for);
@@ -26,7 +27,18 @@ import {
   unreadModel,
   type RepositoryModel,
 } from './repository.js';
-import { BinaryCursor, encodeOutput, parseInputs, type EncodedOutput } from './tensors.js';
+import { DATATYPES } from '../load/index.js';
+import { ORT_ELEMENT_BYTES } from '../onnx/index.js';
+import { SharedMemoryRegistry, type SharedMemoryPlace } from './shared-memory.js';
+import {
+  BinaryCursor,
+  encodeOutput,
+  outputBytes,
+  parseInputs,
+  type EncodedOutput,
+  type OutputForm,
+  type TensorMetadata,
+} from './tensors.js';
 import { VeltairError, asVeltairError, isVeltairError, type ErrorCode } from '../errors/index.js';
 
 export const SERVER_NAME = 'veltair';
@@ -54,6 +66,11 @@ export interface ServerOptions {
   /** The gRPC service's port (0: any free port; unset: no gRPC). */
   readonly grpcPort?: number;
   readonly cpus?: readonly number[];
+  /**
+   * Whether clients may register system shared memory regions, through which the server then
+   * reads inputs and writes outputs (Triton's `--allow-client-shm`; default false).
+   */
+  readonly allowClientShm?: boolean;
   /** Largest request body (bytes); larger ones get 413. Default 64 MiB. */
   readonly bodyLimitBytes?: number;
   readonly onProgress?: (message: string) => void;
@@ -64,7 +81,7 @@ export interface DecodedRequest {
   readonly id?: unknown;
   /** As in the protocol's JSON: name, shape, datatype, `data` or `parameters.binary_data_size`. */
   readonly inputs: unknown;
-  /** Requested outputs (name, `parameters.binary_data`); all when absent. */
+  /** Requested outputs (name, `parameters.binary_data` or a shared memory place); all when absent. */
   readonly outputs?: unknown;
   /** `timeout`, `priority`, `binary_data_output`. */
   readonly parameters?: unknown;
@@ -76,7 +93,8 @@ export interface DecodedRequest {
 export interface Answer {
   readonly model: RepositoryModel;
   readonly id?: string;
-  readonly outputs: readonly { name: string; tensor: ort.Tensor; binary: boolean }[];
+  /** Each requested output and how it was asked for (one asked for in shared memory is there already). */
+  readonly outputs: readonly { name: string; tensor: ort.Tensor; form: OutputForm }[];
 }
 
 /** Counters of Triton's statistics extension, per model (durations in ns). */
@@ -109,6 +127,7 @@ export class VeltairServer {
   /** When each HTTP request's headers arrived (engine ms). */
   private readonly receivedMs = new WeakMap<object, number>();
   private grpc: GrpcEndpoint | undefined;
+  readonly sharedMemory: SharedMemoryRegistry;
   readonly app: FastifyInstance;
 
   private constructor(
@@ -126,6 +145,7 @@ export class VeltairServer {
       threads: () => this.backend.runtime.pool.cpus.length,
       policy: () => ({ name: this.opts.policy ?? 'veltair', params: this.backend.policyParams }),
     });
+    this.sharedMemory = new SharedMemoryRegistry(opts.allowClientShm ?? false);
     this.app = this.routes();
   }
 
@@ -197,7 +217,8 @@ export class VeltairServer {
   }
 
   serverMetadata() {
-    return { name: SERVER_NAME, version: SERVER_VERSION, extensions: EXTENSIONS };
+    const extensions = this.sharedMemory.allowed ? [...EXTENSIONS, 'system_shared_memory'] : EXTENSIONS;
+    return { name: SERVER_NAME, version: SERVER_VERSION, extensions };
   }
 
   /** Stops taking requests, answers those inside, then releases the engine and its workers. */
@@ -209,6 +230,7 @@ export class VeltairServer {
       await this.grpc?.close();
       await this.app.close();
       await this.backend.close();
+      this.sharedMemory.close();
     })();
     return this.closing;
   }
@@ -274,6 +296,33 @@ export class VeltairServer {
       await this.unload(req.params.model);
       return {};
     });
+    type RegionParams = { region?: string };
+    for (const url of ['/v2/systemsharedmemory/status', '/v2/systemsharedmemory/region/:region/status']) {
+      app.get<{ Params: RegionParams }>(url, async (req) =>
+        this.sharedMemory.status(req.params.region).map((r) => ({
+          name: r.name,
+          key: r.key,
+          offset: r.offset,
+          byte_size: r.byteSize,
+        })),
+      );
+    }
+    app.post<{ Params: { region: string } }>(
+      '/v2/systemsharedmemory/region/:region/register',
+      async (req) => {
+        this.sharedMemory.register(req.params.region, parseJson(bodyOf(req.body)));
+        return {};
+      },
+    );
+    for (const url of [
+      '/v2/systemsharedmemory/unregister',
+      '/v2/systemsharedmemory/region/:region/unregister',
+    ]) {
+      app.post<{ Params: RegionParams }>(url, async (req) => {
+        this.sharedMemory.unregister(req.params.region);
+        return {};
+      });
+    }
     app.get('/metrics', async (_req, reply) =>
       reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics()),
     );
@@ -405,7 +454,7 @@ export class VeltairServer {
     reply: FastifyReply,
   ) {
     const answer = await this.serve(req.params, () => parseRequest(req), this.receivedMs.get(req.raw));
-    const encoded = answer.outputs.map((o) => encodeOutput(o.name, o.tensor, o.binary));
+    const encoded = answer.outputs.map((o) => encodeOutput(o.name, o.tensor, o.form));
     const header = {
       model_name: answer.model.name,
       model_version: answer.model.version,
@@ -440,12 +489,15 @@ export class VeltairServer {
     let request: DecodedRequest;
     let feeds: Record<string, ort.Tensor>;
     let deadlineMs: number | undefined;
-    let wanted: { names: string[]; binary: (name: string) => boolean };
+    let wanted: ReadonlyMap<string, OutputForm>;
     try {
       request = decode();
-      feeds = parseInputs(m.name, m.inputs, request.inputs, request.binary);
+      feeds = parseInputs(m.name, m.inputs, request.inputs, {
+        binary: request.binary,
+        sharedMemory: this.sharedMemory,
+      });
       checkPinned(m, feeds);
-      wanted = requestedOutputs(m, request);
+      wanted = requestedOutputs(m, request, this.sharedMemory);
       deadlineMs = this.deadlineOf(m.name, arrivalMs, request.parameters);
     } catch (err) {
       this.metrics.failures.inc({ model: m.name, reason: 'invalid' });
@@ -463,10 +515,14 @@ export class VeltairServer {
     }
     this.observeLateness(m.name, Math.min(deadlineMs ?? Infinity, arrivalMs + this.qosTargetMs[m.name]));
     const outputs = this.account(m, outcome, arrivalMs);
+    for (const [name, form] of wanted) {
+      if (form.place)
+        this.sharedMemory.write(form.place, outputBytes(name, outputs[name]), `output '${name}'`);
+    }
     return {
       model: m,
       id: typeof request.id === 'string' ? request.id : undefined,
-      outputs: wanted.names.map((name) => ({ name, tensor: outputs[name], binary: wanted.binary(name) })),
+      outputs: [...wanted].map(([name, form]) => ({ name, tensor: outputs[name], form })),
     };
   }
 
@@ -674,16 +730,17 @@ function parseRequest(req: FastifyRequest): DecodedRequest {
   };
 }
 
-/** Which outputs to return and which of them as binary data (all outputs by default). */
+/** Which outputs to return, and how: as binary data, or in shared memory (all outputs by default). */
 function requestedOutputs(
   m: RepositoryModel,
   json: DecodedRequest,
-): { names: string[]; binary: (name: string) => boolean } {
+  sharedMemory: SharedMemoryRegistry,
+): Map<string, OutputForm> {
   const parameters = (json.parameters ?? {}) as { binary_data_output?: unknown };
   const allBinary = parameters.binary_data_output === true;
-  if (json.outputs === undefined) return { names: m.outputs.map((o) => o.name), binary: () => allBinary };
+  if (json.outputs === undefined) return new Map(m.outputs.map((o) => [o.name, { binary: allBinary }]));
   if (!Array.isArray(json.outputs)) throw new VeltairError('invalid_request', "'outputs' must be an array");
-  const binary = new Map<string, boolean>();
+  const forms = new Map<string, OutputForm>();
   for (const raw of json.outputs as unknown[]) {
     const o = raw as { name?: unknown; parameters?: { binary_data?: unknown } };
     if (typeof o?.name !== 'string')
@@ -694,12 +751,26 @@ function requestedOutputs(
         `model '${m.name}' has no output '${o.name}' (outputs: ${m.outputs.map((x) => x.name).join(', ')})`,
       );
     }
-    binary.set(
-      o.name,
-      o.parameters?.binary_data === undefined ? allBinary : o.parameters.binary_data === true,
-    );
+    const place = sharedMemory.placeOf(`output '${o.name}'`, o.parameters);
+    if (place) checkOutputFits(m.outputs.find((x) => x.name === o.name) as TensorMetadata, place);
+    forms.set(o.name, {
+      binary: o.parameters?.binary_data === undefined ? allBinary : o.parameters.binary_data === true,
+      place,
+    });
   }
-  return { names: [...binary.keys()], binary: (name) => binary.get(name) ?? allBinary };
+  return forms;
+}
+
+/** An output of a fixed shape that cannot fit its place is refused before the query runs. */
+function checkOutputFits(spec: TensorMetadata, place: SharedMemoryPlace): void {
+  const width = ORT_ELEMENT_BYTES[DATATYPES[spec.datatype]];
+  if (width === undefined || spec.shape.some((d) => d < 0)) return;
+  const bytes = width * spec.shape.reduce((a, b) => a * b, 1);
+  if (bytes <= place.byteSize) return;
+  throw new VeltairError(
+    'invalid_shared_memory',
+    `output '${spec.name}': its ${bytes} bytes do not fit the ${place.byteSize} bytes given in region '${place.region}'`,
+  );
 }
 
 function sendBody(reply: FastifyReply, header: object, encoded: readonly EncodedOutput[]) {
@@ -747,6 +818,11 @@ function tenantOf(m: RepositoryModel, weights: Readonly<Record<string, number>> 
 function readyOnly(body: unknown): boolean {
   if (!Buffer.isBuffer(body) || body.length === 0) return false;
   return (parseJson(body) as { ready?: unknown } | null)?.ready === true;
+}
+
+/** A request's body bytes (`{}` when it has none). */
+function bodyOf(body: unknown): Buffer {
+  return Buffer.isBuffer(body) && body.length > 0 ? body : Buffer.from('{}');
 }
 
 /** A request body's JSON; 400 `malformed_json` when it is not JSON. */

@@ -1,11 +1,13 @@
 /**
- * Tensors as the Open Inference Protocol carries them: JSON (`data`, flat or nested, row-major)
- * or Triton's binary tensor extension (raw little-endian bytes after the JSON header). Every
- * check a request can fail names the tensor and what was expected.
+ * Tensors as the Open Inference Protocol carries them: JSON (`data`, flat or nested, row-major),
+ * Triton's binary tensor extension (raw little-endian bytes after the JSON header), or a place in
+ * a registered system shared memory region. Every check a request can fail names the tensor and
+ * what was expected.
  */
 import * as ort from 'onnxruntime-node';
 import { DATATYPES, datatypeOf, type Datatype } from '../load/index.js';
 import { ORT_ELEMENT_BYTES } from '../onnx/index.js';
+import type { SharedMemoryPlace, SharedMemoryRegistry } from './shared-memory.js';
 
 import { VeltairError } from '../errors/index.js';
 
@@ -22,6 +24,7 @@ export interface RequestInput {
   shape?: unknown;
   datatype?: unknown;
   data?: unknown;
+  /** `binary_data_size`, or `shared_memory_region`, `shared_memory_offset`, `shared_memory_byte_size`. */
   parameters?: { binary_data_size?: unknown };
 }
 
@@ -47,6 +50,12 @@ export class BinaryCursor {
   }
 }
 
+/** Where a request's tensor bytes may be: after its JSON header, or in shared memory. */
+export interface TensorSources {
+  readonly binary: BinaryCursor;
+  readonly sharedMemory: SharedMemoryRegistry;
+}
+
 /**
  * The request's inputs as ORT tensors, checked against what the model declares: every input
  * present once, no others, the declared datatype, a shape that fits the declared one, and as
@@ -56,8 +65,9 @@ export function parseInputs(
   model: string,
   declared: readonly TensorMetadata[],
   inputs: unknown,
-  binary: BinaryCursor,
+  sources: TensorSources,
 ): Record<string, ort.Tensor> {
+  const { binary } = sources;
   if (!Array.isArray(inputs))
     throw new VeltairError('invalid_request', "'inputs' must be an array of tensors");
   const out: Record<string, ort.Tensor> = {};
@@ -75,7 +85,7 @@ export function parseInputs(
       );
     }
     if (out[name]) throw new VeltairError('duplicate_input', `input '${name}' is given twice`);
-    out[name] = parseTensor(spec, input, binary);
+    out[name] = parseTensor(spec, input, sources);
   }
   const missing = declared.filter((d) => !out[d.name]).map((d) => d.name);
   if (missing.length > 0) throw new VeltairError('missing_input', `missing input(s): ${missing.join(', ')}`);
@@ -88,7 +98,7 @@ export function parseInputs(
   return out;
 }
 
-function parseTensor(spec: TensorMetadata, input: RequestInput, binary: BinaryCursor): ort.Tensor {
+function parseTensor(spec: TensorMetadata, input: RequestInput, sources: TensorSources): ort.Tensor {
   const what = `input '${spec.name}'`;
   if (input.datatype !== spec.datatype) {
     throw new VeltairError(
@@ -108,13 +118,24 @@ function parseTensor(spec: TensorMetadata, input: RequestInput, binary: BinaryCu
   const count = shape.reduce((a, b) => a * b, 1);
   const type = DATATYPES[spec.datatype];
   const size = input.parameters?.binary_data_size;
+  const place = sources.sharedMemory.placeOf(what, input.parameters);
+  if (place) {
+    if (input.data !== undefined || size !== undefined) {
+      throw new VeltairError(
+        'invalid_request',
+        `${what}: a shared memory region and also data or binary_data_size`,
+      );
+    }
+    return fromBytes(what, type, shape, count, sources.sharedMemory.read(place));
+  }
   if (size !== undefined) {
     if (!Number.isSafeInteger(size) || (size as number) < 0) {
       throw new VeltairError('invalid_binary', `${what}: binary_data_size must be a non-negative integer`);
     }
     if (input.data !== undefined)
       throw new VeltairError('invalid_request', `${what}: both data and binary_data_size`);
-    return fromBytes(what, type, shape, count, binary.take(size as number, what));
+    // A copy into an aligned buffer of its own: it moves to a worker thread.
+    return fromBytes(what, type, shape, count, new Uint8Array(sources.binary.take(size as number, what)));
   }
   if (!Array.isArray(input.data))
     throw new VeltairError('invalid_request', `${what}: 'data' must be an array`);
@@ -149,25 +170,23 @@ function parseShape(what: string, shape: unknown): number[] {
   return shape as number[];
 }
 
+/** A tensor on `own`, a buffer of the tensor's bytes alone (the tensor takes it over). */
 function fromBytes(
   what: string,
   type: ort.Tensor.Type,
   shape: number[],
   count: number,
-  bytes: Uint8Array,
+  own: Uint8Array<ArrayBuffer>,
 ): ort.Tensor {
   const width = ORT_ELEMENT_BYTES[type];
   if (width === undefined)
     throw new VeltairError('wrong_datatype', `${what}: ${type} cannot be sent as binary data`);
-  if (bytes.length !== count * width) {
+  if (own.length !== count * width) {
     throw new VeltairError(
       'wrong_element_count',
-      `${what}: ${bytes.length} bytes for shape [${shape.join(', ')}] of ${width}-byte elements (${count * width} expected)`,
+      `${what}: ${own.length} bytes for shape [${shape.join(', ')}] of ${width}-byte elements (${count * width} expected)`,
     );
   }
-  // A copy into an aligned buffer of its own: it moves to a worker thread.
-  const own = new Uint8Array(bytes.length);
-  own.set(bytes);
   return new ort.Tensor(type as 'float32', typedView(type, own.buffer) as Float32Array, shape);
 }
 
@@ -234,6 +253,12 @@ function fromJson(what: string, type: ort.Tensor.Type, shape: number[], flat: un
   return new ort.Tensor(type as 'float32', data, shape);
 }
 
+/** How the request asked for an output: as binary data, and in shared memory (its place written already). */
+export interface OutputForm {
+  readonly binary: boolean;
+  readonly place?: SharedMemoryPlace;
+}
+
 /** An output as the protocol returns it; `binary` when it goes after the JSON header instead of as `data`. */
 export interface EncodedOutput {
   readonly json: {
@@ -241,20 +266,41 @@ export interface EncodedOutput {
     datatype: Datatype;
     shape: number[];
     data?: unknown[];
-    parameters?: { binary_data_size: number };
+    parameters?: Record<string, string | number>;
   };
   readonly binary?: Uint8Array;
 }
 
-export function encodeOutput(name: string, tensor: ort.Tensor, binary: boolean): EncodedOutput {
+export function encodeOutput(name: string, tensor: ort.Tensor, form: OutputForm): EncodedOutput {
   const datatype = datatypeOf(tensor.type);
   const shape = [...tensor.dims];
   const data = tensor.data;
-  if (binary && ArrayBuffer.isView(data)) {
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (form.place) {
+    const { region, offset } = form.place;
+    const parameters = {
+      shared_memory_region: region,
+      shared_memory_offset: offset,
+      shared_memory_byte_size: outputBytes(name, tensor).length,
+    };
+    return { json: { name, datatype, shape, parameters } };
+  }
+  if (form.binary && ArrayBuffer.isView(data)) {
+    const bytes = outputBytes(name, tensor);
     return { json: { name, datatype, shape, parameters: { binary_data_size: bytes.length } }, binary: bytes };
   }
   return { json: { name, datatype, shape, data: jsonValues(tensor) } };
+}
+
+/** An output's raw little-endian bytes (a view, not a copy). */
+export function outputBytes(name: string, tensor: ort.Tensor): Uint8Array {
+  const data = tensor.data;
+  if (!ArrayBuffer.isView(data)) {
+    throw new VeltairError(
+      'invalid_shared_memory',
+      `output '${name}' (${tensor.type}) has no raw bytes to place`,
+    );
+  }
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 function jsonValues(tensor: ort.Tensor): unknown[] {
