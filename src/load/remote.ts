@@ -53,8 +53,8 @@ export class RemoteService implements InferenceService {
   /** Requests carry copies of the tensors, or name where they already are. */
   readonly takesFeeds = false;
   private inside = 0;
-  /** With `shm`: the tensors placed so far, and their regions in order. */
-  private readonly placed = new WeakMap<ort.Tensor, PlacedTensor>();
+  /** With `shm`: the tensors placed (or being placed) so far, and their regions in order. */
+  private readonly placed = new WeakMap<ort.Tensor, Promise<PlacedTensor>>();
   private readonly regions: string[] = [];
   private idleWaiters: (() => void)[] = [];
   /** The most any answer or rejection came after its deadline (ms; 0: none late). */
@@ -165,9 +165,13 @@ export class RemoteService implements InferenceService {
   }
 
   /** `t`'s region: a /dev/shm object holding its bytes, registered with the server on first use. */
-  private async placeOf(t: ort.Tensor): Promise<PlacedTensor> {
-    const known = this.placed.get(t);
-    if (known) return known;
+  private placeOf(t: ort.Tensor): Promise<PlacedTensor> {
+    let place = this.placed.get(t);
+    if (!place) this.placed.set(t, (place = this.place(t)));
+    return place;
+  }
+
+  private async place(t: ort.Tensor): Promise<PlacedTensor> {
     const region = `veltair-bench-${process.pid}-${this.regions.length}`;
     const bytes = bytesOf(t);
     await writeFile(join(SHARED_MEMORY_ROOT, region), bytes, { mode: 0o600 });
@@ -185,9 +189,7 @@ export class RemoteService implements InferenceService {
         `the server did not register shared memory region '${region}': ${r.statusCode} ${answer.toString().slice(0, 300)}`,
       );
     }
-    const place = { region, byteSize: bytes.length };
-    this.placed.set(t, place);
-    return place;
+    return { region, byteSize: bytes.length };
   }
 
   private path(suffix: string): string {
