@@ -1,9 +1,9 @@
 /**
  * `veltair bench-serve` (`npm run bench:serve`): the server started once per policy on the same
  * models, each one's peak found by the same open-loop generator over HTTP (binary tensors, or
- * inputs in system shared memory, or JSON), in a process of its own. Beside each peak, measured in the same run just before it: the same
- * policy's in-process peak (`bench --live`, in a process of its own too) and the simulator's
- * prediction of it.
+ * inputs in system shared memory, or JSON), in a process of its own. Beside each peak, measured
+ * in the same run just before it: the same policy's in-process peak (`bench --live`, in a process
+ * of its own too) and the simulator's prediction of it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

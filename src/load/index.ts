@@ -68,6 +68,7 @@ export {
 export {
   DATATYPES,
   ERROR_CODE_KEY,
+  SHARED_MEMORY_ROOT,
   datatypeOf,
   ortTypeOf,
   loadInferenceService,

@@ -41,6 +41,9 @@ export function ortTypeOf(datatype: string): ort.Tensor.Type | undefined {
   return (DATATYPES as Record<string, ort.Tensor.Type>)[datatype];
 }
 
+/** Where POSIX shared memory objects live on Linux (what `shm_open` opens): server and client alike. */
+export const SHARED_MEMORY_ROOT = '/dev/shm';
+
 /** gRPC trailing metadata that carries the server's error code (the REST error body's `code`). */
 export const ERROR_CODE_KEY = 'veltair-error-code';
 

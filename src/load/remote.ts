@@ -12,14 +12,11 @@ import * as ort from 'onnxruntime-node';
 import { Pool } from 'undici';
 import { WallClock, type EndReason } from '../engine/index.js';
 import type { InferOutcome, InferenceService, ModelInput, QueryTiming } from '../runtime/index.js';
-import { ERROR_CODE_KEY, datatypeOf, loadInferenceService, ortTypeOf } from './oip.js';
+import { ERROR_CODE_KEY, SHARED_MEMORY_ROOT, datatypeOf, loadInferenceService, ortTypeOf } from './oip.js';
 import { VeltairError } from '../errors/index.js';
 
 export type Transport = 'json' | 'binary' | 'shm' | 'grpc';
 export const TRANSPORTS: readonly Transport[] = ['json', 'binary', 'shm', 'grpc'];
-
-/** Where this client creates shared memory objects (what `shm_open` uses on Linux). */
-const SHARED_MEMORY_ROOT = '/dev/shm';
 
 /** A tensor placed in a shared memory region of its own, registered with the server. */
 interface PlacedTensor {

@@ -212,11 +212,7 @@ export async function startGrpc(
       };
     }),
     SystemSharedMemoryStatus: unary((r: { name: string }) => ({
-      regions: Object.fromEntries(
-        server.sharedMemory
-          .status(r.name || undefined)
-          .map((x) => [x.name, { name: x.name, key: x.key, offset: x.offset, byte_size: x.byteSize }]),
-      ),
+      regions: Object.fromEntries(server.sharedMemory.status(r.name || undefined).map((r) => [r.name, r])),
     })),
     SystemSharedMemoryRegister: unary(
       (r: { name: string; key: string; offset: number; byte_size: number }) => {

@@ -298,14 +298,7 @@ export class VeltairServer {
     });
     type RegionParams = { region?: string };
     for (const url of ['/v2/systemsharedmemory/status', '/v2/systemsharedmemory/region/:region/status']) {
-      app.get<{ Params: RegionParams }>(url, async (req) =>
-        this.sharedMemory.status(req.params.region).map((r) => ({
-          name: r.name,
-          key: r.key,
-          offset: r.offset,
-          byte_size: r.byteSize,
-        })),
-      );
+      app.get<{ Params: RegionParams }>(url, async (req) => this.sharedMemory.status(req.params.region));
     }
     app.post<{ Params: { region: string } }>(
       '/v2/systemsharedmemory/region/:region/register',

@@ -24,7 +24,7 @@ describe('system shared memory regions', () => {
     const shm = new SharedMemoryRegistry(true, root);
     shm.register('a', { key: '/obj', offset: 2, byte_size: 6 });
     shm.register('b', { key: 'obj', byte_size: 10 });
-    assert.deepEqual(shm.status('a'), [{ name: 'a', key: '/obj', offset: 2, byteSize: 6 }]);
+    assert.deepEqual(shm.status('a'), [{ name: 'a', key: '/obj', offset: 2, byte_size: 6 }]);
     assert.equal(shm.status().length, 2);
     const place = shm.placeOf('input x', {
       shared_memory_region: 'a',

@@ -13,16 +13,17 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { SHARED_MEMORY_ROOT } from '../load/index.js';
 import { VeltairError } from '../errors/index.js';
 
-/** A registered region, as the extension's status reports it. */
+/** A registered region, in the extension's status terms (REST and gRPC alike). */
 export interface SharedMemoryRegion {
   readonly name: string;
   /** The shared memory object's key (`shm_open` name, e.g. `/input0`). */
   readonly key: string;
   /** Where the region starts in the object (bytes). */
   readonly offset: number;
-  readonly byteSize: number;
+  readonly byte_size: number;
 }
 
 /** Where a tensor's bytes are: a region, and an extent inside it. */
@@ -31,9 +32,6 @@ export interface SharedMemoryPlace {
   readonly offset: number;
   readonly byteSize: number;
 }
-
-/** Where POSIX shared memory objects live on Linux. */
-export const SHARED_MEMORY_ROOT = '/dev/shm';
 
 const REGION_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
@@ -84,7 +82,7 @@ export class SharedMemoryRegistry {
       closeSync(fd);
       throw err;
     }
-    this.regions.set(name, { name, key, offset: offsetBytes, byteSize: size, fd });
+    this.regions.set(name, { name, key, offset: offsetBytes, byte_size: size, fd });
   }
 
   /** Unregisters `name`, or every region when none is named. */
@@ -100,7 +98,7 @@ export class SharedMemoryRegistry {
   /** Every registered region, or the one named. */
   status(name?: string): SharedMemoryRegion[] {
     const regions = name === undefined ? [...this.regions.values()] : [this.region(name)];
-    return regions.map(({ name: n, key, offset, byteSize }) => ({ name: n, key, offset, byteSize }));
+    return regions.map(({ fd: _fd, ...status }) => status);
   }
 
   /**
@@ -122,10 +120,10 @@ export class SharedMemoryRegistry {
     const r = this.region(region);
     const offset = byteCount(`${what}: shared_memory_offset`, p.shared_memory_offset ?? 0);
     const byteSize = byteCount(`${what}: shared_memory_byte_size`, size);
-    if (offset + byteSize > r.byteSize) {
+    if (offset + byteSize > r.byte_size) {
       throw new VeltairError(
         'invalid_shared_memory',
-        `${what}: offset ${offset} and ${byteSize} bytes reach past region '${region}' (${r.byteSize} bytes)`,
+        `${what}: offset ${offset} and ${byteSize} bytes reach past region '${region}' (${r.byte_size} bytes)`,
       );
     }
     return { region, offset, byteSize };
