@@ -139,28 +139,7 @@ function parseTensor(spec: TensorMetadata, input: RequestInput, sources: TensorS
   }
   if (!Array.isArray(input.data))
     throw new VeltairError('invalid_request', `${what}: 'data' must be an array`);
-  const flat = flatten(input.data as unknown[]);
-  if (flat.length !== count) {
-    throw new VeltairError(
-      'wrong_element_count',
-      `${what}: ${flat.length} elements for shape [${shape.join(', ')}], which holds ${count}`,
-    );
-  }
-  return fromJson(what, type, shape, flat);
-}
-
-/** Row-major elements of nested arrays; a flat array as it is (`Array.flat` is slow on large ones). */
-function flatten(data: unknown[]): unknown[] {
-  if (!data.some(Array.isArray)) return data;
-  const out: unknown[] = [];
-  const visit = (xs: unknown[]): void => {
-    for (const x of xs) {
-      if (Array.isArray(x)) visit(x);
-      else out.push(x);
-    }
-  };
-  visit(data);
-  return out;
+  return fromJson(what, type, shape, count, input.data as unknown[]);
 }
 
 function parseShape(what: string, shape: unknown): number[] {
@@ -216,41 +195,136 @@ function typedView(type: ort.Tensor.Type, buffer: ArrayBuffer): ort.Tensor.DataT
   }
 }
 
-function fromJson(what: string, type: ort.Tensor.Type, shape: number[], flat: unknown[]): ort.Tensor {
-  const bad = (k: number, expected: string) =>
-    new VeltairError('invalid_data', `${what}: element ${k} (${JSON.stringify(flat[k])}) is not ${expected}`);
+/**
+ * A tensor of `count` elements from JSON `data`, flat or nested (row-major). Numbers are written
+ * straight into the tensor's buffer as the arrays are walked: a 224x224 image is 150,528 of them,
+ * and an intermediate flat array would cost more than parsing them did.
+ */
+function fromJson(
+  what: string,
+  type: ort.Tensor.Type,
+  shape: number[],
+  count: number,
+  data: unknown[],
+): ort.Tensor {
+  const width = ORT_ELEMENT_BYTES[type];
+  if (width === undefined || type === 'bool' || type === 'int64' || type === 'uint64') {
+    return fromJsonValues(what, type, shape, count, data);
+  }
+  if (type === 'float16')
+    throw new VeltairError('wrong_datatype', `${what}: send FP16 tensors as binary data`);
+  // Checked before the buffer is allocated, for the shape alone may ask for any size.
+  checkCount(what, leafCountOfRegular(data), shape, count);
+  const out = typedView(type, new ArrayBuffer(count * width)) as Float32Array;
+  checkCount(what, writeNumbers(what, data, out, !type.startsWith('float')), shape, count);
+  return new ort.Tensor(type as 'float32', out, shape);
+}
+
+/**
+ * How many leaves `data` has if every array holds only arrays or only leaves, as the first
+ * element of each says; never more than the values the body holds. Irregular data is counted
+ * exactly as it is written.
+ */
+function leafCountOfRegular(data: unknown[]): number {
+  if (data.length === 0 || !Array.isArray(data[0])) return data.length;
+  let n = 0;
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i];
+    n += Array.isArray(x) ? leafCountOfRegular(x) : 1;
+  }
+  return n;
+}
+
+/**
+ * Writes `data`'s leaves in row-major order, checking each one, and returns how many there were
+ * (a typed array ignores writes past its end).
+ */
+function writeNumbers(what: string, data: unknown[], out: Float32Array, integral: boolean): number {
+  let k = 0;
+  // Arrays of arrays and arrays of numbers are read by loops of their own: a load that sees both
+  // kinds of array boxes every number it reads.
+  const visitRows = (rows: unknown[]): void => {
+    for (let i = 0; i < rows.length; i++) visit(rows[i]);
+  };
+  const visitLeaves = (xs: unknown[]): void => {
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i];
+      if (typeof x === 'number' && Number.isFinite(x) && !(integral && !Number.isInteger(x))) out[k++] = x;
+      else visit(x);
+    }
+  };
+  const visit = (x: unknown): void => {
+    if (!Array.isArray(x)) {
+      throw badElement(
+        what,
+        k,
+        x,
+        typeof x === 'number' && Number.isFinite(x) ? 'an integer' : 'a finite number',
+      );
+    }
+    if (x.length > 0 && Array.isArray(x[0])) visitRows(x);
+    else visitLeaves(x);
+  };
+  visit(data);
+  return k;
+}
+
+/** Row-major elements of nested arrays; a flat array as it is (`Array.flat` is slow on large ones). */
+function flatten(data: unknown[]): unknown[] {
+  if (!data.some(Array.isArray)) return data;
+  const out: unknown[] = [];
+  const visit = (xs: unknown[]): void => {
+    for (const x of xs) {
+      if (Array.isArray(x)) visit(x);
+      else out.push(x);
+    }
+  };
+  visit(data);
+  return out;
+}
+
+/** Strings, booleans and 64-bit integers: each element converted on its own. */
+function fromJsonValues(
+  what: string,
+  type: ort.Tensor.Type,
+  shape: number[],
+  count: number,
+  data: unknown[],
+): ort.Tensor {
+  const flat = flatten(data);
+  checkCount(what, flat.length, shape, count);
   if (type === 'string') {
     flat.forEach((x, k) => {
-      if (typeof x !== 'string') throw bad(k, 'a string');
+      if (typeof x !== 'string') throw badElement(what, k, x, 'a string');
     });
     return new ort.Tensor('string', flat as string[], shape);
   }
   if (type === 'bool') {
-    const data = new Uint8Array(flat.length);
+    const out = new Uint8Array(count);
     flat.forEach((x, k) => {
-      if (typeof x !== 'boolean') throw bad(k, 'true or false');
-      data[k] = x ? 1 : 0;
+      if (typeof x !== 'boolean') throw badElement(what, k, x, 'true or false');
+      out[k] = x ? 1 : 0;
     });
-    return new ort.Tensor('bool', data, shape);
+    return new ort.Tensor('bool', out, shape);
   }
-  if (type === 'int64' || type === 'uint64') {
-    const data = type === 'int64' ? new BigInt64Array(flat.length) : new BigUint64Array(flat.length);
-    flat.forEach((x, k) => {
-      if (!Number.isSafeInteger(x)) throw bad(k, 'an integer');
-      data[k] = BigInt(x as number);
-    });
-    return new ort.Tensor(type as 'int64', data as BigInt64Array, shape);
-  }
-  if (type === 'float16')
-    throw new VeltairError('wrong_datatype', `${what}: send FP16 tensors as binary data`);
-  const data = typedView(type, new ArrayBuffer(flat.length * ORT_ELEMENT_BYTES[type])) as Float32Array;
-  const integral = !type.startsWith('float');
+  const out = type === 'int64' ? new BigInt64Array(count) : new BigUint64Array(count);
   flat.forEach((x, k) => {
-    if (typeof x !== 'number' || !Number.isFinite(x)) throw bad(k, 'a finite number');
-    if (integral && !Number.isInteger(x)) throw bad(k, 'an integer');
-    data[k] = x;
+    if (!Number.isSafeInteger(x)) throw badElement(what, k, x, 'an integer');
+    out[k] = BigInt(x as number);
   });
-  return new ort.Tensor(type as 'float32', data, shape);
+  return new ort.Tensor(type as 'int64', out as BigInt64Array, shape);
+}
+
+function checkCount(what: string, elements: number, shape: number[], count: number): void {
+  if (elements === count) return;
+  throw new VeltairError(
+    'wrong_element_count',
+    `${what}: ${elements} elements for shape [${shape.join(', ')}], which holds ${count}`,
+  );
+}
+
+function badElement(what: string, k: number, x: unknown, expected: string): VeltairError {
+  return new VeltairError('invalid_data', `${what}: element ${k} (${JSON.stringify(x)}) is not ${expected}`);
 }
 
 /** How the request asked for an output: as binary data, and in shared memory (its place written already). */
