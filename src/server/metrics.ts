@@ -52,7 +52,7 @@ export class ServerMetrics {
     });
     this.failures = new Counter({
       name: 'veltair_failure_total',
-      help: 'Inference requests that failed: bad input (reason "invalid") or an error running the model ("runtime")',
+      help: 'Inference requests that failed: bad input (reason "invalid"), an error running the model ("runtime"), or writing its outputs to shared memory ("output")',
       labelNames: ['model', 'reason'],
       registers,
     });

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -409,6 +410,66 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     } finally {
       await rm(join('/dev/shm', `${key}-in`), { force: true });
       await rm(join('/dev/shm', `${key}-out`), { force: true });
+    }
+  });
+
+  it('counts a query whose output cannot be written to shared memory as failed, not answered', async () => {
+    const { feeds, expected } = cases.get('multi')!;
+    const key = `veltair-test-${process.pid}-late`;
+    const outBytes = Object.values(expected).reduce((n, t) => n + 4 * t.size, 0);
+    await writeFile(join('/dev/shm', key), Buffer.alloc(outBytes));
+    const counted = async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const of = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+      return {
+        answered: of(/^veltair_success_total\{model="multi"\} (\d+)$/m),
+        outputFailures: of(/^veltair_failure_total\{model="multi",reason="output"\} (\d+)$/m),
+      };
+    };
+    try {
+      const register = JSON.stringify({ key: `/${key}`, offset: 0, byte_size: outBytes });
+      const registered = await fetch(`${url}/v2/systemsharedmemory/region/late/register`, {
+        method: 'POST',
+        body: register,
+      });
+      assert.equal(registered.status, 200);
+      const before = await counted();
+      // Pipelined on one connection: the server decodes the query (its output place resolved),
+      // then unregisters the region while the query runs, so the write after it must fail.
+      let at = 0;
+      const outputs = Object.entries(expected).map(([name, t]) => {
+        const parameters = {
+          shared_memory_region: 'late',
+          shared_memory_offset: at,
+          shared_memory_byte_size: 4 * t.size,
+        };
+        at += 4 * t.size;
+        return { name, parameters };
+      });
+      const query = JSON.stringify({ inputs: jsonInputs(feeds), outputs });
+      const { hostname, port } = new URL(url);
+      const answers = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), hostname);
+        let text = '';
+        socket.on('data', (d) => (text += d.toString()));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+        socket.write(
+          `POST /v2/models/multi/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+            `Content-Length: ${Buffer.byteLength(query)}\r\n\r\n${query}` +
+            `POST /v2/systemsharedmemory/region/late/unregister HTTP/1.1\r\nHost: x\r\n` +
+            `Content-Length: 0\r\nConnection: close\r\n\r\n`,
+        );
+      });
+      const statuses = [...answers.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+      assert.deepEqual(statuses, [400, 200], answers);
+      assert.match(answers, /"code":"unknown_region"/);
+      const after = await counted();
+      assert.equal(after.answered, before.answered, 'a query whose output was not written is not answered');
+      assert.equal(after.outputFailures, before.outputFailures + 1);
+      await assertAnswers('multi');
+    } finally {
+      await rm(join('/dev/shm', key), { force: true });
     }
   });
 

@@ -507,11 +507,18 @@ export class VeltairServer {
       this.requestEnded(m.name);
     }
     this.observeLateness(m.name, Math.min(deadlineMs ?? Infinity, arrivalMs + this.qosTargetMs[m.name]));
-    const outputs = this.account(m, outcome, arrivalMs);
-    for (const [name, form] of wanted) {
-      if (form.place)
-        this.sharedMemory.write(form.place, outputBytes(name, outputs[name]), `output '${name}'`);
+    const answered = this.answeredOf(m, outcome, arrivalMs);
+    const outputs = answered.outputs;
+    try {
+      for (const [name, form] of wanted) {
+        if (form.place)
+          this.sharedMemory.write(form.place, outputBytes(name, outputs[name]), `output '${name}'`);
+      }
+    } catch (err) {
+      this.countFailed(m.name, 'output', arrivalMs);
+      throw err;
     }
+    this.countAnswered(m.name, answered);
     return {
       model: m,
       id: typeof request.id === 'string' ? request.id : undefined,
@@ -581,10 +588,9 @@ export class VeltairServer {
     return Number.isFinite(deadline) ? deadline : undefined;
   }
 
-  /** Counts the outcome in the statistics and metrics; the outputs when answered, else the error. */
-  private account(m: RepositoryModel, outcome: InferOutcome, arrivalMs: number): Record<string, ort.Tensor> {
-    const stats = this.statsOf(m.name);
-    stats.lastInferenceMs = Date.now();
+  /** The outcome of a query the engine answered; a rejection or a failure is counted and thrown. */
+  private answeredOf(m: RepositoryModel, outcome: InferOutcome, arrivalMs: number): Answered {
+    this.statsOf(m.name).lastInferenceMs = Date.now();
     if (outcome.status === 'rejected') {
       const code = REJECTION_CODE[outcome.reason];
       this.reject(m.name, code);
@@ -595,24 +601,34 @@ export class VeltairServer {
       );
     }
     if (outcome.status === 'failed') {
-      this.metrics.failures.inc({ model: m.name, reason: 'runtime' });
-      this.metrics.qos.inc({ model: m.name, result: 'missed' });
-      this.countFailure(m.name, arrivalMs);
+      this.countFailed(m.name, 'runtime', arrivalMs);
       throw new VeltairError('runtime_error', `model '${m.name}' failed: ${outcome.error}`);
     }
-    const labels = { model: m.name };
+    return outcome;
+  }
+
+  /** A query whose answer reached its caller. */
+  private countAnswered(model: string, outcome: Answered): void {
+    const labels = { model };
     this.metrics.successes.inc(labels);
     this.metrics.qos.inc({ ...labels, result: outcome.satisfied ? 'satisfied' : 'missed' });
     const queueMs = outcome.queueMs ?? 0;
     this.metrics.queueSeconds.observe(labels, queueMs / 1000);
     this.metrics.computeSeconds.observe(labels, (outcome.latencyMs - queueMs) / 1000);
     this.metrics.requestSeconds.observe(labels, outcome.latencyMs / 1000);
+    const stats = this.statsOf(model);
     stats.inferenceCount++;
     stats.executionCount++;
     add(stats.success, outcome.latencyMs);
     add(stats.queue, queueMs);
     add(stats.compute, outcome.latencyMs - queueMs);
-    return outcome.outputs;
+  }
+
+  /** A query that ran and failed: at run time, or writing its outputs where the request asked. */
+  private countFailed(model: string, reason: 'runtime' | 'output', arrivalMs: number): void {
+    this.metrics.failures.inc({ model, reason });
+    this.metrics.qos.inc({ model, result: 'missed' });
+    this.countFailure(model, arrivalMs);
   }
 
   private reject(model: string, reason: string): void {
@@ -775,6 +791,9 @@ function sendBody(reply: FastifyReply, header: object, encoded: readonly Encoded
     .type('application/octet-stream')
     .send(Buffer.concat([json, ...parts]));
 }
+
+/** A query the engine answered with outputs. */
+type Answered = Extract<InferOutcome, { status: 'ok' }>;
 
 /** Fastify's own errors (body limit, content type) in the server's codes; anything else stays as coded. */
 function fromFastify(err: unknown): VeltairError {
