@@ -26,11 +26,12 @@ import {
   formatRemoteBench,
   type RemoteBenchReport,
   type Transport,
+  TUNING_SEEDS,
 } from '../load/index.js';
 import { LiveRuntime } from '../runtime/index.js';
 import { policyNames, policySpec } from '../sched/index.js';
 import { VeltairError } from '../errors/index.js';
-import { numberFlag } from './flags.js';
+import { numberFlag, seedList } from './flags.js';
 import { mixFiles } from './mix-files.js';
 
 interface BenchFlags {
@@ -44,7 +45,7 @@ interface BenchFlags {
   findPeak?: boolean;
   queries: string;
   seed: string;
-  tuneSeed: string;
+  tuneSeeds: string;
   tolerance: string;
   checkEvery: string;
   json?: boolean;
@@ -75,7 +76,11 @@ export function register(program: Command): void {
     .option('--find-peak', 'find each policy peak QPS at 99 % (and 95 %) satisfaction for every model')
     .option('--queries <n>', 'queries per peak-search run', '1000')
     .option('--seed <s>', 'seed of the arrivals of the reported runs', '1')
-    .option('--tune-seed <s>', 'seed of the simulated runs that tune each policy', '101')
+    .option(
+      '--tune-seeds <list>',
+      'seeds of the simulated runs each policy is tuned on (the mean peak over them)',
+      TUNING_SEEDS.join(','),
+    )
     .option('--tolerance <r>', 'relative resolution of the peak search', '0.05')
     .option('--check-every <n>', 'compare one answer in n with a direct whole-model run', '10')
     .option('--json', 'print one JSON document on stdout')
@@ -230,7 +235,7 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
       policies,
       models,
       compiled: models.map((m) => m.profile),
-      tuneSeed: numberFlag('--tune-seed', flags.tuneSeed, 0, true),
+      tuneSeeds: seedList('--tune-seeds', flags.tuneSeeds),
       relTolerance: numberFlag('--tolerance', flags.tolerance, 0.001, false),
       rate,
       onProgress: say,

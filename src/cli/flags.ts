@@ -16,6 +16,13 @@ export function numberFlag(flag: string, text: string, min: number, integer: boo
   return n;
 }
 
+/** A comma-separated list of seeds (non-negative integers), each once. */
+export function seedList(flag: string, text: string): number[] {
+  const seeds = text.split(',').map((t) => numberFlag(flag, t.trim(), 0, true));
+  if (seeds.length === 0) throw new VeltairError('invalid_argument', `${flag} is empty`);
+  return [...new Set(seeds)];
+}
+
 /** An integer flag's value in [min, max]. */
 export function integerFlag(flag: string, text: string, min: number, max: number): number {
   const n = Number(text);

@@ -41,7 +41,7 @@ import {
   type WorkloadReport,
 } from '../load/index.js';
 import { VeltairError } from '../errors/index.js';
-import { numberFlag } from './flags.js';
+import { numberFlag, seedList } from './flags.js';
 
 interface SimulateFlags {
   cores?: string;
@@ -259,12 +259,6 @@ function parseTruths(text: string): TruthSetting[] {
         `--truth: unknown setting '${n}' (known: ${TRUTH_SETTINGS.join(', ')}, both)`,
       );
   return [...new Set(names)] as TruthSetting[];
-}
-
-function seedList(flag: string, text: string): number[] {
-  const seeds = text.split(',').map((t) => numberFlag(flag, t.trim(), 0, true));
-  if (seeds.length === 0) throw new VeltairError('invalid_argument', `${flag} is empty`);
-  return [...new Set(seeds)];
 }
 
 function protocolSettings(flags: SimulateFlags): ProtocolSettings {

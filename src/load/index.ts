@@ -16,13 +16,10 @@ export {
   SATISFACTION_TARGET,
   runPoint,
   peakOf,
-  tunePolicy,
   gridPoints,
   physicalLimitQps,
   policyContext,
   type Scenario,
-  type Tuned,
-  type MeasuredPeak,
 } from './evaluate.js';
 export {
   evaluatePolicy,
@@ -107,7 +104,7 @@ export {
 export {
   TUNING_BUDGET_MS,
   TUNING_QUERIES,
-  TUNING_SEED,
+  TUNING_SEEDS,
   liveMachine,
   liveScenario,
   tuneForLive,

@@ -15,9 +15,9 @@ import {
 } from '../runtime/index.js';
 import { formatParams, policySpec, type PolicyParams, type PolicyRole } from '../sched/index.js';
 import { round, table, type CurvePoint } from './compare.js';
-import { SATISFACTION_TARGET, peakOf, policyContext, tunePolicy } from './evaluate.js';
+import { SATISFACTION_TARGET, peakOf, policyContext } from './evaluate.js';
 import { runLive, type LiveRunResult, type LiveScenario } from './live.js';
-import { liveMachine, liveScenario } from './tuning.js';
+import { liveMachine, liveScenario, tuneLive } from './tuning.js';
 import { findPeakAsync, type PeakPoint, type PeakResult } from './peak.js';
 
 /** The live-only baseline with no engine: ORT's defaults, every query at once (runtime/naive.ts). */
@@ -32,7 +32,8 @@ export interface LiveBenchOptions {
   readonly models: readonly { name: string; path: string }[];
   /** The compiled layer profiles: the `simulate --profiles local` prediction. */
   readonly compiled: readonly ModelProfileData[];
-  readonly tuneSeed: number;
+  /** Seeds of the simulated runs each policy's parameters are chosen on. */
+  readonly tuneSeeds: readonly number[];
   /** Peak search resolution. */
   readonly relTolerance: number;
   /** Instead of searching peaks: one run per policy at this rate. */
@@ -195,7 +196,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
       const spec = name === NAIVE ? undefined : policySpec(name);
       const serviceFor: ServiceFor = spec
         ? async () => {
-            const ctx = policyContext(liveScenario(liveMachine(runtime), scn, live, opts.tuneSeed));
+            const ctx = policyContext(liveScenario(liveMachine(runtime), scn, live, scn.seed));
             const engine = runtime.engine({
               policy: spec.create(row.params, ctx),
               qosTargetMs: scn.qosTargetMs,
@@ -304,7 +305,7 @@ function simulatedRow(
   if (name === NAIVE)
     return { ...base, role: 'live-baseline', params: {}, simPeakQps: null, simCompiledPeakQps: null };
   const spec = policySpec(name);
-  const tuned = tunePolicy(liveScenario(liveMachine(runtime), scn, live, opts.tuneSeed), spec);
+  const tuned = tuneLive(name, liveMachine(runtime), scn, live, opts.tuneSeeds);
   const predict = (predictors: ReadonlyMap<string, ProfilePredictor>) => {
     if (![...Object.keys(scn.weights)].every((m) => predictors.has(m))) return null;
     const peak = peakOf(liveScenario(liveMachine(runtime), scn, predictors, scn.seed), spec, tuned.params, {

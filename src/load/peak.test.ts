@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { policySpec } from '../sched/index.js';
-import { loadProfileSource, simulate } from '../sim/index.js';
+import { simulate } from '../sim/index.js';
 import { flatProfile, lossPolicy, predictorsOf } from '../engine/testing.js';
 import { poissonArrivals } from './arrivals.js';
-import { runPoint, tunePolicy } from './evaluate.js';
 import { confirmedPeak, findPeak, findPeakAsync } from './peak.js';
-import { prepareScenarios } from './setup.js';
 
 /** Erlang's loss formula: blocking probability of c servers offered `erlangs` of load. */
 function erlangB(c: number, erlangs: number): number {
@@ -138,19 +135,5 @@ describe('poissonArrivals', () => {
       slow.map((q) => q.model),
     );
     fast.forEach((q, i) => assert.ok(Math.abs(q.atMs * 4 - slow[i].atMs) < 1e-6));
-  });
-});
-
-describe('tunePolicy', () => {
-  it('keeps the complete run at the chosen peak, equal to running that rate again', () => {
-    const [prepared] = prepareScenarios(loadProfileSource('threadripper-3990x'), ['light'], {
-      totalCores: 64,
-      queries: 300,
-      seed: 2,
-    });
-    const spec = policySpec('planaria');
-    const tuned = tunePolicy(prepared.scenario, spec);
-    assert.ok(tuned.peakQps > 0 && tuned.atPeak, 'a peak with its run');
-    assert.deepEqual(tuned.atPeak, runPoint(prepared.scenario, spec, tuned.params, tuned.peakQps));
   });
 });

@@ -12,7 +12,7 @@ import {
   NAIVE,
   TUNING_BUDGET_MS,
   TUNING_QUERIES,
-  TUNING_SEED,
+  TUNING_SEEDS,
   liveMachine,
   qosTargets,
   tuneInWorker,
@@ -237,7 +237,7 @@ export class Backend {
         queries: TUNING_QUERIES,
       },
       profiles: names.map((m) => this.runtime.model(m).profile),
-      seed: TUNING_SEED,
+      seeds: TUNING_SEEDS,
       budgetMs: TUNING_BUDGET_MS,
     };
     this.onProgress(`choosing ${this.policy}'s parameters for ${names.join(', ')} on the simulator`);
