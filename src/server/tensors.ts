@@ -249,7 +249,7 @@ function writeNumbers(what: string, data: unknown[], out: Float32Array, integral
   const visitLeaves = (xs: unknown[]): void => {
     for (let i = 0; i < xs.length; i++) {
       const x = xs[i];
-      if (typeof x === 'number' && Number.isFinite(x) && !(integral && !Number.isInteger(x))) out[k++] = x;
+      if (typeof x === 'number' && Number.isFinite(x) && (!integral || Number.isInteger(x))) out[k++] = x;
       else visit(x);
     }
   };
