@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { simulate } from '../sim/index.js';
+import { simulate, type SimResult } from '../sim/index.js';
 import { flatProfile, lossPolicy, predictorsOf } from '../engine/testing.js';
 import { poissonArrivals } from './arrivals.js';
+import { lowestModelSatisfaction } from './evaluate.js';
 import { confirmedPeak, findPeak, findPeakAsync } from './peak.js';
 
 /** Erlang's loss formula: blocking probability of c servers offered `erlangs` of load. */
@@ -135,5 +136,40 @@ describe('poissonArrivals', () => {
       slow.map((q) => q.model),
     );
     fast.forEach((q, i) => assert.ok(Math.abs(q.atMs * 4 - slow[i].atMs) < 1e-6));
+  });
+});
+
+describe("a simulated rate's verdict", () => {
+  const run = (complete: boolean, perModel: [number, number][]) =>
+    ({
+      complete,
+      satisfaction: 0.995,
+      perModel: perModel.map(([queries, satisfied], k) => ({ model: `m${k}`, queries, satisfied })),
+    }) as unknown as SimResult;
+
+  it('is the least satisfied model, not the pool: a small model missing 10 % fails the rate', () => {
+    assert.equal(
+      lowestModelSatisfaction(
+        run(true, [
+          [1000, 1000],
+          [10, 9],
+        ]),
+      ),
+      0.9,
+    );
+    assert.equal(
+      lowestModelSatisfaction(
+        run(true, [
+          [5, 5],
+          [0, 0],
+        ]),
+      ),
+      1,
+      'a model with no queries misses none',
+    );
+  });
+
+  it("keeps a stopped run's pooled bound, already below the target", () => {
+    assert.equal(lowestModelSatisfaction(run(false, [[3, 3]])), 0.995);
   });
 });

@@ -53,7 +53,7 @@ export const TUNING_QUERIES = 1000;
 export const TUNING_SEEDS: readonly number[] = [101, 102, 103, 104, 105, 106, 107, 108];
 /**
  * How long a server spends choosing before it takes the best point so far. The light mix takes
- * about 15 s on two CPUs; models of microseconds under targets of seconds queue thousands
+ * about 20 s on two CPUs; models of microseconds under targets of seconds queue thousands
  * of queries in every overloaded run and could take minutes.
  */
 export const TUNING_BUDGET_MS = 30_000;
