@@ -113,6 +113,20 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     const d = t.data as Float32Array;
     return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
   };
+  /** `expected`'s (float32) outputs asked for one after the other in `region`, and their bytes. */
+  const outputPlaces = (expected: TensorMap, region: string) => {
+    let bytes = 0;
+    const outputs = Object.entries(expected).map(([name, t]) => {
+      const parameters = {
+        shared_memory_region: region,
+        shared_memory_offset: bytes,
+        shared_memory_byte_size: 4 * t.size,
+      };
+      bytes += 4 * t.size;
+      return { name, parameters };
+    });
+    return { outputs, bytes };
+  };
   type GrpcAnswer = {
     id: string;
     outputs: { name: string; shape: number[] }[];
@@ -304,7 +318,7 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     const parts = Object.values(feeds).map(rawOf);
     const key = `veltair-test-${process.pid}`;
     await writeFile(join('/dev/shm', `${key}-in`), Buffer.concat(parts));
-    const outBytes = Object.values(expected).reduce((n, t) => n + 4 * t.size, 0);
+    const { outputs, bytes: outBytes } = outputPlaces(expected, 'out');
     await writeFile(join('/dev/shm', `${key}-out`), Buffer.alloc(outBytes));
     const post = (path: string, body?: object) =>
       fetch(`${url}/v2/systemsharedmemory${path}`, {
@@ -334,16 +348,6 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
         };
         at += parts[k].length;
         return { ...tensor, parameters };
-      });
-      let outAt = 0;
-      const outputs = Object.entries(expected).map(([name, t]) => {
-        const parameters = {
-          shared_memory_region: 'out',
-          shared_memory_offset: outAt,
-          shared_memory_byte_size: 4 * t.size,
-        };
-        outAt += 4 * t.size;
-        return { name, parameters };
       });
       const r = await infer('multi', JSON.stringify({ inputs, outputs }));
       assert.equal(r.status, 200, await r.clone().text());
@@ -416,7 +420,7 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
   it('counts a query whose output cannot be written to shared memory as failed, not answered', async () => {
     const { feeds, expected } = cases.get('multi')!;
     const key = `veltair-test-${process.pid}-late`;
-    const outBytes = Object.values(expected).reduce((n, t) => n + 4 * t.size, 0);
+    const { outputs, bytes: outBytes } = outputPlaces(expected, 'late');
     await writeFile(join('/dev/shm', key), Buffer.alloc(outBytes));
     const counted = async () => {
       const text = await (await fetch(`${url}/metrics`)).text();
@@ -436,16 +440,6 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
       const before = await counted();
       // Pipelined on one connection: the server decodes the query (its output place resolved),
       // then unregisters the region while the query runs, so the write after it must fail.
-      let at = 0;
-      const outputs = Object.entries(expected).map(([name, t]) => {
-        const parameters = {
-          shared_memory_region: 'late',
-          shared_memory_offset: at,
-          shared_memory_byte_size: 4 * t.size,
-        };
-        at += 4 * t.size;
-        return { name, parameters };
-      });
       const query = JSON.stringify({ inputs: jsonInputs(feeds), outputs });
       const { hostname, port } = new URL(url);
       const answers = await new Promise<string>((resolve, reject) => {
