@@ -14,6 +14,7 @@ import {
   RemoteService,
   WORKLOADS,
   benchRemote,
+  confirmation,
   referenceCases,
   round,
   table,
@@ -23,7 +24,7 @@ import {
 } from '../load/index.js';
 import { VeltairError } from '../errors/index.js';
 import { formatParams } from '../sched/index.js';
-import { numberFlag, portFlag } from './flags.js';
+import { CONFIRM_QUERIES, confirmFlag, numberFlag, portFlag } from './flags.js';
 
 const VELTAIR = fileURLToPath(new URL('../../bin/veltair.js', import.meta.url));
 /** The arrival seed and resolution of every peak search, over HTTP and in process alike. */
@@ -43,21 +44,26 @@ interface BenchServeFlags {
   policies: string;
   inProcess: string;
   queries: string;
+  confirmQueries: string;
   port: string;
   transport: string;
   json?: boolean;
 }
 
 /** How bench-serve's generator may reach its servers: HTTP on this machine. */
-const HTTP_TRANSPORTS: readonly Transport[] = ['binary', 'shm', 'json'];
+export const HTTP_TRANSPORTS: readonly Transport[] = ['binary', 'shm', 'json'];
 
 interface ServeRow {
   policy: string;
+  /** Confirmed where asked (`RemoteBenchReport.peakQps`). */
   peakQps: number | null;
+  searchedPeakQps: number | null;
   peak95Qps: number | null;
   worstOvershootMs: number;
   /** The server's own measure of the same (its metric `veltair_worst_late_seconds`), in ms. */
   serverWorstLateMs: number | null;
+  /** Of that, the most no block in flight at the deadline excused (`veltair_worst_late_beyond_block_seconds`), in ms. */
+  serverLateBeyondBlockMs: number | null;
   /** The parameters the server's policy ran with (`veltair_policy_info`; empty for `naive`). */
   serverParams: string | null;
   /** The same policy's in-process peak, the simulator's prediction, the targets and parameters; null when not measured. */
@@ -142,6 +148,7 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
   const policies = flags.policies.split(',').map((p) => p.trim());
   const port = portFlag('--port', flags.port);
   const queries = numberFlag('--queries', flags.queries, 1, true);
+  const confirm = confirmFlag(flags.confirmQueries, SEARCH_SEED);
   const transport = flags.transport as Transport;
   if (!HTTP_TRANSPORTS.includes(transport)) {
     throw new VeltairError('invalid_argument', `--transport must be one of ${HTTP_TRANSPORTS.join(', ')}`);
@@ -152,7 +159,12 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
   const rows: ServeRow[] = [];
   for (const policy of policies) {
     const live = inProcess.has(policy)
-      ? await inProcessPeak(flags.repository, policy, queries, (m) => say(`${policy} in process: ${m}`))
+      ? await inProcessPeak(
+          flags.repository,
+          policy,
+          { queries, confirmQueries: confirm?.queries ?? 0 },
+          (m) => say(`${policy} in process: ${m}`),
+        )
       : undefined;
     const liveRow = live?.rows.find((r) => r.policy === policy);
     say(`${policy}: starting veltair serve`);
@@ -175,19 +187,25 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
           cases,
           checkEvery: 10,
         },
-        startQps: liveRow?.peakQps ?? liveRow?.peak95Qps ?? 20,
+        startQps: liveRow?.searchedPeakQps ?? liveRow?.peak95Qps ?? 20,
         relTolerance: SEARCH_TOLERANCE,
+        confirm,
         onProgress: (m) => say(`${policy}: ${m}`),
       });
       await service.close();
       const metrics = await fetch(`${url}/metrics`).then((r) => r.text());
-      const late = /^veltair_worst_late_seconds ([\d.e+-]+)$/m.exec(metrics);
+      const gauge = (name: string) => {
+        const value = new RegExp(`^${name} ([\\d.e+-]+)$`, 'm').exec(metrics);
+        return value ? round(1000 * Number(value[1]), 1) : null;
+      };
       const params = /^veltair_policy_info\{.*params="([^"]*)".*\} 1$/m.exec(metrics);
       rows.push({
-        serverWorstLateMs: late ? round(1000 * Number(late[1]), 1) : null,
+        serverWorstLateMs: gauge('veltair_worst_late_seconds'),
+        serverLateBeyondBlockMs: gauge('veltair_worst_late_beyond_block_seconds'),
         serverParams: params ? params[1] : null,
         policy,
         peakQps: report.peakQps,
+        searchedPeakQps: report.searchedPeakQps,
         peak95Qps: report.peak95Qps,
         worstOvershootMs: report.worstOvershootMs,
         inProcess:
@@ -218,12 +236,13 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
 async function inProcessPeak(
   repository: string,
   policy: string,
-  queries: number,
+  runs: { queries: number; confirmQueries: number },
   onProgress: (message: string) => void,
 ): Promise<LiveBenchReport> {
   const args = [
     ...['bench', '--live', '--find-peak', '--workload', 'light', '--repository', repository],
-    ...['--policies', policy, '--queries', String(queries), '--seed', String(SEARCH_SEED)],
+    ...['--policies', policy, '--queries', String(runs.queries), '--seed', String(SEARCH_SEED)],
+    ...['--confirm-queries', String(runs.confirmQueries)],
     ...['--tolerance', String(SEARCH_TOLERANCE), '--json'],
   ];
   const child = spawn(process.execPath, [VELTAIR, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -257,16 +276,18 @@ const TRANSPORT_WORDS: Readonly<Record<Transport, string>> = {
 };
 
 function formatServeTable(rows: readonly ServeRow[], transport: Transport): string {
+  const confirmed = rows.find((r) => r.report.confirm)?.report.confirm ?? null;
   const naive = rows.find((r) => r.policy === NAIVE);
   const f = (x: number | null, d = 1) => (x === null ? 'none' : x.toFixed(d));
   const ratio = (a: number | null, b: number | null | undefined) =>
     a !== null && b ? (a / b).toFixed(2) : '-';
   return [
-    `peak QPS over HTTP (${TRANSPORT_WORDS[transport]}) with every model >= 99 % (none: no rate passed); in-process and simulated peaks measured in the same run (-: not measured)`,
+    `peak QPS over HTTP (${TRANSPORT_WORDS[transport]}) with every model >= 99 % (none: no rate passed); in-process and simulated peaks measured in the same run (-: not measured)${confirmation(confirmed)}`,
     table(
       [
         'policy',
         'HTTP peak',
+        'searched',
         'x naive',
         'HTTP @95%',
         'x naive @95%',
@@ -275,10 +296,12 @@ function formatServeTable(rows: readonly ServeRow[], transport: Transport): stri
         'sim',
         'late ms (client)',
         'late ms (server)',
+        'beyond block ms',
       ],
       rows.map((r) => [
         r.policy,
         f(r.peakQps),
+        f(r.searchedPeakQps),
         ratio(r.peakQps, naive?.peakQps),
         f(r.peak95Qps),
         ratio(r.peak95Qps, naive?.peak95Qps),
@@ -287,6 +310,7 @@ function formatServeTable(rows: readonly ServeRow[], transport: Transport): stri
         r.inProcess ? f(r.inProcess.simQps) : '-',
         round(Math.max(0, r.worstOvershootMs), 1).toFixed(1),
         r.serverWorstLateMs === null ? '-' : r.serverWorstLateMs.toFixed(1),
+        r.serverLateBeyondBlockMs === null ? '-' : r.serverLateBeyondBlockMs.toFixed(1),
       ]),
     ),
     ...targetLines(rows),
@@ -349,6 +373,11 @@ export function register(program: Command): void {
       DEFAULT_POLICIES.join(','),
     )
     .option('--queries <n>', 'queries per peak-search run', '1000')
+    .option(
+      '--confirm-queries <n>',
+      "queries of the run that confirms a 99 % peak (every model's miss rate below 1 % at 95 % confidence; 0: none)",
+      CONFIRM_QUERIES,
+    )
     .option('--port <port>', 'HTTP port for the servers', '18000')
     .option(
       '--transport <t>',

@@ -31,7 +31,7 @@ import {
 import { LiveRuntime } from '../runtime/index.js';
 import { policyNames, policySpec } from '../sched/index.js';
 import { VeltairError } from '../errors/index.js';
-import { numberFlag, seedList } from './flags.js';
+import { CONFIRM_QUERIES, confirmFlag, numberFlag, seedList } from './flags.js';
 import { mixFiles } from './mix-files.js';
 
 interface BenchFlags {
@@ -44,6 +44,7 @@ interface BenchFlags {
   duration?: string;
   findPeak?: boolean;
   queries: string;
+  confirmQueries: string;
   seed: string;
   tuneSeeds: string;
   tolerance: string;
@@ -75,6 +76,11 @@ export function register(program: Command): void {
     .option('--duration <s>', 'length of a --rate run in seconds', '20')
     .option('--find-peak', 'find each policy peak QPS at 99 % (and 95 %) satisfaction for every model')
     .option('--queries <n>', 'queries per peak-search run', '1000')
+    .option(
+      '--confirm-queries <n>',
+      "queries of the run that confirms a 99 % peak (every model's miss rate below 1 % at 95 % confidence; 0: none)",
+      CONFIRM_QUERIES,
+    )
     .option('--seed <s>', 'seed of the arrivals of the reported runs', '1')
     .option(
       '--tune-seeds <list>',
@@ -147,6 +153,7 @@ async function benchUrlCommand(flags: BenchFlags, url: string): Promise<void> {
   const { weights } = resolveMix(workload, new Set(Object.keys(workload.weights)));
   const models = await mixFiles(flags.repository, Object.keys(weights), "to check the server's answers with");
   const say = (m: string) => process.stderr.write(`${m}\n`);
+  const seed = numberFlag('--seed', flags.seed, 0, true);
   const service = await RemoteService.connect(
     url,
     transport,
@@ -165,13 +172,14 @@ async function benchUrlCommand(flags: BenchFlags, url: string): Promise<void> {
         weights,
         qosTargetMs: service.qosTargetMs,
         queries,
-        seed: numberFlag('--seed', flags.seed, 0, true),
+        seed,
         cases: await referenceCases(models, 3),
         checkEvery: numberFlag('--check-every', flags.checkEvery, 1, true),
       },
       rate,
       startQps: numberFlag('--start-qps', flags.startQps, 0.5, false),
       relTolerance: numberFlag('--tolerance', flags.tolerance, 0.001, false),
+      confirm: confirmFlag(flags.confirmQueries, seed),
       onProgress: say,
     });
     if (flags.plot) writeFileSync(flags.plot, await satisfactionPlotSvg(report.curve, SATISFACTION_TARGET));
@@ -237,6 +245,7 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
       compiled: models.map((m) => m.profile),
       tuneSeeds: seedList('--tune-seeds', flags.tuneSeeds),
       relTolerance: numberFlag('--tolerance', flags.tolerance, 0.001, false),
+      confirm: confirmFlag(flags.confirmQueries, scenario.seed),
       rate,
       onProgress: say,
     });

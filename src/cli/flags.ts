@@ -1,4 +1,5 @@
 import { VeltairError } from '../errors/index.js';
+import { PROTOCOL_TEST, type PeakConfirmation } from '../load/index.js';
 
 /** Commander's collector for a flag given several times: every value, in order. */
 export function repeatable(value: string, previous: string[]): string[] {
@@ -7,7 +8,8 @@ export function repeatable(value: string, previous: string[]): string[] {
 
 /** A numeric flag's value: a number (an integer when `integer`) of at least `min`. */
 export function numberFlag(flag: string, text: string, min: number, integer: boolean): number {
-  const n = Number(text);
+  // Number('') is 0: a blank value would pass as zero.
+  const n = text.trim() === '' ? NaN : Number(text);
   if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n)))
     throw new VeltairError(
       'invalid_argument',
@@ -19,7 +21,6 @@ export function numberFlag(flag: string, text: string, min: number, integer: boo
 /** A comma-separated list of seeds (non-negative integers), each once. */
 export function seedList(flag: string, text: string): number[] {
   const seeds = text.split(',').map((t) => numberFlag(flag, t.trim(), 0, true));
-  if (seeds.length === 0) throw new VeltairError('invalid_argument', `${flag} is empty`);
   return [...new Set(seeds)];
 }
 
@@ -51,3 +52,19 @@ export function sharesFlag(flag: string, text: string): Record<string, number> {
   }
   return out;
 }
+
+/**
+ * `--confirm-queries N`: each 99 % peak confirmed by an N-query run (0: not confirmed), on
+ * arrivals seeded apart from the search's, at the protocol's family-wise confidence.
+ */
+export function confirmFlag(text: string, searchSeed: number): PeakConfirmation | undefined {
+  const queries = numberFlag('--confirm-queries', text, 0, true);
+  if (queries === 0) return undefined;
+  return { queries, familyAlpha: PROTOCOL_TEST.familyAlpha, seed: searchSeed + CONFIRM_SEED_OFFSET };
+}
+
+/** The confirming runs' seed, this far from the search's. */
+const CONFIRM_SEED_OFFSET = 1000;
+
+/** The `--confirm-queries` default: 4,000 queries let a mix of four pass with a few misses each. */
+export const CONFIRM_QUERIES = '4000';

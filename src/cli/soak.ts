@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { RemoteService, runLive, table, type LiveRunResult } from '../load/index.js';
-import { lightMix, startServer, stopServer } from './bench-serve.js';
+import { RemoteService, runLive, table, type LiveRunResult, type Transport } from '../load/index.js';
+import { HTTP_TRANSPORTS, lightMix, startServer, stopServer } from './bench-serve.js';
 import { VeltairError } from '../errors/index.js';
 import { portFlag } from './flags.js';
 
@@ -18,6 +18,8 @@ interface SoakFlags {
   minutes: string;
   malformedShare: string;
   port: string;
+  transport: string;
+  params: string;
   json?: boolean;
 }
 
@@ -70,10 +72,13 @@ async function soak(flags: SoakFlags): Promise<void> {
     );
   }
   const port = portFlag('--port', flags.port);
+  const transport = flags.transport as Transport;
+  if (!HTTP_TRANSPORTS.includes(transport))
+    throw new VeltairError('invalid_argument', `--transport must be one of ${HTTP_TRANSPORTS.join(', ')}`);
   const { weights, cases } = await lightMix(flags.repository);
   const say = (m: string) => process.stderr.write(`${m}\n`);
   say(`starting veltair serve (${flags.policy})`);
-  const child = await startServer(flags.repository, weights, flags.policy, port);
+  const child = await startServer(flags.repository, weights, flags.policy, port, flags.params);
   const url = `http://127.0.0.1:${port}`;
   const memory: MemorySample[] = [];
   const malformed = { sent: 0, expected: 0, other: [] as string[] };
@@ -127,8 +132,11 @@ async function soak(flags: SoakFlags): Promise<void> {
     : undefined;
   try {
     await sample();
-    const service = await RemoteService.connect(url, 'binary', Object.keys(weights));
-    say(`soaking at ${rate} QPS for ${minutes} min, ${(100 * share).toFixed(0)} % malformed on top`);
+    const service = await RemoteService.connect(url, transport, Object.keys(weights));
+    await service.preload([...cases.values()].flat().flatMap((c) => Object.values(c.feeds)));
+    say(
+      `soaking at ${rate} QPS over ${transport} for ${minutes} min, ${(100 * share).toFixed(0)} % malformed on top`,
+    );
     run = await runLive(
       service,
       {
@@ -248,6 +256,8 @@ export function register(program: Command): void {
     .option('--minutes <m>', 'how long', '10')
     .option('--malformed-share <r>', 'malformed requests on top, as a share of the rate', '0.05')
     .option('--port <port>', 'HTTP port for the server', '18100')
+    .option('--transport <t>', `how queries carry tensors: ${HTTP_TRANSPORTS.join(' | ')}`, 'binary')
+    .option('--params <p>', "the policy's parameters, as serve's --params takes them", 'tuned')
     .option('--json', 'print one JSON document on stdout')
     .action((flags: SoakFlags) => soak(flags));
 }

@@ -101,6 +101,31 @@ describe('EngineCore', () => {
     assert.equal(core.stats().counts.get('m')?.expired, 1);
   });
 
+  it('says how long past its deadline the block a query was running then ran, and nothing else', () => {
+    // Two layers, one per block, a 5 ms target: q0's second block straddles its deadline; q1
+    // waits past its own (its first block starts after it) and expires with nothing excused.
+    const { clock, core, started, ends } = engine(layerFcfsPolicy(1), {
+      cpus: [0],
+      layers: 2,
+      expireLate: true,
+    });
+    core.arrive('m', 0);
+    core.arrive('m', 0);
+    core.decide();
+    clock.set(3);
+    core.complete(started[0].run, 3000);
+    core.decide();
+    assert.equal(started[1].query, 'q0', 'q0 keeps the CPU for its second block');
+    clock.set(7.5);
+    core.complete(started[1].run, 4500);
+    core.decide();
+    const byId = new Map(ends.map((e) => [e.id, e]));
+    assert.equal(byId.get('q0')?.outcome, 'completed');
+    assert.equal(byId.get('q0')?.blockOverrunMs, 2.5);
+    assert.equal(byId.get('q1')?.reason, 'expired');
+    assert.equal(byId.get('q1')?.blockOverrunMs, 0);
+  });
+
   it('ends a query whose block failed with the error and frees its CPUs', () => {
     const { clock, core, started, ends } = engine(lossPolicy());
     core.arrive('m', 0);

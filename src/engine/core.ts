@@ -63,6 +63,11 @@ export interface QueryEnd {
   readonly latencyMs: number;
   /** Completed by its deadline. */
   readonly satisfied: boolean;
+  /**
+   * How long after the deadline the block the query was running at its deadline ended (0: it
+   * was running none): the lateness a block, which cannot be stopped, excuses.
+   */
+  readonly blockOverrunMs: number;
 }
 
 /** The models an engine serves and the policy that schedules them. */
@@ -120,6 +125,8 @@ interface QueryState {
   lastCpus?: readonly number[];
   blocks: number;
   readyMs: number;
+  /** `QueryEnd.blockOverrunMs`, once a block ran past the deadline. */
+  blockOverrunMs: number;
   view: Query;
 }
 
@@ -223,6 +230,7 @@ export class EngineCore {
       nextLayer: 0,
       blocks: 0,
       readyMs: this.nowMs,
+      blockOverrunMs: 0,
       view: { id, model, arrivalMs, deadlineMs: due, nextLayer: 0 },
     };
     this.countsOf(model).queries++;
@@ -395,6 +403,8 @@ export class EngineCore {
   private takeRun(run: number): RunState {
     const r = this.runs.get(run);
     if (!r) throw new Error(`run ${run} is not running`);
+    if (r.start.startMs <= r.q.deadlineMs && this.nowMs > r.q.deadlineMs)
+      r.q.blockOverrunMs = this.nowMs - r.q.deadlineMs;
     this.runs.delete(run);
     removeItem(this.runningViews, r.view);
     this.ledger.release(r.start.cpus, run, this.nowMs);
@@ -439,7 +449,15 @@ export class EngineCore {
   }
 
   private endOf(q: QueryState, latencyMs: number) {
-    return { id: q.id, index: q.index, model: q.model, arrivalMs: q.arrivalMs, endMs: this.nowMs, latencyMs };
+    return {
+      id: q.id,
+      index: q.index,
+      model: q.model,
+      arrivalMs: q.arrivalMs,
+      endMs: this.nowMs,
+      latencyMs,
+      blockOverrunMs: q.blockOverrunMs,
+    };
   }
 
   private expire(): void {

@@ -78,9 +78,10 @@ export {
   type RemoteBenchReport,
   type RemoteBenchOptions,
 } from './remote-bench.js';
-export { searchLivePeaks } from './live-bench.js';
+export { searchLivePeaks, confirmation, CONFIRM_STEP, type PeakConfirmation } from './live-bench.js';
 export {
   PROTOCOL_TEST,
+  missesShowingBelow,
   verdictAt,
   boundsAt,
   type SequentialTest,

@@ -1,12 +1,26 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { searchLivePeaks } from './live-bench.js';
-import type { LiveRunResult } from './live.js';
+import { CONFIRM_STEP, searchLivePeaks, type PeakConfirmation } from './live-bench.js';
+import type { LiveRunOptions, LiveRunResult } from './live.js';
 
 /** A run's outcome as the search reads it: the rate, whether it ran to the end, the lowest model. */
 function outcome(qps: number, minSatisfaction: number): { result: LiveRunResult } {
-  return { result: { qps, complete: true, minSatisfaction } as LiveRunResult };
+  return { result: { qps, complete: true, minSatisfaction, perModel: [] } as unknown as LiveRunResult };
 }
+
+/** A confirming run's outcome: two models of `queries` / 2 each, `misses` of them on the second. */
+function confirmingOutcome(qps: number, queries: number, misses: number): { result: LiveRunResult } {
+  const half = queries / 2;
+  const perModel = [
+    { model: 'a', queries: half, satisfied: half, satisfaction: 1 },
+    { model: 'b', queries: half, satisfied: half - misses, satisfaction: 1 - misses / half },
+  ];
+  return {
+    result: { qps, complete: true, minSatisfaction: 1 - misses / half, perModel } as unknown as LiveRunResult,
+  };
+}
+
+const CONFIRM: PeakConfirmation = { queries: 4000, familyAlpha: 0.05, seed: 1001 };
 
 describe('searchLivePeaks', () => {
   it('runs once at half the start rate before searching, and does not count that run', async () => {
@@ -22,5 +36,57 @@ describe('searchLivePeaks', () => {
     assert.ok(p99.peakQps <= 30 && p99.peakQps >= 30 / 1.05, `99 % peak ${p99.peakQps}`);
     assert.ok(p95.peakQps <= 30 && p95.peakQps >= 30 / 1.05, `95 % peak ${p95.peakQps}`);
     assert.ok(!p99.points.some((p) => p.qps === 10 && p.satisfaction < 0.99), 'the cold run is no point');
+  });
+
+  it('reports the highest rate whose confirming run passes, stepping down from the searched peak', async () => {
+    const confirming: { qps: number; opts: LiveRunOptions }[] = [];
+    // Short runs pass up to 30 QPS; over 4,000 queries the service holds only 24 QPS (1 % misses above).
+    const run = async (qps: number, opts: LiveRunOptions) => {
+      if (opts.queries === undefined) return outcome(qps, qps <= 30 ? 1 : 0.9);
+      confirming.push({ qps, opts });
+      return confirmingOutcome(qps, opts.queries, qps <= 24 ? 1 : 20);
+    };
+    const found = await searchLivePeaks(run, {
+      startQps: 20,
+      minQps: 2,
+      relTolerance: 0.05,
+      confirm: CONFIRM,
+    });
+    assert.ok(found.searchedQps <= 30 && found.searchedQps >= 30 / 1.05, `searched ${found.searchedQps}`);
+    const rounded = (xs: number[]) => xs.map((x) => x.toFixed(6));
+    assert.deepEqual(
+      rounded(confirming.map((c) => c.qps)),
+      rounded([0, 1, 2, 3].map((k) => found.searchedQps * CONFIRM_STEP ** k)),
+      'each retry is one step below the last',
+    );
+    assert.equal(found.p99.peakQps, confirming[3].qps, 'the peak is the first rate that confirmed');
+    assert.ok(found.p99.peakQps <= 24);
+    assert.equal(found.atPeak?.result.qps, found.p99.peakQps, "the peak's run is its confirming run");
+    for (const c of confirming) {
+      assert.equal(c.opts.seed, CONFIRM.seed, 'confirming runs have arrivals of their own');
+      // 2,000 queries of a model in a mix of two: at most 11 misses show < 1 % at 97.5 %.
+      assert.equal(c.opts.missesAllowed?.(2000, 2), 11);
+    }
+    for (const [k, c] of confirming.entries()) {
+      if (k === 0) continue; // the searched peak itself is a point of the search too
+      const point = found.points.find((p) => p.qps === Math.round(c.qps * 100) / 100);
+      assert.equal(point?.passed, k === 3, `the confirming run at ${c.qps} is a point of the curve`);
+    }
+  });
+
+  it('reports no peak when no confirming run above the floor passes', async () => {
+    const run = async (qps: number, opts: LiveRunOptions) =>
+      opts.queries === undefined
+        ? outcome(qps, qps <= 30 ? 1 : 0.9)
+        : confirmingOutcome(qps, opts.queries, 40);
+    const found = await searchLivePeaks(run, {
+      startQps: 20,
+      minQps: 15,
+      relTolerance: 0.05,
+      confirm: CONFIRM,
+    });
+    assert.ok(found.searchedQps > 0);
+    assert.equal(found.p99.peakQps, 0);
+    assert.equal(found.atPeak, undefined);
   });
 });

@@ -16,7 +16,8 @@ import {
 import { formatParams, policySpec, type PolicyParams, type PolicyRole } from '../sched/index.js';
 import { round, table, type CurvePoint } from './compare.js';
 import { SATISFACTION_TARGET, peakOf, policyContext } from './evaluate.js';
-import { runLive, type LiveRunResult, type LiveScenario } from './live.js';
+import { runLive, stopBelow, type LiveRunOptions, type LiveRunResult, type LiveScenario } from './live.js';
+import { missesShowingBelow } from './sequential.js';
 import { liveMachine, liveScenario, tuneLive } from './tuning.js';
 import { findPeakAsync, type PeakPoint, type PeakResult } from './peak.js';
 
@@ -38,6 +39,8 @@ export interface LiveBenchOptions {
   readonly relTolerance: number;
   /** Instead of searching peaks: one run per policy at this rate. */
   readonly rate?: number;
+  /** How each policy's 99 % peak is confirmed (none: the search's peak is reported). */
+  readonly confirm?: PeakConfirmation;
   readonly onProgress?: (message: string) => void;
 }
 
@@ -59,9 +62,11 @@ export interface LivePolicyRow {
   policy: string;
   role: PolicyRole | 'live-baseline';
   params: PolicyParams;
-  /** Highest rate with every model >= 99 % (null: none passed). */
+  /** Highest rate with every model >= 99 % (null: none passed): confirmed, where asked. */
   peakQps: number | null;
-  /** The same at 95 %. */
+  /** The highest the search's short runs passed at 99 %, before confirmation. */
+  searchedPeakQps: number | null;
+  /** The same at 95 % (searched). */
   peak95Qps: number | null;
   /** The simulator's prediction of the peak on the live engine's profiles, and on the compiled layer profiles. */
   simPeakQps: number | null;
@@ -83,6 +88,8 @@ export interface LiveBenchReport {
   /** CPUs over the mix's mean one-CPU latency (measured whole-model sessions). */
   capacityQps: number;
   queriesPerRun: number;
+  /** How 99 % peaks were confirmed (null: they were not). */
+  confirm: PeakConfirmation | null;
   runtime: RuntimeReport;
   bestBaseline: string | null;
   referenceQps: number | null;
@@ -122,34 +129,59 @@ function engineCost(engine: LiveEngine): EngineCost {
 }
 
 /**
+ * How a searched peak is confirmed: one longer run, on arrivals of its own, must show every
+ * model's miss rate below 1 % with confidence 1 - `familyAlpha` (one-sided Clopper-Pearson,
+ * split over the models). A rate that fails is tried again `CONFIRM_STEP` lower.
+ */
+export interface PeakConfirmation {
+  readonly queries: number;
+  readonly familyAlpha: number;
+  /** Seed of the confirming runs' arrivals (the search's runs use another). */
+  readonly seed: number;
+}
+
+/** Each retry of a confirmation is this much lower than the rate that failed. */
+export const CONFIRM_STEP = 0.9;
+
+/** What a peak search asks of one run. */
+export type SearchRun<R> = (qps: number, opts: LiveRunOptions) => Promise<R>;
+
+/**
  * The peak rates at 99 % and at 95 % satisfaction of every model: `run` runs once at a rate (and
- * may stop once the run can no longer reach `stopBelow`); runs that passed are reused. Below
- * `minQps` a passing run takes minutes: the search reports no peak instead.
+ * may stop once the run can no longer pass); runs that passed are reused. Below `minQps` a
+ * passing run takes minutes: the search reports no peak instead.
  *
  * A first run at half the start rate is not counted: a process's first minute under load (code
  * not yet optimised, the heap's first full collections, malloc growing its arenas) belongs to no
  * rate the search measures.
+ *
+ * Short runs tell a rate that clearly fails from one that may pass, but the highest of several
+ * noisy passes is biased upwards: with `confirm`, the 99 % peak is the highest rate, from the
+ * searched one down, whose confirming run passes (0 when none above `minQps` does).
  */
 export async function searchLivePeaks<R extends { result: LiveRunResult }>(
-  run: (qps: number, stopBelow?: number) => Promise<R>,
-  opts: { startQps: number; minQps: number; relTolerance: number },
+  run: SearchRun<R>,
+  opts: { startQps: number; minQps: number; relTolerance: number; confirm?: PeakConfirmation },
 ): Promise<{
   p99: PeakResult;
   p95: PeakResult;
-  /** Every run of both searches, rounded for reports. */
+  /** The 99 % peak the short runs found, before confirmation. */
+  searchedQps: number;
+  /** Every run of both searches and of the confirmation, rounded for reports. */
   points: PeakPoint[];
-  passed: ReadonlyMap<number, R>;
+  /** The run that shows the 99 % peak: its confirming run, or its search run. */
+  atPeak?: R;
 }> {
-  await run(opts.startQps / 2);
+  await run(opts.startQps / 2, {});
   const passed = new Map<number, R>();
-  const measure = (stopBelow: number) => async (qps: number) => {
+  const measure = (target: number) => async (qps: number) => {
     const known = passed.get(qps);
     if (known) return known.result.minSatisfaction;
-    const r = await run(qps, stopBelow);
+    const r = await run(qps, { missesAllowed: stopBelow(target) });
     if (r.result.complete) passed.set(qps, r);
     return r.result.minSatisfaction;
   };
-  const p99 = await findPeakAsync(measure(SATISFACTION_TARGET), {
+  const searched = await findPeakAsync(measure(SATISFACTION_TARGET), {
     target: SATISFACTION_TARGET,
     startQps: opts.startQps,
     relTolerance: opts.relTolerance,
@@ -158,19 +190,45 @@ export async function searchLivePeaks<R extends { result: LiveRunResult }>(
   });
   const p95 = await findPeakAsync(measure(0.95), {
     target: 0.95,
-    startQps: p99.peakQps > 0 ? p99.peakQps * 1.25 : opts.startQps,
+    startQps: searched.peakQps > 0 ? searched.peakQps * 1.25 : opts.startQps,
     relTolerance: opts.relTolerance,
     growth: 1.25,
     minQps: opts.minQps,
   });
+  const confirmed =
+    opts.confirm && searched.peakQps > 0
+      ? await confirmPeak(run, searched.peakQps, opts.minQps, opts.confirm)
+      : { points: [], peakQps: searched.peakQps, atPeak: passed.get(searched.peakQps) };
+  const p99 = { ...searched, peakQps: confirmed.peakQps, points: [...searched.points, ...confirmed.points] };
   const points = [...p99.points, ...p95.points].map((p) => ({
     ...p,
     qps: round(p.qps, 2),
     satisfaction: round(p.satisfaction, 4),
   }));
-  return { p99, p95, points, passed };
+  return { p99, p95, searchedQps: searched.peakQps, points, atPeak: confirmed.atPeak };
 }
 
+/** From `fromQps` down by `CONFIRM_STEP`: the first rate whose confirming run passes. */
+async function confirmPeak<R extends { result: LiveRunResult }>(
+  run: SearchRun<R>,
+  fromQps: number,
+  minQps: number,
+  confirm: PeakConfirmation,
+): Promise<{ peakQps: number; points: PeakPoint[]; atPeak?: R }> {
+  const points: PeakPoint[] = [];
+  for (let qps = fromQps; qps >= minQps; qps *= CONFIRM_STEP) {
+    const allowed = (planned: number, models: number) =>
+      missesShowingBelow(planned, 1 - SATISFACTION_TARGET, confirm.familyAlpha / models);
+    const r = await run(qps, { queries: confirm.queries, seed: confirm.seed, missesAllowed: allowed });
+    const models = r.result.perModel.length;
+    const ok =
+      r.result.complete &&
+      r.result.perModel.every((m) => m.queries - m.satisfied <= allowed(m.queries, models));
+    points.push({ qps, satisfaction: r.result.minSatisfaction, passed: ok });
+    if (ok) return { peakQps: qps, points, atPeak: r };
+  }
+  return { peakQps: 0, points };
+}
 /** One run of a peak search, as the benches report it while they search. */
 export function runLine(qps: number, result: LiveRunResult): string {
   const stopped = result.complete ? '' : 'stopped, ';
@@ -216,9 +274,9 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
             return { service: naive };
           };
       services.set(name, serviceFor);
-      const run = async (qps: number, stopBelow?: number) => {
+      const run = async (qps: number, runOpts: LiveRunOptions = {}) => {
         const { service, engine } = await serviceFor();
-        const result = await runLive(service, scn, qps, { stopBelow });
+        const result = await runLive(service, scn, qps, runOpts);
         progress(`${name}: ${runLine(qps, result)}`);
         const cost = engine ? engineCost(engine) : undefined;
         if (engine) await engine.close();
@@ -230,15 +288,16 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
         continue;
       }
       const start = Math.min(row.simPeakQps ?? capacity / 4, capacity);
-      const { p99, p95, points, passed } = await searchLivePeaks(run, {
+      const { p99, p95, searchedQps, points, atPeak } = await searchLivePeaks(run, {
         startQps: start,
         minQps: capacity / 16,
         relTolerance: opts.relTolerance,
+        confirm: opts.confirm,
       });
-      const atPeak = passed.get(p99.peakQps);
       rows.push({
         ...row,
         peakQps: p99.peakQps > 0 ? round(p99.peakQps, 1) : null,
+        searchedPeakQps: searchedQps > 0 ? round(searchedQps, 1) : null,
         peak95Qps: p95.peakQps > 0 ? round(p95.peakQps, 1) : null,
         simErrorPct:
           row.simPeakQps !== null && p99.peakQps > 0
@@ -267,6 +326,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
       qosTargetMs: scn.qosTargetMs,
       capacityQps: round(capacity, 1),
       queriesPerRun: scn.queries,
+      confirm: opts.confirm ?? null,
       runtime: runtime.report,
       bestBaseline: reference?.policy ?? null,
       referenceQps,
@@ -301,7 +361,14 @@ function simulatedRow(
   compiled: ReadonlyMap<string, ProfilePredictor>,
   opts: LiveBenchOptions,
 ): LivePolicyRow {
-  const base = { policy: name, peakQps: null, peak95Qps: null, simErrorPct: null, points: [] };
+  const base = {
+    policy: name,
+    peakQps: null,
+    searchedPeakQps: null,
+    peak95Qps: null,
+    simErrorPct: null,
+    points: [],
+  };
   if (name === NAIVE)
     return { ...base, role: 'live-baseline', params: {}, simPeakQps: null, simCompiledPeakQps: null };
   const spec = policySpec(name);
@@ -331,7 +398,7 @@ export function formatLiveBench(r: LiveBenchReport): string {
     r.qosTargetMs,
   )
     .map(([m, t]) => `${m} ${t} ms`)
-    .join(', ')}; ${r.queriesPerRun} queries per run`;
+    .join(', ')}; ${r.queriesPerRun} queries per search run${confirmation(r.confirm)}`;
   const body = r.rateQps === null ? peakTable(r) : rateTable(r);
   return [
     summary,
@@ -340,6 +407,12 @@ export function formatLiveBench(r: LiveBenchReport): string {
     'engine cost (us; share = decide + dispatch-to-start over busy core-time)',
     costTable(r),
   ].join('\n');
+}
+
+/** How peaks were confirmed, for a report's heading. */
+export function confirmation(c: PeakConfirmation | null): string {
+  if (!c) return '; peaks not confirmed';
+  return `; a 99 % peak is confirmed by a ${c.queries}-query run showing every model's miss rate below 1 % at ${100 * (1 - c.familyAlpha)} % confidence`;
 }
 
 /** One row per policy at the one offered rate: satisfaction of each model, latency. */
@@ -380,6 +453,7 @@ function peakTable(r: LiveBenchReport): string {
     'policy',
     'role',
     'peak QPS',
+    'searched',
     'x best base',
     'x naive',
     'x capacity',
@@ -396,6 +470,7 @@ function peakTable(r: LiveBenchReport): string {
     x.policy + (x.policy === r.bestBaseline ? ' *' : ''),
     x.role,
     x.peakQps === null ? 'none' : x.peakQps.toFixed(1),
+    x.searchedPeakQps === null ? 'none' : x.searchedPeakQps.toFixed(1),
     ratio(x.peakQps, best?.peakQps),
     ratio(x.peakQps, naive?.peakQps),
     ratio(x.peakQps, r.capacityQps),

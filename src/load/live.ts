@@ -99,21 +99,36 @@ function copyFeeds(feeds: TensorMap): TensorMap {
   return Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, copy(t)]));
 }
 
-/**
- * One open-loop run at `qps` against `service`. With `stopBelow`, the run stops as soon as some
- * model has missed more queries than that target allows it (queries not started are aborted,
- * started ones finish): enough to tell pass from fail.
- */
+export interface LiveRunOptions {
+  /**
+   * The misses a model may have among its `planned` queries (of `models` in the mix): once one
+   * has more, the run stops (queries not started are aborted, started ones finish), which is
+   * enough to tell pass from fail. Without it the run goes to its end.
+   */
+  readonly missesAllowed?: (planned: number, models: number) => number;
+  /** Queries in the run (default: the scenario's). */
+  readonly queries?: number;
+  /** Seed of its arrivals (default: the scenario's). */
+  readonly seed?: number;
+}
+
+/** Stop once a model falls below `target` satisfaction of its planned queries. */
+export const stopBelow =
+  (target: number) =>
+  (planned: number): number =>
+    Math.floor((1 - target) * planned);
+
+/** One open-loop run at `qps` against `service`. */
 export async function runLive(
   service: InferenceService,
   scn: LiveScenario,
   qps: number,
-  opts: { stopBelow?: number } = {},
+  opts: LiveRunOptions = {},
 ): Promise<LiveRunResult> {
-  const arrivals = poissonArrivals(scn.weights, qps, scn.queries, scn.seed);
+  const arrivals = poissonArrivals(scn.weights, qps, opts.queries ?? scn.queries, opts.seed ?? scn.seed);
   const planned = new Map<string, number>();
   for (const a of arrivals) planned.set(a.model, (planned.get(a.model) ?? 0) + 1);
-  const allowed = new Map([...planned].map(([m, n]) => [m, Math.floor((1 - (opts.stopBelow ?? 0)) * n)]));
+  const allowed = new Map([...planned].map(([m, n]) => [m, opts.missesAllowed?.(n, planned.size) ?? n]));
   const misses = new Map<string, number>();
   const latencies = new Map<string, number[]>();
   const ended = new Map<string, { satisfied: number; rejected: number; failed: number }>();
@@ -139,7 +154,7 @@ export async function runLive(
     if (outcome.status === 'ok' && outcome.satisfied) return;
     const n = (misses.get(model) ?? 0) + 1;
     misses.set(model, n);
-    if (opts.stopBelow !== undefined && n > (allowed.get(model) ?? 0) && !stopped) {
+    if (n > (allowed.get(model) ?? 0) && !stopped) {
       stopped = true;
       service.abortWaiting();
     }

@@ -5,8 +5,8 @@
  * past its deadline.
  */
 import { round, table, type CurvePoint } from './compare.js';
-import { runLive, type LiveRunResult, type LiveScenario } from './live.js';
-import { fmt, runLine, searchLivePeaks } from './live-bench.js';
+import { runLive, type LiveRunOptions, type LiveRunResult, type LiveScenario } from './live.js';
+import { confirmation, fmt, runLine, searchLivePeaks, type PeakConfirmation } from './live-bench.js';
 import type { PeakPoint } from './peak.js';
 import type { RemoteService, Transport } from './remote.js';
 
@@ -20,6 +20,8 @@ export interface RemoteBenchOptions {
   /** Where the peak search starts (QPS). */
   readonly startQps: number;
   readonly relTolerance: number;
+  /** How the 99 % peak is confirmed (none: the search's peak is reported). */
+  readonly confirm?: PeakConfirmation;
   readonly onProgress?: (message: string) => void;
 }
 
@@ -30,8 +32,12 @@ export interface RemoteBenchReport {
   workload: string;
   qosTargetMs: Readonly<Record<string, number>>;
   queriesPerRun: number;
-  /** Highest rate with every model >= 99 % (null: none passed; or a --rate run). */
+  /** How the 99 % peak was confirmed (null: it was not). */
+  confirm: PeakConfirmation | null;
+  /** Highest rate with every model >= 99 % (null: none passed; or a --rate run), confirmed where asked. */
   peakQps: number | null;
+  /** The highest the search's short runs passed at 99 %, before confirmation. */
+  searchedPeakQps: number | null;
   peak95Qps: number | null;
   rateQps: number | null;
   /** The run at the peak (or at the rate). */
@@ -46,8 +52,8 @@ export async function benchRemote(opts: RemoteBenchOptions): Promise<RemoteBench
   const { service, scenario: scn } = opts;
   const progress = opts.onProgress ?? (() => {});
   await service.preload([...scn.cases.values()].flat().flatMap((c) => Object.values(c.feeds)));
-  const run = async (qps: number, stopBelow?: number) => {
-    const result = await runLive(service, scn, qps, { stopBelow });
+  const run = async (qps: number, runOpts: LiveRunOptions = {}) => {
+    const result = await runLive(service, scn, qps, runOpts);
     progress(runLine(qps, result));
     return { result };
   };
@@ -58,12 +64,14 @@ export async function benchRemote(opts: RemoteBenchOptions): Promise<RemoteBench
     workload: scn.workload,
     qosTargetMs: scn.qosTargetMs,
     queriesPerRun: scn.queries,
+    confirm: opts.confirm ?? null,
   };
   if (opts.rate !== undefined) {
     const { result } = await run(opts.rate);
     return {
       ...base,
       peakQps: null,
+      searchedPeakQps: null,
       peak95Qps: null,
       rateQps: opts.rate,
       run: result,
@@ -72,18 +80,20 @@ export async function benchRemote(opts: RemoteBenchOptions): Promise<RemoteBench
       curve: [],
     };
   }
-  const { p99, p95, points, passed } = await searchLivePeaks(run, {
+  const { p99, p95, searchedQps, points, atPeak } = await searchLivePeaks(run, {
     startQps: opts.startQps,
     // Below a quarter of where the search started, a passing run takes minutes: 'none' instead.
     minQps: opts.startQps / 4,
     relTolerance: opts.relTolerance,
+    confirm: opts.confirm,
   });
   return {
     ...base,
     peakQps: p99.peakQps > 0 ? round(p99.peakQps, 1) : null,
+    searchedPeakQps: searchedQps > 0 ? round(searchedQps, 1) : null,
     peak95Qps: p95.peakQps > 0 ? round(p95.peakQps, 1) : null,
     rateQps: null,
-    run: passed.get(p99.peakQps)?.result,
+    run: atPeak?.result,
     worstOvershootMs: round(service.worstOvershootMs, 2),
     points,
     curve: points.map((p) => ({
@@ -101,11 +111,11 @@ export function formatRemoteBench(r: RemoteBenchReport): string {
   const lines = [
     `${r.url} over ${r.transport}, workload ${r.workload}; QoS targets ${models
       .map((m) => `${m} ${r.qosTargetMs[m]} ms`)
-      .join(', ')}; ${r.queriesPerRun} queries per run`,
+      .join(', ')}; ${r.queriesPerRun} queries per search run${confirmation(r.confirm)}`,
   ];
   if (r.rateQps === null) {
     lines.push(
-      `peak QPS with every model >= 99 %: ${r.peakQps === null ? 'none' : fmt(r.peakQps)}; at 95 %: ${r.peak95Qps === null ? 'none' : fmt(r.peak95Qps)}`,
+      `peak QPS with every model >= 99 %: ${r.peakQps === null ? 'none' : fmt(r.peakQps)} (searched: ${r.searchedPeakQps === null ? 'none' : fmt(r.searchedPeakQps)}); at 95 %: ${r.peak95Qps === null ? 'none' : fmt(r.peak95Qps)}`,
     );
   }
   lines.push(`worst answer or rejection past its deadline: ${fmt(Math.max(0, r.worstOvershootMs), 2)} ms`);

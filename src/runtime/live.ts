@@ -668,13 +668,21 @@ export class LiveEngine implements InferenceService {
         if (w) outputs[name] = fromWire(w);
       }
       const queueMs = (q.firstStartMs ?? end.endMs) - end.arrivalMs;
-      q.resolve({ status: 'ok', outputs, latencyMs: end.latencyMs, queueMs, satisfied: end.satisfied });
+      q.resolve({
+        status: 'ok',
+        outputs,
+        latencyMs: end.latencyMs,
+        queueMs,
+        satisfied: end.satisfied,
+        blockOverrunMs: end.blockOverrunMs,
+      });
     } else {
       for (const w of q.live.values()) freeWire(w);
+      const { latencyMs, blockOverrunMs } = end;
       q.resolve(
         end.outcome === 'failed'
-          ? { status: 'failed', error: end.error ?? 'failed', latencyMs: end.latencyMs }
-          : { status: 'rejected', reason: end.reason ?? 'aborted', latencyMs: end.latencyMs },
+          ? { status: 'failed', error: end.error ?? 'failed', latencyMs, blockOverrunMs }
+          : { status: 'rejected', reason: end.reason ?? 'aborted', latencyMs, blockOverrunMs },
       );
     }
     if (this.queries.size === 0) for (const w of this.idleWaiters.splice(0)) w();

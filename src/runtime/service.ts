@@ -7,7 +7,7 @@ import type { EndReason, WallClock } from '../engine/index.js';
 import type { ModelInput } from './served.js';
 
 /** How one query ended. */
-export type InferOutcome =
+export type InferOutcome = (
   | {
       readonly status: 'ok';
       readonly outputs: Record<string, ort.Tensor>;
@@ -17,7 +17,15 @@ export type InferOutcome =
       readonly satisfied: boolean;
     }
   | { readonly status: 'rejected'; readonly reason: EndReason; readonly latencyMs: number }
-  | { readonly status: 'failed'; readonly error: string; readonly latencyMs: number };
+  | { readonly status: 'failed'; readonly error: string; readonly latencyMs: number }
+) & {
+  /**
+   * How long after its deadline the block the query was running at that moment ended: lateness
+   * no scheduler could avoid, a block being unstoppable (0: none was running; absent: the
+   * service does not run queries as blocks).
+   */
+  readonly blockOverrunMs?: number;
+};
 
 /** When a query was due and by when it must be answered, on the service's clock (ms). */
 export interface QueryTiming {

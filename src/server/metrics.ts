@@ -32,6 +32,8 @@ export class ServerMetrics {
   readonly lateSeconds: Histogram<'model'>;
   /** The most any answer or rejection of the engine came after its deadline (s). */
   worstLateSeconds = 0;
+  /** The same, less what the block running at the deadline excused (s). */
+  worstLateBeyondBlockSeconds = 0;
 
   constructor(gauges: ServerGauges) {
     const registers = [this.registry];
@@ -84,6 +86,15 @@ export class ServerMetrics {
       registers,
       collect() {
         this.set(worstLate());
+      },
+    });
+    const worstBeyond = () => this.worstLateBeyondBlockSeconds;
+    new Gauge({
+      name: 'veltair_worst_late_beyond_block_seconds',
+      help: 'The most any request was answered or rejected after its deadline, less how long the block it was running at the deadline ran past it (the part a block does not excuse), since start',
+      registers,
+      collect() {
+        this.set(worstBeyond());
       },
     });
     new Gauge({

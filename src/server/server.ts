@@ -506,7 +506,11 @@ export class VeltairServer {
     } finally {
       this.requestEnded(m.name);
     }
-    this.observeLateness(m.name, Math.min(deadlineMs ?? Infinity, arrivalMs + this.qosTargetMs[m.name]));
+    this.observeLateness(
+      m.name,
+      Math.min(deadlineMs ?? Infinity, arrivalMs + this.qosTargetMs[m.name]),
+      outcome.blockOverrunMs,
+    );
     const answered = this.answeredOf(m, outcome, arrivalMs);
     const outputs = answered.outputs;
     try {
@@ -532,12 +536,18 @@ export class VeltairServer {
     if (depth === 0) for (const resolve of this.drainWaiters.get(model)?.splice(0) ?? []) resolve();
   }
 
-  /** How long after `deadlineMs` the engine gave its outcome (the server's promise: one block at most). */
-  private observeLateness(model: string, deadlineMs: number): void {
-    const lateS = (this.service.clock.nowMs() - deadlineMs) / 1000;
-    if (lateS <= 0) return;
-    this.metrics.lateSeconds.observe({ model }, lateS);
-    this.metrics.worstLateSeconds = Math.max(this.metrics.worstLateSeconds, lateS);
+  /**
+   * How long after `deadlineMs` the engine gave its outcome, and how much of that the block
+   * running at the deadline does not excuse (the server's promise: nothing beyond that block).
+   * A service without blocks excuses nothing.
+   */
+  private observeLateness(model: string, deadlineMs: number, blockOverrunMs = 0): void {
+    const lateMs = this.service.clock.nowMs() - deadlineMs;
+    if (lateMs <= 0) return;
+    const m = this.metrics;
+    m.lateSeconds.observe({ model }, lateMs / 1000);
+    m.worstLateSeconds = Math.max(m.worstLateSeconds, lateMs / 1000);
+    m.worstLateBeyondBlockSeconds = Math.max(m.worstLateBeyondBlockSeconds, (lateMs - blockOverrunMs) / 1000);
   }
 
   /** Turns away at once what cannot meet its deadline even alone, and what finds its queue full. */

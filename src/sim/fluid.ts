@@ -85,6 +85,8 @@ export function fluidEdf(o: FluidOptions): FluidResult {
       endMs: nowMs,
       latencyMs: nowMs - job.arrivalMs,
       satisfied,
+      // Fluid work is preemptible at any instant: no block to excuse lateness.
+      blockOverrunMs: 0,
     });
   };
   while (next < o.arrivals.length || active.length > 0) {
