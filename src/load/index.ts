@@ -81,7 +81,6 @@ export {
 export { searchLivePeaks, confirmation, CONFIRM_STEP, type PeakConfirmation } from './live-bench.js';
 export {
   PROTOCOL_TEST,
-  missesShowingBelow,
   verdictAt,
   boundsAt,
   type SequentialTest,

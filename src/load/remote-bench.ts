@@ -38,6 +38,8 @@ export interface RemoteBenchReport {
   peakQps: number | null;
   /** The highest the search's short runs passed at 99 %, before confirmation. */
   searchedPeakQps: number | null;
+  /** Of the confirming run at the peak: the highest model's miss rate bound (`PeakConfirmation`). */
+  peakUpperMissRate: number | null;
   peak95Qps: number | null;
   rateQps: number | null;
   /** The run at the peak (or at the rate). */
@@ -72,6 +74,7 @@ export async function benchRemote(opts: RemoteBenchOptions): Promise<RemoteBench
       ...base,
       peakQps: null,
       searchedPeakQps: null,
+      peakUpperMissRate: null,
       peak95Qps: null,
       rateQps: opts.rate,
       run: result,
@@ -80,7 +83,7 @@ export async function benchRemote(opts: RemoteBenchOptions): Promise<RemoteBench
       curve: [],
     };
   }
-  const { p99, p95, searchedQps, points, atPeak } = await searchLivePeaks(run, {
+  const { p99, p95, searchedQps, points, atPeak, upperMissRate } = await searchLivePeaks(run, {
     startQps: opts.startQps,
     // Below a quarter of where the search started, a passing run takes minutes: 'none' instead.
     minQps: opts.startQps / 4,
@@ -91,6 +94,7 @@ export async function benchRemote(opts: RemoteBenchOptions): Promise<RemoteBench
     ...base,
     peakQps: p99.peakQps > 0 ? round(p99.peakQps, 1) : null,
     searchedPeakQps: searchedQps > 0 ? round(searchedQps, 1) : null,
+    peakUpperMissRate: upperMissRate === undefined ? null : round(upperMissRate, 4),
     peak95Qps: p95.peakQps > 0 ? round(p95.peakQps, 1) : null,
     rateQps: null,
     run: atPeak?.result,
@@ -115,7 +119,7 @@ export function formatRemoteBench(r: RemoteBenchReport): string {
   ];
   if (r.rateQps === null) {
     lines.push(
-      `peak QPS with every model >= 99 %: ${r.peakQps === null ? 'none' : fmt(r.peakQps)} (searched: ${r.searchedPeakQps === null ? 'none' : fmt(r.searchedPeakQps)}); at 95 %: ${r.peak95Qps === null ? 'none' : fmt(r.peak95Qps)}`,
+      `peak QPS with every model >= 99 %: ${r.peakQps === null ? 'none' : fmt(r.peakQps)} (searched: ${r.searchedPeakQps === null ? 'none' : fmt(r.searchedPeakQps)}${r.peakUpperMissRate === null ? '' : `; miss <= ${fmt(100 * r.peakUpperMissRate, 2)} %`}); at 95 %: ${r.peak95Qps === null ? 'none' : fmt(r.peak95Qps)}`,
     );
   }
   lines.push(`worst answer or rejection past its deadline: ${fmt(Math.max(0, r.worstOvershootMs), 2)} ms`);

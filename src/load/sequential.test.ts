@@ -7,7 +7,6 @@ import {
   lookAlpha,
   lowerBound,
   lowerTail,
-  missesShowingBelow,
   upperBound,
   upperTail,
   verdictAt,
@@ -45,21 +44,6 @@ describe('Clopper-Pearson bounds', () => {
   it('give 1 - alpha^(1/n) with no misses', () => {
     for (const n of [300, 2000, 64000]) close(upperBound(0, n, 0.05), 1 - 0.05 ** (1 / n), 1e-6);
     assert.equal(lowerBound(0, 2000, 0.05), 0);
-  });
-});
-
-describe('missesShowingBelow', () => {
-  it('allows none from 299 queries on (0.99^299 < 0.05), and no run shorter', () => {
-    assert.equal(missesShowingBelow(298, 0.01, 0.05), -1);
-    assert.equal(missesShowingBelow(299, 0.01, 0.05), 0);
-  });
-
-  it('is the most misses whose upper bound stays below the rate', () => {
-    for (const n of [800, 2000, 10000]) {
-      const k = missesShowingBelow(n, 0.01, 0.0125);
-      assert.ok(upperBound(k, n, 0.0125) < 0.01, `${k} of ${n}`);
-      assert.ok(upperBound(k + 1, n, 0.0125) >= 0.01, `${k + 1} of ${n}`);
-    }
   });
 });
 

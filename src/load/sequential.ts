@@ -76,17 +76,6 @@ export function cannotPass(
   return lowerTail(tally.misses, tally.finalQueries, test.missRate) >= lookAlpha(test, models);
 }
 
-/**
- * The most misses among `queries` that still show the miss rate below `missRate` at one-sided
- * confidence 1 - `alpha` (Clopper-Pearson: P(X <= k) below alpha at that rate); -1 when not even
- * a run without misses would.
- */
-export function missesShowingBelow(queries: number, missRate: number, alpha: number): number {
-  let k = -1;
-  while (k + 1 < queries && lowerTail(k + 1, queries, missRate) < alpha) k++;
-  return k;
-}
-
 /** Each model's bounds at the look's alpha, for reports. */
 export function boundsAt(tallies: readonly ModelTally[], test: SequentialTest): ModelBounds[] {
   const alpha = lookAlpha(test, tallies.length);
