@@ -55,7 +55,8 @@ export function sharesFlag(flag: string, text: string): Record<string, number> {
 
 /**
  * `--confirm-queries N`: each 99 % peak confirmed by an N-query run (0: not confirmed), on
- * arrivals seeded apart from the search's, at the protocol's family-wise confidence.
+ * arrivals seeded apart from the search's; its miss-rate bound is reported at the protocol's
+ * family-wise confidence.
  */
 export function confirmFlag(text: string, searchSeed: number): PeakConfirmation | undefined {
   const queries = numberFlag('--confirm-queries', text, 0, true);
@@ -66,5 +67,5 @@ export function confirmFlag(text: string, searchSeed: number): PeakConfirmation 
 /** The confirming runs' seed, this far from the search's. */
 const CONFIRM_SEED_OFFSET = 1000;
 
-/** The `--confirm-queries` default: 4,000 queries let a mix of four pass with a few misses each. */
+/** The `--confirm-queries` default: about a thousand queries for each model of a mix of four. */
 export const CONFIRM_QUERIES = '4000';
