@@ -24,7 +24,7 @@ import {
 } from '../load/index.js';
 import { VeltairError } from '../errors/index.js';
 import { formatParams } from '../sched/index.js';
-import { CONFIRM_QUERIES, confirmFlag, numberFlag, portFlag } from './flags.js';
+import { CONFIRM_QUERIES, CONFIRM_QUERIES_HELP, confirmFlag, numberFlag, portFlag } from './flags.js';
 
 const VELTAIR = fileURLToPath(new URL('../../bin/veltair.js', import.meta.url));
 /** The arrival seed and resolution of every peak search, over HTTP and in process alike. */
@@ -375,11 +375,7 @@ export function register(program: Command): void {
       DEFAULT_POLICIES.join(','),
     )
     .option('--queries <n>', 'queries per peak-search run', '1000')
-    .option(
-      '--confirm-queries <n>',
-      "queries of the run that confirms a 99 % peak (every model's miss rate below 1 % at 95 % confidence; 0: none)",
-      CONFIRM_QUERIES,
-    )
+    .option('--confirm-queries <n>', CONFIRM_QUERIES_HELP, CONFIRM_QUERIES)
     .option('--port <port>', 'HTTP port for the servers', '18000')
     .option(
       '--transport <t>',

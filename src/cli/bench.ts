@@ -31,7 +31,7 @@ import {
 import { LiveRuntime } from '../runtime/index.js';
 import { policyNames, policySpec } from '../sched/index.js';
 import { VeltairError } from '../errors/index.js';
-import { CONFIRM_QUERIES, confirmFlag, numberFlag, seedList } from './flags.js';
+import { CONFIRM_QUERIES, CONFIRM_QUERIES_HELP, confirmFlag, numberFlag, seedList } from './flags.js';
 import { mixFiles } from './mix-files.js';
 
 interface BenchFlags {
@@ -76,11 +76,7 @@ export function register(program: Command): void {
     .option('--duration <s>', 'length of a --rate run in seconds', '20')
     .option('--find-peak', 'find each policy peak QPS at 99 % (and 95 %) satisfaction for every model')
     .option('--queries <n>', 'queries per peak-search run', '1000')
-    .option(
-      '--confirm-queries <n>',
-      "queries of the run that confirms a 99 % peak (every model's miss rate below 1 % at 95 % confidence; 0: none)",
-      CONFIRM_QUERIES,
-    )
+    .option('--confirm-queries <n>', CONFIRM_QUERIES_HELP, CONFIRM_QUERIES)
     .option('--seed <s>', 'seed of the arrivals of the reported runs', '1')
     .option(
       '--tune-seeds <list>',

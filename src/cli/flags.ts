@@ -69,3 +69,5 @@ const CONFIRM_SEED_OFFSET = 1000;
 
 /** The `--confirm-queries` default: about a thousand queries for each model of a mix of four. */
 export const CONFIRM_QUERIES = '4000';
+export const CONFIRM_QUERIES_HELP =
+  'queries of the run that confirms a 99 % peak (every model >= 99 % over it; 0: not confirmed)';

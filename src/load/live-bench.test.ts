@@ -67,7 +67,7 @@ describe('searchLivePeaks', () => {
     assert.equal(found.upperMissRate, upperBound(1, 2000, 0.025));
     for (const c of confirming) {
       assert.equal(c.opts.seed, CONFIRM.seed, 'confirming runs have arrivals of their own');
-      assert.equal(c.opts.missesAllowed?.(2000, 2), 20, 'a confirming run stops once it cannot reach 99 %');
+      assert.equal(c.opts.missesAllowed?.(2000), 20, 'a confirming run stops once it cannot reach 99 %');
     }
     for (const [k, c] of confirming.entries()) {
       if (k === 0) continue; // the searched peak itself is a point of the search too

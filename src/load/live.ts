@@ -101,11 +101,10 @@ function copyFeeds(feeds: TensorMap): TensorMap {
 
 export interface LiveRunOptions {
   /**
-   * The misses a model may have among its `planned` queries (of `models` in the mix): once one
-   * has more, the run stops (queries not started are aborted, started ones finish), which is
+   * The misses a model may have among its `planned` queries: once one has more, the run stops (queries not started are aborted, started ones finish), which is
    * enough to tell pass from fail. Without it the run goes to its end.
    */
-  readonly missesAllowed?: (planned: number, models: number) => number;
+  readonly missesAllowed?: (planned: number) => number;
   /** Queries in the run (default: the scenario's). */
   readonly queries?: number;
   /** Seed of its arrivals (default: the scenario's). */
@@ -128,7 +127,7 @@ export async function runLive(
   const arrivals = poissonArrivals(scn.weights, qps, opts.queries ?? scn.queries, opts.seed ?? scn.seed);
   const planned = new Map<string, number>();
   for (const a of arrivals) planned.set(a.model, (planned.get(a.model) ?? 0) + 1);
-  const allowed = new Map([...planned].map(([m, n]) => [m, opts.missesAllowed?.(n, planned.size) ?? n]));
+  const allowed = new Map([...planned].map(([m, n]) => [m, opts.missesAllowed?.(n) ?? n]));
   const misses = new Map<string, number>();
   const latencies = new Map<string, number[]>();
   const ended = new Map<string, { satisfied: number; rejected: number; failed: number }>();
