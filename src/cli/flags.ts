@@ -61,11 +61,17 @@ export function sharesFlag(flag: string, text: string): Record<string, number> {
 export function confirmFlag(text: string, searchSeed: number): PeakConfirmation | undefined {
   const queries = numberFlag('--confirm-queries', text, 0, true);
   if (queries === 0) return undefined;
-  return { queries, familyAlpha: PROTOCOL_TEST.familyAlpha, seed: searchSeed + CONFIRM_SEED_OFFSET };
+  return {
+    queries,
+    familyAlpha: PROTOCOL_TEST.familyAlpha,
+    seed: searchSeed + CONFIRM_SEED_OFFSET,
+    retrySeed: searchSeed + RETRY_SEED_OFFSET,
+  };
 }
 
-/** The confirming runs' seed, this far from the search's. */
+/** The confirming runs' seed, and that of a failed search run's second try, this far from the search's. */
 const CONFIRM_SEED_OFFSET = 1000;
+const RETRY_SEED_OFFSET = 2000;
 
 /** The `--confirm-queries` default: about a thousand queries for each model of a mix of four. */
 export const CONFIRM_QUERIES = '4000';

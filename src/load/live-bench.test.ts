@@ -21,7 +21,7 @@ function confirmingOutcome(qps: number, queries: number, misses: number): { resu
   };
 }
 
-const CONFIRM: PeakConfirmation = { queries: 4000, familyAlpha: 0.05, seed: 1001 };
+const CONFIRM: PeakConfirmation = { queries: 4000, familyAlpha: 0.05, seed: 1001, retrySeed: 2001 };
 
 describe('searchLivePeaks', () => {
   it('runs once at half the start rate before searching, and does not count that run', async () => {
@@ -74,6 +74,53 @@ describe('searchLivePeaks', () => {
       const point = found.points.find((p) => p.qps === Math.round(c.qps * 100) / 100);
       assert.equal(point?.passed, k === 3, `the confirming run at ${c.qps} is a point of the curve`);
     }
+  });
+
+  it('tries a rate whose search run failed once more on arrivals of its own before failing it', async () => {
+    const searchRuns: { qps: number; seed?: number }[] = [];
+    // Holds 30 QPS, but the search's arrivals are unlucky at 20 QPS, the first rate it measures.
+    const run = async (qps: number, opts: LiveRunOptions) => {
+      if (opts.queries !== undefined) return confirmingOutcome(qps, opts.queries, 0);
+      searchRuns.push({ qps, seed: opts.seed });
+      const unlucky = qps === 20 && opts.seed === undefined;
+      return outcome(qps, qps <= 30 && !unlucky ? 1 : 0.9);
+    };
+    const found = await searchLivePeaks(run, {
+      startQps: 20,
+      minQps: 2,
+      relTolerance: 0.05,
+      confirm: CONFIRM,
+    });
+    assert.ok(found.searchedQps > 30 / 1.05 && found.searchedQps <= 30, `searched ${found.searchedQps}`);
+    const retries = searchRuns.filter((r) => r.seed !== undefined);
+    assert.ok(
+      retries.length > 0 && retries.every((r) => r.seed === CONFIRM.retrySeed),
+      'retries have their own arrivals',
+    );
+    assert.ok(
+      retries.every((r) => searchRuns.some((s) => s.qps === r.qps && s.seed === undefined)),
+      'only a rate that failed is retried',
+    );
+    const at20 = found.points.filter((p) => p.qps === 20);
+    assert.deepEqual(
+      at20.map((p) => p.passed),
+      [false, true],
+      'both tries at 20 QPS are points of the curve',
+    );
+    for (const r of retries.filter((x) => x.qps !== 20)) {
+      assert.ok(r.qps > 30, `${r.qps} QPS failed twice, so it failed`);
+    }
+  });
+
+  it('takes one run per rate without a confirmation to catch what a retry lets through', async () => {
+    const seeds: (number | undefined)[] = [];
+    const run = async (qps: number, opts: LiveRunOptions) => {
+      seeds.push(opts.seed);
+      return outcome(qps, qps <= 30 && qps !== 20 ? 1 : 0.9);
+    };
+    const found = await searchLivePeaks(run, { startQps: 20, minQps: 2, relTolerance: 0.05 });
+    assert.ok(found.p99.peakQps < 20, `peak ${found.p99.peakQps}`);
+    assert.ok(seeds.every((s) => s === undefined));
   });
 
   it('reports no peak when no confirming run above the floor passes', async () => {
