@@ -101,8 +101,9 @@ function copyFeeds(feeds: TensorMap): TensorMap {
 
 export interface LiveRunOptions {
   /**
-   * The misses a model may have among its `planned` queries: once one has more, the run stops (queries not started are aborted, started ones finish), which is
-   * enough to tell pass from fail. Without it the run goes to its end.
+   * The misses a model may have among its `planned` queries: once one has more, the run stops
+   * (queries not started are aborted, started ones finish), which is enough to tell pass from
+   * fail. Without it the run goes to its end.
    */
   readonly missesAllowed?: (planned: number) => number;
   /** Queries in the run (default: the scenario's). */
