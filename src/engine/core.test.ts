@@ -101,6 +101,29 @@ describe('EngineCore', () => {
     assert.equal(core.stats().counts.get('m')?.expired, 1);
   });
 
+  it('turns a waiting query away once its remaining layers cannot finish by its deadline, before the deadline', () => {
+    // Two 1 ms layers, one CPU, a 5 ms target: q1 waits behind q0 and is hopeless after 3 ms;
+    // q0, one layer left when its first block ends at 3.5 ms, is hopeless only after 4 ms.
+    const { clock, core, started, ends } = engine(layerFcfsPolicy(1), {
+      cpus: [0],
+      layers: 2,
+      expireLate: true,
+    });
+    core.arrive('m', 0);
+    core.arrive('m', 0);
+    core.decide();
+    assert.equal(core.nextExpiryMs, 3, 'the driver is told to wake when q1 becomes hopeless');
+    clock.set(3.5);
+    core.complete(started[0].run, 3500);
+    core.decide();
+    assert.deepEqual(
+      ends.map((e) => [e.id, e.reason, e.endMs]),
+      [['q1', 'expired', 3.5]],
+    );
+    assert.deepEqual(started[1].block, [1, 2], 'q0 still has time for its last layer and runs it');
+    assert.equal(core.nextExpiryMs, Infinity);
+  });
+
   it('says how long past its deadline the block a query was running then ran, and nothing else', () => {
     // Two layers, one per block, a 5 ms target: q0's second block straddles its deadline; q1
     // waits past its own (its first block starts after it) and expires with nothing excused.

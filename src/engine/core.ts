@@ -85,8 +85,9 @@ export interface EngineCoreOptions extends Tenants {
   /** Keep a hash of every decision and the ledger's events. */
   trace?: boolean;
   /**
-   * Reject waiting queries whose deadline has passed before each decision (reason `expired`),
-   * so that no query holds a queue place or cores once it can only miss.
+   * Reject, before each decision, waiting queries that can no longer meet their deadline even
+   * alone on every CPU (by their profile; reason `expired`), so that no query holds a queue
+   * place or cores once it can only miss, and none is answered late for want of an event.
    */
   expireLate?: boolean;
   /** High-resolution time in ms, to time each `decide` (unset: not timed). */
@@ -125,6 +126,11 @@ interface QueryState {
   lastCpus?: readonly number[];
   blocks: number;
   readyMs: number;
+  /**
+   * After this time the query cannot finish by its deadline even alone on every CPU: its
+   * deadline less its remaining layers' fastest predicted latency (with `expireLate`).
+   */
+  hopelessAtMs: number;
   /** `QueryEnd.blockOverrunMs`, once a block ran past the deadline. */
   blockOverrunMs: number;
   view: Query;
@@ -230,9 +236,11 @@ export class EngineCore {
       nextLayer: 0,
       blocks: 0,
       readyMs: this.nowMs,
+      hopelessAtMs: due,
       blockOverrunMs: 0,
       view: { id, model, arrivalMs, deadlineMs: due, nextLayer: 0 },
     };
+    q.hopelessAtMs = this.hopelessAtMs(q);
     this.countsOf(model).queries++;
     this.waiting.push(q); // arrivals come in index order, so the list stays in arrival order
     const coreUs = leastCoreTimeUs(pred);
@@ -347,10 +355,14 @@ export class EngineCore {
     return this.misses;
   }
 
-  /** Earliest deadline among waiting queries (Infinity when none wait). */
-  get nextWaitingDeadlineMs(): number {
+  /**
+   * With `expireLate`, when the next waiting query becomes hopeless (Infinity when none wait):
+   * a driver calls `wake` and `decide` then, so that the query is turned away before its
+   * deadline rather than at the next event.
+   */
+  get nextExpiryMs(): number {
     let earliest = Infinity;
-    for (const q of this.waiting) earliest = Math.min(earliest, q.deadlineMs);
+    for (const q of this.waiting) earliest = Math.min(earliest, q.hopelessAtMs);
     return earliest;
   }
 
@@ -463,14 +475,27 @@ export class EngineCore {
   private expire(): void {
     let kept = 0;
     for (const q of this.waiting) {
-      if (q.deadlineMs < this.nowMs) this.end(q, 'rejected', 'expired');
+      if (q.hopelessAtMs < this.nowMs) this.end(q, 'rejected', 'expired');
       else this.waiting[kept++] = q;
     }
     this.waiting.length = kept;
   }
 
+  /**
+   * The query's deadline less the least time its remaining layers take alone, at the best core
+   * count, and one dispatch: the same rule a server admits queries by, kept while they wait.
+   */
+  private hopelessAtMs(q: QueryState): number {
+    if (!this.opts.expireLate) return q.deadlineMs;
+    let fastestUs = Infinity;
+    for (let c = 1; c <= Math.min(this.ledger.total, q.pred.maxCores); c++)
+      fastestUs = Math.min(fastestUs, q.pred.predict(q.nextLayer, q.pred.layerCount, c, 0).latencyUs);
+    return q.deadlineMs - (fastestUs + this.opts.dispatchOverheadUs) / 1000;
+  }
+
   private makeReady(q: QueryState): void {
     q.readyMs = this.nowMs;
+    q.hopelessAtMs = this.hopelessAtMs(q);
     q.view = {
       id: q.id,
       model: q.model,

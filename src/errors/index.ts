@@ -197,7 +197,7 @@ export const ERROR_CODES = {
   },
   expired: {
     class: 'UNAVAILABLE',
-    what: 'The query waited past its deadline before it could run (the machine was busier than predicted).',
+    what: 'The query waited until it could no longer meet its deadline even alone (the machine was busier than predicted).',
     action: 'Retry after the Retry-After delay, or send fewer requests.',
   },
   model_loading: {

@@ -579,9 +579,9 @@ export class LiveEngine implements InferenceService {
     }
   }
 
-  /** Wakes the engine when the earliest waiting deadline passes, to expire that query then. */
+  /** Wakes the engine when the next waiting query becomes hopeless, to turn it away then. */
   private armExpiry(): void {
-    const due = this.core.nextWaitingDeadlineMs;
+    const due = this.core.nextExpiryMs;
     if (due === this.timerAtMs) return;
     clearTimeout(this.timer);
     this.timerAtMs = due;

@@ -706,7 +706,7 @@ const REJECTION_CODE: Readonly<Record<EndReason, ErrorCode>> = {
 
 const REJECTION_TEXT: Readonly<Record<string, string>> = {
   deadline_unreachable: 'rejected, it could not meet its deadline',
-  expired: 'its deadline passed before it could run',
+  expired: 'it waited until it could no longer meet its deadline',
   aborted: 'aborted (the server is shutting down)',
 };
 
