@@ -223,9 +223,12 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
       await stopServer(child);
     }
   }
-  if (flags.json)
+  // With --json the table still reaches the reader, on stderr beside the progress lines.
+  if (!flags.json) console.log(formatServeTable(rows, transport));
+  else {
     process.stdout.write(JSON.stringify({ schema: 'veltair.bench-serve/1', transport, rows }) + '\n');
-  else console.log(formatServeTable(rows, transport));
+    console.error(formatServeTable(rows, transport));
+  }
 }
 
 /**

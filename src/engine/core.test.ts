@@ -149,6 +149,18 @@ describe('EngineCore', () => {
     assert.equal(byId.get('q1')?.blockOverrunMs, 0);
   });
 
+  it("excuses a query's lateness only up to its block's own end, not until the engine heard of it", () => {
+    // A 5 ms target; the block ends at 6 ms, the engine (paused, say) hears of it at 9 ms.
+    const { clock, core, started, ends } = engine(lossPolicy(), { expireLate: true });
+    core.arrive('m', 0);
+    core.decide();
+    clock.set(9);
+    core.complete(started[0].run, 6000, 6);
+    core.decide();
+    assert.equal(ends[0].latencyMs, 9);
+    assert.equal(ends[0].blockOverrunMs, 1);
+  });
+
   it('ends a query whose block failed with the error and frees its CPUs', () => {
     const { clock, core, started, ends } = engine(lossPolicy());
     core.arrive('m', 0);

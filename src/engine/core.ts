@@ -249,10 +249,13 @@ export class EngineCore {
     return id;
   }
 
-  /** Block `run` has ended; it ran `measuredUs` (its own run time, without the launch). */
-  complete(run: number, measuredUs: number): void {
+  /**
+   * Block `run` has ended; it ran `measuredUs` (its own run time, without the launch). `endedMs`
+   * is when it ended, where that is before the engine heard of it (a live worker's clock).
+   */
+  complete(run: number, measuredUs: number, endedMs?: number): void {
     this.beginEvent();
-    const r = this.takeRun(run);
+    const r = this.takeRun(run, endedMs);
     this.monitor.observe(this.nowMs, r.shape, r.q.pred.levels, measuredUs);
     const q = r.q;
     const [, end] = r.start.block;
@@ -412,11 +415,16 @@ export class EngineCore {
     this.nowMs = this.lastEventMs = now;
   }
 
-  private takeRun(run: number): RunState {
+  /**
+   * The block excuses lateness up to its own end only: the time until the engine hears of it (a
+   * busy or paused engine thread) is the engine's.
+   */
+  private takeRun(run: number, endedMs = this.nowMs): RunState {
     const r = this.runs.get(run);
     if (!r) throw new Error(`run ${run} is not running`);
-    if (r.start.startMs <= r.q.deadlineMs && this.nowMs > r.q.deadlineMs)
-      r.q.blockOverrunMs = this.nowMs - r.q.deadlineMs;
+    const blockEndMs = Math.min(endedMs, this.nowMs);
+    if (r.start.startMs <= r.q.deadlineMs && blockEndMs > r.q.deadlineMs)
+      r.q.blockOverrunMs = blockEndMs - r.q.deadlineMs;
     this.runs.delete(run);
     removeItem(this.runningViews, r.view);
     this.ledger.release(r.start.cpus, run, this.nowMs);

@@ -653,7 +653,7 @@ export class LiveEngine implements InferenceService {
         endMs,
         ranOnCpu: result.cpu,
       });
-    this.core.complete(b.run, (endMs - startMs) * 1000);
+    this.core.complete(b.run, (endMs - startMs) * 1000, endMs);
     this.decide();
   }
 
