@@ -11,7 +11,7 @@
  * the event arrives, and that time is the decision's `nowMs`. A query that becomes ready and is
  * dispatched at the same event time started without conflict.
  */
-import type { ProfilePredictor } from '../profile/index.js';
+import { isolatedLatencyMs, type ProfilePredictor } from '../profile/index.js';
 import { validateDecisions } from '../sched/index.js';
 import type { Decision, EngineView, Policy, Query, RejectReason, Running } from '../sched/index.js';
 import type { Clock } from './clock.js';
@@ -495,10 +495,8 @@ export class EngineCore {
    */
   private hopelessAtMs(q: QueryState): number {
     if (!this.opts.expireLate) return q.deadlineMs;
-    let fastestUs = Infinity;
-    for (let c = 1; c <= Math.min(this.ledger.total, q.pred.maxCores); c++)
-      fastestUs = Math.min(fastestUs, q.pred.predict(q.nextLayer, q.pred.layerCount, c, 0).latencyUs);
-    return q.deadlineMs - (fastestUs + this.opts.dispatchOverheadUs) / 1000;
+    const fastestMs = isolatedLatencyMs(q.pred, this.ledger.total, q.nextLayer);
+    return q.deadlineMs - fastestMs - this.opts.dispatchOverheadUs / 1000;
   }
 
   private makeReady(q: QueryState): void {

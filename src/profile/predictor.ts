@@ -344,11 +344,14 @@ function measuredVersion(layer: LayerProfile, version: string): VersionProfile |
   return layer.versions.find(isIt) ?? layer.dominated?.find(isIt);
 }
 
-/** Lowest solo latency of the whole model over 1..totalCores cores, best version, in ms. */
-export function isolatedLatencyMs(pred: ProfilePredictor, totalCores: number): number {
+/**
+ * Lowest solo latency of the model from layer `fromLayer` (default: the whole model) to its end
+ * over 1..totalCores cores, best version, in ms.
+ */
+export function isolatedLatencyMs(pred: ProfilePredictor, totalCores: number, fromLayer = 0): number {
   let best = Infinity;
   for (let c = 1; c <= Math.min(totalCores, pred.maxCores); c++)
-    best = Math.min(best, pred.predict(0, pred.layerCount, c, 0).latencyUs / 1000);
+    best = Math.min(best, pred.predict(fromLayer, pred.layerCount, c, 0).latencyUs / 1000);
   return best;
 }
 
