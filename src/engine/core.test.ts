@@ -34,6 +34,15 @@ function engine(policy: Policy, opts: { cpus?: number[]; layers?: number; expire
   return { clock, core, started, ends };
 }
 
+/** Two 2-layer queries arrived at 0 on one CPU, one layer a block, expiring late ones: q0 runs. */
+function twoQueriesOnOneCpu() {
+  const e = engine(layerFcfsPolicy(1), { cpus: [0], layers: 2, expireLate: true });
+  e.core.arrive('m', 0);
+  e.core.arrive('m', 0);
+  e.core.decide();
+  return e;
+}
+
 describe('EngineCore', () => {
   it('starts what the policy dispatches on named CPUs and frees them when the block ends', () => {
     const { clock, core, started, ends } = engine(lossPolicy(), { cpus: [6, 9] });
@@ -104,14 +113,7 @@ describe('EngineCore', () => {
   it('turns a waiting query away once its remaining layers cannot finish by its deadline, before the deadline', () => {
     // Two 1 ms layers, one CPU, a 5 ms target: q1 waits behind q0 and is hopeless after 3 ms;
     // q0, one layer left when its first block ends at 3.5 ms, is hopeless only after 4 ms.
-    const { clock, core, started, ends } = engine(layerFcfsPolicy(1), {
-      cpus: [0],
-      layers: 2,
-      expireLate: true,
-    });
-    core.arrive('m', 0);
-    core.arrive('m', 0);
-    core.decide();
+    const { clock, core, started, ends } = twoQueriesOnOneCpu();
     assert.equal(core.nextExpiryMs, 3, 'the driver is told to wake when q1 becomes hopeless');
     clock.set(3.5);
     core.complete(started[0].run, 3500);
@@ -127,14 +129,7 @@ describe('EngineCore', () => {
   it('says how long past its deadline the block a query was running then ran, and nothing else', () => {
     // Two layers, one per block, a 5 ms target: q0's second block straddles its deadline; q1
     // waits past its own (its first block starts after it) and expires with nothing excused.
-    const { clock, core, started, ends } = engine(layerFcfsPolicy(1), {
-      cpus: [0],
-      layers: 2,
-      expireLate: true,
-    });
-    core.arrive('m', 0);
-    core.arrive('m', 0);
-    core.decide();
+    const { clock, core, started, ends } = twoQueriesOnOneCpu();
     clock.set(3);
     core.complete(started[0].run, 3000);
     core.decide();
