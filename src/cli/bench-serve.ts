@@ -223,12 +223,11 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
       await stopServer(child);
     }
   }
-  // With --json the table still reaches the reader, on stderr beside the progress lines.
-  if (!flags.json) console.log(formatServeTable(rows, transport));
-  else {
-    process.stdout.write(JSON.stringify({ schema: 'veltair.bench-serve/1', transport, rows }) + '\n');
-    console.error(formatServeTable(rows, transport));
-  }
+  const summary = formatServeTable(rows, transport);
+  if (!flags.json) return console.log(summary);
+  process.stdout.write(JSON.stringify({ schema: 'veltair.bench-serve/1', transport, rows }) + '\n');
+  // The table still reaches the reader, on stderr beside the progress lines.
+  console.error(summary);
 }
 
 /**

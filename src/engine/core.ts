@@ -236,11 +236,10 @@ export class EngineCore {
       nextLayer: 0,
       blocks: 0,
       readyMs: this.nowMs,
-      hopelessAtMs: due,
+      hopelessAtMs: this.hopelessAtMs(pred, 0, due),
       blockOverrunMs: 0,
       view: { id, model, arrivalMs, deadlineMs: due, nextLayer: 0 },
     };
-    q.hopelessAtMs = this.hopelessAtMs(q);
     this.countsOf(model).queries++;
     this.waiting.push(q); // arrivals come in index order, so the list stays in arrival order
     const coreUs = leastCoreTimeUs(pred);
@@ -490,18 +489,18 @@ export class EngineCore {
   }
 
   /**
-   * The query's deadline less the least time its remaining layers take alone, at the best core
-   * count, and one dispatch: the same rule a server admits queries by, kept while they wait.
+   * A query's deadline less the least time its layers from `nextLayer` on take alone, at the best
+   * core count, and one dispatch: the rule a server admits queries by, kept while they wait.
    */
-  private hopelessAtMs(q: QueryState): number {
-    if (!this.opts.expireLate) return q.deadlineMs;
-    const fastestMs = isolatedLatencyMs(q.pred, this.ledger.total, q.nextLayer);
-    return q.deadlineMs - fastestMs - this.opts.dispatchOverheadUs / 1000;
+  private hopelessAtMs(pred: ProfilePredictor, nextLayer: number, deadlineMs: number): number {
+    if (!this.opts.expireLate) return deadlineMs;
+    const fastestMs = isolatedLatencyMs(pred, this.ledger.total, nextLayer);
+    return deadlineMs - fastestMs - this.opts.dispatchOverheadUs / 1000;
   }
 
   private makeReady(q: QueryState): void {
     q.readyMs = this.nowMs;
-    q.hopelessAtMs = this.hopelessAtMs(q);
+    q.hopelessAtMs = this.hopelessAtMs(q.pred, q.nextLayer, q.deadlineMs);
     q.view = {
       id: q.id,
       model: q.model,
