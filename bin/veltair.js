@@ -9,7 +9,9 @@
 //   outputs it no longer needs at once with ES2024 ArrayBuffer.prototype.transfer, which node
 //   20's V8 ships behind --harmony-rab-gsab-transfer (on by default from node 21). Without
 //   incremental marking V8 would start a full collection only when an old-generation allocation
-//   fails, so the live runtime starts them itself (src/runtime/heap-keeper.ts) through --expose-gc.
+//   fails, so the live runtime starts them itself (src/runtime/heap-keeper.ts) through --expose-gc,
+//   marked incrementally, at twice what the last kept; V8's own limit is fixed at four times
+//   (--heap-growing-percent=300) so that its atomic collections do not come first.
 // - glibc malloc keeps freed memory for reuse (decision 0005): with its defaults a multi-MiB
 //   output could land on fresh pages every run, so the same block ran up to 2x slower
 //   depending on what the process had run before, and profiles depended on measuring order.
@@ -27,6 +29,7 @@ const V8_FLAGS = [
   '--no-incremental-marking',
   '--harmony-rab-gsab-transfer',
   '--expose-gc',
+  '--heap-growing-percent=300',
 ];
 const MALLOC_TUNABLES = [
   'glibc.malloc.mmap_threshold=33554432',
