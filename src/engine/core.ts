@@ -488,14 +488,10 @@ export class EngineCore {
     this.waiting.length = kept;
   }
 
-  /**
-   * A query's deadline less the least time its layers from `nextLayer` on take alone, at the best
-   * core count, and one dispatch: the rule a server admits queries by, kept while they wait.
-   */
+  /** A query's deadline less `leastServiceMs` from `nextLayer` on: the server's admission rule, kept while it waits. */
   private hopelessAtMs(pred: ProfilePredictor, nextLayer: number, deadlineMs: number): number {
     if (!this.opts.expireLate) return deadlineMs;
-    const fastestMs = isolatedLatencyMs(pred, this.ledger.total, nextLayer);
-    return deadlineMs - fastestMs - this.opts.dispatchOverheadUs / 1000;
+    return deadlineMs - leastServiceMs(pred, this.ledger.total, this.opts.dispatchOverheadUs, nextLayer);
   }
 
   private makeReady(q: QueryState): void {
@@ -620,6 +616,20 @@ function insertAt<T>(list: T[], at: number, item: T): void {
   list.push(item);
   for (let k = list.length - 1; k > at; k--) list[k] = list[k - 1];
   list[at] = item;
+}
+
+/**
+ * The least time a query needs from `fromLayer` on: its layers alone at their best core count,
+ * and one dispatch. A server turns away at arrival what has less time left than this, and the
+ * live engine turns away by it what waits.
+ */
+export function leastServiceMs(
+  pred: ProfilePredictor,
+  totalCores: number,
+  dispatchOverheadUs: number,
+  fromLayer = 0,
+): number {
+  return isolatedLatencyMs(pred, totalCores, fromLayer) + dispatchOverheadUs / 1000;
 }
 
 const leastCoreUsCache = new WeakMap<ProfilePredictor, number>();

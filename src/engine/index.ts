@@ -6,6 +6,7 @@
 export {
   EngineCore,
   leastCoreTimeUs,
+  leastServiceMs,
   type BlockStart,
   type Executor,
   type EngineCoreOptions,

@@ -158,7 +158,7 @@ export class LiveRuntime {
   /** Sessions each worker holds, by CPU. */
   private readonly held = new Map<number, number>();
   private readonly spreads = new Map<string, number>();
-  private dispatchOverheadUs = LIVE_DISPATCH_OVERHEAD_US;
+  private measuredDispatchUs = LIVE_DISPATCH_OVERHEAD_US;
   private openMs = 0;
   private readonly heapKeeper = new HeapKeeper();
 
@@ -191,7 +191,7 @@ export class LiveRuntime {
     try {
       const admitted = await runtime.admit(opts.models);
       runtime.unavailable.push(...admitted.unavailable);
-      runtime.dispatchOverheadUs = admitted.dispatchOverheadUs;
+      runtime.measuredDispatchUs = admitted.dispatchOverheadUs;
     } catch (err) {
       await pool.stop();
       throw err;
@@ -199,6 +199,11 @@ export class LiveRuntime {
     runtime.openMs = performance.now() - t0;
     runtime.heapKeeper.start();
     return runtime;
+  }
+
+  /** What handing a block to a worker costs on this machine, measured when models were admitted (us). */
+  get dispatchOverheadUs(): number {
+    return this.measuredDispatchUs;
   }
 
   /** What the runtime holds now. */
@@ -209,7 +214,7 @@ export class LiveRuntime {
       models: [...this.modelReports.values()],
       unavailable: this.unavailable,
       sessions: [...this.held.values()].reduce((a, b) => a + b, 0),
-      dispatchOverheadUs: this.dispatchOverheadUs,
+      dispatchOverheadUs: this.measuredDispatchUs,
       latencySpread: Math.max(0, ...this.spreads.values()),
       openMs: this.openMs,
       rssBytes: process.memoryUsage().rss,
@@ -281,7 +286,7 @@ export class LiveRuntime {
         unavailable.push({ name: model.name, reason: (err as Error).message });
       }
     }
-    if (opened.length === 0) return { unavailable, dispatchOverheadUs: this.dispatchOverheadUs };
+    if (opened.length === 0) return { unavailable, dispatchOverheadUs: this.measuredDispatchUs };
     this.progress('measuring the units');
     const counts = [...new Set(opened.flatMap((m) => m.profile.coreCounts))].filter((c) => c <= cpus.length);
     const measured = await measureUnits(this.pool, opened, counts, this.measureOptions, this.gate);
@@ -448,7 +453,7 @@ export class LiveEngine implements InferenceService {
         predictors: runtime.predictors,
         qosTargetMs: opts.qosTargetMs,
         policy: opts.policy,
-        dispatchOverheadUs: opts.dispatchOverheadUs ?? runtime.report.dispatchOverheadUs,
+        dispatchOverheadUs: opts.dispatchOverheadUs ?? runtime.dispatchOverheadUs,
         trace: opts.trace,
         expireLate: true,
         stopwatch: () => performance.now(),

@@ -8,6 +8,7 @@
  * them (src/load/tuning.ts), unless the user fixed them: before the server listens, and again on
  * a worker thread after each load or unload, the engine keeping the parameters it had meanwhile.
  */
+import { leastServiceMs } from '../engine/index.js';
 import {
   NAIVE,
   TUNING_BUDGET_MS,
@@ -19,7 +20,6 @@ import {
   type LiveTuningJob,
   type TuningRun,
 } from '../load/index.js';
-import { isolatedLatencyMs } from '../profile/index.js';
 import {
   LiveRuntime,
   NaiveService,
@@ -144,9 +144,10 @@ export class Backend {
     return this.targets;
   }
 
-  /** The model's latency alone on the machine, at its best core count (measured). */
+  /** The least time a query of the model needs: alone on the machine, at its best core count, and one dispatch (measured). */
   fastestMs(model: string): number {
-    return isolatedLatencyMs(this.runtime.model(model).predictor, this.runtime.pool.cpus.length);
+    const { predictor } = this.runtime.model(model);
+    return leastServiceMs(predictor, this.runtime.pool.cpus.length, this.runtime.dispatchOverheadUs);
   }
 
   /** Serves one more model; throws the reason when it cannot be opened. */
