@@ -64,6 +64,11 @@ interface ServeRow {
   serverWorstLateMs: number | null;
   /** Of that, the most no block in flight at the deadline excused (`veltair_worst_late_beyond_block_seconds`), in ms. */
   serverLateBeyondBlockMs: number | null;
+  /**
+   * Of that, the most beyond the request's longest block (`veltair_worst_late_beyond_longest_block_seconds`),
+   * in ms: 0 while the deadline promise holds (decision 0014).
+   */
+  serverLateBeyondLongestBlockMs: number | null;
   /** The parameters the server's policy ran with (`veltair_policy_info`; empty for `naive`). */
   serverParams: string | null;
   /** The same policy's in-process peak, the simulator's prediction, the targets and parameters; null when not measured. */
@@ -202,6 +207,7 @@ async function benchServe(flags: BenchServeFlags): Promise<void> {
       rows.push({
         serverWorstLateMs: gauge('veltair_worst_late_seconds'),
         serverLateBeyondBlockMs: gauge('veltair_worst_late_beyond_block_seconds'),
+        serverLateBeyondLongestBlockMs: gauge('veltair_worst_late_beyond_longest_block_seconds'),
         serverParams: params ? params[1] : null,
         policy,
         peakQps: report.peakQps,
@@ -300,6 +306,7 @@ function formatServeTable(rows: readonly ServeRow[], transport: Transport): stri
         'late ms (client)',
         'late ms (server)',
         'beyond block ms',
+        'beyond longest block ms',
       ],
       rows.map((r) => [
         r.policy,
@@ -315,6 +322,7 @@ function formatServeTable(rows: readonly ServeRow[], transport: Transport): stri
         round(Math.max(0, r.worstOvershootMs), 1).toFixed(1),
         r.serverWorstLateMs === null ? '-' : r.serverWorstLateMs.toFixed(1),
         r.serverLateBeyondBlockMs === null ? '-' : r.serverLateBeyondBlockMs.toFixed(1),
+        r.serverLateBeyondLongestBlockMs === null ? '-' : r.serverLateBeyondLongestBlockMs.toFixed(1),
       ]),
     ),
     ...targetLines(rows),

@@ -144,6 +144,20 @@ describe('EngineCore', () => {
     assert.equal(byId.get('q1')?.blockOverrunMs, 0);
   });
 
+  it("gives each query's longest block, dispatch to end, as the lateness its deadline promise allows", () => {
+    // q0's blocks run 0-3 ms and 3-7.5 ms; q1 never runs one, so its deadline allows nothing more.
+    const { clock, core, started, ends } = twoQueriesOnOneCpu();
+    clock.set(3);
+    core.complete(started[0].run, 3000);
+    core.decide();
+    clock.set(7.5);
+    core.complete(started[1].run, 4500);
+    core.decide();
+    const byId = new Map(ends.map((e) => [e.id, e]));
+    assert.equal(byId.get('q0')?.longestBlockMs, 4.5);
+    assert.equal(byId.get('q1')?.longestBlockMs, 0);
+  });
+
   it("excuses a query's lateness only up to its block's own end, not until the engine heard of it", () => {
     // A 5 ms target; the block ends at 6 ms, the engine (paused, say) hears of it at 9 ms.
     const { clock, core, started, ends } = engine(lossPolicy(), { expireLate: true });
@@ -154,6 +168,11 @@ describe('EngineCore', () => {
     core.decide();
     assert.equal(ends[0].latencyMs, 9);
     assert.equal(ends[0].blockOverrunMs, 1);
+    assert.equal(
+      ends[0].longestBlockMs,
+      6,
+      'the block is long to its own end, not to when the engine heard of it',
+    );
   });
 
   it('ends a query whose block failed with the error and frees its CPUs', () => {

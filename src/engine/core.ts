@@ -68,6 +68,11 @@ export interface QueryEnd {
    * was running none): the lateness a block, which cannot be stopped, excuses.
    */
   readonly blockOverrunMs: number;
+  /**
+   * The longest of its blocks, from dispatch to its end (0: it ran none): the longest block it
+   * could have been running at its deadline, which the server's deadline promise allows beyond it.
+   */
+  readonly longestBlockMs: number;
 }
 
 /** The models an engine serves and the policy that schedules them. */
@@ -133,6 +138,7 @@ interface QueryState {
   hopelessAtMs: number;
   /** `QueryEnd.blockOverrunMs`, once a block ran past the deadline. */
   blockOverrunMs: number;
+  longestBlockMs: number;
   view: Query;
 }
 
@@ -238,6 +244,7 @@ export class EngineCore {
       readyMs: this.nowMs,
       hopelessAtMs: this.hopelessAtMs(pred, 0, due),
       blockOverrunMs: 0,
+      longestBlockMs: 0,
       view: { id, model, arrivalMs, deadlineMs: due, nextLayer: 0 },
     };
     this.countsOf(model).queries++;
@@ -424,6 +431,7 @@ export class EngineCore {
     const blockEndMs = Math.min(endedMs, this.nowMs);
     if (r.start.startMs <= r.q.deadlineMs && blockEndMs > r.q.deadlineMs)
       r.q.blockOverrunMs = blockEndMs - r.q.deadlineMs;
+    r.q.longestBlockMs = Math.max(r.q.longestBlockMs, blockEndMs - r.start.startMs);
     this.runs.delete(run);
     removeItem(this.runningViews, r.view);
     this.ledger.release(r.start.cpus, run, this.nowMs);
@@ -476,6 +484,7 @@ export class EngineCore {
       endMs: this.nowMs,
       latencyMs,
       blockOverrunMs: q.blockOverrunMs,
+      longestBlockMs: q.longestBlockMs,
     };
   }
 

@@ -40,11 +40,11 @@ export function pinThisThread(cpus: readonly number[]): void {
 }
 
 /**
- * Lowers the calling thread's scheduling priority to `nice` (Linux nice values are per thread;
- * a thread may always lower its own). Threads it creates afterwards (ORT's pools) inherit it.
- * Best effort: false when the OS refused.
+ * Sets the calling thread's nice value (Linux nice values are per thread). A thread may always
+ * lower its own priority; raising it needs CAP_SYS_NICE or a nice rlimit. Threads it creates
+ * afterwards (ORT's pools) inherit it. Best effort: false when the OS refused.
  */
-export function lowerThisThreadPriority(nice: number): boolean {
+export function setThisThreadNice(nice: number): boolean {
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
     setPriority(tid, nice);
@@ -52,6 +52,31 @@ export function lowerThisThreadPriority(nice: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Where a thread that yields to the engine's stands (`yieldThisThread`). */
+export type YieldedPriority = 'idle' | 'nice' | 'unchanged';
+
+/** Nice value of a thread that yields, where SCHED_IDLE cannot be had. */
+const YIELD_NICE = 5;
+
+/**
+ * Puts the calling thread below every ordinary thread: SCHED_IDLE, which a waking ordinary
+ * thread preempts at once (a lower nice value only weighs its share, and the kernel still lets
+ * the running thread finish its slice), set with chrt as taskset pins; where that fails, nice
+ * 5. Threads it creates afterwards (ORT's pools) inherit either. Any thread may lower its own
+ * priority. Decision 0011.
+ */
+export function yieldThisThread(): YieldedPriority {
+  let tid: string;
+  try {
+    tid = readlinkSync('/proc/thread-self').split('/').pop() ?? '';
+  } catch {
+    return 'unchanged';
+  }
+  const idle = spawnSync('chrt', ['--idle', '-p', '0', tid], { stdio: 'ignore' });
+  if (idle.status === 0) return 'idle';
+  return setThisThreadNice(YIELD_NICE) ? 'nice' : 'unchanged';
 }
 
 /** The CPUs the calling thread may run on ([] when unknown). */

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { freeTensorMemory } from '../onnx/index.js';
-import { currentCpu, lowerThisThreadPriority, pinThisThread, threadAllowedCpus } from './affinity.js';
+import { currentCpu, pinThisThread, threadAllowedCpus, yieldThisThread } from './affinity.js';
 import type { ChainStep, FromWorker, SessionSpec, ToWorker, WorkerSetup } from './protocol.js';
 import { openSession, ortReason } from '../partition/index.js';
 import { fromWire, owned, toWire, transferList, type WireTensors } from './wire.js';
@@ -129,8 +129,8 @@ if (port) {
   if (setup.cpu !== undefined) pinThisThread([setup.cpu]);
   // The engine's own thread (generator, decisions, messages) shares these CPUs: below it, a
   // block's threads yield to it at once instead of making every decision wait for a time slice.
-  if (setup.nice !== undefined) lowerThisThreadPriority(setup.nice);
-  reply({ kind: 'ready', allowedCpus: threadAllowedCpus() });
+  const priority = setup.yieldToEngine ? yieldThisThread() : 'unchanged';
+  reply({ kind: 'ready', allowedCpus: threadAllowedCpus(), priority });
   // One message at a time: a chain runs to its end before the next message is looked at. A
   // worker sleeps between blocks rather than polling for the next: a polling worker kept the
   // engine's thread, woken onto its CPU, from the very completion it waited for (decision 0011).

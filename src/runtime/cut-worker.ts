@@ -4,11 +4,11 @@
  * Unit bytes and warm-up inputs come back in shared memory (see `shared`).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { lowerThisThreadPriority } from './affinity.js';
+import { setThisThreadNice } from './affinity.js';
 import { ServedModel, type CutReply, type CutRequest } from './served.js';
 
 const request = workerData as CutRequest;
-lowerThisThreadPriority(request.nice);
+setThisThreadNice(request.nice);
 let reply: CutReply;
 try {
   reply = { parts: await ServedModel.cut(request.source, request.opts) };

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +66,30 @@ describe('the live engine', () => {
         new ort.Tensor(t.type, (t.data as Float32Array).slice(), t.dims),
       ]),
     );
+
+  it(
+    "puts every block thread below the engine's and says where each stands",
+    { skip: process.platform !== 'linux' },
+    () => {
+      const { engineNice, workers } = runtime.report.threadPriority;
+      assert.notEqual(workers, 'unchanged', 'a thread may always lower its own priority');
+      // /proc/<pid>/task/<tid>/stat after the command name: nice is field 19, policy field 41.
+      const threads = readdirSync('/proc/self/task').map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return { tid: Number(tid), nice: Number(fields[16]), policy: Number(fields[38]) };
+      });
+      const SCHED_IDLE = 5;
+      const below = threads.filter((t) => (workers === 'idle' ? t.policy === SCHED_IDLE : t.nice === 5));
+      assert.ok(
+        below.length >= runtime.report.cpus.length,
+        `${below.length} block threads below the engine's`,
+      );
+      const engine = threads.find((t) => t.tid === process.pid);
+      assert.equal(engine?.policy, 0, "the engine's thread stays an ordinary one");
+      if (engineNice !== null) assert.equal(engine?.nice, engineNice);
+    },
+  );
 
   it('cuts every fixture into one segment per layer and holds sessions for each', () => {
     for (const m of runtime.report.models) assert.ok(m.segments > 1, `${m.name}: ${m.segments} segments`);

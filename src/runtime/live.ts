@@ -20,7 +20,7 @@ import {
   type QueryEnd,
 } from '../engine/index.js';
 import type { Policy } from '../sched/index.js';
-import { processCpus } from './affinity.js';
+import { processCpus, setThisThreadNice, type YieldedPriority } from './affinity.js';
 import {
   DEFAULT_MEASURE_OPTIONS,
   OPEN_GATE,
@@ -97,12 +97,34 @@ export interface RuntimeReport {
   /** How much a unit's runs vary (log-space standard deviation, the widest of the models). */
   readonly latencySpread: number;
   readonly openMs: number;
+  /**
+   * The engine thread's nice value (null: the OS refused to raise it, and it runs at the
+   * process's) and where the block workers stand below it (decision 0011).
+   */
+  readonly threadPriority: { readonly engineNice: number | null; readonly workers: YieldedPriority };
   /** Resident memory of the process when the report was made (bytes). */
   readonly rssBytes: number;
 }
 
-/** Block workers run this much below the engine's thread (see block-worker.ts). */
-const WORKER_NICE = 5;
+/**
+ * The engine's thread raises itself to this nice value where the OS allows: above the load
+ * generator beside it, the HTTP layer's peers and other ordinary threads (decision 0011).
+ */
+const ENGINE_NICE = -10;
+
+const WORKER_PRIORITY_TEXT: Record<YieldedPriority, string> = {
+  idle: 'block workers below every ordinary thread (SCHED_IDLE)',
+  nice: 'block workers at nice 5 (SCHED_IDLE refused)',
+  unchanged: "block workers at the engine's priority (the OS refused to lower it)",
+};
+
+function threadPriorityText(engineNice: number | null, workers: YieldedPriority): string {
+  const engine =
+    engineNice === null
+      ? "the engine's thread at the process's priority (raising it needs CAP_SYS_NICE)"
+      : `the engine's thread at nice ${engineNice}`;
+  return `${engine}, ${WORKER_PRIORITY_TEXT[workers]}`;
+}
 
 /**
  * The shortest served model's latency on one core (us, its compiled profile's estimate): no
@@ -160,6 +182,7 @@ export class LiveRuntime {
   private readonly spreads = new Map<string, number>();
   private measuredDispatchUs = LIVE_DISPATCH_OVERHEAD_US;
   private openMs = 0;
+  private engineNice: number | null = null;
   private readonly heapKeeper = new HeapKeeper();
 
   private constructor(
@@ -173,11 +196,13 @@ export class LiveRuntime {
   static async start(opts: LiveRuntimeOptions): Promise<LiveRuntime> {
     const t0 = performance.now();
     const cpus = opts.cpus ?? processCpus();
+    const engineNice = setThisThreadNice(ENGINE_NICE) ? ENGINE_NICE : null;
     const pool = await WorkerPool.start(cpus, {
       pin: opts.pin ?? true,
       reportCpu: opts.reportCpu,
-      nice: WORKER_NICE,
+      yieldToEngine: true,
     });
+    opts.onProgress?.(threadPriorityText(engineNice, pool.priority));
     const segments = {
       maxSegmentUs: shortestModelUs(opts.models),
       ...(opts.segments ?? DEFAULT_SEGMENT_OPTIONS),
@@ -197,6 +222,7 @@ export class LiveRuntime {
       throw err;
     }
     runtime.openMs = performance.now() - t0;
+    runtime.engineNice = engineNice;
     runtime.heapKeeper.start();
     return runtime;
   }
@@ -217,6 +243,7 @@ export class LiveRuntime {
       dispatchOverheadUs: this.measuredDispatchUs,
       latencySpread: Math.max(0, ...this.spreads.values()),
       openMs: this.openMs,
+      threadPriority: { engineNice: this.engineNice, workers: this.pool.priority },
       rssBytes: process.memoryUsage().rss,
     };
   }
@@ -680,14 +707,21 @@ export class LiveEngine implements InferenceService {
         queueMs,
         satisfied: end.satisfied,
         blockOverrunMs: end.blockOverrunMs,
+        longestBlockMs: end.longestBlockMs,
       });
     } else {
       for (const w of q.live.values()) freeWire(w);
-      const { latencyMs, blockOverrunMs } = end;
+      const { latencyMs, blockOverrunMs, longestBlockMs } = end;
       q.resolve(
         end.outcome === 'failed'
-          ? { status: 'failed', error: end.error ?? 'failed', latencyMs, blockOverrunMs }
-          : { status: 'rejected', reason: end.reason ?? 'aborted', latencyMs, blockOverrunMs },
+          ? { status: 'failed', error: end.error ?? 'failed', latencyMs, blockOverrunMs, longestBlockMs }
+          : {
+              status: 'rejected',
+              reason: end.reason ?? 'aborted',
+              latencyMs,
+              blockOverrunMs,
+              longestBlockMs,
+            },
       );
     }
     if (this.queries.size === 0) for (const w of this.idleWaiters.splice(0)) w();

@@ -3,6 +3,7 @@
  * sends them chains to run, and hands back what they answer.
  */
 import { Worker } from 'node:worker_threads';
+import type { YieldedPriority } from './affinity.js';
 import type { ChainStep, FromWorker, SessionSpec, ToWorker, WorkerSetup } from './protocol.js';
 import { transferList, type WireTensors } from './wire.js';
 
@@ -23,6 +24,7 @@ export class BlockWorker {
   private readonly pending = new Map<number, Pending>();
   private failure: Error | undefined;
   allowedCpus: readonly number[] = [];
+  priority: YieldedPriority = 'unchanged';
 
   private constructor(
     readonly cpu: number | undefined,
@@ -52,6 +54,7 @@ export class BlockWorker {
         if (m.kind !== 'ready') return reject(new Error(`block worker sent ${m.kind} before ready`));
         const w = new BlockWorker(setup.cpu, worker);
         w.allowedCpus = m.allowedCpus;
+        w.priority = m.priority;
         resolve(w);
       });
       worker.once('error', reject);
@@ -118,14 +121,14 @@ export class WorkerPool {
    */
   static async start(
     cpus: readonly number[],
-    opts: { pin: boolean; reportCpu?: boolean; nice?: number },
+    opts: { pin: boolean; reportCpu?: boolean; yieldToEngine?: boolean },
   ): Promise<WorkerPool> {
     const workers = await Promise.all(
       cpus.map((cpu) =>
         BlockWorker.start({
           cpu: opts.pin ? cpu : undefined,
           reportCpu: opts.reportCpu ?? false,
-          nice: opts.nice,
+          yieldToEngine: opts.yieldToEngine,
         }),
       ),
     );
@@ -139,6 +142,12 @@ export class WorkerPool {
   /** Whether every worker ended up allowed on exactly its own CPU. */
   get pinned(): boolean {
     return [...this.workers].every(([cpu, w]) => w.allowedCpus.length === 1 && w.allowedCpus[0] === cpu);
+  }
+
+  /** Where the workers' threads stand toward the engine's: the least any of them got. */
+  get priority(): YieldedPriority {
+    const got = new Set([...this.workers.values()].map((w) => w.priority));
+    return got.has('unchanged') ? 'unchanged' : got.has('nice') ? 'nice' : 'idle';
   }
 
   private worker(cpu: number): BlockWorker {

@@ -2,6 +2,7 @@
  * Messages between the live engine and its block workers (one worker thread per CPU).
  */
 import type { SessionSetup } from '../partition/index.js';
+import type { YieldedPriority } from './affinity.js';
 import type { WireTensors } from './wire.js';
 
 /** A session a worker should hold, under `key`. */
@@ -42,6 +43,8 @@ export type FromWorker =
       readonly kind: 'ready';
       /** The CPUs the worker's thread may run on after pinning ([] when unknown). */
       readonly allowedCpus: readonly number[];
+      /** Where the worker's thread stands toward the engine's, with `yieldToEngine`. */
+      readonly priority: YieldedPriority;
     }
   | { readonly kind: 'opened'; readonly id: number; readonly sessions: number }
   | {
@@ -65,6 +68,6 @@ export interface WorkerSetup {
   readonly cpu?: number;
   /** Report the CPU each run ended on (costs a /proc read per run; for tests). */
   readonly reportCpu: boolean;
-  /** Nice value for the worker's thread and the ORT threads it starts (unset: unchanged). */
-  readonly nice?: number;
+  /** Put the worker's thread and the ORT threads it starts below the engine's (`yieldThisThread`). */
+  readonly yieldToEngine?: boolean;
 }

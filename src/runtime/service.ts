@@ -25,6 +25,8 @@ export type InferOutcome = (
    * service does not run queries as blocks).
    */
   readonly blockOverrunMs?: number;
+  /** The longest of the query's blocks, dispatch to end (absent: the service has no blocks). */
+  readonly longestBlockMs?: number;
 };
 
 /** When a query was due and by when it must be answered, on the service's clock (ms). */

@@ -34,6 +34,8 @@ export class ServerMetrics {
   worstLateSeconds = 0;
   /** The same, less what the block running at the deadline excused (s). */
   worstLateBeyondBlockSeconds = 0;
+  /** The same, less the longest of the request's blocks: past the server's deadline promise (s). */
+  worstLateBeyondLongestBlockSeconds = 0;
 
   constructor(gauges: ServerGauges) {
     const registers = [this.registry];
@@ -95,6 +97,15 @@ export class ServerMetrics {
       registers,
       collect() {
         this.set(worstBeyond());
+      },
+    });
+    const worstBeyondLongest = () => this.worstLateBeyondLongestBlockSeconds;
+    new Gauge({
+      name: 'veltair_worst_late_beyond_longest_block_seconds',
+      help: "The most any request was answered or rejected after its deadline plus the longest of its blocks (the longest block it could have been running then), since start: 0 while the server's deadline promise holds",
+      registers,
+      collect() {
+        this.set(worstBeyondLongest());
       },
     });
     new Gauge({

@@ -594,6 +594,11 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
       gauge('veltair_worst_late_beyond_block_seconds') <= gauge('veltair_worst_late_seconds'),
       'what a block does not excuse is part of the lateness',
     );
+    assert.ok(
+      gauge('veltair_worst_late_beyond_longest_block_seconds') <=
+        gauge('veltair_worst_late_beyond_block_seconds'),
+      'a request is allowed at least the block it was running at its deadline',
+    );
   });
 
   it('runs its policy with parameters chosen for the models it serves, and says which', async () => {

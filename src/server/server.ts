@@ -509,7 +509,7 @@ export class VeltairServer {
     this.observeLateness(
       m.name,
       Math.min(deadlineMs ?? Infinity, arrivalMs + this.qosTargetMs[m.name]),
-      outcome.blockOverrunMs,
+      outcome,
     );
     const answered = this.answeredOf(m, outcome, arrivalMs);
     const outputs = answered.outputs;
@@ -537,17 +537,24 @@ export class VeltairServer {
   }
 
   /**
-   * How long after `deadlineMs` the engine gave its outcome, and how much of that the block
-   * running at the deadline does not excuse (the server's promise: nothing beyond that block).
-   * A service without blocks excuses nothing.
+   * How long after `deadlineMs` the engine gave its outcome; how much of that the block running
+   * at the deadline does not excuse; and how far it went past the server's promise, the deadline
+   * plus the longest block the request could have been running (decision 0014). A service
+   * without blocks excuses nothing.
    */
-  private observeLateness(model: string, deadlineMs: number, blockOverrunMs = 0): void {
+  private observeLateness(model: string, deadlineMs: number, outcome: InferOutcome): void {
     const lateMs = this.service.clock.nowMs() - deadlineMs;
     if (lateMs <= 0) return;
     const m = this.metrics;
     m.lateSeconds.observe({ model }, lateMs / 1000);
     m.worstLateSeconds = Math.max(m.worstLateSeconds, lateMs / 1000);
-    m.worstLateBeyondBlockSeconds = Math.max(m.worstLateBeyondBlockSeconds, (lateMs - blockOverrunMs) / 1000);
+    const beyondBlockMs = lateMs - (outcome.blockOverrunMs ?? 0);
+    m.worstLateBeyondBlockSeconds = Math.max(m.worstLateBeyondBlockSeconds, beyondBlockMs / 1000);
+    const beyondLongestMs = lateMs - (outcome.longestBlockMs ?? 0);
+    m.worstLateBeyondLongestBlockSeconds = Math.max(
+      m.worstLateBeyondLongestBlockSeconds,
+      beyondLongestMs / 1000,
+    );
   }
 
   /** Turns away at once what cannot meet its deadline even alone, and what finds its queue full. */

@@ -87,6 +87,7 @@ export function fluidEdf(o: FluidOptions): FluidResult {
       satisfied,
       // Fluid work is preemptible at any instant: no block to excuse lateness.
       blockOverrunMs: 0,
+      longestBlockMs: 0,
     });
   };
   while (next < o.arrivals.length || active.length > 0) {
