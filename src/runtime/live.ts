@@ -693,6 +693,8 @@ export class LiveEngine implements InferenceService {
     const q = this.queries.get(end.id);
     if (!q) return;
     this.queries.delete(end.id);
+    const { latencyMs, blockOverrunMs, longestBlockMs } = end;
+    const timing = { latencyMs, blockOverrunMs, longestBlockMs };
     if (end.outcome === 'completed') {
       const outputs: Record<string, ort.Tensor> = {};
       for (const name of q.model.outputNames) {
@@ -700,28 +702,13 @@ export class LiveEngine implements InferenceService {
         if (w) outputs[name] = fromWire(w);
       }
       const queueMs = (q.firstStartMs ?? end.endMs) - end.arrivalMs;
-      q.resolve({
-        status: 'ok',
-        outputs,
-        latencyMs: end.latencyMs,
-        queueMs,
-        satisfied: end.satisfied,
-        blockOverrunMs: end.blockOverrunMs,
-        longestBlockMs: end.longestBlockMs,
-      });
+      q.resolve({ status: 'ok', outputs, queueMs, satisfied: end.satisfied, ...timing });
     } else {
       for (const w of q.live.values()) freeWire(w);
-      const { latencyMs, blockOverrunMs, longestBlockMs } = end;
       q.resolve(
         end.outcome === 'failed'
-          ? { status: 'failed', error: end.error ?? 'failed', latencyMs, blockOverrunMs, longestBlockMs }
-          : {
-              status: 'rejected',
-              reason: end.reason ?? 'aborted',
-              latencyMs,
-              blockOverrunMs,
-              longestBlockMs,
-            },
+          ? { status: 'failed', error: end.error ?? 'failed', ...timing }
+          : { status: 'rejected', reason: end.reason ?? 'aborted', ...timing },
       );
     }
     if (this.queries.size === 0) for (const w of this.idleWaiters.splice(0)) w();
