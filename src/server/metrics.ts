@@ -81,42 +81,6 @@ export class ServerMetrics {
       'veltair_late_seconds',
       'How long after its deadline the engine answered or rejected a request (requests past it only)',
     );
-    const worstLate = () => this.worstLateSeconds;
-    new Gauge({
-      name: 'veltair_worst_late_seconds',
-      help: 'The most any request was answered or rejected after its deadline since start',
-      registers,
-      collect() {
-        this.set(worstLate());
-      },
-    });
-    const worstBeyond = () => this.worstLateBeyondBlockSeconds;
-    new Gauge({
-      name: 'veltair_worst_late_beyond_block_seconds',
-      help: 'The most any request was answered or rejected after its deadline, less how long the block it was running at the deadline ran past it (the part a block does not excuse), since start',
-      registers,
-      collect() {
-        this.set(worstBeyond());
-      },
-    });
-    const worstBeyondLongest = () => this.worstLateBeyondLongestBlockSeconds;
-    new Gauge({
-      name: 'veltair_worst_late_beyond_longest_block_seconds',
-      help: "The most any request was answered or rejected after its deadline plus the longest of its blocks (the longest block it could have been running then), since start: 0 while the server's deadline promise holds",
-      registers,
-      collect() {
-        this.set(worstBeyondLongest());
-      },
-    });
-    new Gauge({
-      name: 'veltair_queue_depth',
-      help: 'Requests of the model waiting or running',
-      labelNames: ['model'],
-      registers,
-      collect() {
-        for (const m of gauges.models()) this.set({ model: m }, gauges.queueDepth(m));
-      },
-    });
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({
         name,
@@ -126,6 +90,30 @@ export class ServerMetrics {
           this.set(read());
         },
       });
+    gauge(
+      'veltair_worst_late_seconds',
+      'The most any request was answered or rejected after its deadline since start',
+      () => this.worstLateSeconds,
+    );
+    gauge(
+      'veltair_worst_late_beyond_block_seconds',
+      'The most any request was answered or rejected after its deadline, less how long the block it was running at the deadline ran past it (the part a block does not excuse), since start',
+      () => this.worstLateBeyondBlockSeconds,
+    );
+    gauge(
+      'veltair_worst_late_beyond_longest_block_seconds',
+      "The most any request was answered or rejected after its deadline plus the longest of its blocks (the longest block it could have been running then), since start: 0 while the server's deadline promise holds",
+      () => this.worstLateBeyondLongestBlockSeconds,
+    );
+    new Gauge({
+      name: 'veltair_queue_depth',
+      help: 'Requests of the model waiting or running',
+      labelNames: ['model'],
+      registers,
+      collect() {
+        for (const m of gauges.models()) this.set({ model: m }, gauges.queueDepth(m));
+      },
+    });
     new Gauge({
       name: 'veltair_policy_info',
       help: 'The scheduling policy and the parameters it runs with now (value 1)',
