@@ -25,18 +25,22 @@ export function processCpus(): number[] {
   return cpus.slice(0, Math.max(1, usableCores()));
 }
 
+/** The OS's id of the calling thread (main or worker), which /proc/thread-self names; undefined off Linux. */
+function thisThreadId(): number | undefined {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop());
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Pins the calling thread (main or worker) to `cpus`. /proc/thread-self names the calling
- * thread, whose id taskset takes. Best effort: without taskset or /proc it stays unpinned;
- * `threadAllowedCpus` tells.
+ * Pins the calling thread to `cpus` with taskset. Best effort: without taskset or /proc it
+ * stays unpinned; `threadAllowedCpus` tells.
  */
 export function pinThisThread(cpus: readonly number[]): void {
-  try {
-    const tid = readlinkSync('/proc/thread-self').split('/').pop() ?? '';
-    spawnSync('taskset', ['-p', '-c', cpus.join(','), tid], { stdio: 'ignore' });
-  } catch {
-    // Not Linux: unpinned.
-  }
+  const tid = thisThreadId();
+  if (tid !== undefined) spawnSync('taskset', ['-p', '-c', cpus.join(','), String(tid)], { stdio: 'ignore' });
 }
 
 /**
@@ -45,8 +49,9 @@ export function pinThisThread(cpus: readonly number[]): void {
  * afterwards (ORT's pools) inherit it. Best effort: false when the OS refused.
  */
 export function setThisThreadNice(nice: number): boolean {
+  const tid = thisThreadId();
+  if (tid === undefined) return false;
   try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
     setPriority(tid, nice);
     return true;
   } catch {
@@ -62,19 +67,15 @@ const YIELD_NICE = 5;
 
 /**
  * Puts the calling thread below every ordinary thread: SCHED_IDLE, which a waking ordinary
- * thread preempts at once (a lower nice value only weighs its share, and the kernel still lets
- * the running thread finish its slice), set with chrt as taskset pins; where that fails, nice
+ * thread preempts at once (a lower nice value only weighs its share, and the kernel was seen to
+ * let the running thread finish its slice), set with chrt as taskset pins; where that fails, nice
  * 5. Threads it creates afterwards (ORT's pools) inherit either. Any thread may lower its own
  * priority. Decision 0011.
  */
 export function yieldThisThread(): YieldedPriority {
-  let tid: string;
-  try {
-    tid = readlinkSync('/proc/thread-self').split('/').pop() ?? '';
-  } catch {
-    return 'unchanged';
-  }
-  const idle = spawnSync('chrt', ['--idle', '-p', '0', tid], { stdio: 'ignore' });
+  const tid = thisThreadId();
+  if (tid === undefined) return 'unchanged';
+  const idle = spawnSync('chrt', ['--idle', '-p', '0', String(tid)], { stdio: 'ignore' });
   if (idle.status === 0) return 'idle';
   return setThisThreadNice(YIELD_NICE) ? 'nice' : 'unchanged';
 }
