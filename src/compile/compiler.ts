@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, dirname } from 'node:path';
 import { modelFileError, decodeModel, modelHash } from '../onnx/index.js';
-import { specializeBranches, type BlockRange, type InputPins } from '../partition/index.js';
+import { specializeBranches, withFastLrn, type BlockRange, type InputPins } from '../partition/index.js';
 import { machineKey } from './fingerprint.js';
 import { typicalUs } from './interference.js';
 import type { BlockSamples, MeasurePlan, Measurer, ModelUnderTest } from './measure.js';
@@ -93,7 +93,10 @@ export async function compileModel(modelPath: string, options: CompileOptions): 
   const started = now();
   const bytes = await readModelBytes(modelPath);
   const pins = options.pins ?? new Map();
-  const model = (await specializeBranches(decodeModel(bytes, modelPath), pins)).model;
+  const model = await withFastLrn(
+    (await specializeBranches(decodeModel(bytes, modelPath), pins)).model,
+    modelPath,
+  );
   const name = modelNameFor(modelPath);
   const { measurer } = options;
   const settings = options.settings ?? settingsFor(options.mode, measurer.machine.usableCores);

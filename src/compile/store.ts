@@ -35,7 +35,7 @@ export function samePins(a: Pins, b: Pins): boolean {
  * that profiles measured the old way are rebuilt rather than reused. What each number measured:
  * docs/compiler.md, "Profile files and the cache".
  */
-export const MEASURING_PROTOCOL = 5;
+export const MEASURING_PROTOCOL = 6;
 
 export function profilePathFor(modelPath: string): string {
   const file = basename(modelPath);

@@ -30,6 +30,8 @@
  * - `seededInputs(model, { seed, shapes, integers })`: deterministic inputs of a model or a
  *   block; `parseShapeOverrides(['x:1,3,224,224'])`, `parsePinnedValues(['rate=16000'])`,
  *   `servedGraph(model, shapes, pins)`: the graph a model is served as.
+ * - `withFastLrn(model)`: every `LRN` as a banded 1x1 convolution and element-wise ops, the same
+ *   function at a fraction of ORT's kernel's time; compiled, served and run by every policy.
  */
 export { discoverLayers, isAnchor, macsOf, HEAVY_OPS, type Layer } from './layers.js';
 export { extractBlock, ModelPartition, type BlockBoundary } from './extract.js';
@@ -44,6 +46,7 @@ export {
 export { inferValueTypes } from './types.js';
 export { ortOptimizedLayers } from './optimized.js';
 export { specializeBranches, type InputPins, type TakenBranch } from './branches.js';
+export { withFastLrn } from './fast-lrn.js';
 export {
   openSession,
   sessionOptions,

@@ -17,6 +17,7 @@ import {
   type ModelProto,
 } from '../onnx/index.js';
 import { specializeBranches } from './branches.js';
+import { withFastLrn } from './fast-lrn.js';
 import type { TensorMap } from './session.js';
 import { VeltairError } from '../errors/index.js';
 
@@ -166,15 +167,19 @@ function tensorOf(
   }
 }
 
-/** The graph a model is served as: its inputs at `shapes`, its `If`s specialised to `pins`. */
+/**
+ * The graph a model is served as: its inputs at `shapes`, its `If`s specialised to `pins`, its
+ * `LRN`s in their fast form (`withFastLrn`).
+ */
 export async function servedGraph(
   model: ModelProto,
   shapes: ShapeOverrides = new Map(),
   pins: PinnedValues = new Map(),
 ): Promise<ModelProto> {
   const shaped = pinInputShapes(model, shapes);
-  if (pins.size === 0) return shaped;
-  return (await specializeBranches(shaped, pinnedTensors(shaped, pins))).model;
+  const specialised =
+    pins.size === 0 ? shaped : (await specializeBranches(shaped, pinnedTensors(shaped, pins))).model;
+  return withFastLrn(specialised);
 }
 
 /**

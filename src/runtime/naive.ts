@@ -9,7 +9,7 @@
 import type * as ort from 'onnxruntime-node';
 import { WallClock } from '../engine/index.js';
 import { encodeModel, loadModel } from '../onnx/index.js';
-import { seededInputs } from '../partition/index.js';
+import { seededInputs, withFastLrn } from '../partition/index.js';
 import { BlockWorker } from './pool.js';
 import type { SessionSpec } from './protocol.js';
 import type { ModelInput } from './served.js';
@@ -68,7 +68,7 @@ export class NaiveService implements InferenceService {
 
   /** Serves one more model: every worker opens it with ORT's defaults. */
   async addModel(m: NaiveModel, qosTargetMs: number): Promise<void> {
-    const model = await loadModel(m.path);
+    const model = await withFastLrn(await loadModel(m.path), m.path);
     const warmup = Object.fromEntries(Object.entries(seededInputs(model)).map(([n, t]) => [n, toWire(t)]));
     const spec: SessionSpec = {
       key: sessionKey(m.name),

@@ -4,6 +4,7 @@ import {
   inferValueTypes,
   planBlocks,
   specializeBranches,
+  withFastLrn,
   type Granularity,
   type Layer,
   type TakenBranch,
@@ -52,7 +53,9 @@ export interface VerifyReport {
 
 /**
  * Runs `model` whole and as blocks of the given granularity on the same seeded inputs, with the
- * same session config, and compares every output. Both ways the executor cuts blocks are
+ * same session config, and compares every output. The blocks are cut from the graph as served
+ * (`If`s the pins decide specialised, `LRN`s in their fast form), the whole model runs as
+ * given: a match proves the rewrites and the cut together. Both ways the executor cuts blocks are
  * checked: from the original graph, and (at optimization `all`, where the executor uses it)
  * from ORT's optimized graph. Problems with the model itself (ORT cannot load or run it, a
  * cycle) throw a `model_invalid` error naming `source`.
@@ -67,7 +70,7 @@ export async function verifyModel(
   const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;
   const pins = pinnedTensors(model, options.pins ?? new Map());
   const specialized = await specializeBranches(model, pins);
-  const typed = await inferValueTypes(specialized.model, source);
+  const typed = await inferValueTypes(await withFastLrn(specialized.model, source), source);
   const layers = layersOf(typed, source);
   const feeds = {
     ...seededInputs(typed, { seed: options.seed ?? 1, shapes: options.shapes }),
