@@ -21,6 +21,7 @@ import {
   float32Tensor,
   makeAttribute,
   valueInfo,
+  type AttributeProto,
   type Dim,
   type ModelProto,
   type NodeProto,
@@ -46,7 +47,7 @@ export async function withFastLrn(model: ModelProto, source = '<model>'): Promis
   const typed = await inferValueTypes(model, source);
   const graph = typed.graph!;
   const index = new GraphIndex(graph);
-  const added: { nodes: NodeProto[]; weights: TensorProto[]; values: ValueInfoProto[] }[] = [];
+  const added: LrnRewrite[] = [];
   const nodes = graph.node.flatMap((node) => {
     const rewrite = node.opType === 'LRN' ? lrnRewrite(node, index) : undefined;
     if (!rewrite) return [node];
@@ -65,7 +66,19 @@ export async function withFastLrn(model: ModelProto, source = '<model>'): Promis
   });
 }
 
-function lrnRewrite(lrn: NodeProto, index: GraphIndex) {
+/** Nodes in execution order and the weights they read. */
+interface Nodes {
+  nodes: NodeProto[];
+  weights: TensorProto[];
+}
+
+/** What replaces one LRN: its last node writes the LRN's output; the others' types. */
+interface LrnRewrite extends Nodes {
+  values: ValueInfoProto[];
+}
+
+/** `lrn` in the fast form, or undefined where its type or attributes rule the form out. */
+function lrnRewrite(lrn: NodeProto, index: GraphIndex): LrnRewrite | undefined {
   const [x] = lrn.input;
   const [y] = lrn.output;
   const type = index.typeOf(x);
@@ -79,50 +92,49 @@ function lrnRewrite(lrn: NodeProto, index: GraphIndex) {
   const beta = attr(lrn, 'beta')?.f ?? 0.75;
   const bias = attr(lrn, 'bias')?.f ?? 1;
 
-  const name = (suffix: string) => `${y}/lrn_${suffix}`;
-  const node = (opType: string, inputs: string[], output: string, attrs: NodeProto['attribute'] = []) =>
-    create(NodeProtoSchema, { name: output, opType, input: inputs, output: [output], attribute: attrs });
-  const weights = [
-    float32Tensor(
-      name('window'),
-      [channels, channels, ...dims.slice(2).map(() => 1)],
-      band(channels, size, alpha),
-    ),
-    float32Tensor(name('bias'), [channels], new Float32Array(channels).fill(bias)),
-  ];
-  const square = node('Mul', [x, x], name('square'));
-  const base = node('Conv', [name('square'), name('window'), name('bias')], name('base'), [
-    makeAttribute(
-      'kernel_shape',
-      dims.slice(2).map(() => 1),
-    ),
-  ]);
-  const power = powerNodes(name('base'), beta, name, node, weights);
-  const divide = node('Div', [x, power.at(-1)?.output[0] ?? name('base')], y);
-  const nodes = [square, base, ...power, divide];
-  const values = nodes.slice(0, -1).map((n) => valueInfo(n.output[0], DataType.FLOAT, dims as Dim[]));
-  return { nodes, weights, values };
+  const at = (suffix: string) => `${y}/lrn_${suffix}`;
+  const ones = dims.slice(2).map(() => 1);
+  const sum = {
+    nodes: [
+      op('Mul', [x, x], at('square')),
+      op('Conv', [at('square'), at('window'), at('bias')], at('base'), [makeAttribute('kernel_shape', ones)]),
+    ],
+    weights: [
+      float32Tensor(at('window'), [channels, channels, ...ones], band(channels, size, alpha)),
+      float32Tensor(at('bias'), [channels], new Float32Array(channels).fill(bias)),
+    ],
+  };
+  const power = powerOf(at('base'), beta, at);
+  const denominator = power.nodes.at(-1)?.output[0] ?? at('base');
+  const nodes = [...sum.nodes, ...power.nodes, op('Div', [x, denominator], y)];
+  return {
+    nodes,
+    weights: [...sum.weights, ...power.weights],
+    values: nodes.slice(0, -1).map((n) => valueInfo(n.output[0], DataType.FLOAT, dims as Dim[])),
+  };
 }
 
-/** The nodes that raise `base` to `beta` (none for 1): square roots where they are exact. */
-function powerNodes(
-  base: string,
-  beta: number,
-  name: (suffix: string) => string,
-  node: (opType: string, inputs: string[], output: string) => NodeProto,
-  weights: TensorProto[],
-): NodeProto[] {
-  if (beta === 1) return [];
-  if (beta === 0.5) return [node('Sqrt', [base], name('root'))];
+/** `base` raised to `beta` (nothing for 1), by square roots where they are exact. */
+function powerOf(base: string, beta: number, at: (suffix: string) => string): Nodes {
+  if (beta === 1) return { nodes: [], weights: [] };
+  if (beta === 0.5) return { nodes: [op('Sqrt', [base], at('power'))], weights: [] };
   if (beta === 0.75) {
-    return [
-      node('Sqrt', [base], name('root')),
-      node('Sqrt', [name('root')], name('fourth_root')),
-      node('Mul', [name('root'), name('fourth_root')], name('power')),
+    const nodes = [
+      op('Sqrt', [base], at('root')),
+      op('Sqrt', [at('root')], at('fourth_root')),
+      op('Mul', [at('root'), at('fourth_root')], at('power')),
     ];
+    return { nodes, weights: [] };
   }
-  weights.push(float32Tensor(name('beta'), [], new Float32Array([beta])));
-  return [node('Pow', [base, name('beta')], name('power'))];
+  return {
+    nodes: [op('Pow', [base, at('beta')], at('power'))],
+    weights: [float32Tensor(at('beta'), [], new Float32Array([beta]))],
+  };
+}
+
+/** A node named after its one output. */
+function op(opType: string, input: string[], output: string, attribute: AttributeProto[] = []): NodeProto {
+  return create(NodeProtoSchema, { name: output, opType, input, output: [output], attribute });
 }
 
 /** Weights [out, in] that sum in-channel `in`'s window around `out`, times alpha / size. */
