@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { machineFingerprint, machineKey, readProfileFor } from '../compile/index.js';
+import { MEASURING_PROTOCOL, machineFingerprint, machineKey, readProfileFor } from '../compile/index.js';
 import { ortVersion } from '../partition/index.js';
 import { type ModelProfileData } from '../profile/index.js';
 import {
@@ -116,6 +116,13 @@ async function mixModels(repository: string, weights: Record<string, number>) {
         'profile_unavailable',
 
         `${name}'s profile was compiled on another machine (veltair compile ${repository} --force)`,
+      );
+    }
+    const protocol = profile.compile?.protocol ?? 1;
+    if (protocol !== MEASURING_PROTOCOL) {
+      throw new VeltairError(
+        'profile_unavailable',
+        `${name}'s profile was measured the way of protocol ${protocol}, now ${MEASURING_PROTOCOL} (veltair compile ${repository})`,
       );
     }
     out.push({ name, path, profile });

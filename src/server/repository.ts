@@ -6,7 +6,13 @@
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { samePins, machineFingerprint, machineKey, readProfileFor } from '../compile/index.js';
+import {
+  MEASURING_PROTOCOL,
+  samePins,
+  machineFingerprint,
+  machineKey,
+  readProfileFor,
+} from '../compile/index.js';
 import { ortVersion } from '../partition/index.js';
 import { PROFILE_SCHEMA, type ModelProfileData } from '../profile/index.js';
 import {
@@ -253,7 +259,11 @@ function metadataOf(v: ValueInfoProto): TensorMetadata {
   };
 }
 
-/** The model's compiled profile, when it was compiled on this machine for this very file at these pins. */
+/**
+ * The model's compiled profile, when it was compiled on this machine for this very file at these
+ * pins, measured the way this build measures (an older protocol may describe another graph:
+ * decision 0015 added layers).
+ */
 async function compiledProfile(
   path: string,
   hash: string,
@@ -263,5 +273,6 @@ async function compiledProfile(
   if (!profile || profile.schema !== PROFILE_SCHEMA || profile.modelHash !== hash) return undefined;
   if (!samePins(profile.pins, Object.fromEntries(pins))) return undefined;
   if (profile.compile?.machineKey !== machineKey(machineFingerprint(), ortVersion())) return undefined;
+  if ((profile.compile?.protocol ?? 1) !== MEASURING_PROTOCOL) return undefined;
   return profile;
 }
