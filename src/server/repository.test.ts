@@ -32,6 +32,7 @@ describe('readRepositoryModel', () => {
         schema: PROFILE_SCHEMA,
         model: 'relu',
         modelHash: modelHash(bytes),
+        ortVersion: ortVersion(),
         compile: { machineKey: machineKey(machineFingerprint(), ortVersion()), protocol },
       }),
     );

@@ -8,13 +8,14 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   MEASURING_PROTOCOL,
-  samePins,
   machineFingerprint,
   machineKey,
   readProfileFor,
+  staleReason,
+  type ProfileKey,
 } from '../compile/index.js';
 import { ortVersion } from '../partition/index.js';
-import { PROFILE_SCHEMA, type ModelProfileData } from '../profile/index.js';
+import { type ModelProfileData } from '../profile/index.js';
 import {
   GraphIndex,
   ORT_TYPE_NAME,
@@ -260,9 +261,9 @@ function metadataOf(v: ValueInfoProto): TensorMetadata {
 }
 
 /**
- * The model's compiled profile, when it was compiled on this machine for this very file at these
- * pins, measured the way this build measures (an older protocol may describe another graph:
- * decision 0015 added layers).
+ * The model's compiled profile, when the compiler would reuse it for this very file at these
+ * pins on this machine (`staleReason`: an older protocol may describe another graph, decision
+ * 0015 added layers). A `--quick` profile serves too.
  */
 async function compiledProfile(
   path: string,
@@ -270,9 +271,13 @@ async function compiledProfile(
   pins: PinnedValues,
 ): Promise<ModelProfileData | undefined> {
   const profile = await readProfileFor(path);
-  if (!profile || profile.schema !== PROFILE_SCHEMA || profile.modelHash !== hash) return undefined;
-  if (!samePins(profile.pins, Object.fromEntries(pins))) return undefined;
-  if (profile.compile?.machineKey !== machineKey(machineFingerprint(), ortVersion())) return undefined;
-  if ((profile.compile?.protocol ?? 1) !== MEASURING_PROTOCOL) return undefined;
-  return profile;
+  const key: ProfileKey = {
+    modelHash: hash,
+    machineKey: machineKey(machineFingerprint(), ortVersion()),
+    ortVersion: ortVersion(),
+    mode: 'quick',
+    protocol: MEASURING_PROTOCOL,
+    pins: Object.fromEntries([...pins].map(([name, values]) => [name, [...values]])),
+  };
+  return staleReason(profile, key) === undefined ? profile : undefined;
 }
