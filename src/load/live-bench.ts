@@ -319,6 +319,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
           };
       services.set(name, serviceFor);
       const run = async (qps: number, runOpts: LiveRunOptions = {}) => {
+        runtime.collectHeap();
         const { service, engine } = await serviceFor();
         const result = await runLive(service, scn, qps, runOpts);
         progress(`${name}: ${runLine(qps, result)}`);

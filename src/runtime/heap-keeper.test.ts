@@ -133,9 +133,43 @@ describe('HeapKeeper', () => {
     assert.equal(heap.used, 20 * MiB);
   });
 
+  it('collects at once when idle, ending a cycle still marking first, and measures the bound from it', () => {
+    const heap = fakeHeap(33);
+    const calls: string[] = [];
+    let pending: (() => void) | undefined;
+    heap.collect = (done) => {
+      calls.push('cycle');
+      pending = done;
+    };
+    const keeper = new HeapKeeper({
+      ...heap,
+      finishNow: () => {
+        calls.push('finish');
+        pending?.();
+        pending = undefined;
+      },
+      collectAtOnce: () => {
+        calls.push('atOnce');
+        heap.used = 40 * MiB;
+      },
+    });
+    heap.used = 70 * MiB;
+    keeper.check(0);
+    keeper.collectIdle();
+    assert.deepEqual(calls, ['cycle', 'finish', 'atOnce']);
+    assert.equal(keeper.collections, 2);
+    heap.used = 79 * MiB;
+    keeper.check(1000);
+    assert.equal(calls.length, 3, 'the bound is now 40 + 40 MiB');
+    heap.used = 81 * MiB;
+    keeper.check(2000);
+    assert.deepEqual(calls, ['cycle', 'finish', 'atOnce', 'cycle']);
+  });
+
   it('does nothing without a way to collect (node started without --expose-gc)', () => {
     const keeper = new HeapKeeper({ usedBytes: () => 500 * MiB }).start();
     keeper.check();
+    keeper.collectIdle();
     keeper.stop();
     assert.equal(keeper.collections, 0);
   });
