@@ -1,19 +1,20 @@
-// What an idealized scheduler reaches on a model mix, as a yardstick for the live peaks: the live
-// bench's arrival sequences (Poisson, the same seeded draws) replayed on N CPUs with no overhead
-// at all. Each query runs on one CPU at a time at its compiled isolated 1-CPU latency; a CPU
-// picks the waiting query with the earliest deadline (or the earliest arrival: --order fcfs),
+// What an idealized scheduler reaches on a workload's model mix, a yardstick for live peaks: the
+// live bench's arrival sequences (Poisson, the same seeded draws) replayed on N CPUs with no
+// overhead at all. Each query runs on one CPU at a time at its compiled isolated 1-CPU latency;
+// a CPU picks the waiting query with the earliest deadline (or the earliest arrival: --order fcfs),
 // runs it for at most one quantum of work, and picks again; a query that can no longer finish
 // by its deadline is dropped (a miss). A quantum of Infinity is whole-query, run to completion.
 // QoS targets follow the live bench's rule (decision 0013), from the same compiled profiles.
 // Prints, per scheduler, the highest rate of a grid below the first rate where some model of
 // some seed falls under 99 %.
-// Usage: node bench/ideal-bound.mjs [--repository models] [--cpus 2] [--queries 4000]
-//          [--seeds 1001,1002,1003] [--quanta 0.1,2,5,Infinity] [--order edf|fcfs]
+// Usage: node bench/ideal-bound.mjs [--workload light] [--repository models] [--cpus 2]
+//          [--queries 4000] [--seeds 1001,1002,1003] [--quanta 0.1,2,5,Infinity] [--order edf|fcfs]
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({
   options: {
+    workload: { type: 'string', default: 'light' },
     repository: { type: 'string', default: 'models' },
     cpus: { type: 'string', default: '2' },
     queries: { type: 'string', default: '4000' },
@@ -32,7 +33,9 @@ const queries = Number(args.queries);
 const seeds = args.seeds.split(',').map(Number);
 const quanta = args.quanta.split(',').map(Number);
 const byDeadline = args.order === 'edf';
-const weights = WORKLOADS.light.weights;
+const workload = WORKLOADS[args.workload];
+if (!workload) throw new Error(`unknown workload ${args.workload} (${Object.keys(WORKLOADS).join(', ')})`);
+const weights = workload.weights;
 const names = Object.keys(weights);
 const predictors = new Map();
 for (const name of names) {
@@ -96,7 +99,7 @@ function replay(qps, seed, quantumMs) {
 
 const capacityQps = (cpus * 1000) / names.reduce((s, m) => s + weights[m] * oneCpuMs.get(m), 0);
 console.log(
-  `light mix on ${cpus} CPUs, ${queries} queries per replay, seeds ${seeds.join(',')}; ` +
+  `${args.workload} mix on ${cpus} CPUs, ${queries} queries per replay, seeds ${seeds.join(',')}; ` +
     `1-CPU latency ${names.map((m) => `${m} ${oneCpuMs.get(m).toFixed(2)}`).join(', ')} ms; ` +
     `targets ${names.map((m) => `${m} ${targetMs[m]}`).join(', ')} ms; capacity ${capacityQps.toFixed(1)} QPS`,
 );
