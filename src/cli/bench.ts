@@ -5,7 +5,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { MEASURING_PROTOCOL, machineFingerprint, machineKey, readProfileFor } from '../compile/index.js';
+import {
+  MEASURING_PROTOCOL,
+  machineFingerprint,
+  machineKey,
+  protocolChange,
+  readProfileFor,
+} from '../compile/index.js';
 import { ortVersion } from '../partition/index.js';
 import { type ModelProfileData } from '../profile/index.js';
 import {
@@ -118,11 +124,11 @@ async function mixModels(repository: string, weights: Record<string, number>) {
         `${name}'s profile was compiled on another machine (veltair compile ${repository} --force)`,
       );
     }
-    const protocol = profile.compile?.protocol ?? 1;
-    if (protocol !== MEASURING_PROTOCOL) {
+    const protocolChanged = protocolChange(profile, MEASURING_PROTOCOL);
+    if (protocolChanged) {
       throw new VeltairError(
         'profile_unavailable',
-        `${name}'s profile was measured the way of protocol ${protocol}, now ${MEASURING_PROTOCOL} (veltair compile ${repository})`,
+        `${name}'s profile was ${protocolChanged} (veltair compile ${repository})`,
       );
     }
     out.push({ name, path, profile });

@@ -47,6 +47,7 @@ export {
   profilePathFor,
   partialPathFor,
   staleReason,
+  protocolChange,
   samePins,
   type CompileMode,
   type ProfileKey,

@@ -47,6 +47,12 @@ export function partialPathFor(profilePath: string): string {
   return `${profilePath}.partial`;
 }
 
+/** How `data` was measured other than by `protocol` (undefined when it was by that one). */
+export function protocolChange(data: ModelProfileData, protocol: number): string | undefined {
+  const measured = data.compile?.protocol ?? 1;
+  return measured === protocol ? undefined : `measured the way of protocol ${measured}, now ${protocol}`;
+}
+
 /** Why a stored profile cannot be reused, or undefined when it can. */
 export function staleReason(data: ModelProfileData | undefined, key: ProfileKey): string | undefined {
   if (!data) return 'no profile yet';
@@ -55,8 +61,8 @@ export function staleReason(data: ModelProfileData | undefined, key: ProfileKey)
   if (data.ortVersion !== key.ortVersion)
     return `ONNX Runtime changed (${data.ortVersion} -> ${key.ortVersion})`;
   if (data.compile?.machineKey !== key.machineKey) return 'machine changed';
-  const protocol = data.compile?.protocol ?? 1;
-  if (protocol !== key.protocol) return `measured the way of protocol ${protocol}, now ${key.protocol}`;
+  const protocolChanged = protocolChange(data, key.protocol);
+  if (protocolChanged) return protocolChanged;
   if (data.compile?.mode === 'quick' && key.mode === 'full') return 'stored profile is a --quick one';
   if (!samePins(data.pins, key.pins)) return 'pinned input values changed';
   return undefined;
