@@ -73,7 +73,15 @@ describe('session options', () => {
       poolCpus: [cpu],
     });
     try {
-      const created = [...threadMasks()].filter(([tid]) => !before.has(tid)).map(([, mask]) => mask);
+      // ORT's pool thread pins itself once it starts running, after the session is returned:
+      // under load that can take a while, so the masks are read until it has (or 5 s pass).
+      const newThreadMasks = (): string[] =>
+        [...threadMasks()].filter(([tid]) => !before.has(tid)).map(([, mask]) => mask);
+      let created = newThreadMasks();
+      for (const deadline = Date.now() + 5000; !created.includes(String(cpu)) && Date.now() < deadline;) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        created = newThreadMasks();
+      }
       assert.ok(created.includes(String(cpu)), `new threads' masks: ${created.join(' | ')}`);
     } finally {
       await session.release();
