@@ -188,6 +188,7 @@ function report(
     unexpected: malformed.other,
     perModel: run.perModel,
     worstLateMs: worstLateMs,
+    stolenShare: run.stolenShare,
     memory,
     rssGrowthAfterWarmup: growth,
     afterWarmupMiBPerHour: {
@@ -218,6 +219,7 @@ function report(
         ]),
       ),
       `worst answer past its deadline (client): ${Math.max(0, worstLateMs).toFixed(1)} ms`,
+      `the host took ${run.stolenShare === null ? 'an unknown share' : `${(100 * run.stolenShare).toFixed(1)} %`} of the CPUs' time over the run (steal)`,
       `server resident memory (MiB) by second: ${memory.map((s) => `${s.atS}:${s.rssMiB.toFixed(0)}`).join(' ')}`,
       `engine thread's V8 heap used (MiB) by second: ${memory.map((s) => `${s.atS}:${s.heapMiB.toFixed(0)}`).join(' ')}`,
       `after warm-up it changed by ${(100 * growth).toFixed(1)} %; trend (least squares) in MiB per hour: resident ${perHour('rssMiB').toFixed(0)}, V8 heap ${perHour('heapMiB').toFixed(0)}, external ${perHour('externalMiB').toFixed(0)}`,

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CONFIRM_STEP, searchLivePeaks, type PeakConfirmation } from './live-bench.js';
+import {
+  CONFIRM_STEP,
+  MAX_STOLEN_SHARE,
+  STOLEN_RETRIES,
+  againWhenStolen,
+  searchLivePeaks,
+  type PeakConfirmation,
+} from './live-bench.js';
 import type { LiveRunOptions, LiveRunResult } from './live.js';
 import { upperBound } from './sequential.js';
 
@@ -137,5 +144,65 @@ describe('searchLivePeaks', () => {
     assert.ok(found.searchedQps > 0);
     assert.equal(found.p99.peakQps, 0);
     assert.equal(found.atPeak, undefined);
+  });
+});
+
+describe('againWhenStolen', () => {
+  /** A run that passes or fails as given, during which the host took `stolen` of the CPUs' time. */
+  const stolenRun = (minSatisfaction: number, stolenShare: number | null) => ({
+    result: {
+      qps: 20,
+      complete: true,
+      minSatisfaction,
+      perModel: [],
+      stolenShare,
+    } as unknown as LiveRunResult,
+  });
+
+  it('runs again, at the same rate and arrivals, while the host took more than the limit, passed or not', async () => {
+    for (const satisfaction of [1, 0.9]) {
+      const stolen = [0.2, 0.05, 0.001];
+      const calls: { qps: number; opts: LiveRunOptions }[] = [];
+      const notes: string[] = [];
+      const run = againWhenStolen(
+        async (qps: number, opts: LiveRunOptions) => {
+          calls.push({ qps, opts });
+          return stolenRun(satisfaction, stolen[calls.length - 1]);
+        },
+        (m) => notes.push(m),
+      );
+      const r = await run(20, { seed: 7 });
+      assert.equal(calls.length, 3, `satisfaction ${satisfaction}`);
+      assert.ok(
+        calls.every((c) => c.qps === 20 && c.opts.seed === 7),
+        'the same rate and arrivals each time',
+      );
+      assert.equal(r.result.stolenShare, 0.001, 'the undisturbed run stands');
+      assert.equal(notes.length, 2);
+      assert.match(notes[0], /host took 20\.0 %/);
+    }
+  });
+
+  it('keeps a run at or under the limit, or where the OS does not say', async () => {
+    for (const stolen of [MAX_STOLEN_SHARE, 0, null]) {
+      let calls = 0;
+      const run = againWhenStolen(
+        async () => (calls++, stolenRun(1, stolen)),
+        () => {},
+      );
+      await run(20, {});
+      assert.equal(calls, 1, `stolen ${stolen}`);
+    }
+  });
+
+  it('gives up after its retries: the last run stands', async () => {
+    let calls = 0;
+    const run = againWhenStolen(
+      async () => (calls++, stolenRun(0.95, 0.5)),
+      () => {},
+    );
+    const r = await run(20, {});
+    assert.equal(calls, 1 + STOLEN_RETRIES);
+    assert.equal(r.result.stolenShare, 0.5);
   });
 });

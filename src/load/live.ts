@@ -11,7 +11,10 @@ import { loadModel } from '../onnx/index.js';
 import {
   DEFAULT_TOLERANCE,
   compareOutputs,
+  cpuTicks,
   openModelSession,
+  processCpus,
+  stolenShare,
   type InferenceService,
   type InferOutcome,
 } from '../runtime/index.js';
@@ -66,6 +69,11 @@ export interface LiveRunResult {
   /** How late the generator submitted queries (p99, ms): counted in their latency. */
   submitLateP99Ms: number;
   checked: number;
+  /**
+   * The share of the machine's CPU time the hypervisor took during the run (Linux's steal, over
+   * the CPUs this process may use); null where the OS does not say.
+   */
+  stolenShare: number | null;
 }
 
 /** `count` seeded inputs per model and the whole model's answers to them, run directly in ORT. */
@@ -160,6 +168,8 @@ export async function runLive(
     }
   };
 
+  const cpus = processCpus();
+  const ticksBefore = cpuTicks(cpus);
   const startMs = service.clock.nowMs() + 5;
   await new Promise<void>((resolve) => {
     let next = 0;
@@ -186,6 +196,7 @@ export async function runLive(
   });
   await Promise.all(pending);
   await service.idle();
+  const ticksAfter = cpuTicks(cpus);
   if (wrong) throw new VeltairError('wrong_answer', wrong);
 
   const perModel = [...planned.keys()].sort().map((model): LiveModelStats => {
@@ -218,5 +229,6 @@ export async function runLive(
     durationMs: endMs - startMs,
     submitLateP99Ms: late.length ? nearestRank(Float64Array.from(late).sort(), 0.99) : 0,
     checked,
+    stolenShare: ticksBefore && ticksAfter ? stolenShare(ticksBefore, ticksAfter) : null,
   };
 }

@@ -6,7 +6,14 @@
  */
 import { round, table, type CurvePoint } from './compare.js';
 import { runLive, type LiveRunOptions, type LiveRunResult, type LiveScenario } from './live.js';
-import { confirmation, fmt, runLine, searchLivePeaks, type PeakConfirmation } from './live-bench.js';
+import {
+  againWhenStolen,
+  confirmation,
+  fmt,
+  runLine,
+  searchLivePeaks,
+  type PeakConfirmation,
+} from './live-bench.js';
 import type { PeakPoint } from './peak.js';
 import type { RemoteService, Transport } from './remote.js';
 
@@ -54,11 +61,11 @@ export async function benchRemote(opts: RemoteBenchOptions): Promise<RemoteBench
   const { service, scenario: scn } = opts;
   const progress = opts.onProgress ?? (() => {});
   await service.preload([...scn.cases.values()].flat().flatMap((c) => Object.values(c.feeds)));
-  const run = async (qps: number, runOpts: LiveRunOptions = {}) => {
+  const run = againWhenStolen(async (qps: number, runOpts: LiveRunOptions) => {
     const result = await runLive(service, scn, qps, runOpts);
     progress(runLine(qps, result));
     return { result };
-  };
+  }, progress);
   const base = {
     schema: 'veltair.bench-remote/1' as const,
     url: opts.url,
@@ -69,7 +76,7 @@ export async function benchRemote(opts: RemoteBenchOptions): Promise<RemoteBench
     confirm: opts.confirm ?? null,
   };
   if (opts.rate !== undefined) {
-    const { result } = await run(opts.rate);
+    const { result } = await run(opts.rate, {});
     return {
       ...base,
       peakQps: null,

@@ -56,6 +56,7 @@ export { ServedModel, type Chain, type ModelInput } from './served.js';
 export { planSegments, segmentProfile, DEFAULT_SEGMENT_OPTIONS, type SegmentOptions } from './segments.js';
 export { processCpus, pinThisThread, threadAllowedCpus, currentCpu } from './affinity.js';
 export { WorkerPool, type ChainResult } from './pool.js';
+export { cpuTicks, parseCpuTicks, stolenShare, TICKS_PER_SECOND, type CpuTicks } from './steal.js';
 export { cpuWindows } from './windows.js';
 export {
   measureUnits,

@@ -3,6 +3,7 @@
  * tests, do not share counters). Latencies in seconds, split into queue and compute.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { TICKS_PER_SECOND, cpuTicks } from '../runtime/index.js';
 
 /** What the gauges read when Prometheus scrapes. */
 export interface ServerGauges {
@@ -12,6 +13,8 @@ export interface ServerGauges {
   interference(): number;
   sessions(): number;
   threads(): number;
+  /** The CPUs the engine schedules on. */
+  cpus(): readonly number[];
   /** The scheduling policy and its parameters now (`k=v k=v`). */
   policy(): { name: string; params: string };
 }
@@ -123,6 +126,18 @@ export class ServerMetrics {
         const { name, params } = gauges.policy();
         this.reset();
         this.set({ policy: name, params }, 1);
+      },
+    });
+    const ticksAtStart = cpuTicks(gauges.cpus());
+    new Counter({
+      name: 'veltair_cpu_stolen_seconds_total',
+      help: "CPU time the hypervisor took from the engine's CPUs since start (Linux's steal; 0 where the OS does not say): blocks run slower meanwhile",
+      registers,
+      collect() {
+        const now = cpuTicks(gauges.cpus());
+        if (!ticksAtStart || !now) return;
+        this.reset();
+        this.inc((now.stolen - ticksAtStart.stolen) / TICKS_PER_SECOND);
       },
     });
     gauge('veltair_cpus_busy', 'CPUs the engine has given to running blocks', () => gauges.cpusBusy());

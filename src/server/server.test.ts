@@ -589,6 +589,7 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     assert.match(metrics, /veltair_rejected_total\{model="mobilenetv2",reason="queue_full"\} [1-9]/);
     assert.match(metrics, /veltair_queue_seconds_bucket\{le="0.001",model="residual"\}/);
     assert.match(metrics, /veltair_sessions \d+/);
+    assert.match(metrics, /^veltair_cpu_stolen_seconds_total [\d.e+-]+$/m);
     const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
     assert.ok(
       gauge('veltair_worst_late_beyond_block_seconds') <= gauge('veltair_worst_late_seconds'),

@@ -143,6 +143,7 @@ export class VeltairServer {
       interference: () => this.backend.engine?.interference ?? 0,
       sessions: () => this.backend.runtime.report.sessions,
       threads: () => this.backend.runtime.pool.cpus.length,
+      cpus: () => this.backend.runtime.pool.cpus,
       policy: () => ({ name: this.opts.policy ?? 'veltair', params: this.backend.policyParams }),
     });
     this.sharedMemory = new SharedMemoryRegistry(opts.allowClientShm ?? false);
