@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import {
   CONFIRM_STEP,
   MAX_STOLEN_SHARE,
-  STOLEN_RETRIES,
+  STOLEN_PAUSES_MS,
   againWhenStolen,
   searchLivePeaks,
   type PeakConfirmation,
@@ -164,15 +164,18 @@ describe('againWhenStolen', () => {
       const stolen = [0.2, 0.05, 0.001];
       const calls: { qps: number; opts: LiveRunOptions }[] = [];
       const notes: string[] = [];
+      const pauses: number[] = [];
       const run = againWhenStolen(
         async (qps: number, opts: LiveRunOptions) => {
           calls.push({ qps, opts });
           return stolenRun(satisfaction, stolen[calls.length - 1]);
         },
         (m) => notes.push(m),
+        async (ms) => void pauses.push(ms),
       );
       const r = await run(20, { seed: 7 });
       assert.equal(calls.length, 3, `satisfaction ${satisfaction}`);
+      assert.deepEqual(pauses, STOLEN_PAUSES_MS, 'a pause before each repeat, for the bout to pass');
       assert.ok(
         calls.every((c) => c.qps === 20 && c.opts.seed === 7),
         'the same rate and arrivals each time',
@@ -189,6 +192,7 @@ describe('againWhenStolen', () => {
       const run = againWhenStolen(
         async () => (calls++, stolenRun(1, stolen)),
         () => {},
+        async () => assert.fail('no pause without a repeat'),
       );
       await run(20, {});
       assert.equal(calls, 1, `stolen ${stolen}`);
@@ -200,9 +204,10 @@ describe('againWhenStolen', () => {
     const run = againWhenStolen(
       async () => (calls++, stolenRun(0.95, 0.5)),
       () => {},
+      async () => {},
     );
     const r = await run(20, {});
-    assert.equal(calls, 1 + STOLEN_RETRIES);
+    assert.equal(calls, 1 + STOLEN_PAUSES_MS.length);
     assert.equal(r.result.stolenShare, 0.5);
   });
 });
