@@ -283,7 +283,7 @@ export function runLine(qps: number, result: LiveRunResult): string {
 /**
  * A run during which the hypervisor took more than this share of the CPUs' time measured the
  * host as much as the service, and is run again (decision 0016). Quiet stretches of the
- * project's VMs lose 0-1 %; the bouts that doubled block times took 5-54 %.
+ * project's VMs lose 0-1 %; the bouts that doubled block times took 14-54 %.
  */
 export const MAX_STOLEN_SHARE = 0.02;
 /**

@@ -2,7 +2,7 @@
  * CPU time the hypervisor took from this machine's CPUs: Linux's "steal", time a virtual CPU
  * was ready to run but the host ran something else on its physical core. On a shared VM it
  * comes in bouts: over one 70 s run on the project's 2-vCPU VM it rose from under 1 % to 54 %
- * of a second, and blocks then took 1.5-2.4x their usual time
+ * of a second, and blocks then took 1.2-2.4x their usual time
  * (docs/experiments/2026-12-07-stolen-time.md). A bench reads it to tell the service's misses
  * from the host's; a server exposes it beside its QoS counters.
  */
