@@ -4,6 +4,7 @@
  * simulator beforehand (tuning seed), on the profiles the live engine plans with, so baselines
  * run at their best settings too. Beside each live peak: the simulator's prediction of it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ModelProfileData, ProfilePredictor } from '../profile/index.js';
 import { ProfilePredictor as Predictor, nearestRank } from '../profile/index.js';
 import {
@@ -292,8 +293,6 @@ export const MAX_STOLEN_SHARE = 0.02;
  * started at once meets the same bout (docs/experiments/2026-12-07-stolen-time.md).
  */
 export const STOLEN_PAUSES_MS: readonly number[] = [30_000, 90_000];
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * `run`, run again (same rate, same arrivals) after a pause while the host took more than
