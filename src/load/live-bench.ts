@@ -329,7 +329,8 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
   const compiled = new Map(opts.compiled.map((p) => [p.model, new Predictor(p)]));
   let naive: NaiveService | undefined;
   const rows: LivePolicyRow[] = [];
-  const services = new Map<string, ServiceFor>();
+  /** Each policy's run, kept for the runs at the best baseline's peak. */
+  const runs = new Map<string, SearchRun<{ result: LiveRunResult; cost?: EngineCost }>>();
   try {
     for (const name of opts.policies) {
       progress(`${name}: tuning on the simulator`);
@@ -356,7 +357,6 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
             });
             return { service: naive };
           };
-      services.set(name, serviceFor);
       const say = (m: string) => progress(`${name}: ${m}`);
       const run = againWhenStolen(async (qps: number, runOpts: LiveRunOptions = {}) => {
         runtime.collectHeap();
@@ -367,6 +367,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
         if (engine) await engine.close();
         return { result, cost };
       }, say);
+      runs.set(name, run);
       if (opts.rate !== undefined) {
         const { result, cost } = await run(opts.rate, {});
         rows.push({ ...row, atPeak: result, atReference: result, cost });
@@ -398,15 +399,9 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
     const referenceQps = reference?.peakQps ?? null;
     if (opts.rate === undefined && referenceQps !== null) {
       for (const row of rows) {
-        const say = (m: string) => progress(`${row.policy}: ${m}`);
-        say(`at the best baseline's peak, ${referenceQps} QPS`);
-        const runAtReference = againWhenStolen(async (qps: number) => {
-          const { service, engine } = await (services.get(row.policy) as ServiceFor)();
-          const result = await runLive(service, scn, qps);
-          if (engine) await engine.close();
-          return { result };
-        }, say);
-        row.atReference = (await runAtReference(referenceQps, {})).result;
+        progress(`${row.policy}: at the best baseline's peak, ${referenceQps} QPS`);
+        const run = runs.get(row.policy);
+        if (run) row.atReference = (await run(referenceQps, {})).result;
       }
     }
     return {
