@@ -35,7 +35,7 @@ import {
   TUNING_SEEDS,
 } from '../load/index.js';
 import { LiveRuntime } from '../runtime/index.js';
-import { policyNames, policySpec } from '../sched/index.js';
+import { parseParams, policyNames, policySpec, type PolicyParams } from '../sched/index.js';
 import { VeltairError } from '../errors/index.js';
 import { CONFIRM_QUERIES, CONFIRM_QUERIES_HELP, confirmFlag, numberFlag, seedList } from './flags.js';
 import { mixFiles } from './mix-files.js';
@@ -53,6 +53,7 @@ interface BenchFlags {
   confirmQueries: string;
   seed: string;
   tuneSeeds: string;
+  params: string;
   tolerance: string;
   checkEvery: string;
   json?: boolean;
@@ -88,6 +89,11 @@ export function register(program: Command): void {
       '--tune-seeds <list>',
       'seeds of the simulated runs each policy is tuned on (the mean peak over them)',
       TUNING_SEEDS.join(','),
+    )
+    .option(
+      '--params <p>',
+      "with --live: 'tuned' (chosen on the simulator), 'defaults', or k=v,... for the one policy benched",
+      'tuned',
     )
     .option('--tolerance <r>', 'relative resolution of the peak search', '0.05')
     .option('--check-every <n>', 'compare one answer in n with a direct whole-model run', '10')
@@ -226,6 +232,7 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
   if (!flags.live) throw new VeltairError('invalid_argument', 'give --live or --url URL');
   const { workload, rate, queries } = runShape(flags);
   const policies = parsePolicies(flags.policies);
+  const params = givenParams(policies, flags.params);
   const { weights } = resolveMix(workload, new Set(Object.keys(workload.weights)));
   const models = await mixModels(flags.repository, weights);
   const say = (m: string) => process.stderr.write(`${m}\n`);
@@ -253,6 +260,7 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
       models,
       compiled: models.map((m) => m.profile),
       tuneSeeds: seedList('--tune-seeds', flags.tuneSeeds),
+      params,
       relTolerance: numberFlag('--tolerance', flags.tolerance, 0.001, false),
       confirm: confirmFlag(flags.confirmQueries, scenario.seed),
       rate,
@@ -266,6 +274,22 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
     await runtime.stop();
     process.stderr.write(`veltair bench: ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
   }
+}
+
+/**
+ * `--params`: `tuned` (each policy's chosen on the simulator), `defaults` (each policy's own), or
+ * `k=v,...` for the one registered policy benched.
+ */
+export function givenParams(
+  policies: readonly string[],
+  text: string,
+): Map<string, PolicyParams> | undefined {
+  if (text === 'tuned') return undefined;
+  const registered = policies.filter((p) => p !== NAIVE);
+  if (text === 'defaults') return new Map(registered.map((p) => [p, policySpec(p).defaults]));
+  if (registered.length !== 1)
+    throw new VeltairError('invalid_argument', '--params k=v,... needs exactly one policy besides naive');
+  return new Map([[registered[0], parseParams(policySpec(registered[0]), text)]]);
 }
 
 /** One row per policy and run: perf_analyzer's columns where they apply. */

@@ -36,6 +36,8 @@ export interface LiveBenchOptions {
   readonly compiled: readonly ModelProfileData[];
   /** Seeds of the simulated runs each policy's parameters are chosen on. */
   readonly tuneSeeds: readonly number[];
+  /** Parameters given instead of chosen, by policy (to compare two builds under one configuration). */
+  readonly params?: ReadonlyMap<string, PolicyParams>;
   /** Peak search resolution. */
   readonly relTolerance: number;
   /** Instead of searching peaks: one run per policy at this rate. */
@@ -333,7 +335,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
   const runs = new Map<string, SearchRun<{ result: LiveRunResult; cost?: EngineCost }>>();
   try {
     for (const name of opts.policies) {
-      progress(`${name}: tuning on the simulator`);
+      if (!opts.params?.has(name)) progress(`${name}: tuning on the simulator`);
       const row = simulatedRow(name, runtime, scn, live, compiled, opts);
       const spec = name === NAIVE ? undefined : policySpec(name);
       const serviceFor: ServiceFor = spec
@@ -459,10 +461,11 @@ function simulatedRow(
   if (name === NAIVE)
     return { ...base, role: 'live-baseline', params: {}, simPeakQps: null, simCompiledPeakQps: null };
   const spec = policySpec(name);
-  const tuned = tuneLive(name, liveMachine(runtime), scn, live, opts.tuneSeeds);
+  const params =
+    opts.params?.get(name) ?? tuneLive(name, liveMachine(runtime), scn, live, opts.tuneSeeds).params;
   const predict = (predictors: ReadonlyMap<string, ProfilePredictor>) => {
     if (![...Object.keys(scn.weights)].every((m) => predictors.has(m))) return null;
-    const peak = peakOf(liveScenario(liveMachine(runtime), scn, predictors, scn.seed), spec, tuned.params, {
+    const peak = peakOf(liveScenario(liveMachine(runtime), scn, predictors, scn.seed), spec, params, {
       relTolerance: 0.02,
     });
     return peak.peakQps > 0 ? round(peak.peakQps, 1) : null;
@@ -470,7 +473,7 @@ function simulatedRow(
   return {
     ...base,
     role: spec.role,
-    params: tuned.params,
+    params,
     simPeakQps: predict(live),
     simCompiledPeakQps: predict(compiled),
   };
