@@ -203,10 +203,9 @@ export class WorkerPool {
     feeds: WireTensors,
     onDone: (result: ChainResult | Error) => void,
   ): void {
-    const runner = this.worker(cpus[0]);
     const lent = cpus.slice(1).map((cpu) => this.worker(cpu));
     for (const w of lent) w.lend();
-    runner.run(chain, feeds, (r) => {
+    this.worker(cpus[0]).run(chain, feeds, (r) => {
       for (const w of lent) w.giveBack();
       onDone(r);
     });

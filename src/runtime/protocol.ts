@@ -74,6 +74,6 @@ export interface WorkerSetup {
 
 /** What a worker thread receives: its setup and the doorbell the pool rings after each message. */
 export interface WorkerData extends WorkerSetup {
-  /** The memory of the `Doorbell` the pool and the worker share. */
+  /** One Int32 counter (`Doorbell`). */
   readonly doorbell: SharedArrayBuffer;
 }
