@@ -126,47 +126,32 @@ async function handle(message: ToWorker): Promise<void> {
   }
 }
 
-/**
- * After a chain, the engine's next block for this CPU usually follows within one round trip of
- * its thread (its completion handling, decision and message). For that long the worker watches
- * its bell instead of sleeping, as a sleeping vCPU takes tens of microseconds to wake: at 22 QPS
- * on a 2-vCPU VM veltair's dispatch-to-start p50 was 74-107 us with the watch, 94-118 without
- * (decision 0011, amendment 4). The watch ends at once when the CPU is lent to another block's
- * pool thread, and runs below every ordinary thread (SCHED_IDLE), so it delays neither.
- */
-const WATCH_AFTER_RUN_MS = 0.3;
-
-/**
- * One message at a time: a chain runs to its end before the next message is looked at. Between
- * messages the thread sleeps on its doorbell rather than in Node's event loop (a futex wakes it
- * sooner than the port's own signal does), after watching it briefly following a chain.
- */
-async function serve(from: MessagePort, doorbell: Doorbell, watchMs: number): Promise<void> {
-  let watchUntilMs = 0;
-  for (;;) {
-    const reading = doorbell.reading();
-    const next = receiveMessageOnPort(from);
-    if (!next) {
-      if (!doorbell.watch(reading, watchUntilMs)) doorbell.sleep(reading);
-      watchUntilMs = 0;
-      continue;
-    }
-    const message = next.message as ToWorker;
-    await handle(message);
-    if (message.kind === 'exit') return;
-    if (message.kind === 'run') watchUntilMs = performance.now() + watchMs;
-  }
-}
-
 if (port) {
   if (setup.cpu !== undefined) pinThisThread([setup.cpu]);
   // The engine's own thread (generator, decisions, messages) shares these CPUs: below it, a
   // block's threads yield to it at once instead of making every decision wait for a time slice.
   const priority = setup.yieldToEngine ? yieldThisThread() : 'unchanged';
   reply({ kind: 'ready', allowedCpus: threadAllowedCpus(), priority });
-  // Watching the bell is safe only below every ordinary thread: at a mere lower nice a watching
-  // worker kept the engine's thread waiting for its CPU (decision 0011).
-  const watchMs = priority === 'idle' ? WATCH_AFTER_RUN_MS : 0;
   // Not during the module's evaluation: `serve` blocks the thread whenever it waits.
-  setImmediate(() => void serve(port, new Doorbell(setup.doorbell), watchMs));
+  setImmediate(() => void serve(port, new Doorbell(setup.doorbell)));
+}
+
+/**
+ * One message at a time: a chain runs to its end before the next message is looked at. Between
+ * messages the thread sleeps on its doorbell rather than in Node's event loop (a futex wakes it
+ * sooner than the port's own signal does), and never polls: a polling worker kept the engine's
+ * thread, woken onto its CPU, from the very completion it waited for (decision 0011).
+ */
+async function serve(from: MessagePort, doorbell: Doorbell): Promise<void> {
+  for (;;) {
+    const reading = doorbell.reading();
+    const next = receiveMessageOnPort(from);
+    if (!next) {
+      doorbell.sleep(reading);
+      continue;
+    }
+    const message = next.message as ToWorker;
+    await handle(message);
+    if (message.kind === 'exit') return;
+  }
 }

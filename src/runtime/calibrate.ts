@@ -80,7 +80,7 @@ function runChain(
     const feeds = copyWire(model.sampleInputs);
     const sent = performance.now();
     return new Promise<ChainResult & { overheadUs: number }>((resolve, reject) =>
-      pool.run(cpus, { steps: model.steps(chain, version, cpus), returns: chain.returns }, feeds, (r) => {
+      pool.run(cpus[0], { steps: model.steps(chain, version, cpus), returns: chain.returns }, feeds, (r) => {
         if (r instanceof Error) return reject(r);
         const runUs = r.stepUs.reduce((a, b) => a + b, 0);
         resolve({ ...r, overheadUs: (performance.now() - sent) * 1000 - runUs });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { Doorbell } from './doorbell.js';
 
@@ -11,18 +10,6 @@ describe('the doorbell a block worker sleeps on', () => {
     bell.ring();
     bell.sleep(reading);
     assert.equal(bell.reading(), reading + 1);
-  });
-
-  it('stops watching once rung, and at once when its CPU is lent', { timeout: 5000 }, () => {
-    const bell = new Doorbell();
-    const reading = bell.reading();
-    bell.ring();
-    assert.equal(bell.watch(reading, performance.now() + 60_000), true);
-    bell.lend();
-    assert.equal(bell.watch(bell.reading(), performance.now() + 60_000), false, 'watched a lent CPU');
-    bell.giveBack();
-    assert.equal(bell.lent, false);
-    assert.equal(bell.watch(bell.reading(), performance.now() + 1), false, 'not rung within 1 ms');
   });
 
   it('wakes a thread sleeping on it from another thread', { timeout: 10_000 }, async () => {

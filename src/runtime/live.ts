@@ -665,7 +665,7 @@ export class LiveEngine implements InferenceService {
       }
       this.runtime.ensureSessions(model, b.cpus);
       const steps = model.steps(chain, b.version, b.cpus);
-      this.runtime.pool.run(b.cpus, { steps, returns: chain.returns }, feeds, (r) =>
+      this.runtime.pool.run(b.cpus[0], { steps, returns: chain.returns }, feeds, (r) =>
         this.blockDone(b, r, dispatchMs),
       );
     }

@@ -113,15 +113,6 @@ export class BlockWorker {
     );
   }
 
-  /** This worker's CPU runs another block's pool thread until `giveBack`. */
-  lend(): void {
-    this.doorbell.lend();
-  }
-
-  giveBack(): void {
-    this.doorbell.giveBack();
-  }
-
   async stop(): Promise<void> {
     if (this.failure) return;
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
@@ -192,23 +183,16 @@ export class WorkerPool {
   }
 
   /**
-   * Runs a chain of sessions on the CPUs `cpus`: on the worker of the first, whose sessions'
-   * pool threads run on the others (those workers are told their CPUs are lent meanwhile). The
-   * feeds' buffers are transferred (the caller no longer holds them). `onDone` gets the result or
-   * the error.
+   * Runs a chain of sessions on the worker of `cpu`; the feeds' buffers are transferred (the
+   * caller no longer holds them). `onDone` gets the result or the error.
    */
   run(
-    cpus: readonly number[],
+    cpu: number,
     chain: { steps: readonly ChainStep[]; returns: readonly string[] },
     feeds: WireTensors,
     onDone: (result: ChainResult | Error) => void,
   ): void {
-    const lent = cpus.slice(1).map((cpu) => this.worker(cpu));
-    for (const w of lent) w.lend();
-    this.worker(cpus[0]).run(chain, feeds, (r) => {
-      for (const w of lent) w.giveBack();
-      onDone(r);
-    });
+    this.worker(cpu).run(chain, feeds, onDone);
   }
 
   async stop(): Promise<void> {
