@@ -5,17 +5,16 @@
  * here, with its session's pool threads pinned to the others (SessionConfig.poolCpus).
  */
 import { performance } from 'node:perf_hooks';
-import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { freeTensorMemory } from '../onnx/index.js';
 import { currentCpu, pinThisThread, threadAllowedCpus, yieldThisThread } from './affinity.js';
-import { Doorbell } from './doorbell.js';
-import type { ChainStep, FromWorker, SessionSpec, ToWorker, WorkerData } from './protocol.js';
+import type { ChainStep, FromWorker, SessionSpec, ToWorker, WorkerSetup } from './protocol.js';
 import { openSession, ortReason } from '../partition/index.js';
 import { fromWire, owned, toWire, transferList, type WireTensors } from './wire.js';
 import { VeltairError } from '../errors/index.js';
 
-const setup = workerData as WorkerData;
+const setup = workerData as WorkerSetup;
 const port = parentPort;
 const sessions = new Map<string, ort.InferenceSession>();
 /** Sessions asked for and not open yet: a run that needs one opens it first. */
@@ -132,26 +131,11 @@ if (port) {
   // block's threads yield to it at once instead of making every decision wait for a time slice.
   const priority = setup.yieldToEngine ? yieldThisThread() : 'unchanged';
   reply({ kind: 'ready', allowedCpus: threadAllowedCpus(), priority });
-  // Not during the module's evaluation: `serve` blocks the thread whenever it waits.
-  setImmediate(() => void serve(port, new Doorbell(setup.doorbell)));
-}
-
-/**
- * One message at a time: a chain runs to its end before the next message is looked at. Between
- * messages the thread sleeps on its doorbell rather than in Node's event loop (a futex wakes it
- * sooner than the port's own signal does), and never polls: a polling worker kept the engine's
- * thread, woken onto its CPU, from the very completion it waited for (decision 0011).
- */
-async function serve(from: MessagePort, doorbell: Doorbell): Promise<void> {
-  for (;;) {
-    const reading = doorbell.reading();
-    const next = receiveMessageOnPort(from);
-    if (!next) {
-      doorbell.sleep(reading);
-      continue;
-    }
-    const message = next.message as ToWorker;
-    await handle(message);
-    if (message.kind === 'exit') return;
-  }
+  // One message at a time: a chain runs to its end before the next message is looked at. A
+  // worker sleeps between blocks rather than polling for the next: a polling worker kept the
+  // engine's thread, woken onto its CPU, from the very completion it waited for (decision 0011).
+  let queue = Promise.resolve();
+  port.on('message', (m: ToWorker) => {
+    queue = queue.then(() => handle(m));
+  });
 }

@@ -4,8 +4,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { YieldedPriority } from './affinity.js';
-import { Doorbell } from './doorbell.js';
-import type { ChainStep, FromWorker, SessionSpec, ToWorker, WorkerData, WorkerSetup } from './protocol.js';
+import type { ChainStep, FromWorker, SessionSpec, ToWorker, WorkerSetup } from './protocol.js';
 import { transferList, type WireTensors } from './wire.js';
 
 /** What a finished chain reports. */
@@ -30,7 +29,6 @@ export class BlockWorker {
   private constructor(
     readonly cpu: number | undefined,
     private readonly worker: Worker,
-    private readonly doorbell: Doorbell,
   ) {
     worker.on('message', (m: FromWorker) => {
       if (m.kind === 'ready') return;
@@ -50,13 +48,11 @@ export class BlockWorker {
   }
 
   static start(setup: WorkerSetup): Promise<BlockWorker> {
-    const doorbell = new Doorbell();
-    const workerData: WorkerData = { ...setup, doorbell: doorbell.memory };
-    const worker = new Worker(new URL('./block-worker.js', import.meta.url), { workerData });
+    const worker = new Worker(new URL('./block-worker.js', import.meta.url), { workerData: setup });
     return new Promise((resolve, reject) => {
       worker.once('message', (m: FromWorker) => {
         if (m.kind !== 'ready') return reject(new Error(`block worker sent ${m.kind} before ready`));
-        const w = new BlockWorker(setup.cpu, worker, doorbell);
+        const w = new BlockWorker(setup.cpu, worker);
         w.allowedCpus = m.allowedCpus;
         w.priority = m.priority;
         resolve(w);
@@ -77,13 +73,7 @@ export class BlockWorker {
       return;
     }
     this.pending.set(id, { resolve: onReply });
-    this.send(message(id), transfer);
-  }
-
-  /** The worker sleeps on its doorbell between messages, not on its port: every message rings it. */
-  private send(message: ToWorker, transfer: ArrayBuffer[] = []): void {
-    this.worker.postMessage(message, transfer);
-    this.doorbell.ring();
+    this.worker.postMessage(message(id), transfer);
   }
 
   ask(message: (id: number) => Exclude<ToWorker, { kind: 'exit' }>): Promise<FromWorker> {
@@ -116,7 +106,7 @@ export class BlockWorker {
   async stop(): Promise<void> {
     if (this.failure) return;
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    this.send({ kind: 'exit' });
+    this.worker.postMessage({ kind: 'exit' } satisfies ToWorker);
     await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
     await this.worker.terminate();
   }

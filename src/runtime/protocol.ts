@@ -71,9 +71,3 @@ export interface WorkerSetup {
   /** Put the worker's thread and the ORT threads it starts below the engine's (`yieldThisThread`). */
   readonly yieldToEngine?: boolean;
 }
-
-/** What a worker thread receives: its setup and the doorbell the pool rings after each message. */
-export interface WorkerData extends WorkerSetup {
-  /** One Int32 counter (`Doorbell`). */
-  readonly doorbell: SharedArrayBuffer;
-}
