@@ -35,9 +35,16 @@ import {
   TUNING_SEEDS,
 } from '../load/index.js';
 import { LiveRuntime } from '../runtime/index.js';
-import { parseParams, policyNames, policySpec, type PolicyParams } from '../sched/index.js';
+import { policyNames, policySpec, type PolicyParams } from '../sched/index.js';
 import { VeltairError } from '../errors/index.js';
-import { CONFIRM_QUERIES, CONFIRM_QUERIES_HELP, confirmFlag, numberFlag, seedList } from './flags.js';
+import {
+  CONFIRM_QUERIES,
+  CONFIRM_QUERIES_HELP,
+  confirmFlag,
+  numberFlag,
+  paramsFlag,
+  seedList,
+} from './flags.js';
 import { mixFiles } from './mix-files.js';
 
 interface BenchFlags {
@@ -277,19 +284,21 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
 }
 
 /**
- * `--params`: `tuned` (each policy's chosen on the simulator), `defaults` (each policy's own), or
- * `k=v,...` for the one registered policy benched.
+ * `--params` of `bench --live`, as `paramsFlag` reads it for each policy benched: `tuned`, every
+ * policy's chosen on the simulator; `defaults`, each its own; `k=v,...` only with one policy.
  */
 export function givenParams(
   policies: readonly string[],
   text: string,
 ): Map<string, PolicyParams> | undefined {
-  if (text === 'tuned') return undefined;
   const registered = policies.filter((p) => p !== NAIVE);
-  if (text === 'defaults') return new Map(registered.map((p) => [p, policySpec(p).defaults]));
-  if (registered.length !== 1)
+  if (text !== 'tuned' && text !== 'defaults' && registered.length !== 1)
     throw new VeltairError('invalid_argument', '--params k=v,... needs exactly one policy besides naive');
-  return new Map([[registered[0], parseParams(policySpec(registered[0]), text)]]);
+  const given = registered.flatMap((p) => {
+    const params = paramsFlag(p, text);
+    return params ? [[p, params] as const] : [];
+  });
+  return given.length > 0 ? new Map(given) : undefined;
 }
 
 /** One row per policy and run: perf_analyzer's columns where they apply. */

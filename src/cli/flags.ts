@@ -1,5 +1,6 @@
 import { VeltairError } from '../errors/index.js';
-import { PROTOCOL_TEST, type PeakConfirmation } from '../load/index.js';
+import { NAIVE, PROTOCOL_TEST, type PeakConfirmation } from '../load/index.js';
+import { parseParams, policySpec, type PolicyParams } from '../sched/index.js';
 
 /** Commander's collector for a flag given several times: every value, in order. */
 export function repeatable(value: string, previous: string[]): string[] {
@@ -77,3 +78,10 @@ const RETRY_SEED_OFFSET = 2000;
 export const CONFIRM_QUERIES = '4000';
 export const CONFIRM_QUERIES_HELP =
   'queries of the run that confirms a 99 % peak (every model >= 99 % over it; 0: not confirmed)';
+
+/** `--params`: unset or `tuned`, chosen on the simulator; `defaults`, the policy's; else `k=v,...`. */
+export function paramsFlag(policy: string, text: string | undefined): PolicyParams | undefined {
+  if (policy === NAIVE || text === undefined || text === 'tuned') return undefined;
+  const spec = policySpec(policy);
+  return text === 'defaults' ? spec.defaults : parseParams(spec, text);
+}

@@ -8,11 +8,11 @@ import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { WORKLOADS } from '../load/index.js';
-import { POLICIES, parseParams, policySpec, type PolicyParams } from '../sched/index.js';
+import { POLICIES } from '../sched/index.js';
 import { NAIVE_POLICY, VeltairServer } from '../server/index.js';
 import { writeZooRepository, isZooModelName, type ZooModelName } from '../zoo/index.js';
 import { VeltairError } from '../errors/index.js';
-import { portFlag, sharesFlag } from './flags.js';
+import { paramsFlag, portFlag, sharesFlag } from './flags.js';
 
 interface ServeFlags {
   repository?: string;
@@ -105,13 +105,6 @@ async function serve(flags: ServeFlags): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-}
-
-/** `--params`: unset or `tuned`, chosen on the simulator; `defaults`, the policy's; else `k=v,...`. */
-function paramsFlag(policy: string, text: string | undefined): PolicyParams | undefined {
-  if (policy === NAIVE_POLICY || text === undefined || text === 'tuned') return undefined;
-  const spec = policySpec(policy);
-  return text === 'defaults' ? spec.defaults : parseParams(spec, text);
 }
 
 export function register(program: Command): void {
