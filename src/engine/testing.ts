@@ -87,3 +87,21 @@ export function layerFcfsPolicy(cores: number): Policy {
     },
   };
 }
+
+/** Erlang's loss formula: blocking probability of c servers offered `erlangs` of load. */
+function erlangB(c: number, erlangs: number): number {
+  let b = 1;
+  for (let k = 1; k <= c; k++) b = (erlangs * b) / (k + erlangs * b);
+  return b;
+}
+
+/** Offered load (erlangs) at which c servers block exactly `blocking` of arrivals. */
+export function erlangsAtBlocking(c: number, blocking: number): number {
+  let [lo, hi] = [0, c];
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (erlangB(c, mid) < blocking) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}

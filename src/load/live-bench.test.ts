@@ -6,9 +6,14 @@ import {
   STOLEN_PAUSES_MS,
   againWhenStolen,
   searchLivePeaks,
+  simulatedRun,
   type PeakConfirmation,
 } from './live-bench.js';
-import type { LiveRunOptions, LiveRunResult } from './live.js';
+import { erlangsAtBlocking, flatProfile, lossPolicy, predictorsOf } from '../engine/testing.js';
+import { simulate } from '../sim/index.js';
+import { poissonArrivals } from './arrivals.js';
+import type { Scenario } from './evaluate.js';
+import { stopBelow, type LiveRunOptions, type LiveRunResult } from './live.js';
 import { upperBound } from './sequential.js';
 
 /** A run's outcome as the search reads it: the rate, whether it ran to the end, the lowest model. */
@@ -209,5 +214,54 @@ describe('againWhenStolen', () => {
     const r = await run(20, {});
     assert.equal(calls, 1 + STOLEN_PAUSES_MS.length);
     assert.equal(r.result.stolenShare, 0.5);
+  });
+});
+
+describe('simulatedRun', () => {
+  // An M/D/8/8 loss system: 8 cores, 10 ms per query on one core, rejected when none is free.
+  const serviceMs = 10;
+  const scn: Scenario = {
+    workload: 'loss',
+    totalCores: 8,
+    predictors: predictorsOf(flatProfile('m', serviceMs * 1000)),
+    weights: { m: 1 },
+    qosTargetMs: { m: serviceMs * 1.5 },
+    queries: 4000,
+    seed: 11,
+    noise: { soloSigma: 0, sensitivitySigma: 0 },
+    dispatchOverheadUs: 0,
+  };
+  const run = simulatedRun(scn, lossPolicy);
+
+  it("is the simulator's run on the arrivals a live run at that rate and seed would get", async () => {
+    const { result } = await run(500, { seed: 7, queries: 3000 });
+    const direct = simulate({
+      ...scn,
+      arrivals: poissonArrivals(scn.weights, 500, 3000, 7),
+      policy: lossPolicy(),
+      seed: 7,
+    });
+    assert.equal(result.complete, true);
+    assert.equal(result.queries, 3000);
+    assert.equal(result.satisfied, direct.satisfied);
+    assert.equal(result.minSatisfaction, direct.satisfied / 3000);
+    assert.ok(result.minSatisfaction < 1, 'the rate loses some queries');
+  });
+
+  it('stops, as a live run does, once a model has missed more than it may', async () => {
+    const full = (await run(2000, {})).result;
+    const stopped = (await run(2000, { missesAllowed: stopBelow(0.99) })).result;
+    assert.equal(full.complete, true);
+    assert.equal(stopped.complete, false);
+    assert.ok(stopped.minSatisfaction < 0.99 && stopped.minSatisfaction > full.minSatisfaction);
+    assert.ok(stopped.durationMs < full.durationMs / 10, `stopped after ${stopped.durationMs} ms`);
+  });
+
+  it("lets the live peak search find the loss system's known 99 % rate", async () => {
+    const expectedQps = (erlangsAtBlocking(8, 0.01) / serviceMs) * 1000;
+    const long = simulatedRun({ ...scn, queries: 40_000 }, lossPolicy);
+    const { p99 } = await searchLivePeaks(long, { startQps: 100, minQps: 10, relTolerance: 0.01 });
+    const error = Math.abs(p99.peakQps - expectedQps) / expectedQps;
+    assert.ok(error < 0.05, `peak ${p99.peakQps.toFixed(1)} vs Erlang-B ${expectedQps.toFixed(1)} QPS`);
   });
 });

@@ -1,28 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { simulate, type SimResult } from '../sim/index.js';
-import { flatProfile, lossPolicy, predictorsOf } from '../engine/testing.js';
+import { erlangsAtBlocking, flatProfile, lossPolicy, predictorsOf } from '../engine/testing.js';
 import { poissonArrivals } from './arrivals.js';
 import { lowestModelSatisfaction } from './evaluate.js';
 import { confirmedPeak, findPeak, findPeakAsync } from './peak.js';
-
-/** Erlang's loss formula: blocking probability of c servers offered `erlangs` of load. */
-function erlangB(c: number, erlangs: number): number {
-  let b = 1;
-  for (let k = 1; k <= c; k++) b = (erlangs * b) / (k + erlangs * b);
-  return b;
-}
-
-/** Offered load (erlangs) at which c servers block exactly `blocking` of arrivals. */
-function erlangsAtBlocking(c: number, blocking: number): number {
-  let [lo, hi] = [0, c];
-  for (let i = 0; i < 60; i++) {
-    const mid = (lo + hi) / 2;
-    if (erlangB(c, mid) < blocking) lo = mid;
-    else hi = mid;
-  }
-  return lo;
-}
 
 describe('findPeak', () => {
   it('brackets and bisects to a known threshold within the tolerance', () => {
