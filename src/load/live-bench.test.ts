@@ -5,6 +5,7 @@ import {
   MAX_STOLEN_SHARE,
   STOLEN_PAUSES_MS,
   againWhenStolen,
+  ranOverPlanned,
   searchLivePeaks,
   simulatedRun,
   type PeakConfirmation,
@@ -263,5 +264,37 @@ describe('simulatedRun', () => {
     const { p99 } = await searchLivePeaks(long, { startQps: 100, minQps: 10, relTolerance: 0.01 });
     const error = Math.abs(p99.peakQps - expectedQps) / expectedQps;
     assert.ok(error < 0.05, `peak ${p99.peakQps.toFixed(1)} vs Erlang-B ${expectedQps.toFixed(1)} QPS`);
+  });
+});
+
+describe('ranOverPlanned', () => {
+  const block = (blockRange: [number, number], cpus: number[], ranMs: number, model = 'm') => ({
+    run: 0,
+    query: 'q',
+    model,
+    block: blockRange,
+    version: 'v',
+    cpus,
+    dispatchMs: 0,
+    startMs: 10,
+    endMs: 10 + ranMs,
+  });
+  const predictors = predictorsOf(flatProfile('m', 1000, { layers: 2 }));
+
+  it('weighs each CPU count by time: what its blocks took over what their profile planned alone', () => {
+    const blocks = [
+      block([0, 1], [0], 1.1),
+      block([0, 2], [0], 1.9),
+      block([0, 2], [0, 1], 2.6),
+      block([1, 2], [0, 1], 0.8),
+    ];
+    // 1 CPU: 3.0 ms over 3 ms planned; 2 CPUs: 3.4 ms over 3 ms (the flat profile does not scale).
+    assert.deepEqual(ranOverPlanned(blocks, predictors), { '1': 1, '2': 1.133 });
+  });
+
+  it('leaves out blocks of models the engine has no profile for', () => {
+    assert.deepEqual(ranOverPlanned([block([0, 1], [0], 5, 'other'), block([0, 1], [0], 2)], predictors), {
+      '1': 2,
+    });
   });
 });

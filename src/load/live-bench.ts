@@ -10,6 +10,7 @@ import { ProfilePredictor as Predictor, nearestRank } from '../profile/index.js'
 import {
   NaiveService,
   type InferenceService,
+  type BlockRecord,
   type LiveEngine,
   type LiveRuntime,
   type RuntimeReport,
@@ -68,6 +69,12 @@ export interface EngineCost {
   dispatchShare: number;
   utilization: number;
   blocksPerQuery: number;
+  /**
+   * By the CPUs a block ran on: the blocks' run time on their workers over the latency their
+   * profile gives them alone (interference 0), time-weighted. Where it is far from 1 at some
+   * CPU count, the profiles the policies and the simulator plan with are wrong there.
+   */
+  ranOverPlanned: Record<string, number>;
 }
 
 export interface LivePolicyRow {
@@ -123,7 +130,29 @@ export function capacityQps(runtime: LiveRuntime, weights: Readonly<Record<strin
   return (runtime.pool.cpus.length * 1e6) / meanUs;
 }
 
-function engineCost(engine: LiveEngine): EngineCost {
+/** `EngineCost.ranOverPlanned` of `blocks`, planned by `predictors` (the engine's own profiles). */
+export function ranOverPlanned(
+  blocks: readonly BlockRecord[],
+  predictors: ReadonlyMap<string, ProfilePredictor>,
+): Record<string, number> {
+  const sums = new Map<number, { ranMs: number; plannedMs: number }>();
+  for (const b of blocks) {
+    const pred = predictors.get(b.model);
+    if (!pred) continue;
+    const cpus = b.cpus.length;
+    const sum = sums.get(cpus) ?? { ranMs: 0, plannedMs: 0 };
+    sum.ranMs += b.endMs - b.startMs;
+    sum.plannedMs += pred.blockUs(b.block[0], b.block[1], b.version, cpus, 0) / 1000;
+    sums.set(cpus, sum);
+  }
+  return Object.fromEntries(
+    [...sums]
+      .sort(([a], [b]) => a - b)
+      .map(([cpus, { ranMs, plannedMs }]) => [String(cpus), round(ranMs / plannedMs, 3)]),
+  );
+}
+
+function engineCost(engine: LiveEngine, predictors: ReadonlyMap<string, ProfilePredictor>): EngineCost {
   const s = engine.stats();
   const decide = Float64Array.from(s.engine.decideMs).sort();
   const d2s = Float64Array.from(s.blocks.map((b) => b.startMs - b.dispatchMs)).sort();
@@ -139,6 +168,7 @@ function engineCost(engine: LiveEngine): EngineCost {
     dispatchShare: round(waitCoreMs / busy, 4),
     utilization: round(busy / (s.engine.nowMs * engine.totalCpus), 3),
     blocksPerQuery: round(completed > 0 ? s.engine.blocks / completed : 0, 2),
+    ranOverPlanned: ranOverPlanned(s.blocks, predictors),
   };
 }
 
@@ -374,7 +404,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
         const { service, engine } = await serviceFor();
         const result = await runLive(service, scn, qps, runOpts);
         say(runLine(qps, result));
-        const cost = engine ? engineCost(engine) : undefined;
+        const cost = engine ? engineCost(engine, live) : undefined;
         if (engine) await engine.close();
         return { result, cost };
       }, say);
@@ -682,6 +712,9 @@ function costTable(r: LiveBenchReport): string {
         (100 * (c.decideShare + c.dispatchShare)).toFixed(2),
         c.utilization.toFixed(2),
         c.blocksPerQuery.toFixed(1),
+        Object.entries(c.ranOverPlanned)
+          .map(([cpus, ratio]) => `${cpus}: ${ratio.toFixed(2)}`)
+          .join(', '),
       ];
     });
   const header = [
@@ -694,6 +727,7 @@ function costTable(r: LiveBenchReport): string {
     'share %',
     'util',
     'blocks/q',
+    'ran / planned by CPUs',
   ];
   return table(header, rows);
 }
