@@ -4,11 +4,13 @@
  * live engine's tuning (tuning.ts) build on them.
  */
 import type { ProfilePredictor } from '../profile/index.js';
-import type { PolicyContext, PolicyParams, PolicySpec } from '../sched/index.js';
+import type { Policy, PolicyContext, PolicyParams, PolicySpec } from '../sched/index.js';
 import {
   leastCoreTimeUs,
   simulate,
+  type Arrival,
   type NoiseModel,
+  type SimOptions,
   type SimResult,
   type TruthSetting,
 } from '../sim/index.js';
@@ -62,19 +64,36 @@ export function runPoint(
   opts: { stopBelow?: number; trace?: boolean } = {},
 ): SimResult {
   return simulate({
+    ...scenarioSimOptions(
+      scn,
+      spec.create(params, policyContext(scn)),
+      poissonArrivals(scn.weights, qps, scn.queries, scn.seed),
+      scn.seed,
+    ),
+    maxMisses: opts.stopBelow === undefined ? undefined : Math.floor((1 - opts.stopBelow) * scn.queries),
+    trace: opts.trace,
+  });
+}
+
+/** `scn`'s machine running `policy` on `arrivals`, its noise drawn from `seed`. */
+export function scenarioSimOptions(
+  scn: Scenario,
+  policy: Policy,
+  arrivals: readonly Arrival[],
+  seed: number,
+): SimOptions {
+  return {
     totalCores: scn.totalCores,
     predictors: scn.predictors,
     qosTargetMs: scn.qosTargetMs,
-    arrivals: poissonArrivals(scn.weights, qps, scn.queries, scn.seed),
-    policy: spec.create(params, policyContext(scn)),
-    seed: scn.seed,
+    arrivals,
+    policy,
+    seed,
     noise: scn.noise,
     dispatchOverheadUs: scn.dispatchOverheadUs,
-    maxMisses: opts.stopBelow === undefined ? undefined : Math.floor((1 - opts.stopBelow) * scn.queries),
-    trace: opts.trace,
     expireLate: scn.expireLate,
     truth: scn.truth,
-  });
+  };
 }
 
 /** Cores divided by the mix's least core-time per query: no scheduler can serve more. */

@@ -19,8 +19,9 @@ import { formatParams, policySpec, type Policy, type PolicyParams, type PolicyRo
 import { simulate } from '../sim/index.js';
 import { poissonArrivals } from './arrivals.js';
 import { round, table, type CurvePoint } from './compare.js';
-import { SATISFACTION_TARGET, policyContext, type Scenario } from './evaluate.js';
+import { SATISFACTION_TARGET, policyContext, scenarioSimOptions, type Scenario } from './evaluate.js';
 import {
+  MissTally,
   runLive,
   stopBelow,
   type LiveModelStats,
@@ -538,41 +539,26 @@ export function simulatedRun(scn: Scenario, makePolicy: () => Policy): SearchRun
   return async (qps, opts) => {
     const seed = opts.seed ?? scn.seed;
     const arrivals = poissonArrivals(scn.weights, qps, opts.queries ?? scn.queries, seed);
-    const planned = new Map<string, number>();
-    for (const a of arrivals) planned.set(a.model, (planned.get(a.model) ?? 0) + 1);
-    const misses = new Map<string, number>();
+    const tally = new MissTally(arrivals, opts.missesAllowed);
     let stopped = false;
     const r = simulate({
-      totalCores: scn.totalCores,
-      predictors: scn.predictors,
-      qosTargetMs: scn.qosTargetMs,
-      arrivals,
-      policy: makePolicy(),
-      seed,
-      noise: scn.noise,
-      dispatchOverheadUs: scn.dispatchOverheadUs,
-      expireLate: scn.expireLate,
-      truth: scn.truth,
+      ...scenarioSimOptions(scn, makePolicy(), arrivals, seed),
       onQueryEnd: (end) => {
-        if (end.satisfied) return;
-        const n = (misses.get(end.model) ?? 0) + 1;
-        misses.set(end.model, n);
-        if (opts.missesAllowed && n > opts.missesAllowed(planned.get(end.model) ?? 0)) stopped = true;
+        if (!end.satisfied && tally.miss(end.model)) stopped = true;
       },
       stopWhen: () => stopped,
     });
     const ran = new Map(r.perModel.map((m) => [m.model, m]));
-    const perModel = [...planned.keys()].sort().map((model): LiveModelStats => {
-      const n = planned.get(model) ?? 0;
+    const perModel = tally.models().map((model): LiveModelStats => {
       const m = ran.get(model);
       const satisfied = m?.satisfied ?? 0;
       return {
         model,
-        queries: n,
+        queries: tally.planned(model),
         satisfied,
         rejected: m?.rejected ?? 0,
         failed: 0,
-        satisfaction: stopped ? 1 - (misses.get(model) ?? 0) / n : satisfied / n,
+        satisfaction: tally.satisfaction(model, satisfied, stopped),
         meanMs: m?.meanMs ?? 0,
         p50Ms: m?.p50Ms ?? 0,
         p99Ms: m?.p99Ms ?? 0,

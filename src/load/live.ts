@@ -126,6 +126,48 @@ export const stopBelow =
   (planned: number): number =>
     Math.floor((1 - target) * planned);
 
+/**
+ * A run's misses per model against what each may miss of its planned queries (`missesAllowed`;
+ * unset: all of them), shared by live runs and the simulated runs that stand in for them.
+ */
+export class MissTally {
+  private readonly plannedCount = new Map<string, number>();
+  private readonly missCount = new Map<string, number>();
+
+  constructor(
+    arrivals: readonly { model: string }[],
+    private readonly missesAllowed?: (planned: number) => number,
+  ) {
+    for (const a of arrivals) this.plannedCount.set(a.model, (this.plannedCount.get(a.model) ?? 0) + 1);
+  }
+
+  /** The models with planned queries, sorted. */
+  models(): string[] {
+    return [...this.plannedCount.keys()].sort();
+  }
+
+  planned(model: string): number {
+    return this.plannedCount.get(model) ?? 0;
+  }
+
+  /** Counts one miss of `model`; true when the model has now missed more than it may. */
+  miss(model: string): boolean {
+    const n = (this.missCount.get(model) ?? 0) + 1;
+    this.missCount.set(model, n);
+    const planned = this.planned(model);
+    return n > (this.missesAllowed?.(planned) ?? planned);
+  }
+
+  /**
+   * `model`'s share of satisfied planned queries; once the run stopped early, 1 - misses so far /
+   * planned, an upper bound (queries never run count as met).
+   */
+  satisfaction(model: string, satisfied: number, stopped: boolean): number {
+    const n = this.planned(model);
+    return stopped ? 1 - (this.missCount.get(model) ?? 0) / n : satisfied / n;
+  }
+}
+
 /** One open-loop run at `qps` against `service`. */
 export async function runLive(
   service: InferenceService,
@@ -134,10 +176,7 @@ export async function runLive(
   opts: LiveRunOptions = {},
 ): Promise<LiveRunResult> {
   const arrivals = poissonArrivals(scn.weights, qps, opts.queries ?? scn.queries, opts.seed ?? scn.seed);
-  const planned = new Map<string, number>();
-  for (const a of arrivals) planned.set(a.model, (planned.get(a.model) ?? 0) + 1);
-  const allowed = new Map([...planned].map(([m, n]) => [m, opts.missesAllowed?.(n) ?? n]));
-  const misses = new Map<string, number>();
+  const tally = new MissTally(arrivals, opts.missesAllowed);
   const latencies = new Map<string, number[]>();
   const ended = new Map<string, { satisfied: number; rejected: number; failed: number }>();
   const late: number[] = [];
@@ -160,9 +199,7 @@ export async function runLive(
     } else if (outcome.status === 'rejected') e.rejected++;
     else e.failed++;
     if (outcome.status === 'ok' && outcome.satisfied) return;
-    const n = (misses.get(model) ?? 0) + 1;
-    misses.set(model, n);
-    if (n > (allowed.get(model) ?? 0) && !stopped) {
+    if (tally.miss(model) && !stopped) {
       stopped = true;
       service.abortWaiting();
     }
@@ -199,17 +236,15 @@ export async function runLive(
   const ticksAfter = cpuTicks(cpus);
   if (wrong) throw new VeltairError('wrong_answer', wrong);
 
-  const perModel = [...planned.keys()].sort().map((model): LiveModelStats => {
-    const n = planned.get(model) ?? 0;
+  const perModel = tally.models().map((model): LiveModelStats => {
     const e = ended.get(model) ?? { satisfied: 0, rejected: 0, failed: 0 };
     const l = Float64Array.from(latencies.get(model) ?? []).sort();
     const mean = l.length === 0 ? 0 : l.reduce((a, b) => a + b, 0) / l.length;
-    const satisfaction = stopped ? 1 - (misses.get(model) ?? 0) / n : e.satisfied / n;
     return {
       model,
-      queries: n,
+      queries: tally.planned(model),
       ...e,
-      satisfaction,
+      satisfaction: tally.satisfaction(model, e.satisfied, stopped),
       meanMs: mean,
       p50Ms: l.length ? nearestRank(l, 0.5) : 0,
       p99Ms: l.length ? nearestRank(l, 0.99) : 0,
