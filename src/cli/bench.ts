@@ -33,6 +33,7 @@ import {
   type RemoteBenchReport,
   type Transport,
   TUNING_SEEDS,
+  type Workload,
 } from '../load/index.js';
 import { LiveRuntime } from '../runtime/index.js';
 import { policyNames, policySpec, type PolicyParams } from '../sched/index.js';
@@ -58,6 +59,7 @@ interface BenchFlags {
   findPeak?: boolean;
   queries: string;
   confirmQueries: string;
+  operatingQueries: string;
   seed: string;
   tuneSeeds: string;
   params: string;
@@ -91,6 +93,11 @@ export function register(program: Command): void {
     .option('--find-peak', 'find each policy peak QPS at 99 % (and 95 %) satisfaction for every model')
     .option('--queries <n>', 'queries per peak-search run', '1000')
     .option('--confirm-queries <n>', CONFIRM_QUERIES_HELP, CONFIRM_QUERIES)
+    .option(
+      '--operating-queries <n>',
+      "with --live: queries of each policy's first run, whose blocks set what its units are planned at (0: as measured at start)",
+      '1000',
+    )
     .option('--seed <s>', 'seed of the arrivals of the reported runs', '1')
     .option(
       '--tune-seeds <list>',
@@ -240,26 +247,17 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
   const { workload, rate, queries } = runShape(flags);
   const policies = parsePolicies(flags.policies);
   const params = givenParams(policies, flags.params);
-  const { weights } = resolveMix(workload, new Set(Object.keys(workload.weights)));
-  const models = await mixModels(flags.repository, weights);
   const say = (m: string) => process.stderr.write(`${m}\n`);
   const t0 = Date.now();
-  const runtime = await LiveRuntime.start({ models, onProgress: say });
+  const { runtime, scenario, models } = await startLiveBench({
+    workload,
+    repository: flags.repository,
+    queries,
+    seed: numberFlag('--seed', flags.seed, 0, true),
+    checkEvery: numberFlag('--check-every', flags.checkEvery, 1, true),
+    onProgress: say,
+  });
   try {
-    const [failed] = runtime.report.unavailable;
-    if (failed)
-      throw new VeltairError('invalid_argument', `${failed.name} cannot be served: ${failed.reason}`);
-    const basis = new Map(models.map((m) => [m.name, runtime.qosBasis(m)]));
-    const qos = qosTargets(Object.keys(weights), basis, runtime.pool.cpus.length, false);
-    const scenario: LiveScenario = {
-      workload: workload.name,
-      weights,
-      qosTargetMs: Object.fromEntries(Object.entries(qos).map(([m, q]) => [m, q.targetMs])),
-      queries,
-      seed: numberFlag('--seed', flags.seed, 0, true),
-      cases: await referenceCases(models, 3),
-      checkEvery: numberFlag('--check-every', flags.checkEvery, 1, true),
-    };
     const report = await benchLive({
       runtime,
       scenario,
@@ -270,6 +268,7 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
       params,
       relTolerance: numberFlag('--tolerance', flags.tolerance, 0.001, false),
       confirm: confirmFlag(flags.confirmQueries, scenario.seed),
+      operatingQueries: numberFlag('--operating-queries', flags.operatingQueries, 0, true),
       rate,
       onProgress: say,
     });
@@ -280,6 +279,45 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
   } finally {
     await runtime.stop();
     process.stderr.write(`veltair bench: ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+  }
+}
+
+/**
+ * What `bench --live` runs on: the live runtime started on `workload`'s models from
+ * `repository` (each with a profile compiled on this machine), and the scenario of its runs
+ * (QoS targets by the workloads' rule, reference answers). The caller stops the runtime.
+ */
+export async function startLiveBench(opts: {
+  workload: Workload;
+  repository: string;
+  queries: number;
+  seed: number;
+  checkEvery: number;
+  onProgress: (message: string) => void;
+}): Promise<{ runtime: LiveRuntime; scenario: LiveScenario; models: Awaited<ReturnType<typeof mixModels>> }> {
+  const workload = opts.workload;
+  const { weights } = resolveMix(workload, new Set(Object.keys(workload.weights)));
+  const models = await mixModels(opts.repository, weights);
+  const runtime = await LiveRuntime.start({ models, onProgress: opts.onProgress });
+  try {
+    const [failed] = runtime.report.unavailable;
+    if (failed)
+      throw new VeltairError('invalid_argument', `${failed.name} cannot be served: ${failed.reason}`);
+    const basis = new Map(models.map((m) => [m.name, runtime.qosBasis(m)]));
+    const qos = qosTargets(Object.keys(weights), basis, runtime.pool.cpus.length, false);
+    const scenario: LiveScenario = {
+      workload: workload.name,
+      weights,
+      qosTargetMs: Object.fromEntries(Object.entries(qos).map(([m, q]) => [m, q.targetMs])),
+      queries: opts.queries,
+      seed: opts.seed,
+      cases: await referenceCases(models, 3),
+      checkEvery: opts.checkEvery,
+    };
+    return { runtime, scenario, models };
+  } catch (err) {
+    await runtime.stop();
+    throw err;
   }
 }
 

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import {
   CONFIRM_STEP,
+  benchLive,
   MAX_STOLEN_SHARE,
   STOLEN_PAUSES_MS,
   againWhenStolen,
-  ranOverPlanned,
   searchLivePeaks,
   simulatedRun,
   type PeakConfirmation,
@@ -14,7 +17,17 @@ import { erlangsAtBlocking, flatProfile, lossPolicy, predictorsOf } from '../eng
 import { simulate } from '../sim/index.js';
 import { poissonArrivals } from './arrivals.js';
 import type { Scenario } from './evaluate.js';
-import { stopBelow, type LiveRunOptions, type LiveRunResult } from './live.js';
+import {
+  referenceCases,
+  stopBelow,
+  type LiveRunOptions,
+  type LiveRunResult,
+  type LiveScenario,
+} from './live.js';
+import { branchModel, residualModel } from '../partition/fixtures.js';
+import { LiveRuntime, type LiveModelSpec } from '../runtime/index.js';
+import { liveModelSpec } from '../runtime/testing.js';
+import { policySpec } from '../sched/index.js';
 import { upperBound } from './sequential.js';
 
 /** A run's outcome as the search reads it: the rate, whether it ran to the end, the lowest model. */
@@ -267,34 +280,61 @@ describe('simulatedRun', () => {
   });
 });
 
-describe('ranOverPlanned', () => {
-  const block = (blockRange: [number, number], cpus: number[], ranMs: number, model = 'm') => ({
-    run: 0,
-    query: 'q',
-    model,
-    block: blockRange,
-    version: 'v',
-    cpus,
-    dispatchMs: 0,
-    startMs: 10,
-    endMs: 10 + ranMs,
-  });
-  const predictors = predictorsOf(flatProfile('m', 1000, { layers: 2 }));
+describe('benchLive', () => {
+  let dir: string;
+  let runtime: LiveRuntime;
+  let scenario: LiveScenario;
+  let specs: LiveModelSpec[];
 
-  it('weighs each CPU count by time: what its blocks took over what their profile planned alone', () => {
-    const blocks = [
-      block([0, 1], [0], 1.1),
-      block([0, 2], [0], 1.9),
-      block([0, 2], [0, 1], 2.6),
-      block([1, 2], [0, 1], 0.8),
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'veltair-bench-live-'));
+    specs = [
+      await liveModelSpec(dir, 'residual', residualModel().model),
+      await liveModelSpec(dir, 'branch', branchModel().model),
     ];
-    // 1 CPU: 3.0 ms over 3 ms planned; 2 CPUs: 3.4 ms over 3 ms (the flat profile does not scale).
-    assert.deepEqual(ranOverPlanned(blocks, predictors), { '1': 1, '2': 1.133 });
+    runtime = await LiveRuntime.start({ models: specs, measure: { rounds: 2 } });
+    scenario = {
+      workload: 'fixtures',
+      weights: { residual: 0.5, branch: 0.5 },
+      qosTargetMs: { residual: 40, branch: 40 },
+      queries: 100,
+      seed: 1,
+      cases: await referenceCases(specs, 2),
+      checkEvery: 5,
+    };
   });
 
-  it('leaves out blocks of models the engine has no profile for', () => {
-    assert.deepEqual(ranOverPlanned([block([0, 1], [0], 5, 'other'), block([0, 1], [0], 2)], predictors), {
-      '1': 2,
+  after(async () => {
+    await runtime.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const bench = (operatingQueries: number) =>
+    benchLive({
+      runtime,
+      scenario,
+      policies: ['veltair'],
+      models: specs,
+      compiled: specs.map((s) => s.profile),
+      tuneSeeds: [101],
+      params: new Map([['veltair', policySpec('veltair').defaults]]),
+      relTolerance: 0.1,
+      rate: 100,
+      operatingQueries,
     });
+
+  it("plans each policy's units at what its operating run's blocks took, and as measured once done", async () => {
+    const report = await bench(200);
+    const [row] = report.rows;
+    const scale = Object.entries(row.operatingScale);
+    assert.ok(scale.length > 0, 'the operating run gave a scale');
+    for (const [cpus, f] of scale) assert.ok(f >= 0.5 && f <= 2, `${cpus} CPUs: ${f}`);
+    assert.equal(row.atPeak?.queries, 100, 'the reported run is the rate run');
+    assert.deepEqual(runtime.report.operatingScale, {}, 'the runtime plans as measured again');
+  });
+
+  it('plans with the units as measured at start when asked for no operating run', async () => {
+    const report = await bench(0);
+    assert.deepEqual(report.rows[0].operatingScale, {});
   });
 });

@@ -9,13 +9,20 @@ import type { ModelProfileData, ProfilePredictor } from '../profile/index.js';
 import { ProfilePredictor as Predictor, nearestRank } from '../profile/index.js';
 import {
   NaiveService,
+  ranOverPlanned,
   type InferenceService,
-  type BlockRecord,
   type LiveEngine,
   type LiveRuntime,
   type RuntimeReport,
 } from '../runtime/index.js';
-import { formatParams, policySpec, type Policy, type PolicyParams, type PolicyRole } from '../sched/index.js';
+import {
+  formatParams,
+  policySpec,
+  type Policy,
+  type PolicyParams,
+  type PolicyRole,
+  type PolicySpec,
+} from '../sched/index.js';
 import { simulate } from '../sim/index.js';
 import { poissonArrivals } from './arrivals.js';
 import { round, table, type CurvePoint } from './compare.js';
@@ -55,6 +62,11 @@ export interface LiveBenchOptions {
   readonly rate?: number;
   /** How each policy's 99 % peak is confirmed (none: the search's peak is reported). */
   readonly confirm?: PeakConfirmation;
+  /**
+   * Queries of each policy's operating run, whose blocks set what its units are planned at
+   * (`LiveRuntime.useOperatingCost`); 0: plan with the units as measured at start.
+   */
+  readonly operatingQueries?: number;
   readonly onProgress?: (message: string) => void;
 }
 
@@ -95,6 +107,11 @@ export interface LivePolicyRow {
   simCompiledPeakQps: number | null;
   /** (sim - live) / live, in percent (null when either has no peak). */
   simErrorPct: number | null;
+  /**
+   * By CPU count: the factor its measured units were planned at, from its operating run (empty:
+   * as measured at start; `LiveBenchOptions.operatingQueries`). The prediction plans with them too.
+   */
+  operatingScale: Record<string, number>;
   atPeak?: LiveRunResult;
   atReference?: LiveRunResult;
   cost?: EngineCost;
@@ -125,32 +142,10 @@ export interface LiveBenchReport {
 export function capacityQps(runtime: LiveRuntime, weights: Readonly<Record<string, number>>): number {
   let meanUs = 0;
   for (const [m, w] of Object.entries(weights)) {
-    const p = runtime.model(m).predictor;
+    const p = runtime.model(m).measuredPredictor;
     meanUs += w * p.predict(0, p.layerCount, 1, 0).latencyUs;
   }
   return (runtime.pool.cpus.length * 1e6) / meanUs;
-}
-
-/** `EngineCost.ranOverPlanned` of `blocks`, planned by `predictors` (the engine's own profiles). */
-export function ranOverPlanned(
-  blocks: readonly BlockRecord[],
-  predictors: ReadonlyMap<string, ProfilePredictor>,
-): Record<string, number> {
-  const sums = new Map<number, { ranMs: number; plannedMs: number }>();
-  for (const b of blocks) {
-    const pred = predictors.get(b.model);
-    if (!pred) continue;
-    const cpus = b.cpus.length;
-    const sum = sums.get(cpus) ?? { ranMs: 0, plannedMs: 0 };
-    sum.ranMs += b.endMs - b.startMs;
-    sum.plannedMs += pred.blockUs(b.block[0], b.block[1], b.version, cpus, 0) / 1000;
-    sums.set(cpus, sum);
-  }
-  return Object.fromEntries(
-    [...sums]
-      .sort(([a], [b]) => a - b)
-      .map(([cpus, { ranMs, plannedMs }]) => [String(cpus), round(ranMs / plannedMs, 3)]),
-  );
 }
 
 function engineCost(engine: LiveEngine, predictors: ReadonlyMap<string, ProfilePredictor>): EngineCost {
@@ -367,7 +362,6 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
   const { runtime, scenario: scn } = opts;
   const progress = opts.onProgress ?? (() => {});
   const capacity = capacityQps(runtime, scn.weights);
-  const live = runtime.predictors;
   const compiled = new Map(opts.compiled.map((p) => [p.model, new Predictor(p)]));
   let naive: NaiveService | undefined;
   const rows: LivePolicyRow[] = [];
@@ -375,12 +369,20 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
   const runs = new Map<string, SearchRun<{ result: LiveRunResult; cost?: EngineCost }>>();
   try {
     for (const name of opts.policies) {
-      if (!opts.params?.has(name)) progress(`${name}: tuning on the simulator`);
-      const row = await simulatedRow(name, runtime, scn, live, compiled, opts, capacity);
+      const say = (m: string) => progress(`${name}: ${m}`);
       const spec = name === NAIVE ? undefined : policySpec(name);
+      const scale = spec
+        ? await operatingScaleFor(name, spec, opts, capacity, say)
+        : new Map<number, number>();
+      runtime.useOperatingScale(scale);
+      const planned = runtime.predictors;
+      const operatingScale = Object.fromEntries([...scale].map(([cpus, f]) => [String(cpus), round(f, 3)]));
+      if (!opts.params?.has(name)) progress(`${name}: tuning on the simulator`);
+      const row = await simulatedRow(name, runtime, scn, planned, compiled, opts, capacity);
       const serviceFor: ServiceFor = spec
         ? async () => {
-            const ctx = policyContext(liveScenario(liveMachine(runtime), scn, live, scn.seed));
+            runtime.useOperatingScale(scale);
+            const ctx = policyContext(liveScenario(liveMachine(runtime), scn, planned, scn.seed));
             const engine = runtime.engine({
               policy: spec.create(row.params, ctx),
               qosTargetMs: scn.qosTargetMs,
@@ -399,20 +401,19 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
             });
             return { service: naive };
           };
-      const say = (m: string) => progress(`${name}: ${m}`);
       const run = againWhenStolen(async (qps: number, runOpts: LiveRunOptions = {}) => {
         runtime.collectHeap();
         const { service, engine } = await serviceFor();
         const result = await runLive(service, scn, qps, runOpts);
         say(runLine(qps, result));
-        const cost = engine ? engineCost(engine, live) : undefined;
+        const cost = engine ? engineCost(engine, planned) : undefined;
         if (engine) await engine.close();
         return { result, cost };
       }, say);
       runs.set(name, run);
       if (opts.rate !== undefined) {
         const { result, cost } = await run(opts.rate, {});
-        rows.push({ ...row, atPeak: result, atReference: result, cost });
+        rows.push({ ...row, operatingScale, atPeak: result, atReference: result, cost });
         continue;
       }
       const start = Math.min(row.simPeakQps ?? capacity / 4, capacity);
@@ -424,6 +425,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
       });
       rows.push({
         ...row,
+        operatingScale,
         peakQps: p99.peakQps > 0 ? round(p99.peakQps, 1) : null,
         searchedPeakQps: searchedQps > 0 ? round(searchedQps, 1) : null,
         peakUpperMissRate: upperMissRate === undefined ? null : round(upperMissRate, 4),
@@ -471,7 +473,54 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
     };
   } finally {
     await naive?.close();
+    runtime.useOperatingScale(new Map());
   }
+}
+
+/** The share of capacity a policy's operating run offers: about where block-scheduling peaks lie on 2 CPUs. */
+export const OPERATING_LOAD = 0.3;
+
+/** The operating run's arrivals: a seed of their own, apart from the search's, retries' and confirmation's. */
+const OPERATING_SEED_OFFSET = 3000;
+
+/**
+ * What `name`'s units cost in operation, by CPU count (`LiveRuntime.operatingScaleOf`): the
+ * blocks of one run of `opts.operatingQueries` queries at `OPERATING_LOAD` of capacity, on
+ * arrivals of their own, with the parameters given or else the policy's defaults (its tuning
+ * needs the scale first), planned with the units as measured at start. None asked: empty.
+ */
+async function operatingScaleFor(
+  name: string,
+  spec: PolicySpec,
+  opts: LiveBenchOptions,
+  capacity: number,
+  say: (m: string) => void,
+): Promise<Map<number, number>> {
+  const { runtime, scenario: scn } = opts;
+  runtime.useOperatingScale(new Map());
+  if (!opts.operatingQueries) return new Map();
+  say(`what its blocks cost in operation (${opts.operatingQueries} queries)`);
+  const params = opts.params?.get(name) ?? spec.defaults;
+  const measure = againWhenStolen(async (qps: number, runOpts: LiveRunOptions) => {
+    runtime.collectHeap();
+    const ctx = policyContext(liveScenario(liveMachine(runtime), scn, runtime.predictors, scn.seed));
+    const engine = runtime.engine({ policy: spec.create(params, ctx), qosTargetMs: scn.qosTargetMs });
+    try {
+      const result = await runLive(engine, scn, qps, runOpts);
+      say(runLine(qps, result));
+      return { result, scale: runtime.operatingScaleOf(engine.stats().blocks) };
+    } finally {
+      await engine.close();
+    }
+  }, say);
+  const { scale } = await measure(capacity * OPERATING_LOAD, {
+    queries: opts.operatingQueries,
+    seed: scn.seed + OPERATING_SEED_OFFSET,
+  });
+  say(
+    `its units are planned at ${[...scale].map(([c, f]) => `${f.toFixed(2)}x on ${c} CPU${c > 1 ? 's' : ''}`).join(', ') || 'their measured latency'}`,
+  );
+  return scale;
 }
 
 function bestBaseline(rows: readonly LivePolicyRow[]): LivePolicyRow | undefined {
@@ -495,7 +544,7 @@ async function simulatedRow(
   compiled: ReadonlyMap<string, ProfilePredictor>,
   opts: LiveBenchOptions,
   capacity: number,
-): Promise<LivePolicyRow> {
+): Promise<Omit<LivePolicyRow, 'operatingScale'>> {
   const base = {
     policy: name,
     peakQps: null,
@@ -698,9 +747,8 @@ function costTable(r: LiveBenchReport): string {
         (100 * (c.decideShare + c.dispatchShare)).toFixed(2),
         c.utilization.toFixed(2),
         c.blocksPerQuery.toFixed(1),
-        Object.entries(c.ranOverPlanned)
-          .map(([cpus, ratio]) => `${cpus}: ${ratio.toFixed(2)}`)
-          .join(', '),
+        byCpus(c.ranOverPlanned),
+        byCpus(x.operatingScale) || 'as measured',
       ];
     });
   const header = [
@@ -714,6 +762,13 @@ function costTable(r: LiveBenchReport): string {
     'util',
     'blocks/q',
     'ran / planned by CPUs',
+    'units planned at',
   ];
   return table(header, rows);
 }
+
+/** `{ '1': 0.95, '2': 1.2 }` as `1: 0.95, 2: 1.20`. */
+const byCpus = (byCount: Record<string, number>) =>
+  Object.entries(byCount)
+    .map(([cpus, ratio]) => `${cpus}: ${ratio.toFixed(2)}`)
+    .join(', ');

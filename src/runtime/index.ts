@@ -59,6 +59,14 @@ export { WorkerPool, type ChainResult } from './pool.js';
 export { cpuTicks, parseCpuTicks, stolenShare, TICKS_PER_SECOND, type CpuTicks } from './steal.js';
 export { cpuWindows } from './windows.js';
 export {
+  operatingScale,
+  operatingTimes,
+  ranOverPlanned,
+  scaledLatencies,
+  MIN_OPERATING_BLOCKS,
+  type OperatingTime,
+} from './operating.js';
+export {
   measureUnits,
   DEFAULT_MEASURE_OPTIONS,
   type MeasureOptions,

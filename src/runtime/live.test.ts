@@ -13,9 +13,11 @@ import {
   LiveRuntime,
   compareOutputs,
   openModelSession,
+  ranOverPlanned,
   type InferOutcome,
   type LiveModelSpec,
 } from './index.js';
+import type { ProfilePredictor } from '../profile/index.js';
 import { seededInputs, type TensorMap } from '../partition/index.js';
 import { DEFAULT_SESSION_CONFIG } from '../partition/index.js';
 import { loadModel } from '../onnx/index.js';
@@ -158,6 +160,54 @@ describe('the live engine', () => {
       }
     });
   }
+
+  it('plans with its units scaled by what blocks cost in operation, measured against the units as measured at start', async () => {
+    const weights = { residual: 0.4, branch: 0.3, multi: 0.3 };
+    const quiet = (p: ProfilePredictor, cpus: number) => p.predict(0, p.layerCount, cpus, 0).latencyUs;
+    const measured = new Map(specs.map((s) => [s.name, runtime.model(s.name).measuredPredictor]));
+    try {
+      runtime.useOperatingScale(new Map([[1, 1.5]]));
+      assert.deepEqual(runtime.report.operatingScale, { '1': 1.5 });
+      for (const [name, p] of measured) {
+        const planned = runtime.predictors.get(name)!;
+        assert.ok(Math.abs(quiet(planned, 1) / quiet(p, 1) - 1.5) < 1e-6, `${name} on 1 CPU`);
+        if (runtime.pool.cpus.length > 1)
+          assert.equal(quiet(planned, 2), quiet(p, 2), `${name} on 2 CPUs is as measured`);
+      }
+      const spec = policySpec('veltair');
+      const ctx: PolicyContext = {
+        totalCores: runtime.pool.cpus.length,
+        modelWeights: weights,
+        qosTargetMs: QOS_MS,
+        profile: (m) => runtime.model(m).predictor,
+      };
+      const engine = runtime.engine({ policy: spec.create(spec.defaults, ctx), qosTargetMs: QOS_MS });
+      assert.throws(() => runtime.useOperatingScale(new Map()), /while no engine runs/);
+      const start = engine.clock.nowMs();
+      const answers: Promise<InferOutcome>[] = [];
+      for (const a of poissonArrivals(Object.keys(weights), 300, 150, 11)) {
+        const wait = start + a.atMs - engine.clock.nowMs();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        answers.push(engine.infer(a.model, copy(inputs.get(a.model)!), { arrivalMs: start + a.atMs }));
+      }
+      await Promise.all(answers);
+      await engine.close();
+      const blocks = engine.stats().blocks;
+      const scale = runtime.operatingScaleOf(blocks);
+      assert.ok(scale.size > 0, `${blocks.length} blocks give a scale`);
+      const asMeasured = ranOverPlanned(blocks, measured);
+      for (const [cpus, f] of scale)
+        assert.ok(
+          Math.abs(f - Math.min(2, Math.max(0.5, asMeasured[String(cpus)]))) < 1e-3,
+          `${cpus} CPUs: ${f} against the start's units, not the 1.5 in use`,
+        );
+    } finally {
+      runtime.useOperatingScale(new Map());
+    }
+    assert.deepEqual(runtime.report.operatingScale, {});
+    for (const [name, p] of measured)
+      assert.equal(quiet(runtime.predictors.get(name)!, 1), quiet(p, 1), `${name} as measured again`);
+  });
 });
 
 /** `count` arrivals at `qps`, exponential gaps, each of a model drawn uniformly (seeded). */

@@ -38,6 +38,7 @@ import { ServedModel, type ModelInput } from './served.js';
 import type { InferenceService, InferOutcome, QueryTiming } from './service.js';
 import { fromWire, toWire, freeWire, type WireTensor } from './wire.js';
 import { HeapKeeper } from './heap-keeper.js';
+import { operatingScale } from './operating.js';
 import { VeltairError } from '../errors/index.js';
 
 /** A model to serve: its file and the profile compiled for it on this machine. */
@@ -96,6 +97,11 @@ export interface RuntimeReport {
   readonly dispatchOverheadUs: number;
   /** How much a unit's runs vary (log-space standard deviation, the widest of the models). */
   readonly latencySpread: number;
+  /**
+   * By CPU count: the factor the measured units are planned at, from what blocks took in
+   * operation (`LiveRuntime.useOperatingCost`; empty: as measured at start).
+   */
+  readonly operatingScale: Record<string, number>;
   readonly openMs: number;
   /**
    * The engine thread's nice value (null: the OS refused to raise it, and it runs at the
@@ -181,6 +187,7 @@ export class LiveRuntime {
   private readonly held = new Map<number, number>();
   private readonly spreads = new Map<string, number>();
   private measuredDispatchUs = LIVE_DISPATCH_OVERHEAD_US;
+  private operating: ReadonlyMap<number, number> = new Map();
   private openMs = 0;
   private engineNice: number | null = null;
   private readonly heapKeeper = new HeapKeeper();
@@ -242,6 +249,7 @@ export class LiveRuntime {
       sessions: [...this.held.values()].reduce((a, b) => a + b, 0),
       dispatchOverheadUs: this.measuredDispatchUs,
       latencySpread: Math.max(0, ...this.spreads.values()),
+      operatingScale: Object.fromEntries([...this.operating].map(([cpus, f]) => [String(cpus), f])),
       openMs: this.openMs,
       threadPriority: { engineNice: this.engineNice, workers: this.pool.priority },
       rssBytes: process.memoryUsage().rss,
@@ -321,6 +329,7 @@ export class LiveRuntime {
       const found = measured.models.get(m.name);
       this.spreads.set(m.name, found?.logSpread ?? 0);
       if (found) m.useMeasured(found.latencies);
+      m.useOperatingScale(this.operating);
       this.served.set(m.name, m);
       this.modelReports.set(m.name, {
         name: m.name,
@@ -357,12 +366,35 @@ export class LiveRuntime {
   }
 
   /**
+   * By CPU count: the time-weighted run time of `blocks` (an engine's records on this runtime)
+   * over their latency as measured at start (`operatingScale`). The measurement at start moves
+   * between starts of the same build by more than blocks in operation do, and it is taken with
+   * the engine's thread idle, which in operation preempts every parallel block at its barriers
+   * (docs/live.md).
+   */
+  operatingScaleOf(blocks: readonly BlockRecord[]): Map<number, number> {
+    return operatingScale(blocks, new Map([...this.served].map(([name, m]) => [name, m.measuredPredictor])));
+  }
+
+  /**
+   * Plans from now on with every measured unit on c CPUs times `scale`'s factor for c (empty:
+   * as measured at start): engines made afterwards, and the simulator's prediction through
+   * `predictors`, plan with the scaled units.
+   */
+  useOperatingScale(scale: ReadonlyMap<number, number>): void {
+    if (this.active && !this.active.closed)
+      throw new Error('the units are rescaled only while no engine runs');
+    this.operating = new Map(scale);
+    for (const m of this.served.values()) m.useOperatingScale(scale);
+  }
+
+  /**
    * What a model's default QoS target is taken from (decision 0013): its compiled profile, fixed
    * until the model is compiled again and the one the simulator reads; a model served on an
    * estimate has only its latency measured at start.
    */
   qosBasis(spec: LiveModelSpec): ProfilePredictor {
-    return spec.whole ? this.model(spec.name).predictor : new ProfilePredictor(spec.profile);
+    return spec.whole ? this.model(spec.name).measuredPredictor : new ProfilePredictor(spec.profile);
   }
 
   model(name: string): ServedModel {

@@ -32,6 +32,7 @@ import {
 } from './segments.js';
 import { shared, toWire, type WireTensors } from './wire.js';
 import type { SessionConfig } from '../partition/index.js';
+import { scaledLatencies } from './operating.js';
 
 /** A graph input a caller feeds. */
 export interface ModelInput {
@@ -102,6 +103,8 @@ export class ServedModel {
   private readonly chains = new Map<number, Chain>();
 
   private planned: { profile: ModelProfileData; predictor: ProfilePredictor };
+  /** What the runtime measured at start, before any scale from operation. */
+  private measured: { latencies: UnitLatencies; predictor: ProfilePredictor } | undefined;
 
   private constructor(
     readonly name: string,
@@ -131,9 +134,25 @@ export class ServedModel {
     return this.planned.predictor;
   }
 
+  /** The profile of the latencies measured at start (the estimate's until then), whatever scale is applied. */
+  get measuredPredictor(): ProfilePredictor {
+    return this.measured?.predictor ?? this.planned.predictor;
+  }
+
   /** Plans with the latencies the runtime measured for this model's units from now on. */
   useMeasured(latencies: UnitLatencies): void {
     const profile = measuredSegmentProfile(this.estimate, latencies);
+    this.planned = { profile, predictor: new ProfilePredictor(profile) };
+    this.measured = { latencies, predictor: this.planned.predictor };
+  }
+
+  /**
+   * Plans with the measured latencies times `scale` by core count (what blocks cost in
+   * operation over what was measured; none: as measured). Without a measurement, nothing changes.
+   */
+  useOperatingScale(scale: ReadonlyMap<number, number>): void {
+    if (!this.measured) return;
+    const profile = measuredSegmentProfile(this.estimate, scaledLatencies(this.measured.latencies, scale));
     this.planned = { profile, predictor: new ProfilePredictor(profile) };
   }
 

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { flatProfile, predictorsOf } from '../engine/testing.js';
+import type { BlockRecord } from './live.js';
+import { MIN_OPERATING_BLOCKS, operatingScale, ranOverPlanned, scaledLatencies } from './operating.js';
+
+const block = (blockRange: [number, number], cpus: number[], ranMs: number, model = 'm'): BlockRecord => ({
+  run: 0,
+  query: 'q',
+  model,
+  block: blockRange,
+  version: 'v',
+  cpus,
+  dispatchMs: 0,
+  startMs: 10,
+  endMs: 10 + ranMs,
+});
+const predictors = predictorsOf(flatProfile('m', 1000, { layers: 2 }));
+const times = (n: number, b: BlockRecord) => Array.from({ length: n }, () => b);
+
+describe('ranOverPlanned', () => {
+  it('weighs each CPU count by time: what its blocks took over what their profile planned alone', () => {
+    const blocks = [
+      block([0, 1], [0], 1.1),
+      block([0, 2], [0], 1.9),
+      block([0, 2], [0, 1], 2.6),
+      block([1, 2], [0, 1], 0.8),
+    ];
+    // 1 CPU: 3.0 ms over 3 ms planned; 2 CPUs: 3.4 ms over 3 ms (the flat profile does not scale).
+    assert.deepEqual(ranOverPlanned(blocks, predictors), { '1': 1, '2': 1.133 });
+  });
+
+  it('leaves out blocks of models the engine has no profile for', () => {
+    assert.deepEqual(ranOverPlanned([block([0, 1], [0], 5, 'other'), block([0, 1], [0], 2)], predictors), {
+      '1': 2,
+    });
+  });
+});
+
+describe('operatingScale', () => {
+  it('is what blocks took over what was measured, by CPU count', () => {
+    const blocks = [
+      ...times(MIN_OPERATING_BLOCKS, block([0, 2], [0], 2.4)),
+      ...times(MIN_OPERATING_BLOCKS, block([0, 1], [0, 1], 0.9)),
+    ];
+    assert.deepEqual(
+      [...operatingScale(blocks, predictors)].map(([c, f]) => [c, Math.round(f * 1000) / 1000]),
+      [
+        [1, 1.2],
+        [2, 0.9],
+      ],
+    );
+  });
+
+  it('leaves a CPU count with too few blocks as measured', () => {
+    const blocks = [
+      ...times(MIN_OPERATING_BLOCKS, block([0, 2], [0], 2.4)),
+      ...times(MIN_OPERATING_BLOCKS - 1, block([0, 1], [0, 1], 5)),
+    ];
+    assert.deepEqual([...operatingScale(blocks, predictors).keys()], [1]);
+  });
+
+  it('holds within [1/2, 2] however disturbed the run was', () => {
+    const blocks = [
+      ...times(MIN_OPERATING_BLOCKS, block([0, 1], [0], 30)),
+      ...times(MIN_OPERATING_BLOCKS, block([0, 1], [0, 1], 0.01)),
+    ];
+    assert.deepEqual(
+      [...operatingScale(blocks, predictors)],
+      [
+        [1, 2],
+        [2, 0.5],
+      ],
+    );
+  });
+});
+
+describe('scaledLatencies', () => {
+  it('scales every unit on a core count by its factor and leaves other counts as they were', () => {
+    const measured = new Map([
+      [
+        'all',
+        new Map([
+          [1, [100, 200]],
+          [2, [60, 110]],
+        ]),
+      ],
+    ]);
+    const scaled = scaledLatencies(measured, new Map([[2, 1.5]]));
+    assert.deepEqual(scaled.get('all')?.get(1), [100, 200]);
+    assert.deepEqual(scaled.get('all')?.get(2), [90, 165]);
+    assert.deepEqual(measured.get('all')?.get(2), [60, 110], 'the measurement itself is kept');
+  });
+});
