@@ -88,6 +88,7 @@ async function main() {
         'sim peak',
         'sim err %',
         'planned at',
+        'spread',
         'ran / planned',
       ],
       reports.map(({ operatingQueries: q, report }) => {
@@ -100,7 +101,8 @@ async function main() {
           row.peakQps === null ? '-' : (row.peakQps / report.capacityQps).toFixed(2),
           fmt(row.simPeakQps),
           fmt(row.simErrorPct),
-          byCpus(row.operatingScale) || '-',
+          byCpus(row.operating?.scale) || '-',
+          fmt(row.operating?.spread ?? report.runtime.latencySpread, 3),
           byCpus(row.cost?.ranOverPlanned),
         ];
       }),

@@ -11,6 +11,7 @@ import {
   NaiveService,
   ranOverPlanned,
   type InferenceService,
+  type OperatingCost,
   type LiveEngine,
   type LiveRuntime,
   type RuntimeReport,
@@ -108,10 +109,11 @@ export interface LivePolicyRow {
   /** (sim - live) / live, in percent (null when either has no peak). */
   simErrorPct: number | null;
   /**
-   * By CPU count: the factor its measured units were planned at, from its operating run (empty:
-   * as measured at start; `LiveBenchOptions.operatingQueries`). The prediction plans with them too.
+   * What its operating run's blocks took (`RuntimeReport.operating`; null: the units as measured
+   * at start, `LiveBenchOptions.operatingQueries`): the policy, its tuning and the prediction
+   * plan with it.
    */
-  operatingScale: Record<string, number>;
+  operating: RuntimeReport['operating'];
   atPeak?: LiveRunResult;
   atReference?: LiveRunResult;
   cost?: EngineCost;
@@ -371,17 +373,18 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
     for (const name of opts.policies) {
       const say = (m: string) => progress(`${name}: ${m}`);
       const spec = name === NAIVE ? undefined : policySpec(name);
-      const scale = spec
-        ? await operatingScaleFor(name, spec, opts, capacity, say)
-        : new Map<number, number>();
-      runtime.useOperatingScale(scale);
+      const operatingCost = spec ? await operatingCostFor(name, spec, opts, capacity, say) : null;
+      runtime.useOperatingCost(operatingCost);
       const planned = runtime.predictors;
-      const operatingScale = Object.fromEntries([...scale].map(([cpus, f]) => [String(cpus), round(f, 3)]));
+      const operating = operatingCost && {
+        scale: Object.fromEntries([...operatingCost.scale].map(([cpus, f]) => [String(cpus), round(f, 3)])),
+        spread: operatingCost.spread === null ? null : round(operatingCost.spread, 3),
+      };
       if (!opts.params?.has(name)) progress(`${name}: tuning on the simulator`);
       const row = await simulatedRow(name, runtime, scn, planned, compiled, opts, capacity);
       const serviceFor: ServiceFor = spec
         ? async () => {
-            runtime.useOperatingScale(scale);
+            runtime.useOperatingCost(operatingCost);
             const ctx = policyContext(liveScenario(liveMachine(runtime), scn, planned, scn.seed));
             const engine = runtime.engine({
               policy: spec.create(row.params, ctx),
@@ -413,7 +416,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
       runs.set(name, run);
       if (opts.rate !== undefined) {
         const { result, cost } = await run(opts.rate, {});
-        rows.push({ ...row, operatingScale, atPeak: result, atReference: result, cost });
+        rows.push({ ...row, operating, atPeak: result, atReference: result, cost });
         continue;
       }
       const start = Math.min(row.simPeakQps ?? capacity / 4, capacity);
@@ -425,7 +428,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
       });
       rows.push({
         ...row,
-        operatingScale,
+        operating,
         peakQps: p99.peakQps > 0 ? round(p99.peakQps, 1) : null,
         searchedPeakQps: searchedQps > 0 ? round(searchedQps, 1) : null,
         peakUpperMissRate: upperMissRate === undefined ? null : round(upperMissRate, 4),
@@ -473,7 +476,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
     };
   } finally {
     await naive?.close();
-    runtime.useOperatingScale(new Map());
+    runtime.useOperatingCost(null);
   }
 }
 
@@ -484,21 +487,21 @@ export const OPERATING_LOAD = 0.3;
 const OPERATING_SEED_OFFSET = 3000;
 
 /**
- * What `name`'s units cost in operation, by CPU count (`LiveRuntime.operatingScaleOf`): the
- * blocks of one run of `opts.operatingQueries` queries at `OPERATING_LOAD` of capacity, on
- * arrivals of their own, with the parameters given or else the policy's defaults (its tuning
- * needs the scale first), planned with the units as measured at start. None asked: empty.
+ * What `name`'s blocks cost in operation (`LiveRuntime.operatingCostOf`): the blocks of one
+ * run of `opts.operatingQueries` queries at `OPERATING_LOAD` of capacity, on arrivals of their
+ * own, with the parameters given or else the policy's defaults (its tuning needs the cost
+ * first), planned with the units as measured at start. None asked: null.
  */
-async function operatingScaleFor(
+async function operatingCostFor(
   name: string,
   spec: PolicySpec,
   opts: LiveBenchOptions,
   capacity: number,
   say: (m: string) => void,
-): Promise<Map<number, number>> {
+): Promise<OperatingCost | null> {
   const { runtime, scenario: scn } = opts;
-  runtime.useOperatingScale(new Map());
-  if (!opts.operatingQueries) return new Map();
+  runtime.useOperatingCost(null);
+  if (!opts.operatingQueries) return null;
   say(`what its blocks cost in operation (${opts.operatingQueries} queries)`);
   const params = opts.params?.get(name) ?? spec.defaults;
   const measure = againWhenStolen(async (qps: number, runOpts: LiveRunOptions) => {
@@ -508,19 +511,20 @@ async function operatingScaleFor(
     try {
       const result = await runLive(engine, scn, qps, runOpts);
       say(runLine(qps, result));
-      return { result, scale: runtime.operatingScaleOf(engine.stats().blocks) };
+      return { result, cost: runtime.operatingCostOf(engine.stats().blocks) };
     } finally {
       await engine.close();
     }
   }, say);
-  const { scale } = await measure(capacity * OPERATING_LOAD, {
+  const { cost } = await measure(capacity * OPERATING_LOAD, {
     queries: opts.operatingQueries,
     seed: scn.seed + OPERATING_SEED_OFFSET,
   });
+  const factors = [...cost.scale].map(([c, f]) => `${f.toFixed(2)}x on ${c} CPU${c > 1 ? 's' : ''}`);
   say(
-    `its units are planned at ${[...scale].map(([c, f]) => `${f.toFixed(2)}x on ${c} CPU${c > 1 ? 's' : ''}`).join(', ') || 'their measured latency'}`,
+    `its units are planned at ${factors.join(', ') || 'their measured latency'}, spread ${cost.spread?.toFixed(3) ?? 'as measured'}`,
   );
-  return scale;
+  return cost;
 }
 
 function bestBaseline(rows: readonly LivePolicyRow[]): LivePolicyRow | undefined {
@@ -544,7 +548,7 @@ async function simulatedRow(
   compiled: ReadonlyMap<string, ProfilePredictor>,
   opts: LiveBenchOptions,
   capacity: number,
-): Promise<Omit<LivePolicyRow, 'operatingScale'>> {
+): Promise<Omit<LivePolicyRow, 'operating'>> {
   const base = {
     policy: name,
     peakQps: null,
@@ -748,7 +752,9 @@ function costTable(r: LiveBenchReport): string {
         c.utilization.toFixed(2),
         c.blocksPerQuery.toFixed(1),
         byCpus(c.ranOverPlanned),
-        byCpus(x.operatingScale) || 'as measured',
+        x.operating
+          ? `${byCpus(x.operating.scale) || '-'}; spread ${x.operating.spread?.toFixed(2) ?? '-'}`
+          : 'as measured',
       ];
     });
   const header = [

@@ -19,16 +19,19 @@ export interface LiveMachine {
   readonly totalCores: number;
   /** A block's round trip beyond its sessions' runs (us). */
   readonly dispatchOverheadUs: number;
-  /** How much a unit's runs vary (log-space standard deviation). */
+  /** How much a block's run time varies around its unit's latency (log-space standard deviation). */
   readonly latencySpread: number;
 }
 
-/** The machine as `runtime` measured it. */
+/**
+ * The machine as `runtime` measured it: the spread of blocks in operation where it plans with
+ * their cost (decision 0017), else of its units' runs at start.
+ */
 export function liveMachine(runtime: LiveRuntime): LiveMachine {
   return {
     totalCores: runtime.pool.cpus.length,
     dispatchOverheadUs: runtime.report.dispatchOverheadUs,
-    latencySpread: runtime.report.latencySpread,
+    latencySpread: runtime.report.operating?.spread ?? runtime.report.latencySpread,
   };
 }
 

@@ -17,6 +17,8 @@
  * - `verifyModel(model, source, { granularity, config, shapes, seed })`: `veltair verify`.
  * - `measureOverhead(models, { runs, warmupRuns, threads, coarseBlocks })`: `bench-overhead`.
  * - `compareOutputs(expected, actual)`: max abs / rel diff against DEFAULT_TOLERANCE.
+ * - `ranOverPlanned(blocks, predictors)`: what an engine's blocks took over their plan, by CPU
+ *   count; `LiveRuntime.operatingCostOf` / `useOperatingCost` plan with it (decision 0017).
  */
 export {
   BlockExecutor,
@@ -59,11 +61,12 @@ export { WorkerPool, type ChainResult } from './pool.js';
 export { cpuTicks, parseCpuTicks, stolenShare, TICKS_PER_SECOND, type CpuTicks } from './steal.js';
 export { cpuWindows } from './windows.js';
 export {
-  operatingScale,
+  operatingCost,
   operatingTimes,
   ranOverPlanned,
   scaledLatencies,
   MIN_OPERATING_BLOCKS,
+  type OperatingCost,
   type OperatingTime,
 } from './operating.js';
 export {

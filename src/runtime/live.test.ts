@@ -13,7 +13,7 @@ import {
   LiveRuntime,
   compareOutputs,
   openModelSession,
-  ranOverPlanned,
+  operatingCost,
   type InferOutcome,
   type LiveModelSpec,
 } from './index.js';
@@ -166,8 +166,8 @@ describe('the live engine', () => {
     const quiet = (p: ProfilePredictor, cpus: number) => p.predict(0, p.layerCount, cpus, 0).latencyUs;
     const measured = new Map(specs.map((s) => [s.name, runtime.model(s.name).measuredPredictor]));
     try {
-      runtime.useOperatingScale(new Map([[1, 1.5]]));
-      assert.deepEqual(runtime.report.operatingScale, { '1': 1.5 });
+      runtime.useOperatingCost({ scale: new Map([[1, 1.5]]), spread: 0.1 });
+      assert.deepEqual(runtime.report.operating, { scale: { '1': 1.5 }, spread: 0.1 });
       for (const [name, p] of measured) {
         const planned = runtime.predictors.get(name)!;
         assert.ok(Math.abs(quiet(planned, 1) / quiet(p, 1) - 1.5) < 1e-6, `${name} on 1 CPU`);
@@ -182,7 +182,7 @@ describe('the live engine', () => {
         profile: (m) => runtime.model(m).predictor,
       };
       const engine = runtime.engine({ policy: spec.create(spec.defaults, ctx), qosTargetMs: QOS_MS });
-      assert.throws(() => runtime.useOperatingScale(new Map()), /while no engine runs/);
+      assert.throws(() => runtime.useOperatingCost(null), /while no engine runs/);
       const start = engine.clock.nowMs();
       const answers: Promise<InferOutcome>[] = [];
       for (const a of poissonArrivals(Object.keys(weights), 300, 150, 11)) {
@@ -193,18 +193,17 @@ describe('the live engine', () => {
       await Promise.all(answers);
       await engine.close();
       const blocks = engine.stats().blocks;
-      const scale = runtime.operatingScaleOf(blocks);
+      const { scale } = runtime.operatingCostOf(blocks);
       assert.ok(scale.size > 0, `${blocks.length} blocks give a scale`);
-      const asMeasured = ranOverPlanned(blocks, measured);
-      for (const [cpus, f] of scale)
-        assert.ok(
-          Math.abs(f - Math.min(2, Math.max(0.5, asMeasured[String(cpus)]))) < 1e-3,
-          `${cpus} CPUs: ${f} against the start's units, not the 1.5 in use`,
-        );
+      assert.deepEqual(
+        [...scale],
+        [...operatingCost(blocks, measured).scale],
+        "measured against the start's units, not the 1.5 in use",
+      );
     } finally {
-      runtime.useOperatingScale(new Map());
+      runtime.useOperatingCost(null);
     }
-    assert.deepEqual(runtime.report.operatingScale, {});
+    assert.equal(runtime.report.operating, null);
     for (const [name, p] of measured)
       assert.equal(quiet(runtime.predictors.get(name)!, 1), quiet(p, 1), `${name} as measured again`);
   });

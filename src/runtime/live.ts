@@ -38,7 +38,7 @@ import { ServedModel, type ModelInput } from './served.js';
 import type { InferenceService, InferOutcome, QueryTiming } from './service.js';
 import { fromWire, toWire, freeWire, type WireTensor } from './wire.js';
 import { HeapKeeper } from './heap-keeper.js';
-import { operatingScale } from './operating.js';
+import { operatingCost, type OperatingCost } from './operating.js';
 import { VeltairError } from '../errors/index.js';
 
 /** A model to serve: its file and the profile compiled for it on this machine. */
@@ -98,10 +98,12 @@ export interface RuntimeReport {
   /** How much a unit's runs vary (log-space standard deviation, the widest of the models). */
   readonly latencySpread: number;
   /**
-   * By CPU count: the factor the measured units are planned at, from what blocks took in
-   * operation (`LiveRuntime.useOperatingCost`; empty: as measured at start).
+   * What blocks took in operation, where the units are planned with it
+   * (`LiveRuntime.useOperatingCost`; null: as measured at start): by CPU count, the factor the
+   * measured units are planned at, and the spread the simulated machine draws instead of
+   * `latencySpread`.
    */
-  readonly operatingScale: Record<string, number>;
+  readonly operating: { readonly scale: Record<string, number>; readonly spread: number | null } | null;
   readonly openMs: number;
   /**
    * The engine thread's nice value (null: the OS refused to raise it, and it runs at the
@@ -187,7 +189,7 @@ export class LiveRuntime {
   private readonly held = new Map<number, number>();
   private readonly spreads = new Map<string, number>();
   private measuredDispatchUs = LIVE_DISPATCH_OVERHEAD_US;
-  private operating: ReadonlyMap<number, number> = new Map();
+  private operating: OperatingCost | null = null;
   private openMs = 0;
   private engineNice: number | null = null;
   private readonly heapKeeper = new HeapKeeper();
@@ -249,7 +251,10 @@ export class LiveRuntime {
       sessions: [...this.held.values()].reduce((a, b) => a + b, 0),
       dispatchOverheadUs: this.measuredDispatchUs,
       latencySpread: Math.max(0, ...this.spreads.values()),
-      operatingScale: Object.fromEntries([...this.operating].map(([cpus, f]) => [String(cpus), f])),
+      operating: this.operating && {
+        scale: Object.fromEntries([...this.operating.scale].map(([cpus, f]) => [String(cpus), f])),
+        spread: this.operating.spread,
+      },
       openMs: this.openMs,
       threadPriority: { engineNice: this.engineNice, workers: this.pool.priority },
       rssBytes: process.memoryUsage().rss,
@@ -329,7 +334,7 @@ export class LiveRuntime {
       const found = measured.models.get(m.name);
       this.spreads.set(m.name, found?.logSpread ?? 0);
       if (found) m.useMeasured(found.latencies);
-      m.useOperatingScale(this.operating);
+      m.useOperatingScale(this.operating?.scale ?? new Map());
       this.served.set(m.name, m);
       this.modelReports.set(m.name, {
         name: m.name,
@@ -366,26 +371,25 @@ export class LiveRuntime {
   }
 
   /**
-   * By CPU count: the time-weighted run time of `blocks` (an engine's records on this runtime)
-   * over their latency as measured at start (`operatingScale`). The measurement at start moves
-   * between starts of the same build by more than blocks in operation do, and it is taken with
-   * the engine's thread idle, which in operation preempts every parallel block at its barriers
-   * (docs/live.md).
+   * What `blocks` (an engine's records on this runtime) took against the units as measured at
+   * start (`operatingCost`). The measurement at start moves between starts of the same build by
+   * more than blocks in operation do, and it is taken with the engine's thread idle, which in
+   * operation preempts every parallel block at its barriers (decision 0017).
    */
-  operatingScaleOf(blocks: readonly BlockRecord[]): Map<number, number> {
-    return operatingScale(blocks, new Map([...this.served].map(([name, m]) => [name, m.measuredPredictor])));
+  operatingCostOf(blocks: readonly BlockRecord[]): OperatingCost {
+    return operatingCost(blocks, new Map([...this.served].map(([name, m]) => [name, m.measuredPredictor])));
   }
 
   /**
-   * Plans from now on with every measured unit on c CPUs times `scale`'s factor for c (empty:
-   * as measured at start): engines made afterwards, and the simulator's prediction through
-   * `predictors`, plan with the scaled units.
+   * Plans from now on with every measured unit on c CPUs times `cost`'s factor for c (null: as
+   * measured at start): engines made afterwards, and the simulator's prediction through
+   * `predictors` and `report.operating`, plan with the scaled units.
    */
-  useOperatingScale(scale: ReadonlyMap<number, number>): void {
+  useOperatingCost(cost: OperatingCost | null): void {
     if (this.active && !this.active.closed)
       throw new Error('the units are rescaled only while no engine runs');
-    this.operating = new Map(scale);
-    for (const m of this.served.values()) m.useOperatingScale(scale);
+    this.operating = cost;
+    for (const m of this.served.values()) m.useOperatingScale(cost?.scale ?? new Map());
   }
 
   /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { flatProfile, predictorsOf } from '../engine/testing.js';
 import type { BlockRecord } from './live.js';
-import { MIN_OPERATING_BLOCKS, operatingScale, ranOverPlanned, scaledLatencies } from './operating.js';
+import { MIN_OPERATING_BLOCKS, operatingCost, ranOverPlanned, scaledLatencies } from './operating.js';
 
 const block = (blockRange: [number, number], cpus: number[], ranMs: number, model = 'm'): BlockRecord => ({
   run: 0,
@@ -37,27 +37,44 @@ describe('ranOverPlanned', () => {
   });
 });
 
-describe('operatingScale', () => {
+describe('operatingCost', () => {
+  const scaleOf = (blocks: BlockRecord[]) =>
+    [...operatingCost(blocks, predictors).scale].map(([c, f]) => [c, Math.round(f * 1000) / 1000]);
+
   it('is what blocks took over what was measured, by CPU count', () => {
     const blocks = [
       ...times(MIN_OPERATING_BLOCKS, block([0, 2], [0], 2.4)),
       ...times(MIN_OPERATING_BLOCKS, block([0, 1], [0, 1], 0.9)),
     ];
-    assert.deepEqual(
-      [...operatingScale(blocks, predictors)].map(([c, f]) => [c, Math.round(f * 1000) / 1000]),
-      [
-        [1, 1.2],
-        [2, 0.9],
-      ],
+    assert.deepEqual(scaleOf(blocks), [
+      [1, 1.2],
+      [2, 0.9],
+    ]);
+    const spread = operatingCost(blocks, predictors).spread ?? -1;
+    assert.ok(spread >= 0 && spread < 1e-9, `every block took its typical time: spread ${spread}`);
+  });
+
+  it('takes the typical ratio (geometric), and the spread of blocks around it', () => {
+    const blocks = [
+      ...times(MIN_OPERATING_BLOCKS, block([0, 1], [0], 2)),
+      ...times(MIN_OPERATING_BLOCKS, block([0, 1], [0], 0.5)),
+    ];
+    const cost = operatingCost(blocks, predictors);
+    assert.deepEqual(scaleOf(blocks), [[1, 1]]);
+    const n = 2 * MIN_OPERATING_BLOCKS;
+    assert.ok(
+      Math.abs((cost.spread ?? 0) - Math.LN2 * Math.sqrt(n / (n - 1))) < 1e-9,
+      `spread ${cost.spread}`,
     );
   });
 
-  it('leaves a CPU count with too few blocks as measured', () => {
+  it('leaves a CPU count with too few blocks as measured, and gives no spread from too few', () => {
     const blocks = [
       ...times(MIN_OPERATING_BLOCKS, block([0, 2], [0], 2.4)),
       ...times(MIN_OPERATING_BLOCKS - 1, block([0, 1], [0, 1], 5)),
     ];
-    assert.deepEqual([...operatingScale(blocks, predictors).keys()], [1]);
+    assert.deepEqual([...operatingCost(blocks, predictors).scale.keys()], [1]);
+    assert.equal(operatingCost(blocks.slice(0, 10), predictors).spread, null);
   });
 
   it('holds within [1/2, 2] however disturbed the run was', () => {
@@ -66,7 +83,7 @@ describe('operatingScale', () => {
       ...times(MIN_OPERATING_BLOCKS, block([0, 1], [0, 1], 0.01)),
     ];
     assert.deepEqual(
-      [...operatingScale(blocks, predictors)],
+      [...operatingCost(blocks, predictors).scale],
       [
         [1, 2],
         [2, 0.5],

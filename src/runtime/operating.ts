@@ -1,7 +1,7 @@
 /**
  * What blocks cost in operation against what their profile planned: the engine's own block
- * records, read back to plan with (`LiveRuntime.useOperatingCost`) and to report
- * (`ranOverPlanned`).
+ * records, read back to plan with (`operatingCost`, `LiveRuntime.useOperatingCost`) and to
+ * report (`ranOverPlanned`).
  */
 import type { ProfilePredictor } from '../profile/index.js';
 import type { BlockRecord } from './live.js';
@@ -56,21 +56,54 @@ export function ranOverPlanned(
  */
 export const MIN_OPERATING_BLOCKS = 50;
 
-/**
- * The scale, by CPU count, from the units measured at start to what `blocks` took in operation,
- * planned by `measured` (the start's profiles). A scale outside [1/2, 2] is clamped: beyond it
- * the run itself was disturbed, not the measurement.
- */
-export function operatingScale(
+/** What blocks took in operation, as the units they ran and the machine that runs them should say. */
+export interface OperatingCost {
+  /**
+   * By CPU count: the factor from a unit's latency as measured at start to its blocks' typical
+   * run time, the geometric mean of run time over measured latency weighted by the latter. The
+   * measured latency is a median and the simulated machine draws noise of median 1 around it,
+   * so the factor is a typical, not a mean, ratio. Held within [1/2, 2]: beyond, the run itself
+   * was disturbed, not the measurement.
+   */
+  readonly scale: ReadonlyMap<number, number>;
+  /**
+   * Log-space deviation of a block's run time around its scaled latency (null: too few
+   * blocks): the per-block noise the simulated machine should draw, where the measurement at
+   * start gives only the spread of back-to-back runs of one unit.
+   */
+  readonly spread: number | null;
+}
+
+/** `blocks` (an engine's records) against `measured` (the profiles of the units as measured at start). */
+export function operatingCost(
   blocks: readonly BlockRecord[],
   measured: ReadonlyMap<string, ProfilePredictor>,
-): Map<number, number> {
-  const scale = new Map<number, number>();
-  for (const [cpus, t] of operatingTimes(blocks, measured)) {
-    if (t.blocks < MIN_OPERATING_BLOCKS || !(t.plannedMs > 0)) continue;
-    scale.set(cpus, Math.min(2, Math.max(0.5, t.ranMs / t.plannedMs)));
+): OperatingCost {
+  const logs = new Map<number, { log: number; plannedUs: number }[]>();
+  for (const b of blocks) {
+    const pred = measured.get(b.model);
+    if (!pred) continue;
+    const plannedUs = pred.blockUs(b.block[0], b.block[1], b.version, b.cpus.length, 0);
+    const ranUs = (b.endMs - b.startMs) * 1000;
+    if (!(plannedUs > 0) || !(ranUs > 0)) continue;
+    const at = logs.get(b.cpus.length) ?? logs.set(b.cpus.length, []).get(b.cpus.length)!;
+    at.push({ log: Math.log(ranUs / plannedUs), plannedUs });
   }
-  return scale;
+  const scale = new Map<number, number>();
+  const residuals: number[] = [];
+  for (const [cpus, at] of [...logs].sort(([a], [b]) => a - b)) {
+    if (at.length < MIN_OPERATING_BLOCKS) continue;
+    const weight = at.reduce((sum, x) => sum + x.plannedUs, 0);
+    const typical = at.reduce((sum, x) => sum + x.log * x.plannedUs, 0) / weight;
+    scale.set(cpus, Math.min(2, Math.max(0.5, Math.exp(typical))));
+    const mean = at.reduce((sum, x) => sum + x.log, 0) / at.length;
+    for (const x of at) residuals.push(x.log - mean);
+  }
+  const spread =
+    residuals.length >= MIN_OPERATING_BLOCKS
+      ? Math.sqrt(residuals.reduce((sum, r) => sum + r * r, 0) / (residuals.length - 1))
+      : null;
+  return { scale, spread };
 }
 
 /** `latencies` with every unit on c cores times `scale`'s factor for c (1 where it has none). */
