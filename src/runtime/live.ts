@@ -334,7 +334,7 @@ export class LiveRuntime {
       const found = measured.models.get(m.name);
       this.spreads.set(m.name, found?.logSpread ?? 0);
       if (found) m.useMeasured(found.latencies);
-      m.useOperatingScale(this.operating?.scale ?? new Map());
+      if (this.operating) m.useOperatingScale(this.operating.scale);
       this.served.set(m.name, m);
       this.modelReports.set(m.name, {
         name: m.name,
