@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   CONFIRM_STEP,
   benchLive,
+  capacityQps,
   MAX_STOLEN_SHARE,
   STOLEN_PAUSES_MS,
   againWhenStolen,
@@ -321,6 +322,8 @@ describe('benchLive', () => {
       relTolerance: 0.1,
       rate: 100,
       operatingQueries,
+      // The fixtures' capacity is thousands of QPS: the run offers what a 2-CPU machine keeps up with.
+      operatingLoad: 200 / capacityQps(runtime, scenario.weights),
     });
 
   it("plans each policy's units at what its operating run's blocks took, and as measured once done", async () => {

@@ -68,6 +68,8 @@ export interface LiveBenchOptions {
    * (`LiveRuntime.useOperatingCost`); 0: plan with the units as measured at start.
    */
   readonly operatingQueries?: number;
+  /** The share of capacity the operating run offers (default `OPERATING_LOAD`). */
+  readonly operatingLoad?: number;
   readonly onProgress?: (message: string) => void;
 }
 
@@ -488,7 +490,7 @@ const OPERATING_SEED_OFFSET = 3000;
 
 /**
  * What `name`'s blocks cost in operation (`LiveRuntime.operatingCostOf`): the blocks of one
- * run of `opts.operatingQueries` queries at `OPERATING_LOAD` of capacity, on arrivals of their
+ * run of `opts.operatingQueries` queries at `opts.operatingLoad` of capacity, on arrivals of their
  * own, with the parameters given or else the policy's defaults (its tuning needs the cost
  * first), planned with the units as measured at start. None asked: null.
  */
@@ -516,7 +518,7 @@ async function operatingCostFor(
       await engine.close();
     }
   }, say);
-  const { cost } = await measure(capacity * OPERATING_LOAD, {
+  const { cost } = await measure(capacity * (opts.operatingLoad ?? OPERATING_LOAD), {
     queries: opts.operatingQueries,
     seed: scn.seed + OPERATING_SEED_OFFSET,
   });
