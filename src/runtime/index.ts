@@ -60,15 +60,7 @@ export { processCpus, pinThisThread, threadAllowedCpus, currentCpu } from './aff
 export { WorkerPool, type ChainResult } from './pool.js';
 export { cpuTicks, parseCpuTicks, stolenShare, TICKS_PER_SECOND, type CpuTicks } from './steal.js';
 export { cpuWindows } from './windows.js';
-export {
-  operatingCost,
-  operatingTimes,
-  ranOverPlanned,
-  scaledLatencies,
-  MIN_OPERATING_BLOCKS,
-  type OperatingCost,
-  type OperatingTime,
-} from './operating.js';
+export { operatingCost, ranOverPlanned, type OperatingCost } from './operating.js';
 export {
   measureUnits,
   DEFAULT_MEASURE_OPTIONS,

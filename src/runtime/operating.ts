@@ -7,46 +7,29 @@ import type { ProfilePredictor } from '../profile/index.js';
 import type { BlockRecord } from './live.js';
 import type { UnitLatencies } from './segments.js';
 
-/** By the CPUs blocks held: their run time on their workers and the latency their profile gives them alone. */
-export interface OperatingTime {
-  readonly blocks: number;
-  readonly ranMs: number;
-  readonly plannedMs: number;
-}
-
-/** `blocks` summed by CPU count against `predictors` at interference 0; blocks of other models are left out. */
-export function operatingTimes(
-  blocks: readonly BlockRecord[],
-  predictors: ReadonlyMap<string, ProfilePredictor>,
-): Map<number, OperatingTime> {
-  const sums = new Map<number, OperatingTime>();
-  for (const b of blocks) {
-    const pred = predictors.get(b.model);
-    if (!pred) continue;
-    const cpus = b.cpus.length;
-    const sum = sums.get(cpus) ?? { blocks: 0, ranMs: 0, plannedMs: 0 };
-    sums.set(cpus, {
-      blocks: sum.blocks + 1,
-      ranMs: sum.ranMs + (b.endMs - b.startMs),
-      plannedMs: sum.plannedMs + pred.blockUs(b.block[0], b.block[1], b.version, cpus, 0) / 1000,
-    });
-  }
-  return new Map([...sums].sort(([a], [b]) => a - b));
-}
-
 /**
  * By the CPUs a block held: the blocks' run time over their profile latency alone,
- * time-weighted (3 decimals). Far from 1 at some CPU count, the profile is wrong there.
+ * time-weighted (3 decimals). Far from 1 at some CPU count, the profile is wrong there; blocks
+ * of models `predictors` lacks are left out.
  */
 export function ranOverPlanned(
   blocks: readonly BlockRecord[],
   predictors: ReadonlyMap<string, ProfilePredictor>,
 ): Record<string, number> {
+  const sums = new Map<number, { ranMs: number; plannedMs: number }>();
+  for (const b of blocks) {
+    const pred = predictors.get(b.model);
+    if (!pred) continue;
+    const cpus = b.cpus.length;
+    const sum = sums.get(cpus) ?? { ranMs: 0, plannedMs: 0 };
+    sum.ranMs += b.endMs - b.startMs;
+    sum.plannedMs += pred.blockUs(b.block[0], b.block[1], b.version, cpus, 0) / 1000;
+    sums.set(cpus, sum);
+  }
   return Object.fromEntries(
-    [...operatingTimes(blocks, predictors)].map(([cpus, t]) => [
-      String(cpus),
-      Math.round((1000 * t.ranMs) / t.plannedMs) / 1000,
-    ]),
+    [...sums]
+      .sort(([a], [b]) => a - b)
+      .map(([cpus, { ranMs, plannedMs }]) => [String(cpus), Math.round((1000 * ranMs) / plannedMs) / 1000]),
   );
 }
 
