@@ -9,9 +9,11 @@ import type { ModelProfileData, ProfilePredictor } from '../profile/index.js';
 import { ProfilePredictor as Predictor, nearestRank } from '../profile/index.js';
 import {
   NaiveService,
+  operatingReport,
   ranOverPlanned,
   type InferenceService,
   type OperatingCost,
+  type OperatingReport,
   type LiveEngine,
   type LiveRuntime,
   type RuntimeReport,
@@ -115,7 +117,7 @@ export interface LivePolicyRow {
    * at start, `LiveBenchOptions.operatingQueries`): the policy, its tuning and the prediction
    * plan with it.
    */
-  operating: RuntimeReport['operating'];
+  operating: OperatingReport | null;
   atPeak?: LiveRunResult;
   atReference?: LiveRunResult;
   cost?: EngineCost;
@@ -378,20 +380,13 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
       const operatingCost = spec ? await operatingCostFor(name, spec, opts, capacity, say) : null;
       runtime.useOperatingCost(operatingCost);
       const planned = runtime.predictors;
-      const operating = operatingCost && {
-        scale: Object.fromEntries([...operatingCost.scale].map(([cpus, f]) => [String(cpus), round(f, 3)])),
-        spread: operatingCost.spread === null ? null : round(operatingCost.spread, 3),
-      };
+      const operating = operatingReport(operatingCost);
       if (!opts.params?.has(name)) progress(`${name}: tuning on the simulator`);
       const row = await simulatedRow(name, runtime, scn, planned, compiled, opts, capacity);
       const serviceFor: ServiceFor = spec
         ? async () => {
             runtime.useOperatingCost(operatingCost);
-            const ctx = policyContext(liveScenario(liveMachine(runtime), scn, planned, scn.seed));
-            const engine = runtime.engine({
-              policy: spec.create(row.params, ctx),
-              qosTargetMs: scn.qosTargetMs,
-            });
+            const engine = engineFor(runtime, scn, spec, row.params);
             return { service: engine, engine };
           }
         : async () => {
@@ -482,6 +477,17 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
   }
 }
 
+/** A fresh engine running `spec` with `params`, planning with the runtime's profiles as they are now. */
+function engineFor(
+  runtime: LiveRuntime,
+  scn: LiveScenario,
+  spec: PolicySpec,
+  params: PolicyParams,
+): LiveEngine {
+  const ctx = policyContext(liveScenario(liveMachine(runtime), scn, runtime.predictors, scn.seed));
+  return runtime.engine({ policy: spec.create(params, ctx), qosTargetMs: scn.qosTargetMs });
+}
+
 /** The share of capacity a policy's operating run offers: about where block-scheduling peaks lie on 2 CPUs. */
 export const OPERATING_LOAD = 0.3;
 
@@ -508,8 +514,7 @@ async function operatingCostFor(
   const params = opts.params?.get(name) ?? spec.defaults;
   const measure = againWhenStolen(async (qps: number, runOpts: LiveRunOptions) => {
     runtime.collectHeap();
-    const ctx = policyContext(liveScenario(liveMachine(runtime), scn, runtime.predictors, scn.seed));
-    const engine = runtime.engine({ policy: spec.create(params, ctx), qosTargetMs: scn.qosTargetMs });
+    const engine = engineFor(runtime, scn, spec, params);
     try {
       const result = await runLive(engine, scn, qps, runOpts);
       say(runLine(qps, result));

@@ -60,7 +60,13 @@ export { processCpus, pinThisThread, threadAllowedCpus, currentCpu } from './aff
 export { WorkerPool, type ChainResult } from './pool.js';
 export { cpuTicks, parseCpuTicks, stolenShare, TICKS_PER_SECOND, type CpuTicks } from './steal.js';
 export { cpuWindows } from './windows.js';
-export { operatingCost, ranOverPlanned, type OperatingCost } from './operating.js';
+export {
+  operatingCost,
+  operatingReport,
+  ranOverPlanned,
+  type OperatingCost,
+  type OperatingReport,
+} from './operating.js';
 export {
   measureUnits,
   DEFAULT_MEASURE_OPTIONS,

@@ -38,7 +38,7 @@ import { ServedModel, type ModelInput } from './served.js';
 import type { InferenceService, InferOutcome, QueryTiming } from './service.js';
 import { fromWire, toWire, freeWire, type WireTensor } from './wire.js';
 import { HeapKeeper } from './heap-keeper.js';
-import { operatingCost, type OperatingCost } from './operating.js';
+import { operatingCost, operatingReport, type OperatingCost, type OperatingReport } from './operating.js';
 import { VeltairError } from '../errors/index.js';
 
 /** A model to serve: its file and the profile compiled for it on this machine. */
@@ -103,7 +103,7 @@ export interface RuntimeReport {
    * measured units are planned at, and the spread the simulated machine draws instead of
    * `latencySpread`.
    */
-  readonly operating: { readonly scale: Record<string, number>; readonly spread: number | null } | null;
+  readonly operating: OperatingReport | null;
   readonly openMs: number;
   /**
    * The engine thread's nice value (null: the OS refused to raise it, and it runs at the
@@ -251,10 +251,7 @@ export class LiveRuntime {
       sessions: [...this.held.values()].reduce((a, b) => a + b, 0),
       dispatchOverheadUs: this.measuredDispatchUs,
       latencySpread: Math.max(0, ...this.spreads.values()),
-      operating: this.operating && {
-        scale: Object.fromEntries([...this.operating.scale].map(([cpus, f]) => [String(cpus), f])),
-        spread: this.operating.spread,
-      },
+      operating: operatingReport(this.operating),
       openMs: this.openMs,
       threadPriority: { engineNice: this.engineNice, workers: this.pool.priority },
       rssBytes: process.memoryUsage().rss,

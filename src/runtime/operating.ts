@@ -57,6 +57,21 @@ export interface OperatingCost {
   readonly spread: number | null;
 }
 
+/** An `OperatingCost` as reports give it: by CPU count as a record, to 3 decimals. */
+export interface OperatingReport {
+  readonly scale: Record<string, number>;
+  readonly spread: number | null;
+}
+
+export function operatingReport(cost: OperatingCost | null): OperatingReport | null {
+  if (!cost) return null;
+  const round3 = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    scale: Object.fromEntries([...cost.scale].map(([cpus, f]) => [String(cpus), round3(f)])),
+    spread: cost.spread === null ? null : round3(cost.spread),
+  };
+}
+
 /** `blocks` (an engine's records) against `measured` (the profiles of the units as measured at start). */
 export function operatingCost(
   blocks: readonly BlockRecord[],
