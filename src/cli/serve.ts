@@ -9,10 +9,11 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { WORKLOADS } from '../load/index.js';
 import { POLICIES } from '../sched/index.js';
-import { NAIVE_POLICY, VeltairServer } from '../server/index.js';
+import { NAIVE_POLICY, OPERATING_BLOCKS, VeltairServer } from '../server/index.js';
+import { RECENT_BLOCKS } from '../runtime/index.js';
 import { writeZooRepository, isZooModelName, type ZooModelName } from '../zoo/index.js';
 import { VeltairError } from '../errors/index.js';
-import { paramsFlag, portFlag, sharesFlag } from './flags.js';
+import { integerFlag, paramsFlag, portFlag, sharesFlag } from './flags.js';
 
 interface ServeFlags {
   repository?: string;
@@ -25,6 +26,7 @@ interface ServeFlags {
   params?: string;
   weights?: string;
   allowClientShm?: boolean;
+  operatingBlocks: string;
 }
 
 /** Where the default repository is built: `$XDG_CACHE_HOME/veltair/zoo` or `~/.cache/veltair/zoo`. */
@@ -91,6 +93,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     grpcPort,
     bodyLimitBytes: Math.round(maxBodyMib * 1024 * 1024),
     allowClientShm: flags.allowClientShm ?? false,
+    operatingBlocks: integerFlag('--operating-blocks', flags.operatingBlocks, 0, RECENT_BLOCKS),
     onProgress: say,
   });
   const params = server.policyParams === '' ? '' : ` (${server.policyParams})`;
@@ -128,6 +131,11 @@ export function register(program: Command): void {
     .option(
       '--weights <model=share,...>',
       "each model's expected share of the load, over its config.json 'weight' (default 1 each)",
+    )
+    .option(
+      '--operating-blocks <n>',
+      `plan the units at what the last n blocks cost in operation, looked at every n blocks (0: as measured at start; at most ${RECENT_BLOCKS})`,
+      String(OPERATING_BLOCKS),
     )
     .option('--max-body-mib <n>', 'largest request body accepted (HTTP and gRPC), MiB', '64')
     .option(

@@ -182,7 +182,6 @@ describe('the live engine', () => {
         profile: (m) => runtime.model(m).predictor,
       };
       const engine = runtime.engine({ policy: spec.create(spec.defaults, ctx), qosTargetMs: QOS_MS });
-      assert.throws(() => runtime.useOperatingCost(null), /while no engine runs/);
       const start = engine.clock.nowMs();
       const answers: Promise<InferOutcome>[] = [];
       for (const a of poissonArrivals(Object.keys(weights), 300, 150, 11)) {

@@ -380,11 +380,11 @@ export class LiveRuntime {
   /**
    * Plans from now on with every measured unit on c CPUs times `cost`'s factor for c (null: as
    * measured at start): engines made afterwards, and the simulator's prediction through
-   * `predictors` and `report.operating`, plan with the scaled units.
+   * `predictors` and `report.operating`, plan with the scaled units. An engine already running
+   * takes them when it is next given its tenants (`LiveEngine.setTenants`), with a policy made
+   * for them.
    */
   useOperatingCost(cost: OperatingCost | null): void {
-    if (this.active && !this.active.closed)
-      throw new Error('the units are rescaled only while no engine runs');
     this.operating = cost;
     for (const m of this.served.values()) m.useOperatingScale(cost?.scale ?? new Map());
   }
@@ -449,7 +449,7 @@ export interface LiveEngineOptions {
   readonly trace?: boolean;
   /**
    * Keep a record of every block and every latency (default true, for benchmarks and tests); a
-   * server that runs for days keeps only recent latencies and no block records.
+   * server that runs for days keeps only recent ones (`RECENT_LATENCIES`, `RECENT_BLOCKS`).
    */
   readonly keepRecords?: boolean;
 }
@@ -476,6 +476,7 @@ export interface BlockRecord {
 
 export interface LiveStats {
   readonly engine: EngineStats;
+  /** Every block's record, or a server's recent ones (`LiveEngineOptions.keepRecords`). */
   readonly blocks: readonly BlockRecord[];
   readonly ledger: readonly LedgerEvent[];
   readonly traceHash?: string;
@@ -491,6 +492,8 @@ interface LiveQuery {
 
 /** Latencies a server's engine keeps per model (`keepRecords: false`). */
 const RECENT_LATENCIES = 4096;
+/** Blocks a server's engine keeps the records of (`keepRecords: false`): what operation costs is read from them. */
+export const RECENT_BLOCKS = 4096;
 
 /** Launch overhead the engine expects per block until the runtime has measured its own. */
 export const LIVE_DISPATCH_OVERHEAD_US = 50;
@@ -500,7 +503,9 @@ export class LiveEngine implements InferenceService {
   readonly clock = new WallClock();
   private readonly core: EngineCore;
   private readonly queries = new Map<string, LiveQuery>();
-  private readonly records: BlockRecord[] = [];
+  private records: BlockRecord[] = [];
+  /** Blocks that ended on their workers, whether or not their records are kept. */
+  private blocksEnded = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerAtMs = Infinity;
   private idleWaiters: (() => void)[] = [];
@@ -613,6 +618,11 @@ export class LiveEngine implements InferenceService {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** Blocks that have ended on their workers since the engine started. */
+  get blocksDone(): number {
+    return this.blocksEnded;
+  }
+
   stats(): LiveStats {
     return {
       engine: this.core.stats(),
@@ -715,21 +725,28 @@ export class LiveEngine implements InferenceService {
     const startMs = this.clock.fromEpochMs(result.startEpochMs);
     const endMs = this.clock.fromEpochMs(result.endEpochMs);
     if (q) q.firstStartMs ??= startMs;
-    if (this.opts.keepRecords !== false)
-      this.records.push({
-        run: b.run,
-        query: b.query,
-        model: b.model,
-        block: b.block,
-        version: b.version,
-        cpus: b.cpus,
-        dispatchMs,
-        startMs,
-        endMs,
-        ranOnCpu: result.cpu,
-      });
+    this.blocksEnded++;
+    this.keep({
+      run: b.run,
+      query: b.query,
+      model: b.model,
+      block: b.block,
+      version: b.version,
+      cpus: b.cpus,
+      dispatchMs,
+      startMs,
+      endMs,
+      ranOnCpu: result.cpu,
+    });
     this.core.complete(b.run, (endMs - startMs) * 1000, endMs);
     this.decide();
+  }
+
+  /** Keeps `record`: every one, or a server's most recent `RECENT_BLOCKS`. */
+  private keep(record: BlockRecord): void {
+    this.records.push(record);
+    if (this.opts.keepRecords === false && this.records.length >= 2 * RECENT_BLOCKS)
+      this.records = this.records.slice(-RECENT_BLOCKS);
   }
 
   private ended(end: QueryEnd): void {

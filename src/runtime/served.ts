@@ -59,7 +59,6 @@ export interface Chain {
 export interface CutRequest {
   readonly source: ServedModelSource;
   readonly opts: SegmentOptions;
-  readonly nice: number;
 }
 export type CutReply = { readonly parts: ServedModelParts } | { readonly error: string };
 
@@ -95,9 +94,6 @@ export interface ServedModelSource {
   readonly shapes?: ShapeOverrides;
   readonly pins?: PinnedValues;
 }
-
-/** Cutting GoogLeNet takes about half a second of CPU: below the block workers, on a thread of its own. */
-const CUT_NICE = 10;
 
 export class ServedModel {
   private readonly chains = new Map<number, Chain>();
@@ -166,7 +162,7 @@ export class ServedModel {
     opts: SegmentOptions = DEFAULT_SEGMENT_OPTIONS,
   ): Promise<ServedModel> {
     const worker = new Worker(new URL('./cut-worker.js', import.meta.url), {
-      workerData: { source, opts, nice: CUT_NICE } satisfies CutRequest,
+      workerData: { source, opts } satisfies CutRequest,
     });
     return new Promise<ServedModel>((resolve, reject) => {
       worker.once('message', (m: CutReply) =>

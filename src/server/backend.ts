@@ -7,6 +7,12 @@
  * The policy's parameters are chosen for the models served, as `veltair bench --live` chooses
  * them (src/load/tuning.ts), unless the user fixed them: before the server listens, and again on
  * a worker thread after each load or unload, the engine keeping the parameters it had meanwhile.
+ *
+ * As the bench does (decision 0017), the server plans its units at what its blocks cost in
+ * operation rather than as measured at start, from its own traffic: every `operatingBlocks`
+ * blocks it reads the last ones' cost, and where a CPU count's factor moved by more than
+ * `REPLAN_TOLERANCE` from the one it plans with, it plans with the new one and chooses its
+ * parameters again for that machine.
  */
 import { leastServiceMs } from '../engine/index.js';
 import {
@@ -23,9 +29,11 @@ import {
 import {
   LiveRuntime,
   NaiveService,
+  RECENT_BLOCKS,
   type InferenceService,
   type LiveEngine,
   type LiveModelSpec,
+  type OperatingCost,
 } from '../runtime/index.js';
 import { formatParams, policySpec, type Policy, type PolicyParams } from '../sched/index.js';
 
@@ -40,6 +48,32 @@ const MIN_DEFAULT_QOS_MS = 10;
 
 /** How the policy gets its parameters: chosen for the served models, or as the user fixed them. */
 export type ParamsChoice = 'tuned' | PolicyParams;
+
+/**
+ * Blocks between two looks at what blocks cost in operation: on the light mix at 25 QPS, about
+ * 15 s of serving, and enough that every CPU count the policy uses much has its 50.
+ */
+export const OPERATING_BLOCKS = 2000;
+
+/** A factor that moved less than this on every CPU count is not worth planning and tuning again for. */
+export const REPLAN_TOLERANCE = 0.05;
+
+/** How often the backend looks whether its engine has run `operatingBlocks` more blocks. */
+const OPERATING_LOOK_MS = 1000;
+
+export interface BackendOptions {
+  /** A registered policy, or `naive`. */
+  readonly policy: string;
+  readonly params: ParamsChoice;
+  readonly cpus: readonly number[];
+  readonly tenants: readonly Tenant[];
+  /**
+   * Blocks between looks at what they cost in operation (at most `RECENT_BLOCKS`; default
+   * `OPERATING_BLOCKS`; 0: plan with the units as measured at start).
+   */
+  readonly operatingBlocks?: number;
+  readonly onProgress: (message: string) => void;
+}
 
 /** A model to serve: what the runtime needs, and the repository's settings for it. */
 export interface Tenant {
@@ -60,28 +94,34 @@ export class Backend {
   /** Set for every policy but `naive`. */
   private policyEngine: LiveEngine | undefined;
   private naive: NaiveService | undefined;
+  /** What blocks cost in operation, as the runtime plans with it (null: as measured at start). */
+  private operating: OperatingCost | null = null;
+  /** The engine's `blocksDone` when the backend last read what blocks cost. */
+  private blocksAtLastLook = 0;
+  private operatingLook: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly runtime: LiveRuntime,
     private readonly policy: string,
     private readonly choice: ParamsChoice,
+    private readonly operatingBlocks: number,
     private readonly onProgress: (message: string) => void,
   ) {}
 
   /**
-   * Starts the runtime on `tenants` and the service of `policy` on those it could open; the
-   * others are in `runtime.report.unavailable` with their reason.
+   * Starts the runtime on `opts.tenants` and the service of `opts.policy` on those it could open;
+   * the others are in `runtime.report.unavailable` with their reason.
    */
-  static async start(
-    policy: string,
-    choice: ParamsChoice,
-    cpus: readonly number[],
-    tenants: readonly Tenant[],
-    onProgress: (message: string) => void,
-  ): Promise<Backend> {
+  static async start(opts: BackendOptions): Promise<Backend> {
+    const { policy, cpus, tenants, onProgress } = opts;
+    const operatingBlocks = opts.operatingBlocks ?? OPERATING_BLOCKS;
     if (policy !== NAIVE_POLICY) policySpec(policy);
+    if (!Number.isInteger(operatingBlocks) || operatingBlocks < 0 || operatingBlocks > RECENT_BLOCKS)
+      throw new Error(
+        `operating blocks must be a whole number from 0 to ${RECENT_BLOCKS}, not ${operatingBlocks}`,
+      );
     const runtime = await LiveRuntime.start({ models: tenants.map((t) => t.spec), cpus, onProgress });
-    const backend = new Backend(runtime, policy, choice, onProgress);
+    const backend = new Backend(runtime, policy, opts.params, operatingBlocks, onProgress);
     try {
       for (const t of tenants) if (runtime.models.has(t.spec.name)) backend.admitted(t, targetOf(runtime, t));
       await backend.startService();
@@ -108,6 +148,43 @@ export class Backend {
       qosTargetMs: { ...this.targets },
       keepRecords: false,
     });
+    if (this.operatingBlocks > 0) {
+      this.operatingLook = setInterval(() => this.lookAtOperatingCost(), OPERATING_LOOK_MS);
+      this.operatingLook.unref();
+    }
+  }
+
+  /** What blocks cost in operation, as the runtime plans with it now (null: as measured at start). */
+  get operatingCost(): OperatingCost | null {
+    return this.operating;
+  }
+
+  /**
+   * Once the engine has run `operatingBlocks` more blocks: their cost in operation, a CPU count
+   * with too few of them keeping the factor it had. Where a factor moved beyond
+   * `REPLAN_TOLERANCE` from the one in use (1 for none), or on the first look, the runtime plans
+   * with the new cost and the policy is made, and its parameters chosen, for it.
+   */
+  private lookAtOperatingCost(): void {
+    const engine = this.policyEngine;
+    if (!engine || engine.blocksDone - this.blocksAtLastLook < this.operatingBlocks) return;
+    this.blocksAtLastLook = engine.blocksDone;
+    const read = this.runtime.operatingCostOf(engine.stats().blocks.slice(-this.operatingBlocks));
+    const before = this.operating;
+    const cost: OperatingCost = {
+      scale: new Map([...(before?.scale ?? []), ...read.scale]),
+      spread: read.spread ?? before?.spread ?? null,
+    };
+    if (cost.scale.size === 0 || (before && !scaleMoved(before.scale, cost.scale))) return;
+    this.operating = cost;
+    this.runtime.useOperatingCost(cost);
+    const factors = [...cost.scale].map(
+      ([cpus, f]) => `x${f.toFixed(2)} on ${cpus} CPU${cpus > 1 ? 's' : ''}`,
+    );
+    this.onProgress(
+      `planning units at what the last ${this.operatingBlocks} blocks cost: ${factors.join(', ')}`,
+    );
+    this.reschedule();
   }
 
   /** Parameters chosen for the models served at start; the policy's defaults if that fails. */
@@ -175,6 +252,7 @@ export class Backend {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.operatingLook);
     this.stopTuning();
     await this.service.close();
     await this.runtime.stop();
@@ -257,6 +335,11 @@ export class Backend {
     );
     return run;
   }
+}
+
+/** Whether a factor of `next` is new, or moved beyond `REPLAN_TOLERANCE` from `now`'s. */
+function scaleMoved(now: ReadonlyMap<number, number>, next: ReadonlyMap<number, number>): boolean {
+  return [...next].some(([cpus, f]) => Math.abs(f / (now.get(cpus) ?? 1) - 1) > REPLAN_TOLERANCE);
 }
 
 /** Each served model's share of the load, from the tenants' weights. */

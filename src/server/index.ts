@@ -10,3 +10,4 @@ export {
 } from './repository.js';
 export { type TensorMetadata } from './tensors.js';
 export { type GrpcEndpoint } from './grpc.js';
+export { OPERATING_BLOCKS } from './backend.js';

@@ -17,6 +17,8 @@ export interface ServerGauges {
   cpus(): readonly number[];
   /** The scheduling policy and its parameters now (`k=v k=v`). */
   policy(): { name: string; params: string };
+  /** By CPU count, the factor the units are planned at over their latency as measured at start. */
+  unitScale(): ReadonlyMap<number, number>;
 }
 
 /** Buckets from 1 ms to 10 s: inference latencies on CPUs. */
@@ -126,6 +128,16 @@ export class ServerMetrics {
         const { name, params } = gauges.policy();
         this.reset();
         this.set({ policy: name, params }, 1);
+      },
+    });
+    new Gauge({
+      name: 'veltair_unit_scale',
+      help: 'What blocks on this many CPUs cost in operation over their latency as measured at start: the factor the policy plans them at (a count not shown: as measured)',
+      labelNames: ['cpus'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [cpus, factor] of gauges.unitScale()) this.set({ cpus: String(cpus) }, factor);
       },
     });
     const ticksAtStart = cpuTicks(gauges.cpus());

@@ -58,6 +58,11 @@ export interface ServerOptions {
    * simulator for the models served, at start and after each load or unload.
    */
   readonly policyParams?: PolicyParams;
+  /**
+   * Blocks between looks at what they cost in operation, to plan the units at (default
+   * `OPERATING_BLOCKS`; 0: plan as measured at start). Decision 0017.
+   */
+  readonly operatingBlocks?: number;
   /** Each model's expected share of the load, over its `config.json` `weight`. */
   readonly weights?: Readonly<Record<string, number>>;
   readonly host?: string;
@@ -145,6 +150,7 @@ export class VeltairServer {
       threads: () => this.backend.runtime.pool.cpus.length,
       cpus: () => this.backend.runtime.pool.cpus,
       policy: () => ({ name: this.opts.policy ?? 'veltair', params: this.backend.policyParams }),
+      unitScale: () => this.backend.operatingCost?.scale ?? new Map(),
     });
     this.sharedMemory = new SharedMemoryRegistry(opts.allowClientShm ?? false);
     this.app = this.routes();
@@ -159,13 +165,14 @@ export class VeltairServer {
     for (const m of scanned.filter((x) => x.state !== 'READY'))
       progress(`${m.name}: unavailable: ${m.reason}`);
     if (ready.length === 0) throw new Error(`no model of ${opts.repository} can be served`);
-    const backend = await Backend.start(
-      opts.policy ?? 'veltair',
-      opts.policyParams ?? 'tuned',
+    const backend = await Backend.start({
+      policy: opts.policy ?? 'veltair',
+      params: opts.policyParams ?? 'tuned',
       cpus,
-      ready.map((m) => tenantOf(m, opts.weights)),
-      progress,
-    );
+      tenants: ready.map((m) => tenantOf(m, opts.weights)),
+      operatingBlocks: opts.operatingBlocks,
+      onProgress: progress,
+    });
     for (const failed of backend.runtime.report.unavailable) {
       const m = scanned.find((x) => x.name === failed.name);
       if (m) Object.assign(m, { state: 'UNAVAILABLE', reason: failed.reason });
