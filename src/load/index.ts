@@ -78,7 +78,13 @@ export {
   type RemoteBenchReport,
   type RemoteBenchOptions,
 } from './remote-bench.js';
-export { searchLivePeaks, confirmation, CONFIRM_STEP, type PeakConfirmation } from './live-bench.js';
+export {
+  searchLivePeaks,
+  confirmation,
+  CONFIRM_STEP,
+  MAX_STOLEN_SHARE,
+  type PeakConfirmation,
+} from './live-bench.js';
 export {
   PROTOCOL_TEST,
   verdictAt,

@@ -28,7 +28,7 @@ import {
 import { branchModel, residualModel } from '../partition/fixtures.js';
 import { LiveRuntime, type LiveModelSpec } from '../runtime/index.js';
 import { liveModelSpec } from '../runtime/testing.js';
-import { policySpec } from '../sched/index.js';
+import { formatParams, policySpec } from '../sched/index.js';
 import { upperBound } from './sequential.js';
 
 /** A run's outcome as the search reads it: the rate, whether it ran to the end, the lowest model. */
@@ -310,7 +310,7 @@ describe('benchLive', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const bench = (operatingQueries: number) =>
+  const bench = (operatingQueries: number, tuned = false, onProgress?: (m: string) => void) =>
     benchLive({
       runtime,
       scenario,
@@ -318,7 +318,8 @@ describe('benchLive', () => {
       models: specs,
       compiled: specs.map((s) => s.profile),
       tuneSeeds: [101],
-      params: new Map([['veltair', policySpec('veltair').defaults]]),
+      params: tuned ? undefined : new Map([['veltair', policySpec('veltair').defaults]]),
+      onProgress,
       relTolerance: 0.1,
       rate: 100,
       operatingQueries,
@@ -334,6 +335,19 @@ describe('benchLive', () => {
     for (const [cpus, f] of scale) assert.ok(f >= 0.5 && f <= 2, `${cpus} CPUs: ${f}`);
     assert.ok((row.operating?.spread ?? -1) >= 0, `and a spread: ${JSON.stringify(row.operating)}`);
     assert.equal(row.atPeak?.queries, 100, 'the reported run is the rate run');
+    assert.equal(runtime.report.operating, null, 'the runtime plans as measured again');
+  });
+
+  it('reads the tuned parameters\' blocks again, and plans at them where they moved', async () => {
+    const said: string[] = [];
+    const report = await bench(400, true, (m) => said.push(m));
+    const reads = said.filter((m) => m.startsWith('veltair: what its blocks cost in operation'));
+    assert.equal(reads.length, 2, `the defaults' run, then the tuned parameters': ${reads.join(' | ')}`);
+    assert.ok(reads[1].includes(formatParams(report.rows[0].params)), reads[1]);
+    const verdict = said.filter((m) => /tuned parameters' blocks cost/.test(m));
+    assert.equal(verdict.length, 1, `one verdict on the second reading: ${said.join(' | ')}`);
+    const tunings = said.filter((m) => m === 'veltair: tuning on the simulator').length;
+    assert.equal(tunings, verdict[0].includes('planned at') ? 2 : 1, 'tuned again only where it moved');
     assert.equal(runtime.report.operating, null, 'the runtime plans as measured again');
   });
 

@@ -9,8 +9,11 @@ import type { ModelProfileData, ProfilePredictor } from '../profile/index.js';
 import { ProfilePredictor as Predictor, nearestRank } from '../profile/index.js';
 import {
   NaiveService,
+  REPLAN_TOLERANCE,
+  costMoved,
   operatingReport,
   ranOverPlanned,
+  updatedCost,
   type InferenceService,
   type OperatingCost,
   type OperatingReport,
@@ -377,12 +380,31 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
     for (const name of opts.policies) {
       const say = (m: string) => progress(`${name}: ${m}`);
       const spec = name === NAIVE ? undefined : policySpec(name);
-      const operatingCost = spec ? await operatingCostFor(name, spec, opts, capacity, say) : null;
+      const given = opts.params?.get(name);
+      const tuned = async () => {
+        if (!given) progress(`${name}: tuning on the simulator`);
+        return simulatedRow(name, runtime, scn, runtime.predictors, compiled, opts, capacity);
+      };
+      runtime.useOperatingCost(null);
+      let operatingCost =
+        spec && opts.operatingQueries
+          ? await operatingCostFor(spec, given ?? spec.defaults, opts, capacity, say)
+          : null;
       runtime.useOperatingCost(operatingCost);
+      let row = await tuned();
+      if (spec && operatingCost && !given) {
+        // The defaults' blocks may use other CPU counts than the tuned parameters' do.
+        const read = await operatingCostFor(spec, row.params, opts, capacity, say);
+        const next = updatedCost(operatingCost, read);
+        if (costMoved(operatingCost, next)) {
+          operatingCost = next;
+          runtime.useOperatingCost(operatingCost);
+          say(`its units are planned at what the tuned parameters' blocks cost`);
+          row = await tuned();
+        } else say(`the tuned parameters' blocks cost within ${100 * REPLAN_TOLERANCE} % of the plan`);
+      }
       const planned = runtime.predictors;
       const operating = operatingReport(operatingCost);
-      if (!opts.params?.has(name)) progress(`${name}: tuning on the simulator`);
-      const row = await simulatedRow(name, runtime, scn, planned, compiled, opts, capacity);
       const serviceFor: ServiceFor = spec
         ? async () => {
             runtime.useOperatingCost(operatingCost);
@@ -495,23 +517,21 @@ export const OPERATING_LOAD = 0.3;
 const OPERATING_SEED_OFFSET = 3000;
 
 /**
- * What `name`'s blocks cost in operation (`LiveRuntime.operatingCostOf`): the blocks of one
- * run of `opts.operatingQueries` queries at `opts.operatingLoad` of capacity, on arrivals of their
- * own, with the parameters given or else the policy's defaults (its tuning needs the cost
- * first), planned with the units as measured at start. None asked: null.
+ * What the blocks of `spec` with `params` cost in operation (`LiveRuntime.operatingCostOf`):
+ * those of one run of `opts.operatingQueries` queries at `opts.operatingLoad` of capacity, on
+ * arrivals of their own, planned as the runtime plans now. `benchLive` reads it first with the
+ * parameters given or else the policy's defaults (its tuning needs a cost first), then with the
+ * tuned parameters.
  */
 async function operatingCostFor(
-  name: string,
   spec: PolicySpec,
+  params: PolicyParams,
   opts: LiveBenchOptions,
   capacity: number,
   say: (m: string) => void,
-): Promise<OperatingCost | null> {
+): Promise<OperatingCost> {
   const { runtime, scenario: scn } = opts;
-  runtime.useOperatingCost(null);
-  if (!opts.operatingQueries) return null;
-  say(`what its blocks cost in operation (${opts.operatingQueries} queries)`);
-  const params = opts.params?.get(name) ?? spec.defaults;
+  say(`what its blocks cost in operation (${opts.operatingQueries} queries, ${formatParams(params)})`);
   const measure = againWhenStolen(async (qps: number, runOpts: LiveRunOptions) => {
     runtime.collectHeap();
     const engine = engineFor(runtime, scn, spec, params);
@@ -529,7 +549,7 @@ async function operatingCostFor(
   });
   const factors = [...cost.scale].map(([c, f]) => `${f.toFixed(2)}x on ${c} CPU${c > 1 ? 's' : ''}`);
   say(
-    `its units are planned at ${factors.join(', ') || 'their measured latency'}, spread ${cost.spread?.toFixed(3) ?? 'as measured'}`,
+    `its blocks cost ${factors.join(', ') || 'too few blocks on any CPU count to tell'}, spread ${cost.spread?.toFixed(3) ?? '-'}`,
   );
   return cost;
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { policySpec, type PolicyParams } from '../sched/index.js';
 import { flatProfile, predictorsOf } from '../engine/testing.js';
@@ -55,6 +56,35 @@ describe("choosing a live policy's parameters", () => {
   it('chooses on a worker thread what it chooses in the caller', async () => {
     assert.deepEqual(await tuneInWorker(job).result, tuneForLive(job));
   });
+
+  it(
+    'chooses on a thread below every ordinary thread, so that a serving engine keeps its CPUs',
+    { skip: process.platform !== 'linux' },
+    async () => {
+      const SCHED_IDLE = 5;
+      const yielded = () =>
+        readdirSync('/proc/self/task').filter((tid) => {
+          try {
+            const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+            // After the command name: nice is field 19, the scheduling policy field 41.
+            const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+            return Number(fields[38]) === SCHED_IDLE || Number(fields[16]) > 0;
+          } catch {
+            return false;
+          }
+        }).length;
+      const before = yielded();
+      const run = tuneInWorker({ ...job, policy: 'veltair' });
+      run.result.catch(() => {});
+      try {
+        const untilMs = Date.now() + 10_000;
+        while (yielded() === before && Date.now() < untilMs) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(yielded() > before, "the tuning thread stands below the engine's");
+      } finally {
+        run.cancel();
+      }
+    },
+  );
 
   it('takes the best point so far once its time is up', () => {
     const tuning = tuneForLive({ ...job, budgetMs: 0 });

@@ -62,9 +62,12 @@ export { WorkerPool, type ChainResult } from './pool.js';
 export { cpuTicks, parseCpuTicks, stolenShare, TICKS_PER_SECOND, type CpuTicks } from './steal.js';
 export { cpuWindows } from './windows.js';
 export {
+  costMoved,
   operatingCost,
   operatingReport,
   ranOverPlanned,
+  updatedCost,
+  REPLAN_TOLERANCE,
   type OperatingCost,
   type OperatingReport,
 } from './operating.js';

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { flatProfile, predictorsOf } from '../engine/testing.js';
 import type { BlockRecord } from './live.js';
-import { MIN_OPERATING_BLOCKS, operatingCost, ranOverPlanned, scaledLatencies } from './operating.js';
+import {
+  MIN_OPERATING_BLOCKS,
+  REPLAN_TOLERANCE,
+  costMoved,
+  operatingCost,
+  ranOverPlanned,
+  scaledLatencies,
+  updatedCost,
+} from './operating.js';
 
 const block = (blockRange: [number, number], cpus: number[], ranMs: number, model = 'm'): BlockRecord => ({
   run: 0,
@@ -107,5 +115,39 @@ describe('scaledLatencies', () => {
     assert.deepEqual(scaled.get('all')?.get(1), [100, 200]);
     assert.deepEqual(scaled.get('all')?.get(2), [90, 165]);
     assert.deepEqual(measured.get('all')?.get(2), [60, 110], 'the measurement itself is kept');
+  });
+});
+
+describe('updating what blocks cost', () => {
+  const cost = (scale: [number, number][], spread: number | null) => ({ scale: new Map(scale), spread });
+
+  it('takes a new reading over the old, a CPU count it lacks keeping the old factor and spread', () => {
+    const before = cost(
+      [
+        [1, 1.1],
+        [2, 1.4],
+      ],
+      0.2,
+    );
+    const next = updatedCost(before, cost([[1, 1.3]], null));
+    assert.deepEqual(
+      [...next.scale],
+      [
+        [1, 1.3],
+        [2, 1.4],
+      ],
+    );
+    assert.equal(next.spread, 0.2);
+    assert.deepEqual(updatedCost(null, cost([[2, 0.9]], 0.1)), cost([[2, 0.9]], 0.1));
+  });
+
+  it('moves only where a factor leaves the tolerance of the one in use (1 where none is)', () => {
+    const now = cost([[1, 1.2]], 0.2);
+    const within = 1.2 * (1 + REPLAN_TOLERANCE * 0.9);
+    const beyond = 1.2 * (1 + REPLAN_TOLERANCE * 1.1);
+    assert.equal(costMoved(now, cost([[1, within]], 0.3)), false, 'the spread alone does not move it');
+    assert.equal(costMoved(now, cost([[1, beyond]], 0.2)), true);
+    assert.equal(costMoved(now, cost([[2, 1 + REPLAN_TOLERANCE * 0.9]], 0.2)), false, 'a new count near 1');
+    assert.equal(costMoved(null, cost([[2, 1.5]], 0.2)), true, 'as measured, a count at 1.5 moved');
   });
 });

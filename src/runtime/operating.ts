@@ -104,6 +104,27 @@ export function operatingCost(
   return { scale, spread };
 }
 
+/** A factor that moved by less than this on every CPU count is not worth planning and tuning again for. */
+export const REPLAN_TOLERANCE = 0.05;
+
+/**
+ * `read` over `before` (null: as measured): a CPU count too few of `read`'s blocks ran on keeps
+ * `before`'s factor, and a spread `read` could not give is `before`'s.
+ */
+export function updatedCost(before: OperatingCost | null, read: OperatingCost): OperatingCost {
+  return {
+    scale: new Map([...(before?.scale ?? []), ...read.scale]),
+    spread: read.spread ?? before?.spread ?? null,
+  };
+}
+
+/** Whether some CPU count's factor in `next` is beyond `REPLAN_TOLERANCE` of `now`'s (1 where none). */
+export function costMoved(now: OperatingCost | null, next: OperatingCost): boolean {
+  return [...next.scale].some(
+    ([cpus, f]) => Math.abs(f / (now?.scale.get(cpus) ?? 1) - 1) > REPLAN_TOLERANCE,
+  );
+}
+
 /** `latencies` with every unit on c cores times `scale`'s factor for c (1 where it has none). */
 export function scaledLatencies(latencies: UnitLatencies, scale: ReadonlyMap<number, number>): UnitLatencies {
   return new Map(

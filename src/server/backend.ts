@@ -11,11 +11,11 @@
  * As the bench does (decision 0017), the server plans its units at what its blocks cost in
  * operation rather than as measured at start, from its own traffic: every `operatingBlocks`
  * blocks it reads the last ones' cost, and where a CPU count's factor moved by more than
- * `REPLAN_TOLERANCE` from the one it plans with, it plans with the new one and chooses its
- * parameters again for that machine.
+ * `REPLAN_TOLERANCE` from the one it plans with, it plans with the new one.
  */
 import { leastServiceMs } from '../engine/index.js';
 import {
+  MAX_STOLEN_SHARE,
   NAIVE,
   TUNING_BUDGET_MS,
   TUNING_QUERIES,
@@ -30,6 +30,11 @@ import {
   LiveRuntime,
   NaiveService,
   RECENT_BLOCKS,
+  costMoved,
+  cpuTicks,
+  stolenShare,
+  updatedCost,
+  type CpuTicks,
   type InferenceService,
   type LiveEngine,
   type LiveModelSpec,
@@ -54,9 +59,6 @@ export type ParamsChoice = 'tuned' | PolicyParams;
  * 15 s of serving, and enough that every CPU count the policy uses much has its 50.
  */
 export const OPERATING_BLOCKS = 2000;
-
-/** A factor that moved less than this on every CPU count is not worth planning and tuning again for. */
-export const REPLAN_TOLERANCE = 0.05;
 
 /** How often the backend looks whether its engine has run `operatingBlocks` more blocks. */
 const OPERATING_LOOK_MS = 1000;
@@ -96,8 +98,13 @@ export class Backend {
   private naive: NaiveService | undefined;
   /** What blocks cost in operation, as the runtime plans with it (null: as measured at start). */
   private operating: OperatingCost | null = null;
-  /** The engine's `blocksDone` when the backend last read what blocks cost. */
+  /** The engine's `blocksDone` when the backend last read what blocks cost, and the CPUs' ticks then. */
   private blocksAtLastLook = 0;
+  private ticksAtLastLook: CpuTicks | undefined;
+  /** The server's own work running beside the blocks (choosing parameters, loading a model). */
+  private ownWorkRunning = 0;
+  /** Whether some of it ran since the last look. */
+  private ownWorkSinceLook = false;
   private operatingLook: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -149,6 +156,8 @@ export class Backend {
       keepRecords: false,
     });
     if (this.operatingBlocks > 0) {
+      this.ticksAtLastLook = cpuTicks(this.runtime.pool.cpus);
+      this.ownWorkSinceLook = this.ownWorkRunning > 0;
       this.operatingLook = setInterval(() => this.lookAtOperatingCost(), OPERATING_LOOK_MS);
       this.operatingLook.unref();
     }
@@ -163,19 +172,34 @@ export class Backend {
    * Once the engine has run `operatingBlocks` more blocks: their cost in operation, a CPU count
    * with too few of them keeping the factor it had. Where a factor moved beyond
    * `REPLAN_TOLERANCE` from the one in use (1 for none), or on the first look, the runtime plans
-   * with the new cost and the policy is made, and its parameters chosen, for it.
+   * with the new cost and the policy is made for it, with the parameters it has: choosing them
+   * again runs a search of tens of seconds beside the blocks, which cost more satisfaction than
+   * the new plan gave back (docs/experiments/2026-12-07-server-units-in-operation.md). Blocks
+   * that ran while the host took more than `MAX_STOLEN_SHARE` of the CPUs measured the host's
+   * other tenants (decision 0016), and blocks that ran beside the server's own work measured
+   * that work: either way not the machine, and they are passed over.
    */
   private lookAtOperatingCost(): void {
     const engine = this.policyEngine;
     if (!engine || engine.blocksDone - this.blocksAtLastLook < this.operatingBlocks) return;
     this.blocksAtLastLook = engine.blocksDone;
+    const ticks = cpuTicks(this.runtime.pool.cpus);
+    const stolen = ticks && this.ticksAtLastLook ? stolenShare(this.ticksAtLastLook, ticks) : 0;
+    this.ticksAtLastLook = ticks;
+    const beside = this.ownWorkSinceLook;
+    this.ownWorkSinceLook = this.ownWorkRunning > 0;
+    const disturbed = beside
+      ? 'the server was choosing parameters or loading a model'
+      : stolen > MAX_STOLEN_SHARE
+        ? `the host took ${(100 * stolen).toFixed(1)} % of the CPUs`
+        : undefined;
+    if (disturbed) {
+      this.onProgress(`passing over the last ${this.operatingBlocks} blocks' cost: ${disturbed} meanwhile`);
+      return;
+    }
     const read = this.runtime.operatingCostOf(engine.stats().blocks.slice(-this.operatingBlocks));
-    const before = this.operating;
-    const cost: OperatingCost = {
-      scale: new Map([...(before?.scale ?? []), ...read.scale]),
-      spread: read.spread ?? before?.spread ?? null,
-    };
-    if (cost.scale.size === 0 || (before && !scaleMoved(before.scale, cost.scale))) return;
+    const cost = updatedCost(this.operating, read);
+    if (cost.scale.size === 0 || (this.operating && !costMoved(this.operating, cost))) return;
     this.operating = cost;
     this.runtime.useOperatingCost(cost);
     const factors = [...cost.scale].map(
@@ -184,7 +208,7 @@ export class Backend {
     this.onProgress(
       `planning units at what the last ${this.operatingBlocks} blocks cost: ${factors.join(', ')}`,
     );
-    this.reschedule();
+    engine.setTenants(this.policyNow(), { ...this.targets });
   }
 
   /** Parameters chosen for the models served at start; the policy's defaults if that fails. */
@@ -230,7 +254,7 @@ export class Backend {
   /** Serves one more model; throws the reason when it cannot be opened. */
   async add(tenant: Tenant): Promise<void> {
     const name = tenant.spec.name;
-    await this.runtime.addModel(tenant.spec);
+    await this.besideBlocks(this.runtime.addModel(tenant.spec));
     const target = targetOf(this.runtime, tenant);
     try {
       if (this.naive) await this.naive.addModel(naiveModel(this.runtime, tenant.spec), target);
@@ -295,6 +319,17 @@ export class Backend {
     );
   }
 
+  /** `work`, counted as the server's own while it runs beside the blocks. */
+  private async besideBlocks<T>(work: Promise<T>): Promise<T> {
+    this.ownWorkRunning++;
+    this.ownWorkSinceLook = true;
+    try {
+      return await work;
+    } finally {
+      this.ownWorkRunning--;
+    }
+  }
+
   private stopTuning(): void {
     const run = this.tuning;
     this.tuning = undefined;
@@ -322,6 +357,7 @@ export class Backend {
     this.onProgress(`choosing ${this.policy}'s parameters for ${names.join(', ')} on the simulator`);
     const run = tuneInWorker(job);
     this.tuning = run;
+    this.besideBlocks(run.result).catch(() => {});
     run.result.then(
       (t) => {
         const s = ((Date.now() - startedMs) / 1000).toFixed(1);
@@ -335,11 +371,6 @@ export class Backend {
     );
     return run;
   }
-}
-
-/** Whether a factor of `next` is new, or moved beyond `REPLAN_TOLERANCE` from `now`'s. */
-function scaleMoved(now: ReadonlyMap<number, number>, next: ReadonlyMap<number, number>): boolean {
-  return [...next].some(([cpus, f]) => Math.abs(f / (now.get(cpus) ?? 1) - 1) > REPLAN_TOLERANCE);
 }
 
 /** Each served model's share of the load, from the tenants' weights. */
