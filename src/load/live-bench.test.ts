@@ -338,7 +338,7 @@ describe('benchLive', () => {
     assert.equal(runtime.report.operating, null, 'the runtime plans as measured again');
   });
 
-  it('reads the tuned parameters\' blocks again, and plans at them where they moved', async () => {
+  it("reads the tuned parameters' blocks again, and plans at them where they moved", async () => {
     const said: string[] = [];
     const report = await bench(400, true, (m) => said.push(m));
     const reads = said.filter((m) => m.startsWith('veltair: what its blocks cost in operation'));

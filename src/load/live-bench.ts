@@ -43,7 +43,7 @@ import {
   type LiveScenario,
 } from './live.js';
 import { upperBound } from './sequential.js';
-import { liveMachine, liveScenario, tuneLive } from './tuning.js';
+import { liveMachine, liveScenario, tuneInWorker } from './tuning.js';
 import { findPeakAsync, type PeakPoint, type PeakResult } from './peak.js';
 
 /** The live-only baseline with no engine: ORT's defaults, every query at once (runtime/naive.ts). */
@@ -588,8 +588,7 @@ async function simulatedRow(
   if (name === NAIVE)
     return { ...base, role: 'live-baseline', params: {}, simPeakQps: null, simCompiledPeakQps: null };
   const spec = policySpec(name);
-  const params =
-    opts.params?.get(name) ?? tuneLive(name, liveMachine(runtime), scn, live, opts.tuneSeeds).params;
+  const params = opts.params?.get(name) ?? (await tuneOnEveryCpu(name, runtime, scn, opts.tuneSeeds));
   const predict = async (predictors: ReadonlyMap<string, ProfilePredictor>) => {
     if (![...Object.keys(scn.weights)].every((m) => predictors.has(m))) return null;
     const sim = liveScenario(liveMachine(runtime), scn, predictors, scn.seed);
@@ -609,6 +608,28 @@ async function simulatedRow(
     simPeakQps: await predict(live),
     simCompiledPeakQps: await predict(compiled),
   };
+}
+
+/**
+ * `name`'s parameters chosen for the units the runtime plans with now (`tuneForLive`), on a
+ * thread per CPU: nothing else runs meanwhile.
+ */
+async function tuneOnEveryCpu(
+  name: string,
+  runtime: LiveRuntime,
+  scn: LiveScenario,
+  seeds: readonly number[],
+): Promise<PolicyParams> {
+  const { workload, weights, qosTargetMs, queries } = scn;
+  const tuning = tuneInWorker({
+    policy: name,
+    machine: liveMachine(runtime),
+    mix: { workload, weights, qosTargetMs, queries },
+    profiles: Object.keys(weights).map((m) => runtime.model(m).profile),
+    seeds,
+    threads: runtime.pool.cpus.length,
+  });
+  return (await tuning.result).params;
 }
 
 /**

@@ -57,6 +57,12 @@ describe("choosing a live policy's parameters", () => {
     assert.deepEqual(await tuneInWorker(job).result, tuneForLive(job));
   });
 
+  it('chooses on several threads, each a slice of the grid, what one thread chooses', async () => {
+    const one = tuneForLive(job);
+    assert.deepEqual(await tuneInWorker({ ...job, threads: 3 }).result, one);
+    assert.ok(one.gridPoints > 3, 'every thread has points to search');
+  });
+
   it(
     'chooses on a thread below every ordinary thread, so that a serving engine keeps its CPUs',
     { skip: process.platform !== 'linux' },
@@ -72,14 +78,15 @@ describe("choosing a live policy's parameters", () => {
           } catch {
             return false;
           }
-        }).length;
-      const before = yielded();
+        });
+      const before = new Set(yielded());
+      const fresh = () => yielded().filter((tid) => !before.has(tid));
       const run = tuneInWorker({ ...job, policy: 'veltair' });
       run.result.catch(() => {});
       try {
         const untilMs = Date.now() + 10_000;
-        while (yielded() === before && Date.now() < untilMs) await new Promise((r) => setTimeout(r, 20));
-        assert.ok(yielded() > before, "the tuning thread stands below the engine's");
+        while (fresh().length === 0 && Date.now() < untilMs) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(fresh().length, 1, "the tuning thread stands below the engine's");
       } finally {
         run.cancel();
       }

@@ -89,6 +89,23 @@ export interface LiveTuningJob {
   readonly seeds: readonly number[];
   /** Wall-clock time after which the best grid point so far is taken (unset: search the grid). */
   readonly budgetMs?: number;
+  /**
+   * Threads the grid is split over (`tuneInWorker`; default 1): every CPU where nothing else
+   * runs (before a server listens, a bench's tuning), one beside a serving engine.
+   */
+  readonly threads?: number;
+}
+
+/** Grid points `tuneForLive` searches: those whose index is `at` modulo `of`. */
+export interface GridSlice {
+  readonly at: number;
+  readonly of: number;
+}
+
+/** A grid point's simulated peak, averaged over the seeds. */
+export interface PointPeak {
+  readonly index: number;
+  readonly meanPeakQps: number;
 }
 
 /** The parameters chosen, and how much of the grid was searched for them. */
@@ -102,38 +119,42 @@ export interface LiveTuning {
 
 /** The parameters `job.policy` reaches its highest mean simulated peak with. */
 export function tuneForLive(job: LiveTuningJob): LiveTuning {
-  const predictors = new Map(job.profiles.map((p) => [p.model, new ProfilePredictor(p)]));
-  const endMs = Date.now() + (job.budgetMs ?? Infinity);
-  return tuneLive(job.policy, job.machine, job.mix, predictors, job.seeds, () => Date.now() > endMs);
+  return chosen(job.policy, searchForLive(job));
 }
 
 /**
- * The grid point of `policy` with the highest peak averaged over `seeds` (every point on the same
- * arrivals; ties go to the earlier point). With `outOfTime`, asked before each point after the
- * first, the search ends early with the best point so far.
+ * The peaks of the grid points of `slice` (default: all) in grid order, every point on the same
+ * arrivals; with a budget, the points searched before it ran out (the first one always).
  */
-export function tuneLive(
-  policy: string,
-  machine: LiveMachine,
-  mix: LiveMix,
-  predictors: ReadonlyMap<string, ProfilePredictor>,
-  seeds: readonly number[],
-  outOfTime: () => boolean = () => false,
-): LiveTuning {
-  if (seeds.length === 0) throw new VeltairError('invalid_argument', 'tuning needs at least one seed');
+export function searchForLive(job: LiveTuningJob, slice: GridSlice = { at: 0, of: 1 }): PointPeak[] {
+  if (job.seeds.length === 0) throw new VeltairError('invalid_argument', 'tuning needs at least one seed');
+  const predictors = new Map(job.profiles.map((p) => [p.model, new ProfilePredictor(p)]));
+  const endMs = Date.now() + (job.budgetMs ?? Infinity);
+  const spec = policySpec(job.policy);
+  const grid = gridPoints(spec);
+  const scenarios = job.seeds.map((seed) => liveScenario(job.machine, job.mix, predictors, seed));
+  const peaks: PointPeak[] = [];
+  for (let index = slice.at; index < grid.length; index += slice.of) {
+    if (peaks.length > 0 && Date.now() > endMs) break;
+    const each = scenarios.map((scn) => peakOf(scn, spec, grid[index], { relTolerance: 0.02 }).peakQps);
+    peaks.push({ index, meanPeakQps: each.reduce((a, b) => a + b, 0) / each.length });
+  }
+  return peaks;
+}
+
+/** The point of `peaks` with the highest peak, the earlier of equals (the defaults if none). */
+function chosen(policy: string, peaks: readonly PointPeak[]): LiveTuning {
   const spec = policySpec(policy);
   const grid = gridPoints(spec);
-  const scenarios = seeds.map((seed) => liveScenario(machine, mix, predictors, seed));
-  let best = { params: spec.defaults, meanPeakQps: -1 };
-  let searched = 0;
-  for (const params of grid) {
-    if (searched > 0 && outOfTime()) break;
-    const peaks = scenarios.map((scn) => peakOf(scn, spec, params, { relTolerance: 0.02 }).peakQps);
-    const meanPeakQps = peaks.reduce((a, b) => a + b, 0) / peaks.length;
-    searched++;
-    if (meanPeakQps > best.meanPeakQps) best = { params, meanPeakQps };
-  }
-  return { ...best, searchedPoints: searched, gridPoints: grid.length };
+  const best = [...peaks]
+    .sort((a, b) => a.index - b.index)
+    .reduce<PointPeak | undefined>((b, p) => (b && b.meanPeakQps >= p.meanPeakQps ? b : p), undefined);
+  return {
+    params: best ? grid[best.index] : spec.defaults,
+    meanPeakQps: best?.meanPeakQps ?? -1,
+    searchedPoints: peaks.length,
+    gridPoints: grid.length,
+  };
 }
 
 /** A tuning running on a worker thread, which `cancel` ends at once. */
@@ -142,21 +163,41 @@ export interface TuningRun {
   cancel(): void;
 }
 
-/** `tuneForLive` on a worker thread of its own, so that the caller's event loop keeps serving. */
+/**
+ * `tuneForLive` on `job.threads` worker threads (each a slice of the grid, within the budget), so
+ * that the caller's event loop keeps serving. With the whole grid searched, the choice is the one
+ * thread's.
+ */
 export function tuneInWorker(job: LiveTuningJob): TuningRun {
-  const worker = new Worker(new URL('./tuning-worker.js', import.meta.url), { workerData: job });
-  const result = new Promise<LiveTuning>((resolve, reject) => {
-    worker.once('message', (m: { tuning?: LiveTuning; error?: string }) => {
-      if (m.tuning) resolve(m.tuning);
-      else
-        reject(
-          new VeltairError('internal', `choosing ${job.policy}'s parameters: ${m.error ?? 'no answer'}`),
-        );
+  const threads = Math.max(1, Math.floor(job.threads ?? 1));
+  const workers = Array.from(
+    { length: threads },
+    (_, at) =>
+      new Worker(new URL('./tuning-worker.js', import.meta.url), {
+        workerData: { job, slice: { at, of: threads } },
+      }),
+  );
+  const sliceOf = (worker: Worker) =>
+    new Promise<PointPeak[]>((resolve, reject) => {
+      worker.once('message', (m: { peaks?: PointPeak[]; error?: string }) => {
+        if (m.peaks) resolve(m.peaks);
+        else
+          reject(
+            new VeltairError('internal', `choosing ${job.policy}'s parameters: ${m.error ?? 'no answer'}`),
+          );
+      });
+      worker.once('error', reject);
+      worker.once('exit', (code) =>
+        reject(new VeltairError('internal', `choosing ${job.policy}'s parameters: worker exited (${code})`)),
+      );
     });
-    worker.once('error', reject);
-    worker.once('exit', (code) =>
-      reject(new VeltairError('internal', `choosing ${job.policy}'s parameters: worker exited (${code})`)),
-    );
-  });
-  return { result, cancel: () => void worker.terminate() };
+  const cancel = () => workers.forEach((w) => void w.terminate());
+  const result = Promise.all(workers.map(sliceOf)).then(
+    (slices) => chosen(job.policy, slices.flat()),
+    (err: unknown) => {
+      cancel();
+      throw err;
+    },
+  );
+  return { result, cancel };
 }

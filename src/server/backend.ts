@@ -214,7 +214,7 @@ export class Backend {
   /** Parameters chosen for the models served at start; the policy's defaults if that fails. */
   private async firstChoice(): Promise<PolicyParams> {
     try {
-      return (await this.tuneInBackground().result).params;
+      return (await this.tuneInBackground(this.runtime.pool.cpus.length).result).params;
     } catch (err) {
       this.onProgress(
         `${this.policy}: its defaults, as choosing parameters failed: ${(err as Error).message}`,
@@ -306,7 +306,7 @@ export class Backend {
     if (!engine) return;
     engine.setTenants(this.policyNow(), { ...this.targets });
     if (this.choice !== 'tuned' || Object.keys(this.targets).length === 0) return;
-    const run = this.tuneInBackground();
+    const run = this.tuneInBackground(1);
     run.result.then(
       ({ params }) => {
         if (this.tuning !== run) return;
@@ -336,8 +336,11 @@ export class Backend {
     run?.cancel();
   }
 
-  /** Chooses the policy's parameters for the models served now on a worker thread (ending any earlier run). */
-  private tuneInBackground(): TuningRun {
+  /**
+   * Chooses the policy's parameters for the models served now on `threads` worker threads
+   * (ending any earlier run): every CPU before the server listens, one beside a serving engine.
+   */
+  private tuneInBackground(threads: number): TuningRun {
     this.stopTuning();
     const startedMs = Date.now();
     const names = Object.keys(this.targets);
@@ -353,6 +356,7 @@ export class Backend {
       profiles: names.map((m) => this.runtime.model(m).profile),
       seeds: TUNING_SEEDS,
       budgetMs: TUNING_BUDGET_MS,
+      threads,
     };
     this.onProgress(`choosing ${this.policy}'s parameters for ${names.join(', ')} on the simulator`);
     const run = tuneInWorker(job);
