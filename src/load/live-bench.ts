@@ -11,6 +11,7 @@ import {
   NaiveService,
   REPLAN_TOLERANCE,
   costMoved,
+  describeScale,
   operatingReport,
   ranOverPlanned,
   updatedCost,
@@ -556,9 +557,8 @@ async function operatingCostFor(
     queries: opts.operatingQueries,
     seed: scn.seed + OPERATING_SEED_OFFSET,
   });
-  const factors = [...cost.scale].map(([c, f]) => `${f.toFixed(2)}x on ${c} CPU${c > 1 ? 's' : ''}`);
   say(
-    `its blocks cost ${factors.join(', ') || 'too few blocks on any CPU count to tell'}, spread ${cost.spread?.toFixed(3) ?? '-'}`,
+    `its blocks cost ${describeScale(cost.scale) || 'too few blocks on any CPU count to tell'}, spread ${cost.spread?.toFixed(3) ?? '-'}`,
   );
   return cost;
 }

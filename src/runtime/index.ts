@@ -63,6 +63,7 @@ export { cpuTicks, parseCpuTicks, stolenShare, TICKS_PER_SECOND, type CpuTicks }
 export { cpuWindows } from './windows.js';
 export {
   costMoved,
+  describeScale,
   operatingCost,
   operatingReport,
   ranOverPlanned,

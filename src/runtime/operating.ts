@@ -104,6 +104,11 @@ export function operatingCost(
   return { scale, spread };
 }
 
+/** `scale`'s factors as progress lines give them: `1.18x on 1 CPU, 1.28x on 2 CPUs` (empty for none). */
+export function describeScale(scale: ReadonlyMap<number, number>): string {
+  return [...scale].map(([cpus, f]) => `${f.toFixed(2)}x on ${cpus} CPU${cpus > 1 ? 's' : ''}`).join(', ');
+}
+
 /** A factor that moved by less than this on every CPU count is not worth planning and tuning again for. */
 export const REPLAN_TOLERANCE = 0.05;
 

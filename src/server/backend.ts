@@ -32,6 +32,7 @@ import {
   RECENT_BLOCKS,
   costMoved,
   cpuTicks,
+  describeScale,
   stolenShare,
   updatedCost,
   type CpuTicks,
@@ -41,6 +42,7 @@ import {
   type OperatingCost,
 } from '../runtime/index.js';
 import { formatParams, policySpec, type Policy, type PolicyParams } from '../sched/index.js';
+import { VeltairError } from '../errors/index.js';
 
 /** The baseline with no engine: every query at once on ORT's defaults. */
 export const NAIVE_POLICY = NAIVE;
@@ -124,7 +126,8 @@ export class Backend {
     const operatingBlocks = opts.operatingBlocks ?? OPERATING_BLOCKS;
     if (policy !== NAIVE_POLICY) policySpec(policy);
     if (!Number.isInteger(operatingBlocks) || operatingBlocks < 0 || operatingBlocks > RECENT_BLOCKS)
-      throw new Error(
+      throw new VeltairError(
+        'invalid_argument',
         `operating blocks must be a whole number from 0 to ${RECENT_BLOCKS}, not ${operatingBlocks}`,
       );
     const runtime = await LiveRuntime.start({ models: tenants.map((t) => t.spec), cpus, onProgress });
@@ -202,11 +205,8 @@ export class Backend {
     if (cost.scale.size === 0 || (this.operating && !costMoved(this.operating, cost))) return;
     this.operating = cost;
     this.runtime.useOperatingCost(cost);
-    const factors = [...cost.scale].map(
-      ([cpus, f]) => `x${f.toFixed(2)} on ${cpus} CPU${cpus > 1 ? 's' : ''}`,
-    );
     this.onProgress(
-      `planning units at what the last ${this.operatingBlocks} blocks cost: ${factors.join(', ')}`,
+      `planning units at what the last ${this.operatingBlocks} blocks cost: ${describeScale(cost.scale)}`,
     );
     engine.setTenants(this.policyNow(), { ...this.targets });
   }
