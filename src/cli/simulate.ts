@@ -314,7 +314,7 @@ function printComparison(header: Header, reports: WorkloadReport[]): void {
       .map(([m, t]) => `${m} ${t} ms`)
       .join(', ');
     console.log(
-      `${r.workload}: QoS ${qos}; physical limit ${r.physicalLimitQps.toFixed(1)} QPS; idealised preemptive EDF ${r.idealQps.toFixed(1)} QPS`,
+      `${r.workload}: QoS ${qos}; physical limit ${r.physicalLimitQps.toFixed(1)} QPS; idealised preemptive EDF ${r.idealQps.toFixed(1)} QPS (${r.idealDivision} division)`,
     );
   }
   console.log('');

@@ -6,10 +6,17 @@
  * behaves at the best baseline's peak rate.
  */
 import { formatParams, type PolicyParams, type PolicyRole, type PolicySpec } from '../sched/index.js';
-import type { SimResult, TruthSetting } from '../sim/index.js';
+import type { FluidDivision, SimResult, TruthSetting } from '../sim/index.js';
 import { physicalLimitQps, runPoint, type Scenario } from './evaluate.js';
 import type { SeedPeak } from './peak.js';
-import { protocolPeak, runRate, tuneOnProtocol, type ProtocolSettings, type RateRun } from './protocol.js';
+import {
+  protocolPeak,
+  runRate,
+  tuneOnProtocol,
+  type IdealPeak,
+  type ProtocolSettings,
+  type RateRun,
+} from './protocol.js';
 import type { ModelBounds, Verdict } from './sequential.js';
 
 /** One point of a satisfaction curve: a policy's satisfaction at an offered rate. */
@@ -100,6 +107,8 @@ export interface WorkloadReport {
    * scheduler that no block-level policy can match.
    */
   idealQps: number;
+  /** The division of the cores (`FluidDivision`) that reached it. */
+  idealDivision: FluidDivision;
   bestBaseline: string | null;
   referenceQps: number | null;
   rows: PolicyRow[];
@@ -159,10 +168,10 @@ export function assembleReport(
   scn: Scenario,
   evaluations: readonly PolicyEvaluation[],
   atReference: ReadonlyMap<string, PointSummary>,
-  idealQps: number,
+  idealised: Pick<IdealPeak, 'peakQps' | 'division'>,
 ): WorkloadReport {
   const limit = physicalLimitQps(scn);
-  const ideal = round(idealQps, 2);
+  const ideal = round(idealised.peakQps, 2);
   const best = referenceOf(evaluations);
   const reference = best?.peakQps ?? null;
   return {
@@ -172,6 +181,7 @@ export function assembleReport(
     qosTargetMs: { ...scn.qosTargetMs },
     physicalLimitQps: round(limit, 1),
     idealQps: ideal,
+    idealDivision: idealised.division,
     bestBaseline: best?.policy ?? null,
     referenceQps: reference,
     rows: evaluations.map((e) => ({

@@ -101,6 +101,7 @@ export {
   runRate,
   protocolPeak,
   idealPeak,
+  type IdealPeak,
   tuneOnProtocol,
   type RateRun,
   type ProtocolPeak,

@@ -12,11 +12,12 @@ import {
   STOLEN_PAUSES_MS,
   againWhenStolen,
   searchLivePeaks,
+  idealisedRun,
   simulatedRun,
   type PeakConfirmation,
 } from './live-bench.js';
 import { erlangsAtBlocking, flatProfile, lossPolicy, predictorsOf } from '../engine/testing.js';
-import { simulate } from '../sim/index.js';
+import { fluidEdf, simulate } from '../sim/index.js';
 import { poissonArrivals } from './arrivals.js';
 import type { Scenario } from './evaluate.js';
 import {
@@ -282,6 +283,45 @@ describe('simulatedRun', () => {
   });
 });
 
+describe('idealisedRun', () => {
+  // Eight cores, 10 ms per query on one, a 15 ms target: the idealised reference on it.
+  const scn: Scenario = {
+    workload: 'fluid',
+    totalCores: 8,
+    predictors: predictorsOf(flatProfile('m', 10_000)),
+    weights: { m: 1 },
+    qosTargetMs: { m: 15 },
+    queries: 4000,
+    seed: 11,
+    noise: { soloSigma: 0, sensitivitySigma: 0 },
+    dispatchOverheadUs: 0,
+  };
+
+  it('is the idealised reference on the arrivals a live run at that rate and seed would get', async () => {
+    for (const division of ['fastest', 'thrifty'] as const) {
+      const { result } = await idealisedRun(scn, division)(900, { seed: 7, queries: 3000 });
+      const direct = fluidEdf({ ...scn, division, arrivals: poissonArrivals(scn.weights, 900, 3000, 7) });
+      assert.equal(result.complete, true);
+      assert.equal(result.queries, 3000);
+      assert.equal(result.satisfied, direct.satisfied, division);
+      assert.equal(result.perModel[0].rejected, direct.rejected, division);
+      assert.ok(
+        result.perModel[0].p99Ms <= 15 && result.perModel[0].p99Ms > 0,
+        `${division}: p99 of those served`,
+      );
+    }
+  });
+
+  it('stops, as a live run does, once a model has missed more than it may', async () => {
+    const run = idealisedRun(scn, 'thrifty');
+    const full = (await run(3000, {})).result;
+    const stopped = (await run(3000, { missesAllowed: stopBelow(0.99) })).result;
+    assert.ok(full.complete && full.minSatisfaction < 0.99, `full run at ${full.minSatisfaction}`);
+    assert.equal(stopped.complete, false);
+    assert.ok(stopped.minSatisfaction > full.minSatisfaction);
+  });
+});
+
 describe('benchLive', () => {
   let dir: string;
   let runtime: LiveRuntime;
@@ -336,6 +376,7 @@ describe('benchLive', () => {
     for (const [cpus, f] of scale) assert.ok(f >= 0.5 && f <= 2, `${cpus} CPUs: ${f}`);
     assert.ok((row.operating?.spread ?? -1) >= 0, `and a spread: ${JSON.stringify(row.operating)}`);
     assert.equal(row.atPeak?.queries, 100, 'the reported run is the rate run');
+    assert.equal(report.ideal, null, 'a rate run searches no idealised peak');
     assert.equal(runtime.report.operating, null, 'the runtime plans as measured again');
   });
 

@@ -30,7 +30,7 @@ import {
   type PolicyRole,
   type PolicySpec,
 } from '../sched/index.js';
-import { simulate } from '../sim/index.js';
+import { FLUID_DIVISIONS, fluidEdf, simulate, type FluidDivision, type ModelStats } from '../sim/index.js';
 import { poissonArrivals } from './arrivals.js';
 import { round, table, type CurvePoint } from './compare.js';
 import { SATISFACTION_TARGET, policyContext, scenarioSimOptions, type Scenario } from './evaluate.js';
@@ -136,6 +136,13 @@ export interface LiveBenchReport {
   qosTargetMs: Readonly<Record<string, number>>;
   /** CPUs over the mix's mean one-CPU latency (measured whole-model sessions). */
   capacityQps: number;
+  /**
+   * The idealised reference (`fluidEdf`: preemptive EDF on a fluid machine that is the units as
+   * measured at start, no blocks, no dispatch cost, no noise), its 99 % peak found and confirmed
+   * as the policies' are, under the better of its two divisions of the CPUs (null: with `rate`,
+   * or no rate passed). Where it lies below a share of capacity, no scheduler reaches that share.
+   */
+  ideal: { peakQps: number; division: FluidDivision } | null;
   queriesPerRun: number;
   /** How 99 % peaks were confirmed (null: they were not). */
   confirm: PeakConfirmation | null;
@@ -373,6 +380,9 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
   const progress = opts.onProgress ?? (() => {});
   const capacity = capacityQps(runtime, scn.weights);
   const compiled = new Map(opts.compiled.map((p) => [p.model, new Predictor(p)]));
+  runtime.useOperatingCost(null);
+  const ideal = opts.rate === undefined ? await idealPeak(runtime, scn, capacity, opts) : null;
+  if (ideal) progress(`idealised preemptive EDF: ${ideal.peakQps} QPS (${ideal.division} division)`);
   let naive: NaiveService | undefined;
   const rows: LivePolicyRow[] = [];
   /** Each policy's run, kept for the runs at the best baseline's peak. */
@@ -481,6 +491,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
       weights: scn.weights,
       qosTargetMs: scn.qosTargetMs,
       capacityQps: round(capacity, 1),
+      ideal,
       queriesPerRun: scn.queries,
       confirm: opts.confirm ?? null,
       runtime: runtime.report,
@@ -658,38 +669,120 @@ export function simulatedRun(scn: Scenario, makePolicy: () => Policy): SearchRun
       },
       stopWhen: () => stopped,
     });
-    const ran = new Map(r.perModel.map((m) => [m.model, m]));
-    const perModel = tally.models().map((model): LiveModelStats => {
-      const m = ran.get(model);
-      const satisfied = m?.satisfied ?? 0;
-      return {
-        model,
-        queries: tally.planned(model),
-        satisfied,
-        rejected: m?.rejected ?? 0,
-        failed: 0,
-        satisfaction: tally.satisfaction(model, satisfied, stopped),
-        meanMs: m?.meanMs ?? 0,
-        p50Ms: m?.p50Ms ?? 0,
-        p99Ms: m?.p99Ms ?? 0,
-      };
-    });
-    return {
-      result: {
-        qps,
-        complete: !stopped,
-        queries: arrivals.length,
-        satisfied: r.satisfied,
-        minSatisfaction: Math.min(...perModel.map((m) => m.satisfaction)),
-        perModel,
-        meanLatencyMs: r.meanLatencyMs,
-        p99LatencyMs: r.p99LatencyMs,
-        durationMs: r.durationMs,
-        submitLateP99Ms: 0,
-        checked: 0,
-        stolenShare: null,
-      },
+    const totals = {
+      satisfied: r.satisfied,
+      meanLatencyMs: r.meanLatencyMs,
+      p99LatencyMs: r.p99LatencyMs,
+      durationMs: r.durationMs,
     };
+    return { result: asLiveResult(qps, arrivals.length, tally, stopped, r.perModel, totals) };
+  };
+}
+
+/** The idealised reference's 99 % peak on the runtime's units as they are now: the better division's. */
+async function idealPeak(
+  runtime: LiveRuntime,
+  scn: LiveScenario,
+  capacity: number,
+  opts: Pick<LiveBenchOptions, 'relTolerance' | 'confirm'>,
+): Promise<{ peakQps: number; division: FluidDivision } | null> {
+  const sim = liveScenario(liveMachine(runtime), scn, runtime.predictors, scn.seed);
+  let best: { peakQps: number; division: FluidDivision } | null = null;
+  for (const division of FLUID_DIVISIONS) {
+    const { p99 } = await searchLivePeaks(idealisedRun(sim, division), {
+      startQps: capacity / 4,
+      minQps: capacity / 16,
+      relTolerance: opts.relTolerance,
+      confirm: opts.confirm,
+    });
+    if (p99.peakQps > (best?.peakQps ?? 0)) best = { peakQps: round(p99.peakQps, 1), division };
+  }
+  return best;
+}
+
+/** As `simulatedRun`, on the idealised reference (`fluidEdf`) instead of a policy on the simulator. */
+export function idealisedRun(scn: Scenario, division: FluidDivision): SearchRun<{ result: LiveRunResult }> {
+  return async (qps, opts) => {
+    const seed = opts.seed ?? scn.seed;
+    const arrivals = poissonArrivals(scn.weights, qps, opts.queries ?? scn.queries, seed);
+    const tally = new MissTally(arrivals, opts.missesAllowed);
+    const ends = new Map<string, { satisfied: number; rejected: number; latencyMs: number[] }>();
+    let stopped = false;
+    const r = fluidEdf({
+      totalCores: scn.totalCores,
+      predictors: scn.predictors,
+      qosTargetMs: scn.qosTargetMs,
+      arrivals,
+      division,
+      onQueryEnd: (end) => {
+        let e = ends.get(end.model);
+        if (!e) ends.set(end.model, (e = { satisfied: 0, rejected: 0, latencyMs: [] }));
+        if (end.outcome === 'rejected') e.rejected++;
+        else e.latencyMs.push(end.latencyMs);
+        if (end.satisfied) e.satisfied++;
+        else if (tally.miss(end.model)) stopped = true;
+      },
+      stopWhen: () => stopped,
+    });
+    const perModel = [...ends].map(([model, e]): RanModel => {
+      const l = Float64Array.from(e.latencyMs).sort();
+      return { model, satisfied: e.satisfied, rejected: e.rejected, ...latencySummary(l) };
+    });
+    const all = Float64Array.from([...ends.values()].flatMap((e) => e.latencyMs)).sort();
+    const { meanMs, p99Ms } = latencySummary(all);
+    const totals = {
+      satisfied: r.satisfied,
+      meanLatencyMs: meanMs,
+      p99LatencyMs: p99Ms,
+      durationMs: r.durationMs,
+    };
+    return { result: asLiveResult(qps, arrivals.length, tally, stopped, perModel, totals) };
+  };
+}
+
+function latencySummary(sorted: Float64Array): { meanMs: number; p50Ms: number; p99Ms: number } {
+  if (sorted.length === 0) return { meanMs: 0, p50Ms: 0, p99Ms: 0 };
+  const meanMs = sorted.reduce((a, b) => a + b, 0) / sorted.length;
+  return { meanMs, p50Ms: nearestRank(sorted, 0.5), p99Ms: nearestRank(sorted, 0.99) };
+}
+
+type RanModel = Pick<ModelStats, 'model' | 'satisfied' | 'rejected' | 'meanMs' | 'p50Ms' | 'p99Ms'>;
+
+/** A simulated run's counts in a live run's terms, queries never run counted per `MissTally`. */
+function asLiveResult(
+  qps: number,
+  queries: number,
+  tally: MissTally,
+  stopped: boolean,
+  ran: readonly RanModel[],
+  totals: { satisfied: number; meanLatencyMs: number; p99LatencyMs: number; durationMs: number },
+): LiveRunResult {
+  const byModel = new Map(ran.map((m) => [m.model, m]));
+  const perModel = tally.models().map((model): LiveModelStats => {
+    const m = byModel.get(model);
+    const satisfied = m?.satisfied ?? 0;
+    return {
+      model,
+      queries: tally.planned(model),
+      satisfied,
+      rejected: m?.rejected ?? 0,
+      failed: 0,
+      satisfaction: tally.satisfaction(model, satisfied, stopped),
+      meanMs: m?.meanMs ?? 0,
+      p50Ms: m?.p50Ms ?? 0,
+      p99Ms: m?.p99Ms ?? 0,
+    };
+  });
+  return {
+    qps,
+    complete: !stopped,
+    queries,
+    ...totals,
+    minSatisfaction: Math.min(...perModel.map((m) => m.satisfaction)),
+    perModel,
+    submitLateP99Ms: 0,
+    checked: 0,
+    stolenShare: null,
   };
 }
 
@@ -698,7 +791,10 @@ export const fmt = (x: number | null | undefined, digits = 1) =>
 
 /** The human table: each policy's live peaks, the simulator's prediction, and latency at the reference rate. */
 export function formatLiveBench(r: LiveBenchReport): string {
-  const summary = `workload ${r.workload} on CPUs ${r.cpus.join(',')}; capacity ${r.capacityQps} QPS (CPUs / mean 1-CPU latency); QoS targets ${Object.entries(
+  const ideal = r.ideal
+    ? `; idealised preemptive EDF ${r.ideal.peakQps} QPS (${r.ideal.division} division, on the units as measured, no dispatch cost)`
+    : '';
+  const summary = `workload ${r.workload} on CPUs ${r.cpus.join(',')}; capacity ${r.capacityQps} QPS (CPUs / mean 1-CPU latency)${ideal}; QoS targets ${Object.entries(
     r.qosTargetMs,
   )
     .map(([m, t]) => `${m} ${t} ms`)
@@ -762,6 +858,7 @@ function peakTable(r: LiveBenchReport): string {
     'x best base',
     'x naive',
     'x capacity',
+    'x ideal',
     'peak@95%',
     'x naive @95%',
     'sim peak',
@@ -780,6 +877,7 @@ function peakTable(r: LiveBenchReport): string {
     ratio(x.peakQps, best?.peakQps),
     ratio(x.peakQps, naive?.peakQps),
     ratio(x.peakQps, r.capacityQps),
+    ratio(x.peakQps, r.ideal?.peakQps),
     x.peak95Qps === null ? 'none' : x.peak95Qps.toFixed(1),
     ratio(x.peak95Qps, naive?.peak95Qps),
     fmt(x.simPeakQps),

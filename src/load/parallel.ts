@@ -21,7 +21,7 @@ import {
   type WorkloadReport,
 } from './compare.js';
 import type { Scenario } from './evaluate.js';
-import { idealPeak, type ProtocolSettings } from './protocol.js';
+import { idealPeak, type IdealPeak, type ProtocolSettings } from './protocol.js';
 import { prepareScenarios, type ScenarioOptions } from './setup.js';
 import type { WorkloadName } from './workloads.js';
 
@@ -124,14 +124,14 @@ export async function runComparison(
       ),
     );
     // The idealised reference runs on the profiles whatever the truth setting: once per workload.
-    const idealQps = new Map<WorkloadName, number>();
-    const idealOf = (key: ScenarioKey): number => {
-      let qps = idealQps.get(key.workload);
-      if (qps === undefined) {
-        qps = idealPeak(scenarioOf(key), job.settings.reportingSeeds, job.settings.test).peakQps;
-        idealQps.set(key.workload, qps);
+    const ideals = new Map<WorkloadName, IdealPeak>();
+    const idealOf = (key: ScenarioKey): IdealPeak => {
+      let ideal = ideals.get(key.workload);
+      if (ideal === undefined) {
+        ideal = idealPeak(scenarioOf(key), job.settings.reportingSeeds, job.settings.test);
+        ideals.set(key.workload, ideal);
       }
-      return qps;
+      return ideal;
     };
     const reports = await Promise.all(
       keys.map(async (key, k) => {

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { flatProfile, lossPolicy, predictorsOf } from '../engine/testing.js';
 import type { Decision, EngineView, Policy, PolicySpec } from '../sched/index.js';
 import type { Scenario } from './evaluate.js';
-import { protocolPeak, runRate } from './protocol.js';
+import { PROFILE_SCHEMA, ProfilePredictor } from '../profile/index.js';
+import { idealPeak, protocolPeak, runRate } from './protocol.js';
 import { PROTOCOL_TEST, type SequentialTest } from './sequential.js';
 
 /** Two 1 ms models on 64 cores: at 200 QPS nothing ever waits. */
@@ -124,5 +125,44 @@ describe('protocolPeak', () => {
     for (const seed of seeds)
       assert.equal(runRate(scn, spec, {}, peak.peakQps, seed, test).verdict, 'pass', `seed ${seed}`);
     assert.equal(peak.perSeed.length, 3);
+  });
+});
+
+describe('idealPeak', () => {
+  it("takes the better division: one core each where a model's extra cores give little", () => {
+    // 4, 3 and 2.5 ms on 1, 2 and 4 cores: four queries side by side on one core each serve
+    // 1000 QPS, one at a time on the fastest count 400.
+    const pred = new ProfilePredictor({
+      schema: PROFILE_SCHEMA,
+      model: 'a',
+      modelHash: 'sublinear',
+      machine: { cpuModel: 'synthetic', usableCores: 4, cacheBytes: {} },
+      ortVersion: 'none',
+      source: 'synthetic',
+      coreCounts: [1, 2, 4],
+      levels: [0],
+      layers: [
+        {
+          index: 0,
+          name: 'l0',
+          ops: ['Conv'],
+          macs: 0,
+          versions: [{ version: 'v', soloUs: [4000, 3000, 2500], slowdown: [1], pressure: 0 }],
+        },
+      ],
+    });
+    const scn: Scenario = {
+      ...scenario({ a: 1 }, 4),
+      predictors: new Map([['a', pred]]),
+      qosTargetMs: { a: 12 },
+    };
+    const test: SequentialTest = { ...PROTOCOL_TEST, chunkQueries: 1000, maxQueries: 8000 };
+    const fastest = idealPeak(scn, [1, 2], test, ['fastest']);
+    const both = idealPeak(scn, [1, 2], test);
+    assert.equal(both.division, 'thrifty');
+    assert.ok(
+      both.peakQps > 1.5 * fastest.peakQps,
+      `thrifty ${both.peakQps} vs fastest ${fastest.peakQps} QPS`,
+    );
   });
 });

@@ -27,6 +27,16 @@ function scalable(model: string, pressurePerCore = 0): ModelProfileData {
   };
 }
 
+/** One layer that gains little from more cores: 4, 3 and 2.5 ms on 1, 2 and 4. */
+function sublinear(model: string): ModelProfileData {
+  const data = scalable(model);
+  const [layer] = data.layers;
+  return {
+    ...data,
+    layers: [{ ...layer, versions: [{ ...layer.versions[0], soloUs: [4000, 3000, 2500] }] }],
+  };
+}
+
 function run(over: Partial<FluidOptions> & Pick<FluidOptions, 'arrivals'>): { ends: QueryEnd[] } {
   const ends: QueryEnd[] = [];
   fluidEdf({
@@ -120,6 +130,40 @@ describe('fluidEdf, the idealised reference', () => {
     });
     close(ends[0].latencyMs, 2);
     close(ends[1].latencyMs, 2);
+  });
+
+  it('divides thriftily on request: one core each, the cores left widening the earliest deadline', () => {
+    const { ends } = run({
+      division: 'thrifty',
+      predictors: new Map([['m', new ProfilePredictor(sublinear('m'))]]),
+      arrivals: [
+        { model: 'm', atMs: 0 },
+        { model: 'm', atMs: 0 },
+      ],
+    });
+    // The first on 3 cores (2.67 ms: linear in 1 / cores between 2 and 4), the second on 1; once
+    // the first ends, the second (2/3 done) takes all four for its last third (0.83 ms).
+    close(ends[0].endMs, 8 / 3);
+    close(ends[1].endMs, 8 / 3 + 2.5 / 3);
+    const fastest = run({
+      predictors: new Map([['m', new ProfilePredictor(sublinear('m'))]]),
+      arrivals: [
+        { model: 'm', atMs: 0 },
+        { model: 'm', atMs: 0 },
+      ],
+    });
+    close(fastest.ends[1].endMs, 5); // one after the other on all four
+  });
+
+  it('gives a query alone the whole machine under either division', () => {
+    for (const division of ['fastest', 'thrifty'] as const) {
+      const { ends } = run({
+        division,
+        predictors: new Map([['m', new ProfilePredictor(sublinear('m'))]]),
+        arrivals: [{ model: 'm', atMs: 0 }],
+      });
+      close(ends[0].latencyMs, 2.5);
+    }
   });
 
   it('stops when asked', () => {

@@ -1,24 +1,40 @@
 /**
  * An idealised scheduler, for reference only: preemptive earliest-deadline-first on a fluid
- * machine. At every arrival, completion and drop the cores are divided afresh: in deadline
- * order, each query takes the version and core count on which its model's remaining work runs
- * fastest among the cores still free, at the interference the queries placed before it exert
- * by their profiles; a query that could not finish by its deadline even alone on the whole
- * machine is dropped. There are no blocks, no dispatch costs and no prediction errors: the
- * machine is the profiles themselves (the `profile` truth, without its run-to-run noise).
+ * machine. At every arrival, completion and drop the cores are divided afresh, in deadline
+ * order, at the interference the queries placed before each exert by their profiles, by one of
+ * two rules (`FluidDivision`); a query that could not finish by its deadline even alone on the
+ * whole machine is dropped. There are no blocks, no dispatch costs and no prediction errors:
+ * the machine is the profiles themselves (the `profile` truth, without its run-to-run noise).
  *
  * No policy can do this (it re-divides cores in the middle of layers, for free), so its peak
  * shows how much of the physical limit the QoS targets and the interference between co-running
- * queries leave to any scheduler. It is a reference, not a bound: greedy EDF is not optimal
- * for queries that run on many cores at once.
+ * queries leave to any scheduler. It is a reference, not a bound: neither greedy rule is
+ * optimal, and which one reaches higher depends on how the models scale (on 2 CPUs, where a
+ * second CPU speeds the light mix's models up by 1.3-1.9x, `thrifty` does; on 64 cores with
+ * targets of a few whole-machine latencies, `fastest`).
  */
 import { VeltairError } from '../errors/index.js';
 import { blockPressure, isolatedLatencyMs, type ProfilePredictor } from '../profile/index.js';
 import type { QueryEnd } from '../engine/index.js';
 import type { Arrival, ModelStats } from './engine.js';
 
+/**
+ * How the cores are divided at each event:
+ * - `fastest`: each query, in deadline order, takes the version and core count on which its
+ *   model's remaining work runs fastest among the cores still free;
+ * - `thrifty`: each query, in deadline order, takes the core count with the least core-time
+ *   (cores x latency) among those still free; the cores left then widen the placed queries, in
+ *   deadline order, up to their fastest count. Serves more queries at once where cores scale
+ *   poorly; a query alone still gets the machine.
+ */
+export type FluidDivision = 'fastest' | 'thrifty';
+
+export const FLUID_DIVISIONS: readonly FluidDivision[] = ['fastest', 'thrifty'];
+
 export interface FluidOptions {
   totalCores: number;
+  /** How the cores are divided (default `fastest`). */
+  division?: FluidDivision;
   predictors: ReadonlyMap<string, ProfilePredictor>;
   qosTargetMs: Readonly<Record<string, number>>;
   /** Sorted by `atMs`. */
@@ -113,7 +129,7 @@ export function fluidEdf(o: FluidOptions): FluidResult {
       active.splice(k, 1);
       end(job, false, true);
     }
-    const shares = divide(active, o.totalCores);
+    const shares = divide(active, o.totalCores, o.division ?? 'fastest');
     let stepMs = next < o.arrivals.length ? o.arrivals[next].atMs - nowMs : Infinity;
     const rates = new Map(shares.map((s) => [s.job, 1 / s.latencyMs]));
     for (const s of shares) stepMs = Math.min(stepMs, s.job.left * s.latencyMs);
@@ -145,18 +161,29 @@ export function fluidEdf(o: FluidOptions): FluidResult {
   };
 }
 
-/** In deadline order, each job takes its fastest choice among the free cores. */
-function divide(active: readonly Job[], totalCores: number): Share[] {
+/** In deadline order, each job takes its choice under `division` among the free cores. */
+function divide(active: readonly Job[], totalCores: number, division: FluidDivision): Share[] {
+  const choose = division === 'fastest' ? fastestMs : thriftiestMs;
   const placed: Omit<Share, 'latencyMs'>[] = [];
   let free = totalCores;
   let level = 0;
   for (const job of active) {
     if (free <= 0) break;
-    const best = fastestMs(job.pred, free, level);
-    const pressure = blockPressure(job.pred, 0, job.pred.layerCount, best.version, 'work') * best.cores;
-    placed.push({ job, cores: best.cores, version: best.version, pressure });
-    free -= best.cores;
+    const pick = choose(job.pred, free, level);
+    const pressure = blockPressure(job.pred, 0, job.pred.layerCount, pick.version, 'work') * pick.cores;
+    placed.push({ job, cores: pick.cores, version: pick.version, pressure });
+    free -= pick.cores;
     level += pressure;
+  }
+  // The thrifty rule's leftovers: each placed job in deadline order widens to its fastest count.
+  for (let k = 0; k < placed.length && free > 0 && division === 'thrifty'; k++) {
+    const s = placed[k];
+    const wide = fastestMs(s.job.pred, s.cores + free, level - s.pressure);
+    if (wide.cores <= s.cores) continue;
+    const pressure = blockPressure(s.job.pred, 0, s.job.pred.layerCount, wide.version, 'work') * wide.cores;
+    placed[k] = { job: s.job, cores: wide.cores, version: wide.version, pressure };
+    free -= wide.cores - s.cores;
+    level += pressure - s.pressure;
   }
   // Each runs at the interference all the others exert (those placed after it included).
   return placed.map((s) => ({
@@ -165,15 +192,39 @@ function divide(active: readonly Job[], totalCores: number): Share[] {
   }));
 }
 
+/**
+ * Core counts worth trying up to `maxCores`: latency between profiled counts is linear in
+ * 1 / cores, so the fastest and the least core-time lie at a profiled count or at the limit.
+ */
+function candidateCores(pred: ProfilePredictor, maxCores: number): number[] {
+  return pred.data.coreCounts.filter((c) => c < maxCores).concat(Math.min(maxCores, pred.maxCores));
+}
+
+/** The version and core count (up to `maxCores`) with the least core-time for the whole model at `level`. */
+function thriftiestMs(
+  pred: ProfilePredictor,
+  maxCores: number,
+  level: number,
+): { version: string; cores: number; latencyMs: number } {
+  let best = { version: pred.versions[0], cores: 1, latencyMs: Infinity };
+  let bestCoreMs = Infinity;
+  for (const cores of candidateCores(pred, maxCores)) {
+    const { version, latencyUs } = pred.predict(0, pred.layerCount, cores, level);
+    if ((cores * latencyUs) / 1000 < bestCoreMs) {
+      best = { version, cores, latencyMs: latencyUs / 1000 };
+      bestCoreMs = (cores * latencyUs) / 1000;
+    }
+  }
+  return best;
+}
+
 /** The version and core count (up to `maxCores`) on which the whole model is fastest at `level`. */
 function fastestMs(
   pred: ProfilePredictor,
   maxCores: number,
   level: number,
 ): { version: string; cores: number; latencyMs: number } {
-  // Latency between profiled core counts is linear in 1 / cores, so the fastest is at one of
-  // them or at the limit.
-  const counts = pred.data.coreCounts.filter((c) => c < maxCores).concat(Math.min(maxCores, pred.maxCores));
+  const counts = candidateCores(pred, maxCores);
   let best = { version: pred.versions[0], cores: counts[0], latencyMs: Infinity };
   for (const cores of counts) {
     const { version, latencyUs } = pred.predict(0, pred.layerCount, cores, level);

@@ -31,7 +31,14 @@ export {
   type FitError,
 } from './scaling.js';
 export { Rng, streamSeed } from './rng.js';
-export { fluidEdf, type FluidOptions, type FluidResult, type FluidModelStats } from './fluid.js';
+export {
+  FLUID_DIVISIONS,
+  fluidEdf,
+  type FluidDivision,
+  type FluidOptions,
+  type FluidResult,
+  type FluidModelStats,
+} from './fluid.js';
 export {
   HiddenMachine,
   hiddenMachine,
