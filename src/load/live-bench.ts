@@ -140,7 +140,8 @@ export interface LiveBenchReport {
    * The idealised reference (`fluidEdf`: preemptive EDF on a fluid machine that is the units as
    * measured at start, no blocks, no dispatch cost, no noise), its 99 % peak found and confirmed
    * as the policies' are, under the better of its two divisions of the CPUs (null: with `rate`,
-   * or no rate passed). Where it lies below a share of capacity, no scheduler reaches that share.
+   * or no rate passed): what the QoS targets and the bursts of arrivals leave to a scheduler
+   * free to preempt anywhere at no cost. A reference, not a bound (greedy EDF is not optimal).
    */
   ideal: { peakQps: number; division: FluidDivision } | null;
   queriesPerRun: number;
@@ -381,7 +382,7 @@ export async function benchLive(opts: LiveBenchOptions): Promise<LiveBenchReport
   const capacity = capacityQps(runtime, scn.weights);
   const compiled = new Map(opts.compiled.map((p) => [p.model, new Predictor(p)]));
   runtime.useOperatingCost(null);
-  const ideal = opts.rate === undefined ? await idealPeak(runtime, scn, capacity, opts) : null;
+  const ideal = opts.rate === undefined ? await idealLivePeak(runtime, scn, capacity, opts) : null;
   if (ideal) progress(`idealised preemptive EDF: ${ideal.peakQps} QPS (${ideal.division} division)`);
   let naive: NaiveService | undefined;
   const rows: LivePolicyRow[] = [];
@@ -680,7 +681,7 @@ export function simulatedRun(scn: Scenario, makePolicy: () => Policy): SearchRun
 }
 
 /** The idealised reference's 99 % peak on the runtime's units as they are now: the better division's. */
-async function idealPeak(
+async function idealLivePeak(
   runtime: LiveRuntime,
   scn: LiveScenario,
   capacity: number,
