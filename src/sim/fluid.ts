@@ -175,8 +175,20 @@ function divide(active: readonly Job[], totalCores: number, division: FluidDivis
     free -= pick.cores;
     level += pressure;
   }
-  // The thrifty rule's leftovers: each placed job in deadline order widens to its fastest count.
-  for (let k = 0; k < placed.length && free > 0 && division === 'thrifty'; k++) {
+  if (division === 'thrifty') level = widenWithLeftovers(placed, free, level);
+  // Each runs at the interference all the others exert (those placed after it included).
+  return placed.map((s) => ({
+    ...s,
+    latencyMs: s.job.pred.blockUs(0, s.job.pred.layerCount, s.version, s.cores, level - s.pressure) / 1000,
+  }));
+}
+
+/**
+ * The thrifty rule's second pass: the `free` cores widen the placed jobs, in deadline order, each
+ * up to its fastest count. Returns the interference all of them then exert.
+ */
+function widenWithLeftovers(placed: Omit<Share, 'latencyMs'>[], free: number, level: number): number {
+  for (let k = 0; k < placed.length && free > 0; k++) {
     const s = placed[k];
     const wide = fastestMs(s.job.pred, s.cores + free, level - s.pressure);
     if (wide.cores <= s.cores) continue;
@@ -185,11 +197,7 @@ function divide(active: readonly Job[], totalCores: number, division: FluidDivis
     free -= wide.cores - s.cores;
     level += pressure - s.pressure;
   }
-  // Each runs at the interference all the others exert (those placed after it included).
-  return placed.map((s) => ({
-    ...s,
-    latencyMs: s.job.pred.blockUs(0, s.job.pred.layerCount, s.version, s.cores, level - s.pressure) / 1000,
-  }));
+  return level;
 }
 
 /**
