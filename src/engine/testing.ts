@@ -6,6 +6,36 @@ import { PROFILE_SCHEMA, ProfilePredictor, type ModelProfileData } from '../prof
 import type { Decision, EngineView, Policy } from '../sched/index.js';
 
 /**
+ * A one-layer model on 1, 2 and 4 cores (`soloUs` on each), one version `v` that runs 1 + level
+ * times slower (levels [0, 1]) and exerts `pressure` per core.
+ */
+export function scalingProfile(
+  model: string,
+  soloUs: readonly [number, number, number],
+  pressure = 0,
+): ModelProfileData {
+  return {
+    schema: PROFILE_SCHEMA,
+    model,
+    modelHash: `scaling-${model}-${soloUs.join('-')}`,
+    machine: { cpuModel: 'synthetic', usableCores: 4, cacheBytes: {} },
+    ortVersion: 'none',
+    source: 'synthetic',
+    coreCounts: [1, 2, 4],
+    levels: [0, 1],
+    layers: [
+      {
+        index: 0,
+        name: 'l0',
+        ops: ['Conv'],
+        macs: 0,
+        versions: [{ version: 'v', soloUs: [...soloUs], slowdown: [1, 2], pressure }],
+      },
+    ],
+  };
+}
+
+/**
  * A model of `layers` layers of `layerUs` each, the same on any core count, with one version
  * `v` that neither suffers nor causes interference unless `slowdownAtOne` / `pressure` say so
  * (levels [0, 1]).

@@ -103,8 +103,8 @@ export interface WorkloadReport {
   physicalLimitQps: number;
   /**
    * The idealised reference's confirmed peak (`idealPeak`: preemptive EDF on a fluid machine
-   * that is the profiles, without noise): what the targets and the interference leave to a
-   * scheduler that no block-level policy can match.
+   * that is the profiles, without noise, under the better of its divisions of the cores): what
+   * the targets and the interference leave to a scheduler that no block-level policy can match.
    */
   idealQps: number;
   /** The division of the cores (`FluidDivision`) that reached it. */

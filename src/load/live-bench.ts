@@ -30,6 +30,7 @@ import {
   type PolicyRole,
   type PolicySpec,
 } from '../sched/index.js';
+import { latencyStats } from '../engine/index.js';
 import { FLUID_DIVISIONS, fluidEdf, simulate, type FluidDivision, type ModelStats } from '../sim/index.js';
 import { poissonArrivals } from './arrivals.js';
 import { round, table, type CurvePoint } from './compare.js';
@@ -45,6 +46,7 @@ import {
 } from './live.js';
 import { upperBound } from './sequential.js';
 import { liveMachine, liveScenario, tuneInWorker } from './tuning.js';
+import type { IdealPeak } from './protocol.js';
 import { findPeakAsync, type PeakPoint, type PeakResult } from './peak.js';
 
 /** The live-only baseline with no engine: ORT's defaults, every query at once (runtime/naive.ts). */
@@ -128,6 +130,9 @@ export interface LivePolicyRow {
   points: PeakPoint[];
 }
 
+/** The idealised reference's peak and the division of the CPUs that reached it. */
+export type IdealReference = Pick<IdealPeak, 'peakQps' | 'division'>;
+
 export interface LiveBenchReport {
   schema: 'veltair.bench-live/1';
   workload: string;
@@ -143,7 +148,7 @@ export interface LiveBenchReport {
    * or no rate passed): what the QoS targets and the bursts of arrivals leave to a scheduler
    * free to preempt anywhere at no cost. A reference, not a bound (greedy EDF is not optimal).
    */
-  ideal: { peakQps: number; division: FluidDivision } | null;
+  ideal: IdealReference | null;
   queriesPerRun: number;
   /** How 99 % peaks were confirmed (null: they were not). */
   confirm: PeakConfirmation | null;
@@ -686,9 +691,9 @@ async function idealLivePeak(
   scn: LiveScenario,
   capacity: number,
   opts: Pick<LiveBenchOptions, 'relTolerance' | 'confirm'>,
-): Promise<{ peakQps: number; division: FluidDivision } | null> {
+): Promise<IdealReference | null> {
   const sim = liveScenario(liveMachine(runtime), scn, runtime.predictors, scn.seed);
-  let best: { peakQps: number; division: FluidDivision } | null = null;
+  let best: IdealReference | null = null;
   for (const division of FLUID_DIVISIONS) {
     const { p99 } = await searchLivePeaks(idealisedRun(sim, division), {
       startQps: capacity / 4,
@@ -696,9 +701,9 @@ async function idealLivePeak(
       relTolerance: opts.relTolerance,
       confirm: opts.confirm,
     });
-    if (p99.peakQps > (best?.peakQps ?? 0)) best = { peakQps: round(p99.peakQps, 1), division };
+    if (p99.peakQps > (best?.peakQps ?? 0)) best = { peakQps: p99.peakQps, division };
   }
-  return best;
+  return best && { ...best, peakQps: round(best.peakQps, 1) };
 }
 
 /** As `simulatedRun`, on the idealised reference (`fluidEdf`) instead of a policy on the simulator. */
@@ -726,25 +731,25 @@ export function idealisedRun(scn: Scenario, division: FluidDivision): SearchRun<
       stopWhen: () => stopped,
     });
     const perModel = [...ends].map(([model, e]): RanModel => {
-      const l = Float64Array.from(e.latencyMs).sort();
-      return { model, satisfied: e.satisfied, rejected: e.rejected, ...latencySummary(l) };
+      const l = latencyStats(e.latencyMs);
+      return {
+        model,
+        satisfied: e.satisfied,
+        rejected: e.rejected,
+        meanMs: l.mean,
+        p50Ms: l.p50,
+        p99Ms: l.p99,
+      };
     });
-    const all = Float64Array.from([...ends.values()].flatMap((e) => e.latencyMs)).sort();
-    const { meanMs, p99Ms } = latencySummary(all);
+    const all = latencyStats([...ends.values()].flatMap((e) => e.latencyMs));
     const totals = {
       satisfied: r.satisfied,
-      meanLatencyMs: meanMs,
-      p99LatencyMs: p99Ms,
+      meanLatencyMs: all.mean,
+      p99LatencyMs: all.p99,
       durationMs: r.durationMs,
     };
     return { result: asLiveResult(qps, arrivals.length, tally, stopped, perModel, totals) };
   };
-}
-
-function latencySummary(sorted: Float64Array): { meanMs: number; p50Ms: number; p99Ms: number } {
-  if (sorted.length === 0) return { meanMs: 0, p50Ms: 0, p99Ms: 0 };
-  const meanMs = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-  return { meanMs, p50Ms: nearestRank(sorted, 0.5), p99Ms: nearestRank(sorted, 0.99) };
 }
 
 type RanModel = Pick<ModelStats, 'model' | 'satisfied' | 'rejected' | 'meanMs' | 'p50Ms' | 'p99Ms'>;

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { flatProfile, lossPolicy, predictorsOf } from '../engine/testing.js';
+import { flatProfile, lossPolicy, predictorsOf, scalingProfile } from '../engine/testing.js';
 import type { Decision, EngineView, Policy, PolicySpec } from '../sched/index.js';
 import type { Scenario } from './evaluate.js';
-import { PROFILE_SCHEMA, ProfilePredictor } from '../profile/index.js';
 import { idealPeak, protocolPeak, runRate } from './protocol.js';
 import { PROTOCOL_TEST, type SequentialTest } from './sequential.js';
 
@@ -129,34 +128,17 @@ describe('protocolPeak', () => {
 });
 
 describe('idealPeak', () => {
+  const test: SequentialTest = { ...PROTOCOL_TEST, chunkQueries: 1000, maxQueries: 8000 };
+  const oneModel = (soloUs: readonly [number, number, number], targetMs: number): Scenario => ({
+    ...scenario({ a: 1 }, 4),
+    predictors: predictorsOf(scalingProfile('a', soloUs)),
+    qosTargetMs: { a: targetMs },
+  });
+
   it("takes the better division: one core each where a model's extra cores give little", () => {
     // 4, 3 and 2.5 ms on 1, 2 and 4 cores: four queries side by side on one core each serve
     // 1000 QPS, one at a time on the fastest count 400.
-    const pred = new ProfilePredictor({
-      schema: PROFILE_SCHEMA,
-      model: 'a',
-      modelHash: 'sublinear',
-      machine: { cpuModel: 'synthetic', usableCores: 4, cacheBytes: {} },
-      ortVersion: 'none',
-      source: 'synthetic',
-      coreCounts: [1, 2, 4],
-      levels: [0],
-      layers: [
-        {
-          index: 0,
-          name: 'l0',
-          ops: ['Conv'],
-          macs: 0,
-          versions: [{ version: 'v', soloUs: [4000, 3000, 2500], slowdown: [1], pressure: 0 }],
-        },
-      ],
-    });
-    const scn: Scenario = {
-      ...scenario({ a: 1 }, 4),
-      predictors: new Map([['a', pred]]),
-      qosTargetMs: { a: 12 },
-    };
-    const test: SequentialTest = { ...PROTOCOL_TEST, chunkQueries: 1000, maxQueries: 8000 };
+    const scn = oneModel([4000, 3000, 2500], 12);
     const fastest = idealPeak(scn, [1, 2], test, ['fastest']);
     const both = idealPeak(scn, [1, 2], test);
     assert.equal(both.division, 'thrifty');
@@ -164,5 +146,13 @@ describe('idealPeak', () => {
       both.peakQps > 1.5 * fastest.peakQps,
       `thrifty ${both.peakQps} vs fastest ${fastest.peakQps} QPS`,
     );
+  });
+
+  it('takes the higher peak whatever the order the divisions are tried in', () => {
+    const scn = oneModel([4000, 3000, 2500], 12);
+    const forward = idealPeak(scn, [1, 2], test, ['fastest', 'thrifty']);
+    const backward = idealPeak(scn, [1, 2], test, ['thrifty', 'fastest']);
+    assert.equal(backward.division, 'thrifty');
+    assert.equal(backward.peakQps, forward.peakQps);
   });
 });

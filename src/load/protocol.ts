@@ -6,6 +6,7 @@
 import type { PolicyParams, PolicySpec } from '../sched/index.js';
 import { FLUID_DIVISIONS, fluidEdf, simulate, type FluidDivision, type SimResult } from '../sim/index.js';
 import type { QueryEnd } from '../engine/index.js';
+import { VeltairError } from '../errors/index.js';
 import { poissonArrivals } from './arrivals.js';
 import { gridPoints, physicalLimitQps, policyContext, type Scenario } from './evaluate.js';
 import { confirmedPeak, type ConfirmedPeak } from './peak.js';
@@ -210,15 +211,17 @@ export function idealPeak(
   test: SequentialTest,
   divisions: readonly FluidDivision[] = FLUID_DIVISIONS,
 ): IdealPeak {
-  const peaks = divisions.map((division) => ({ ...idealPeakOf(scn, division, seeds, test), division }));
+  if (divisions.length === 0)
+    throw new VeltairError('invalid_argument', 'the idealised peak needs a division');
+  const peaks = divisions.map((division) => ({ ...idealPeakOf(scn, seeds, test, division), division }));
   return peaks.reduce((best, p) => (p.peakQps > best.peakQps ? p : best));
 }
 
 function idealPeakOf(
   scn: Scenario,
-  division: FluidDivision,
   seeds: readonly number[],
   test: SequentialTest,
+  division: FluidDivision,
 ): ConfirmedPeak {
   return confirmedPeak(
     (qps, seed) => {

@@ -1,41 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { QueryEnd } from '../engine/index.js';
-import { PROFILE_SCHEMA, ProfilePredictor, type ModelProfileData } from '../profile/index.js';
+import { scalingProfile } from '../engine/testing.js';
+import { ProfilePredictor } from '../profile/index.js';
 import { fluidEdf, type FluidOptions } from './fluid.js';
 
 /** One layer that scales linearly to 4 cores (4, 2, 1 ms) and runs 1 + level times slower. */
-function scalable(model: string, pressurePerCore = 0): ModelProfileData {
-  return {
-    schema: PROFILE_SCHEMA,
-    model,
-    modelHash: `scalable-${model}`,
-    machine: { cpuModel: 'synthetic', usableCores: 4, cacheBytes: {} },
-    ortVersion: 'none',
-    source: 'synthetic',
-    coreCounts: [1, 2, 4],
-    levels: [0, 1],
-    layers: [
-      {
-        index: 0,
-        name: 'l0',
-        ops: ['Conv'],
-        macs: 0,
-        versions: [{ version: 'v', soloUs: [4000, 2000, 1000], slowdown: [1, 2], pressure: pressurePerCore }],
-      },
-    ],
-  };
-}
+const scalable = (model: string, pressurePerCore = 0) =>
+  scalingProfile(model, [4000, 2000, 1000], pressurePerCore);
 
 /** One layer that gains little from more cores: 4, 3 and 2.5 ms on 1, 2 and 4. */
-function sublinear(model: string): ModelProfileData {
-  const data = scalable(model);
-  const [layer] = data.layers;
-  return {
-    ...data,
-    layers: [{ ...layer, versions: [{ ...layer.versions[0], soloUs: [4000, 3000, 2500] }] }],
-  };
-}
+const sublinear = (model: string) => scalingProfile(model, [4000, 3000, 2500]);
 
 function run(over: Partial<FluidOptions> & Pick<FluidOptions, 'arrivals'>): { ends: QueryEnd[] } {
   const ends: QueryEnd[] = [];
@@ -153,6 +128,22 @@ describe('fluidEdf, the idealised reference', () => {
       ],
     });
     close(fastest.ends[1].endMs, 5); // one after the other on all four
+  });
+
+  it('widens at the interference the others exert, and slows each by all the others', () => {
+    // Eight cores, linear scaling, 0.25 per core: one core each first, then the four-core limit
+    // for both, each at level 4 x 0.25 = 1 from the other, so 2 ms instead of 1.
+    const { ends } = run({
+      division: 'thrifty',
+      totalCores: 8,
+      predictors: new Map([['m', new ProfilePredictor(scalable('m', 0.25))]]),
+      arrivals: [
+        { model: 'm', atMs: 0 },
+        { model: 'm', atMs: 0 },
+      ],
+    });
+    close(ends[0].endMs, 2);
+    close(ends[1].endMs, 2);
   });
 
   it('gives a query alone the whole machine under either division', () => {

@@ -214,9 +214,10 @@ function thriftiestMs(
   maxCores: number,
   level: number,
 ): { version: string; cores: number; latencyMs: number } {
-  let best = { version: pred.versions[0], cores: 1, latencyMs: Infinity };
+  const counts = candidateCores(pred, maxCores);
+  let best = { version: pred.versions[0], cores: counts[0], latencyMs: Infinity };
   let bestCoreMs = Infinity;
-  for (const cores of candidateCores(pred, maxCores)) {
+  for (const cores of counts) {
     const { version, latencyUs } = pred.predict(0, pred.layerCount, cores, level);
     if ((cores * latencyUs) / 1000 < bestCoreMs) {
       best = { version, cores, latencyMs: latencyUs / 1000 };
