@@ -12,6 +12,12 @@ const scalable = (model: string, pressurePerCore = 0) =>
 /** One layer that gains little from more cores: 4, 3 and 2.5 ms on 1, 2 and 4. */
 const sublinear = (model: string) => scalingProfile(model, [4000, 3000, 2500]);
 
+/** Two queries of model `m` arriving together. */
+const twoAtOnce = [
+  { model: 'm', atMs: 0 },
+  { model: 'm', atMs: 0 },
+];
+
 function run(over: Partial<FluidOptions> & Pick<FluidOptions, 'arrivals'>): { ends: QueryEnd[] } {
   const ends: QueryEnd[] = [];
   fluidEdf({
@@ -80,10 +86,7 @@ describe('fluidEdf, the idealised reference', () => {
     const { ends } = run({
       totalCores: 4,
       qosTargetMs: { m: 1.5 },
-      arrivals: [
-        { model: 'm', atMs: 0 },
-        { model: 'm', atMs: 0 },
-      ],
+      arrivals: twoAtOnce,
     });
     assert.equal(ends[0].satisfied, true);
     close(ends[0].endMs, 1);
@@ -98,10 +101,7 @@ describe('fluidEdf, the idealised reference', () => {
     const { ends } = run({
       totalCores: 8,
       predictors: new Map([['m', pred]]),
-      arrivals: [
-        { model: 'm', atMs: 0 },
-        { model: 'm', atMs: 0 },
-      ],
+      arrivals: twoAtOnce,
     });
     close(ends[0].latencyMs, 2);
     close(ends[1].latencyMs, 2);
@@ -111,10 +111,7 @@ describe('fluidEdf, the idealised reference', () => {
     const { ends } = run({
       division: 'thrifty',
       predictors: new Map([['m', new ProfilePredictor(sublinear('m'))]]),
-      arrivals: [
-        { model: 'm', atMs: 0 },
-        { model: 'm', atMs: 0 },
-      ],
+      arrivals: twoAtOnce,
     });
     // The first on 3 cores (2.67 ms: linear in 1 / cores between 2 and 4), the second on 1; once
     // the first ends, the second (2/3 done) takes all four for its last third (0.83 ms).
@@ -122,10 +119,7 @@ describe('fluidEdf, the idealised reference', () => {
     close(ends[1].endMs, 8 / 3 + 2.5 / 3);
     const fastest = run({
       predictors: new Map([['m', new ProfilePredictor(sublinear('m'))]]),
-      arrivals: [
-        { model: 'm', atMs: 0 },
-        { model: 'm', atMs: 0 },
-      ],
+      arrivals: twoAtOnce,
     });
     close(fastest.ends[1].endMs, 5); // one after the other on all four
   });
@@ -137,10 +131,7 @@ describe('fluidEdf, the idealised reference', () => {
       division: 'thrifty',
       totalCores: 8,
       predictors: new Map([['m', new ProfilePredictor(scalable('m', 0.25))]]),
-      arrivals: [
-        { model: 'm', atMs: 0 },
-        { model: 'm', atMs: 0 },
-      ],
+      arrivals: twoAtOnce,
     });
     close(ends[0].endMs, 2);
     close(ends[1].endMs, 2);

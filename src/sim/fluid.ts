@@ -208,36 +208,35 @@ function candidateCores(pred: ProfilePredictor, maxCores: number): number[] {
   return pred.data.coreCounts.filter((c) => c < maxCores).concat(Math.min(maxCores, pred.maxCores));
 }
 
-/** The version and core count (up to `maxCores`) with the least core-time for the whole model at `level`. */
-function thriftiestMs(
-  pred: ProfilePredictor,
-  maxCores: number,
-  level: number,
-): { version: string; cores: number; latencyMs: number } {
-  const counts = candidateCores(pred, maxCores);
-  let best = { version: pred.versions[0], cores: counts[0], latencyMs: Infinity };
-  let bestCoreMs = Infinity;
-  for (const cores of counts) {
-    const { version, latencyUs } = pred.predict(0, pred.layerCount, cores, level);
-    if ((cores * latencyUs) / 1000 < bestCoreMs) {
-      best = { version, cores, latencyMs: latencyUs / 1000 };
-      bestCoreMs = (cores * latencyUs) / 1000;
-    }
-  }
-  return best;
+/** A whole-model choice: its version, its cores and its latency at the level asked for. */
+interface Choice {
+  version: string;
+  cores: number;
+  latencyMs: number;
 }
 
-/** The version and core count (up to `maxCores`) on which the whole model is fastest at `level`. */
-function fastestMs(
+/** The choice (up to `maxCores`) with the least core-time for the whole model at `level`. */
+const thriftiestMs = (pred: ProfilePredictor, maxCores: number, level: number): Choice =>
+  leastBy(pred, maxCores, level, (c) => c.cores * c.latencyMs);
+
+/** The choice (up to `maxCores`) on which the whole model is fastest at `level`. */
+const fastestMs = (pred: ProfilePredictor, maxCores: number, level: number): Choice =>
+  leastBy(pred, maxCores, level, (c) => c.latencyMs);
+
+/** Among the candidate core counts, each with its best version at `level`, the one of least `cost` (the fewest cores of equals). */
+function leastBy(
   pred: ProfilePredictor,
   maxCores: number,
   level: number,
-): { version: string; cores: number; latencyMs: number } {
+  cost: (c: Choice) => number,
+): Choice {
   const counts = candidateCores(pred, maxCores);
-  let best = { version: pred.versions[0], cores: counts[0], latencyMs: Infinity };
+  let best: Choice = { version: pred.versions[0], cores: counts[0], latencyMs: Infinity };
+  let bestCost = Infinity;
   for (const cores of counts) {
     const { version, latencyUs } = pred.predict(0, pred.layerCount, cores, level);
-    if (latencyUs / 1000 < best.latencyMs) best = { version, cores, latencyMs: latencyUs / 1000 };
+    const choice = { version, cores, latencyMs: latencyUs / 1000 };
+    if (cost(choice) < bestCost) [best, bestCost] = [choice, cost(choice)];
   }
   return best;
 }
