@@ -13,7 +13,7 @@ import {
   protocolPeak,
   runRate,
   tuneOnProtocol,
-  type IdealPeak,
+  type IdealReference,
   type ProtocolSettings,
   type RateRun,
 } from './protocol.js';
@@ -168,7 +168,7 @@ export function assembleReport(
   scn: Scenario,
   evaluations: readonly PolicyEvaluation[],
   atReference: ReadonlyMap<string, PointSummary>,
-  idealised: Pick<IdealPeak, 'peakQps' | 'division'>,
+  idealised: IdealReference,
 ): WorkloadReport {
   const limit = physicalLimitQps(scn);
   const ideal = round(idealised.peakQps, 2);

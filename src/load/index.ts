@@ -102,6 +102,7 @@ export {
   protocolPeak,
   idealPeak,
   type IdealPeak,
+  type IdealReference,
   tuneOnProtocol,
   type RateRun,
   type ProtocolPeak,

@@ -46,7 +46,7 @@ import {
 } from './live.js';
 import { upperBound } from './sequential.js';
 import { liveMachine, liveScenario, tuneInWorker } from './tuning.js';
-import type { IdealPeak } from './protocol.js';
+import type { IdealReference } from './protocol.js';
 import { findPeakAsync, type PeakPoint, type PeakResult } from './peak.js';
 
 /** The live-only baseline with no engine: ORT's defaults, every query at once (runtime/naive.ts). */
@@ -129,9 +129,6 @@ export interface LivePolicyRow {
   cost?: EngineCost;
   points: PeakPoint[];
 }
-
-/** The idealised reference's peak and the division of the CPUs that reached it. */
-export type IdealReference = Pick<IdealPeak, 'peakQps' | 'division'>;
 
 export interface LiveBenchReport {
   schema: 'veltair.bench-live/1';

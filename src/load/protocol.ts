@@ -199,6 +199,9 @@ export interface IdealPeak extends ConfirmedPeak {
   division: FluidDivision;
 }
 
+/** What reports keep of an `IdealPeak`: its peak and the division of the cores that reached it. */
+export type IdealReference = Pick<IdealPeak, 'peakQps' | 'division'>;
+
 /**
  * The idealised reference's peak (`fluidEdf`: preemptive EDF on a fluid machine that is the
  * profiles themselves), decided by the same test on the same traces and confirmed on `seeds`:

@@ -170,7 +170,7 @@ function divide(active: readonly Job[], totalCores: number, division: FluidDivis
   for (const job of active) {
     if (free <= 0) break;
     const pick = choose(job.pred, free, level);
-    const pressure = blockPressure(job.pred, 0, job.pred.layerCount, pick.version, 'work') * pick.cores;
+    const pressure = pressureOf(job.pred, pick);
     placed.push({ job, cores: pick.cores, version: pick.version, pressure });
     free -= pick.cores;
     level += pressure;
@@ -192,7 +192,7 @@ function widenWithLeftovers(placed: Omit<Share, 'latencyMs'>[], free: number, le
     const s = placed[k];
     const wide = fastestMs(s.job.pred, s.cores + free, level - s.pressure);
     if (wide.cores <= s.cores) continue;
-    const pressure = blockPressure(s.job.pred, 0, s.job.pred.layerCount, wide.version, 'work') * wide.cores;
+    const pressure = pressureOf(s.job.pred, wide);
     placed[k] = { job: s.job, cores: wide.cores, version: wide.version, pressure };
     free -= wide.cores - s.cores;
     level += pressure - s.pressure;
@@ -213,6 +213,11 @@ interface Choice {
   version: string;
   cores: number;
   latencyMs: number;
+}
+
+/** The pressure a whole model exerts on the others under `choice`: its version's per core x its cores. */
+function pressureOf(pred: ProfilePredictor, choice: Choice): number {
+  return blockPressure(pred, 0, pred.layerCount, choice.version, 'work') * choice.cores;
 }
 
 /** The choice (up to `maxCores`) with the least core-time for the whole model at `level`. */
