@@ -91,6 +91,12 @@ export interface EngineCost {
   decideShare: number;
   /** Dispatch-to-start time, times the CPUs waiting, over busy core-time. */
   dispatchShare: number;
+  /**
+   * CPU time of the engine's thread (`LiveStats.engineThreadCpuMs`: decisions, messages,
+   * garbage collection, and in process the load generator) over busy core-time; null where the
+   * OS does not tell. Not part of the share above: the time in `decide` is in both.
+   */
+  engineThreadShare: number | null;
   utilization: number;
   blocksPerQuery: number;
   /**
@@ -182,6 +188,7 @@ function engineCost(engine: LiveEngine, predictors: ReadonlyMap<string, ProfileP
     dispatchToStartUsP99: round(nearestRank(d2s, 0.99) * 1000, 1),
     decideShare: round(decide.reduce((a, b) => a + b, 0) / busy, 4),
     dispatchShare: round(waitCoreMs / busy, 4),
+    engineThreadShare: s.engineThreadCpuMs === null ? null : round(s.engineThreadCpuMs / busy, 4),
     utilization: round(busy / (s.engine.nowMs * engine.totalCpus), 3),
     blocksPerQuery: round(completed > 0 ? s.engine.blocks / completed : 0, 2),
     ranOverPlanned: ranOverPlanned(s.blocks, predictors),
@@ -807,7 +814,7 @@ export function formatLiveBench(r: LiveBenchReport): string {
     summary,
     body,
     '',
-    'engine cost (us; share = decide + dispatch-to-start over busy core-time)',
+    'engine cost (us; share = decide + dispatch-to-start over busy core-time; engine thread = its CPU time over busy core-time)',
     costTable(r),
   ].join('\n');
 }
@@ -907,6 +914,7 @@ function costTable(r: LiveBenchReport): string {
         c.dispatchToStartUsP50.toFixed(1),
         c.dispatchToStartUsP99.toFixed(1),
         (100 * (c.decideShare + c.dispatchShare)).toFixed(2),
+        c.engineThreadShare === null ? '-' : (100 * c.engineThreadShare).toFixed(2),
         c.utilization.toFixed(2),
         c.blocksPerQuery.toFixed(1),
         byCpus(c.ranOverPlanned),
@@ -923,6 +931,7 @@ function costTable(r: LiveBenchReport): string {
     'dispatch p50',
     'dispatch p99',
     'share %',
+    'engine thread %',
     'util',
     'blocks/q',
     'ran / planned by CPUs',

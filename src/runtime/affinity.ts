@@ -85,11 +85,24 @@ export function threadAllowedCpus(): number[] {
   return allowedCpus(read('/proc/thread-self/status'));
 }
 
+/**
+ * CPU time the calling thread has used, user and system (ms; fields 14 and 15 of its stat line,
+ * in the kernel's fixed 100 ticks per second, so 10 ms steps); undefined when unknown.
+ */
+export function threadCpuMs(): number | undefined {
+  const fields = statFields();
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return Number.isFinite(ticks) ? ticks * 10 : undefined;
+}
+
+/** Fields 3 on of the calling thread's stat line; the command name (field 2) may hold spaces. */
+function statFields(): string[] {
+  const stat = read('/proc/thread-self/stat');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** The CPU the calling thread last ran on (field 39 of its stat line); undefined when unknown. */
 export function currentCpu(): number | undefined {
-  const stat = read('/proc/thread-self/stat');
-  // The command name (field 2) may hold spaces; fields after it are plain.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpu = Number(fields[36]);
+  const cpu = Number(statFields()[36]);
   return Number.isInteger(cpu) ? cpu : undefined;
 }

@@ -145,6 +145,8 @@ describe('the live engine', () => {
       assert.equal(stats.engine.arrived, arrivals.length, 'every query arrived once');
       assert.equal(ended, arrivals.length, 'every query ended exactly once');
       assert.ok(checkLedgerTrace(stats.ledger, runtime.pool.cpus.length) <= runtime.pool.cpus.length);
+      if (process.platform === 'linux')
+        assert.ok((stats.engineThreadCpuMs ?? -1) > 0, "the engine reports its own thread's CPU time");
       // What ran where, as the workers saw it: no CPU ran two blocks at once.
       const byCpu = new Map<number, [number, number][]>();
       for (const b of stats.blocks)
