@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { availableParallelism, setPriority } from 'node:os';
 import { allowedCpus, usableCores } from '../compile/index.js';
+import { TICKS_PER_SECOND } from './steal.js';
 
 function read(path: string): string {
   try {
@@ -87,12 +88,12 @@ export function threadAllowedCpus(): number[] {
 
 /**
  * CPU time the calling thread has used, user and system (ms; fields 14 and 15 of its stat line,
- * in the kernel's fixed 100 ticks per second, so 10 ms steps); undefined when unknown.
+ * in ticks of 10 ms); undefined when unknown.
  */
 export function threadCpuMs(): number | undefined {
   const fields = statFields();
   const ticks = Number(fields[11]) + Number(fields[12]);
-  return Number.isFinite(ticks) ? ticks * 10 : undefined;
+  return Number.isFinite(ticks) ? (ticks * 1000) / TICKS_PER_SECOND : undefined;
 }
 
 /** Fields 3 on of the calling thread's stat line; the command name (field 2) may hold spaces. */

@@ -57,7 +57,14 @@ export {
 } from './live.js';
 export { ServedModel, type Chain, type ModelInput } from './served.js';
 export { planSegments, segmentProfile, DEFAULT_SEGMENT_OPTIONS, type SegmentOptions } from './segments.js';
-export { processCpus, pinThisThread, threadAllowedCpus, currentCpu, yieldThisThread } from './affinity.js';
+export {
+  processCpus,
+  pinThisThread,
+  threadAllowedCpus,
+  currentCpu,
+  threadCpuMs,
+  yieldThisThread,
+} from './affinity.js';
 export { WorkerPool, type ChainResult } from './pool.js';
 export { cpuTicks, parseCpuTicks, stolenShare, TICKS_PER_SECOND, type CpuTicks } from './steal.js';
 export { cpuWindows } from './windows.js';

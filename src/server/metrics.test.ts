@@ -32,3 +32,24 @@ describe('the unit scale metric', () => {
     assert.doesNotMatch(measured, /^veltair_unit_scale\{/m);
   });
 });
+
+describe('the engine thread metric', () => {
+  it(
+    'counts the CPU time of the thread it is scraped on, which runs the engine',
+    { skip: process.platform !== 'linux' && 'reads /proc/thread-self' },
+    async () => {
+      const metrics = new ServerMetrics(gauges(new Map()));
+      const read = async () =>
+        Number(
+          (await metrics.registry.metrics()).match(
+            /^veltair_engine_thread_cpu_seconds_total ([\d.e+-]+)$/m,
+          )?.[1],
+        );
+      const before = await read();
+      const until = performance.now() + 10_000;
+      let after = before;
+      while (after - before < 0.02 && performance.now() < until) after = await read();
+      assert.ok(after - before >= 0.02, `scraping in a loop counted ${after - before} s`);
+    },
+  );
+});

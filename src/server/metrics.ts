@@ -3,7 +3,7 @@
  * tests, do not share counters). Latencies in seconds, split into queue and compute.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { TICKS_PER_SECOND, cpuTicks } from '../runtime/index.js';
+import { TICKS_PER_SECOND, cpuTicks, threadCpuMs } from '../runtime/index.js';
 
 /** What the gauges read when Prometheus scrapes. */
 export interface ServerGauges {
@@ -150,6 +150,18 @@ export class ServerMetrics {
         if (!ticksAtStart || !now) return;
         this.reset();
         this.inc((now.stolen - ticksAtStart.stolen) / TICKS_PER_SECOND);
+      },
+    });
+    new Counter({
+      name: 'veltair_engine_thread_cpu_seconds_total',
+      help: "CPU time of the thread that runs the engine and serves HTTP and gRPC, since it started (its decisions, messages to and from the block workers, requests' bodies; absent where the OS does not say): where every CPU runs blocks, that time is taken from them",
+      registers,
+      collect() {
+        // Scraped on the engine's own thread: the server runs the engine and the API on one.
+        const cpuMs = threadCpuMs();
+        if (cpuMs === undefined) return;
+        this.reset();
+        this.inc(cpuMs / 1000);
       },
     });
     gauge('veltair_cpus_busy', 'CPUs the engine has given to running blocks', () => gauges.cpusBusy());

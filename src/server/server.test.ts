@@ -591,6 +591,8 @@ describe('veltair serve (Open Inference Protocol over HTTP and gRPC, on the live
     assert.match(metrics, /veltair_sessions \d+/);
     assert.match(metrics, /^veltair_cpu_stolen_seconds_total [\d.e+-]+$/m);
     const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    if (process.platform === 'linux')
+      assert.ok(gauge('veltair_engine_thread_cpu_seconds_total') > 0, "the engine thread's CPU time");
     assert.ok(
       gauge('veltair_worst_late_beyond_block_seconds') <= gauge('veltair_worst_late_seconds'),
       'what a block does not excuse is part of the lateness',
